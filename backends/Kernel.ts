@@ -1,0 +1,43 @@
+import { Context, type Effect } from "effect"
+import type { KernelError } from "./KernelError.ts"
+import type {
+  Capabilities,
+  DnsHandler,
+  DnsQueryResult,
+  KernelOp,
+  NsState,
+  ProbeResult,
+} from "./kernel-types.ts"
+
+/**
+ * The one kernel interface every driver is written against. Two layers implement it:
+ * backends/sim (an in-memory Linux network stack) and backends/linux (rtnetlink + nftables inside
+ * namespaces cnmlab creates). One conformance suite (test/conformance) runs on both.
+ */
+export interface KernelShape {
+  readonly backend: "sim" | "linux"
+  readonly capabilities: Capabilities
+  /**
+   * Run the operations in order; stop at the first refusal with the reason Linux gives. Operations
+   * before the refused one stay applied: callers roll back with their own undo steps.
+   */
+  readonly apply: (ops: ReadonlyArray<KernelOp>) => Effect.Effect<void, KernelError>
+  /** the namespaces this kernel instance made and that still exist */
+  readonly namespaces: () => Effect.Effect<ReadonlyArray<string>, KernelError>
+  readonly read: (ns: string) => Effect.Effect<NsState, KernelError>
+  /** one ICMP echo from namespace `from` to `address`; `trace` asks for the hop-by-hop walk */
+  readonly probe: (
+    from: string,
+    address: string,
+    options?: { readonly trace?: boolean },
+  ) => Effect.Effect<ProbeResult, KernelError>
+  /** serve DNS on address:53 (UDP) inside namespace `ns`, until stopDns or the namespace goes */
+  readonly serveDns: (ns: string, address: string, handler: DnsHandler) => Effect.Effect<void, KernelError>
+  readonly stopDns: (ns: string) => Effect.Effect<void, KernelError>
+  /** send one A query for `name` from inside `ns` to server:53 */
+  readonly queryDns: (ns: string, server: string, name: string) => Effect.Effect<DnsQueryResult, KernelError>
+  /** remove everything this instance made (namespaces, DNS servers); safe to call twice */
+  readonly close: () => Effect.Effect<void>
+}
+
+export class Kernel extends Context.Service<Kernel, KernelShape>()("cnmlab/backends/Kernel") {}

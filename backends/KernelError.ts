@@ -1,0 +1,53 @@
+import { Data } from "effect"
+import type { KernelOp } from "./kernel-types.ts"
+
+/**
+ * Why the kernel refused. A closed set, the same on every backend: the simulator refuses with the
+ * reason Linux would give, and the linux backend maps errno to it in exactly one function.
+ */
+export type KernelReason =
+  | "AlreadyExists" // EEXIST
+  | "NoSuchDevice" // ENODEV: no link of that name/index
+  | "NotFound" // ENOENT / ESRCH: no such address, route, neighbour, namespace
+  | "Busy" // EBUSY
+  | "InvalidArgument" // EINVAL
+  | "NotSupported" // EOPNOTSUPP
+  | "NetworkUnreachable" // ENETUNREACH: gateway not on-link
+  | "NotConnected" // ENOTCONN
+  | "PermissionDenied" // EPERM / EACCES
+  | "NoBufferSpace" // ENOBUFS
+  | "Unknown"
+
+export const errnoReasons: Readonly<Record<string, KernelReason>> = {
+  EEXIST: "AlreadyExists",
+  ENODEV: "NoSuchDevice",
+  ENOENT: "NotFound",
+  ESRCH: "NotFound",
+  EADDRNOTAVAIL: "NotFound",
+  EBUSY: "Busy",
+  EINVAL: "InvalidArgument",
+  EOPNOTSUPP: "NotSupported",
+  ENOTSUP: "NotSupported",
+  ENETUNREACH: "NetworkUnreachable",
+  ENOTCONN: "NotConnected",
+  EPERM: "PermissionDenied",
+  EACCES: "PermissionDenied",
+  ENOBUFS: "NoBufferSpace",
+}
+
+export class KernelError extends Data.TaggedError("KernelError")<{
+  readonly reason: KernelReason
+  /** the errno name as the kernel said it ("EEXIST"), when there was one */
+  readonly errno?: string
+  /** the operation that was refused */
+  readonly op?: KernelOp
+  readonly detail: string
+}> {
+  override get message(): string {
+    const what = this.op ? `${this.op.op} in ${this.op.ns}` : "kernel"
+    return `${what}: ${this.reason}${this.errno ? ` (${this.errno})` : ""}: ${this.detail}`
+  }
+}
+
+export const kernelError = (reason: KernelReason, detail: string, op?: KernelOp, errno?: string): KernelError =>
+  new KernelError({ reason, detail, ...(op ? { op } : {}), ...(errno ? { errno } : {}) })

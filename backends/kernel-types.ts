@@ -1,0 +1,308 @@
+/**
+ * The kernel interface as data: what a Linux network stack holds (namespaces, links, addresses,
+ * routes, neighbours, bridge FDB, sysctls, nftables-shaped firewall) and the operations on it.
+ * No I/O here. Shaped after what rtnetlink and nftables really offer, so that the simulator and
+ * the real kernel can both implement it without translation tricks.
+ *
+ * Names: a namespace is named by the caller (on linux it becomes /run/netns/<name>); links are
+ * named inside their namespace (at most 15 bytes, as IFNAMSIZ demands). Addresses are IPv4 CIDR
+ * strings ("10.1.0.2/24"); MACs are lower-case colon hex.
+ */
+
+export type MacMode = "bridge" | "private" | "vepa" | "passthru"
+export type IpvlanMode = "l2" | "l3" | "l3s"
+export type IpvlanFlag = "bridge" | "private" | "vepa"
+
+/** Fields every link kind accepts at creation. */
+export interface LinkCommon {
+  readonly name: string
+  readonly mac?: string
+  readonly mtu?: number
+  /** name of a bridge in the same namespace to enslave to */
+  readonly master?: string
+  readonly up?: boolean
+  /** IFLA_GROUP: lets a whole set of links be deleted in one request */
+  readonly group?: number
+}
+
+export interface VethPeer {
+  readonly name: string
+  /** namespace the peer is created in (IFLA_NET_NS_FD at creation); default: the same one */
+  readonly ns?: string
+  readonly mac?: string
+  readonly mtu?: number
+}
+
+export type LinkSpec =
+  | (LinkCommon & { readonly kind: "veth"; readonly peer: VethPeer })
+  | (LinkCommon & { readonly kind: "bridge" })
+  | (LinkCommon & { readonly kind: "dummy" })
+  | (LinkCommon & {
+      readonly kind: "vxlan"
+      readonly vni: number
+      readonly port: number
+      readonly local?: string
+      /** underlay device (IFLA_VXLAN_LINK) */
+      readonly dev?: string
+      readonly learning?: boolean
+    })
+  | (LinkCommon & {
+      readonly kind: "macvlan"
+      /** parent link, in the namespace the request is sent in */
+      readonly parent: string
+      readonly mode: MacMode
+      /** create the child directly in this namespace (IFLA_NET_NS_FD) */
+      readonly targetNs?: string
+    })
+  | (LinkCommon & {
+      readonly kind: "ipvlan"
+      readonly parent: string
+      readonly mode: IpvlanMode
+      readonly flag?: IpvlanFlag
+      readonly targetNs?: string
+    })
+
+export type LinkKind = LinkSpec["kind"]
+
+export interface RouteSpec {
+  /** "default" or an IPv4 CIDR */
+  readonly dst: string
+  readonly via?: string
+  readonly dev?: string
+  /** link: on-link (connected) route; universe: via a gateway. Default: universe with via, link without */
+  readonly scope?: "link" | "universe"
+}
+
+// ---------------------------------------------------------------------------------------------
+// Firewall: nftables-shaped. A namespace holds named tables; a table holds chains; a base chain
+// hangs on a hook. Every table's base chain on a hook sees the packet (ordered by priority):
+// a drop anywhere drops, an accept only ends that chain. That is nftables' own semantics.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Hooks. "forward", "input", "output", "prerouting", "postrouting" are the IPv4 (inet) hooks, where
+ * iif/oif are layer-3 devices (a bridge, not its ports). "bridge-forward" is the bridge family's
+ * forward hook: frames switched between two ports of one bridge, where `bridge` is the bridge's
+ * name and iif/oif are the ports.
+ */
+export type FwHook = "prerouting" | "input" | "forward" | "output" | "postrouting" | "bridge-forward"
+
+export type CtState = "new" | "established" | "related"
+
+export interface FwMatch {
+  readonly iif?: string
+  readonly iifNot?: string
+  readonly oif?: string
+  readonly oifNot?: string
+  /** bridge-forward only: the bridge the frame is switched in */
+  readonly bridge?: string
+  readonly src?: string
+  readonly srcNot?: string
+  readonly dst?: string
+  readonly dstNot?: string
+  readonly proto?: "icmp" | "tcp" | "udp"
+  readonly dport?: number
+  readonly ctState?: ReadonlyArray<CtState>
+}
+
+export type FwVerdict =
+  | { readonly kind: "accept" }
+  | { readonly kind: "drop" }
+  | { readonly kind: "jump"; readonly chain: string }
+  | { readonly kind: "return" }
+  /** nat postrouting: rewrite the source to the outgoing device's address */
+  | { readonly kind: "masquerade" }
+  /** nat prerouting/output: rewrite the destination */
+  | { readonly kind: "dnat"; readonly to: string; readonly port?: number }
+
+export interface FwRule {
+  readonly match: FwMatch
+  readonly verdict: FwVerdict
+  readonly comment?: string
+}
+
+export interface FwChain {
+  readonly name: string
+  /** base chains have a hook; regular chains are reached by jump */
+  readonly hook?: FwHook
+  readonly type?: "filter" | "nat"
+  readonly priority?: number
+  readonly policy?: "accept" | "drop"
+  readonly rules: ReadonlyArray<FwRule>
+}
+
+export interface FwTable {
+  readonly name: string
+  readonly chains: ReadonlyArray<FwChain>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations. `apply` runs a list of them in order and stops at the first refusal.
+// ---------------------------------------------------------------------------------------------
+
+export type KernelOp =
+  | { readonly op: "nsAdd"; readonly ns: string }
+  | { readonly op: "nsDel"; readonly ns: string }
+  | { readonly op: "linkAdd"; readonly ns: string; readonly link: LinkSpec }
+  | { readonly op: "linkDel"; readonly ns: string; readonly name: string }
+  /** delete every link of a group in one request (RTM_DELLINK + IFLA_GROUP) */
+  | { readonly op: "linkDelGroup"; readonly ns: string; readonly group: number }
+  | {
+      readonly op: "linkSet"
+      readonly ns: string
+      readonly name: string
+      readonly up?: boolean
+      /** a bridge name, or null to release */
+      readonly master?: string | null
+      readonly mtu?: number
+      readonly mac?: string
+      readonly newName?: string
+    }
+  | { readonly op: "addrAdd"; readonly ns: string; readonly dev: string; readonly cidr: string }
+  | { readonly op: "addrDel"; readonly ns: string; readonly dev: string; readonly cidr: string }
+  | { readonly op: "routeAdd"; readonly ns: string; readonly route: RouteSpec }
+  | { readonly op: "routeDel"; readonly ns: string; readonly route: RouteSpec }
+  /** a permanent IPv4 neighbour (ARP) entry */
+  | { readonly op: "neighAdd"; readonly ns: string; readonly dev: string; readonly ip: string; readonly mac: string }
+  | { readonly op: "neighDel"; readonly ns: string; readonly dev: string; readonly ip: string }
+  /**
+   * a permanent bridge FDB entry. On a vxlan device (`dst` set): NTF_SELF, the remote VTEP for that
+   * MAC. On a bridge port: NTF_MASTER, the MAC lives behind that port.
+   */
+  | { readonly op: "fdbAdd"; readonly ns: string; readonly dev: string; readonly mac: string; readonly dst?: string }
+  | { readonly op: "fdbDel"; readonly ns: string; readonly dev: string; readonly mac: string; readonly dst?: string }
+  /** a per-namespace sysctl, dotted ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding") */
+  | { readonly op: "sysctlSet"; readonly ns: string; readonly key: string; readonly value: string }
+  /** create or atomically replace one firewall table */
+  | { readonly op: "firewallSet"; readonly ns: string; readonly table: FwTable }
+  | { readonly op: "firewallDel"; readonly ns: string; readonly table: string }
+
+export type KernelOpName = KernelOp["op"]
+
+// ---------------------------------------------------------------------------------------------
+// State read back
+// ---------------------------------------------------------------------------------------------
+
+export interface LinkState {
+  readonly name: string
+  readonly index: number
+  readonly kind: LinkKind | "loopback"
+  readonly mac: string
+  readonly mtu: number
+  /** administratively up (IFF_UP) */
+  readonly up: boolean
+  readonly master?: string
+  readonly group: number
+  /** veth: the peer's name and namespace */
+  readonly peer?: { readonly name: string; readonly ns: string }
+  readonly parent?: string
+  readonly vni?: number
+}
+
+export interface AddrState {
+  readonly dev: string
+  readonly cidr: string
+}
+
+export interface RouteState {
+  /** "default" or CIDR (network address form) */
+  readonly dst: string
+  readonly via?: string
+  readonly dev: string
+  readonly scope: "link" | "universe" | "host"
+  /** kernel: made by an address; static: added by a request */
+  readonly origin: "kernel" | "static"
+}
+
+export interface NeighState {
+  readonly dev: string
+  readonly ip: string
+  readonly mac: string
+}
+
+export interface FdbState {
+  readonly dev: string
+  readonly mac: string
+  readonly dst?: string
+}
+
+export interface NsState {
+  readonly ns: string
+  readonly links: ReadonlyArray<LinkState>
+  readonly addrs: ReadonlyArray<AddrState>
+  readonly routes: ReadonlyArray<RouteState>
+  /** permanent neighbour entries only (learned ones are the kernel's business) */
+  readonly neighs: ReadonlyArray<NeighState>
+  /** permanent FDB entries only */
+  readonly fdb: ReadonlyArray<FdbState>
+  /** the sysctls that were set through `sysctlSet`, read back from the kernel */
+  readonly sysctls: Readonly<Record<string, string>>
+  readonly firewall: ReadonlyArray<FwTable>
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes
+// ---------------------------------------------------------------------------------------------
+
+export type ProbeReason =
+  /** an echo reply came back */
+  | "answered"
+  /** no route to the destination in some namespace on the way */
+  | "no-route"
+  /** ARP for the next hop got no answer */
+  | "unresolved"
+  /** a firewall rule dropped it (the sim names the table/chain/rule) */
+  | "filtered"
+  /** a namespace on the way does not forward (ip_forward = 0) */
+  | "not-forwarded"
+  /** a link on the way is down */
+  | "link-down"
+  /** the real kernel: sent, nothing came back in time */
+  | "no-answer"
+
+export interface ProbeHop {
+  readonly ns: string
+  readonly dev?: string
+  readonly event: string
+}
+
+export interface ProbeResult {
+  readonly reachable: boolean
+  readonly reason: ProbeReason
+  readonly detail?: string
+  readonly trace?: ReadonlyArray<ProbeHop>
+}
+
+// ---------------------------------------------------------------------------------------------
+// DNS: the controller's embedded resolver answers inside a sandbox; the backend carries the query
+// ---------------------------------------------------------------------------------------------
+
+export type DnsRcode = "NOERROR" | "NXDOMAIN" | "SERVFAIL" | "REFUSED"
+
+export interface DnsAnswer {
+  readonly rcode: DnsRcode
+  readonly addresses: ReadonlyArray<string>
+}
+
+/** answers one A question; `name` arrives without the trailing dot, as asked (case kept) */
+export type DnsHandler = (name: string) => DnsAnswer
+
+/** what a query from inside a namespace got: an answer, or nothing within the timeout */
+export type DnsQueryResult = DnsAnswer | { readonly rcode: "TIMEOUT"; readonly addresses: readonly [] }
+
+export interface Capabilities {
+  readonly veth: boolean
+  readonly bridge: boolean
+  readonly vxlan: boolean
+  readonly macvlan: boolean
+  readonly ipvlan: boolean
+  readonly dummy: boolean
+  /** firewall tables can be set */
+  readonly firewall: boolean
+}
+
+/** the embedded DNS address inside every sandbox, as in Docker */
+export const EMBEDDED_DNS_ADDRESS = "127.0.0.11"
+
+/** IFLA_GROUP of every link cnmlab creates ("cn" in ASCII), so leftovers are recognisable */
+export const CNMLAB_LINK_GROUP = 0x636e

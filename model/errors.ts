@@ -1,0 +1,37 @@
+/**
+ * The stable error codes of the scenario contract (../shared/spec/scenario-v1.md). Every path —
+ * model, controller, scenario step, CLI — reports a refusal with one of these.
+ */
+export const errorCodes = [
+  "InvalidName",
+  "NetworkNameConflict",
+  "NetworkNotFound",
+  "ContainerNotFound",
+  "ContainerNameConflict",
+  "DriverNotFound",
+  "InvalidSubnet",
+  "SubnetOverlap",
+  "InvalidGateway",
+  "AddressOutOfRange",
+  "AddressInUse",
+  "StaticAddressNeedsSubnet",
+  "PoolExhausted",
+  "EndpointExists",
+  "NotConnected",
+  "ActiveEndpoints",
+  "PredefinedNetwork",
+  "HostNetworkExclusive",
+  "NoneNetworkExclusive",
+  "InvalidOption",
+  /** not in the contract's table: the kernel refused what the model allowed (a backend fault) */
+  "KernelError",
+] as const
+
+export type ErrorCode = (typeof errorCodes)[number]
+
+export interface CnmError {
+  readonly code: ErrorCode
+  readonly message: string
+}
+
+export const cnmError = (code: ErrorCode, message: string): CnmError => ({ code, message })

@@ -1,0 +1,72 @@
+/**
+ * CNM as pure data: networks, containers (each with its sandbox), endpoints, and the IPAM state
+ * of one controller (one Docker host). No I/O, no classes.
+ */
+
+export const driverNames = ["bridge", "overlay", "macvlan", "ipvlan", "null", "host"] as const
+export type DriverName = (typeof driverNames)[number]
+
+/** the networks every controller starts with */
+export const predefinedNetworks = ["bridge", "host", "none"] as const
+
+/** what a user asks for (scenario file, step, CLI) */
+export interface NetworkRequest {
+  readonly name: string
+  readonly driver?: string
+  readonly subnet?: string
+  readonly gateway?: string
+  readonly ipRange?: string
+  readonly internal?: boolean
+  readonly options?: Readonly<Record<string, string>>
+}
+
+export interface AttachRequest {
+  readonly network: string
+  /** static IPv4 address (no prefix) */
+  readonly ip?: string
+  readonly aliases?: ReadonlyArray<string>
+}
+
+export interface ContainerRequest {
+  readonly name: string
+  /** omitted or empty: the default network `bridge` */
+  readonly networks?: ReadonlyArray<AttachRequest>
+}
+
+export interface Network {
+  /** 64 hex chars, deterministic from the controller's sequence (so runs are replayable) */
+  readonly id: string
+  readonly name: string
+  readonly driver: DriverName
+  /** CIDR in network-address form; absent for `host` and `none` */
+  readonly subnet?: string
+  /** plain address; absent for host/none */
+  readonly gateway?: string
+  readonly ipRange?: string
+  /** the user gave the subnet (static addresses allowed only then) */
+  readonly userSubnet: boolean
+  readonly internal: boolean
+  readonly predefined: boolean
+  readonly options: Readonly<Record<string, string>>
+  /** creation order, used for stable listings */
+  readonly seq: number
+}
+
+export interface Endpoint {
+  readonly container: string
+  readonly network: string
+  /** CIDR ("172.18.0.2/16"); absent on host/none */
+  readonly address?: string
+  readonly mac?: string
+  readonly aliases: ReadonlyArray<string>
+  /** interface name inside the sandbox: eth0, eth1 … lowest free, as Docker does */
+  readonly ifname?: string
+  /** the address was given by the user */
+  readonly staticAddress: boolean
+}
+
+export interface Container {
+  readonly name: string
+  /** networks in attach order */
+  readonly networks: ReadonlyArray<string>
+}
