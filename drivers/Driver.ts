@@ -1,0 +1,57 @@
+import type { KernelOp } from "../backends/kernel-types.ts"
+import type { Endpoint, Network } from "../model/types.ts"
+
+/**
+ * One named step of a driver's kernel work: what to do, and what undoes it if a later step fails.
+ * Drivers return tables of steps instead of calling the kernel, so reports and benchmarks can name
+ * the step that failed or was slow, and rollback is the same code for every driver.
+ */
+export interface Step {
+  readonly name: string
+  readonly do: ReadonlyArray<KernelOp>
+  readonly undo: ReadonlyArray<KernelOp>
+}
+
+/** the Docker host a driver works on, as the controller sees it */
+export interface HostContext {
+  /** the host's network namespace */
+  readonly ns: string
+  /** every network on this host after the change being made (a driver programs rules across its networks) */
+  readonly networks: ReadonlyArray<Network>
+}
+
+/** where an endpoint lands */
+export interface Attachment {
+  /** the container's sandbox namespace (the host's own for host-network containers) */
+  readonly sandboxNs: string
+  /** a host-side interface name reserved for this endpoint by the controller, unique on the host */
+  readonly hostIf: string
+  /** the sandbox namespace is about to be deleted, taking every link inside it along */
+  readonly sandboxClosing?: boolean
+}
+
+export interface JoinPlan {
+  readonly steps: ReadonlyArray<Step>
+  /** the gateway the sandbox may route through, when the network offers one */
+  readonly gateway?: string
+}
+
+/**
+ * The small driver interface (libnetwork's driverapi, minus what cnmlab does not need yet).
+ * Every driver is written once, against the kernel interface only.
+ */
+export interface Driver {
+  readonly name: Network["driver"]
+  /** validate driver options before anything is made; a message means InvalidOption */
+  readonly checkOptions?: (network: Network) => string | undefined
+  readonly createNetwork: (network: Network, host: HostContext) => ReadonlyArray<Step>
+  readonly deleteNetwork: (network: Network, host: HostContext) => ReadonlyArray<Step>
+  readonly join: (network: Network, endpoint: Endpoint, host: HostContext, at: Attachment) => JoinPlan
+  readonly leave: (network: Network, endpoint: Endpoint, host: HostContext, at: Attachment) => ReadonlyArray<Step>
+}
+
+export const step = (name: string, doOps: ReadonlyArray<KernelOp>, undo: ReadonlyArray<KernelOp> = []): Step => ({
+  name,
+  do: doOps,
+  undo,
+})

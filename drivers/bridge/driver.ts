@@ -1,0 +1,95 @@
+import { CNMLAB_LINK_GROUP } from "../../backends/kernel-types.ts"
+import type { Network } from "../../model/types.ts"
+import { type Driver, step } from "../Driver.ts"
+import { checkMtu, mtuOption, parseGoBool } from "../options.ts"
+import { bridgeFirewall } from "./firewall.ts"
+import { BRIDGE_NAME, bridgeName, ICC, MASQUERADE } from "./names.ts"
+
+const prefixOf = (network: Network): string => (network.subnet as string).split("/")[1] as string
+
+const checkOptions = (network: Network): string | undefined => {
+  for (const key of [ICC, MASQUERADE]) {
+    const raw = network.options[key]
+    if (raw !== undefined && parseGoBool(raw) === undefined) return `failed to parse ${key} value "${raw}"`
+  }
+  const name = network.options[BRIDGE_NAME]
+  if (name !== undefined && (name.length === 0 || name.length > 15 || /[\s/]/.test(name))) {
+    return `invalid bridge name "${name}" for ${BRIDGE_NAME}`
+  }
+  return checkMtu(network.options)
+}
+
+/**
+ * Docker's bridge driver: one Linux bridge per network holding the gateway address, a veth pair per
+ * endpoint (the container end created directly inside the sandbox), and the firewall of firewall.ts.
+ */
+export const bridgeDriver: Driver = {
+  name: "bridge",
+  checkOptions,
+
+  createNetwork: (network, host) => {
+    const br = bridgeName(network)
+    const mtu = mtuOption(network.options)
+    const withoutIt = host.networks.filter((n) => n.name !== network.name)
+    return [
+      step(
+        "bridge.device",
+        [{ op: "linkAdd", ns: host.ns, link: { kind: "bridge", name: br, group: CNMLAB_LINK_GROUP, ...(mtu ? { mtu } : {}) } }],
+        [{ op: "linkDel", ns: host.ns, name: br }],
+      ),
+      step("bridge.address", [{ op: "addrAdd", ns: host.ns, dev: br, cidr: `${network.gateway}/${prefixOf(network)}` }]),
+      step("bridge.up", [{ op: "linkSet", ns: host.ns, name: br, up: true }]),
+      step(
+        "bridge.firewall",
+        bridgeFirewall(host.networks).map((table) => ({ op: "firewallSet", ns: host.ns, table }) as const),
+        bridgeFirewall(withoutIt).map((table) => ({ op: "firewallSet", ns: host.ns, table }) as const),
+      ),
+    ]
+  },
+
+  deleteNetwork: (network, host) => [
+    step(
+      "bridge.firewall",
+      bridgeFirewall(host.networks).map((table) => ({ op: "firewallSet", ns: host.ns, table }) as const),
+    ),
+    step("bridge.device", [{ op: "linkDel", ns: host.ns, name: bridgeName(network) }]),
+  ],
+
+  join: (network, endpoint, host, at) => {
+    const mtu = mtuOption(network.options)
+    const ifname = endpoint.ifname as string
+    return {
+      steps: [
+        step(
+          "bridge.veth",
+          [
+            {
+              op: "linkAdd",
+              ns: host.ns,
+              link: {
+                kind: "veth",
+                name: at.hostIf,
+                master: bridgeName(network),
+                up: true,
+                group: CNMLAB_LINK_GROUP,
+                ...(mtu ? { mtu } : {}),
+                peer: { name: ifname, ns: at.sandboxNs, ...(endpoint.mac ? { mac: endpoint.mac } : {}), ...(mtu ? { mtu } : {}) },
+              },
+            },
+          ],
+          [{ op: "linkDel", ns: host.ns, name: at.hostIf }],
+        ),
+        step("bridge.address", [
+          { op: "addrAdd", ns: at.sandboxNs, dev: ifname, cidr: endpoint.address as string },
+          { op: "linkSet", ns: at.sandboxNs, name: ifname, up: true },
+        ]),
+      ],
+      ...(network.internal ? {} : { gateway: network.gateway as string }),
+    }
+  },
+
+  // deleting either end of a veth takes the other along, and so does deleting the sandbox namespace
+  leave: (_network, _endpoint, host, at) =>
+    at.sandboxClosing ? [] : [step("bridge.veth", [{ op: "linkDel", ns: host.ns, name: at.hostIf }])],
+}
+
