@@ -1,0 +1,101 @@
+import { Effect } from "effect"
+import { makeSimKernel } from "../backends/sim/layer.ts"
+import { Lab } from "../controller/Lab.ts"
+import { measureReach } from "../controller/measure.ts"
+import * as model from "../model/index.ts"
+
+/**
+ * Simulator benchmarks. Each measurement runs next to its baseline in the same process:
+ * - controller ops (container create + connect + disconnect + remove, each counted as one op) on a
+ *   lab with 100 networks, against the same operations on the pure model alone (what the
+ *   controller, drivers and simulated kernel add on top of the decisions);
+ * - the reach matrix the tests use as oracle (model prediction, bitsets) for 1,000 and 10,000
+ *   containers over 100 networks, against the probe-measured matrix on the simulator for the
+ *   sizes where walking every pair is still affordable.
+ */
+
+const NETWORKS = 100
+
+const labWithNetworks = (): Lab => {
+  const lab = Effect.runSync(Lab.make(makeSimKernel(), { hosts: ["host1"], runId: "bench" }))
+  for (let i = 0; i < NETWORKS; i++) Effect.runSync(lab.createNetwork({ name: `net${i}`, subnet: subnetOf(i) }))
+  return lab
+}
+
+const subnetOf = (i: number): string => `10.${Math.floor(i / 250)}.${i % 250}.0/24`
+
+const timeFor = (durationMs: number, body: (i: number) => number): { ops: number; ms: number } => {
+  const started = performance.now()
+  let ops = 0
+  let i = 0
+  while (performance.now() - started < durationMs) {
+    for (let k = 0; k < 100; k++) ops += body(i++)
+  }
+  return { ops, ms: performance.now() - started }
+}
+
+export const controllerOps = (durationMs = 2000) => {
+  const lab = labWithNetworks()
+  // a standing population, so the ops run against a non-trivial state
+  for (let i = 0; i < 1000; i++) Effect.runSync(lab.createContainer({ name: `resident${i}`, networks: [{ network: `net${i % NETWORKS}` }] }))
+  const run = timeFor(durationMs, (i) => {
+    const name = `c${i}`
+    Effect.runSync(lab.createContainer({ name, networks: [{ network: `net${i % NETWORKS}` }] }))
+    Effect.runSync(lab.connect(name, { network: `net${(i + 1) % NETWORKS}` }))
+    Effect.runSync(lab.disconnect(name, `net${(i + 1) % NETWORKS}`))
+    Effect.runSync(lab.removeContainer(name))
+    return 4
+  })
+
+  let state = model.initialState()
+  for (let i = 0; i < NETWORKS; i++) state = ok(model.createNetwork(state, { name: `net${i}`, subnet: subnetOf(i) }))
+  for (let i = 0; i < 1000; i++) state = ok(model.createContainer(state, { name: `resident${i}`, networks: [{ network: `net${i % NETWORKS}` }] }))
+  const baseline = timeFor(durationMs, (i) => {
+    const name = `c${i}`
+    state = ok(model.createContainer(state, { name, networks: [{ network: `net${i % NETWORKS}` }] }))
+    state = ok(model.connect(state, name, { network: `net${(i + 1) % NETWORKS}` }))
+    state = ok(model.disconnect(state, name, `net${(i + 1) % NETWORKS}`))
+    state = ok(model.removeContainer(state, name))
+    return 4
+  })
+  return {
+    opsPerSec: Math.round((run.ops / run.ms) * 1000),
+    modelOnlyOpsPerSec: Math.round((baseline.ops / baseline.ms) * 1000),
+  }
+}
+
+const ok = <A>(outcome: model.Outcome<A>): model.CnmState => {
+  if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`)
+  return outcome.state
+}
+
+const populatedState = (containers: number): model.CnmState => {
+  let state = model.initialState()
+  for (let i = 0; i < NETWORKS; i++) state = ok(model.createNetwork(state, { name: `net${i}`, subnet: `10.${i}.0.0/16` }))
+  for (let i = 0; i < containers; i++) state = ok(model.createContainer(state, { name: `c${i}`, networks: [{ network: `net${i % NETWORKS}` }] }))
+  return state
+}
+
+/** the oracle's full matrix: build it and visit every entry */
+export const predictedMatrixMs = (containers: number): { ms: number; entries: number; reachable: number } => {
+  const state = populatedState(containers)
+  const started = performance.now()
+  const matrix = model.predictReachMatrix(state)
+  let entries = 0
+  let reachable = 0
+  matrix.forEach((_from, _target, r) => {
+    entries++
+    if (r) reachable++
+  })
+  return { ms: performance.now() - started, entries, reachable }
+}
+
+/** the same matrix measured by walking every probe through the simulated kernel */
+export const probedMatrixMs = (containers: number): { ms: number; entries: number } => {
+  const lab = Effect.runSync(Lab.make(makeSimKernel(), { hosts: ["host1"], runId: "bench" }))
+  for (let i = 0; i < NETWORKS; i++) Effect.runSync(lab.createNetwork({ name: `net${i}`, subnet: `10.${i}.0.0/16` }))
+  for (let i = 0; i < containers; i++) Effect.runSync(lab.createContainer({ name: `c${i}`, networks: [{ network: `net${i % NETWORKS}` }] }))
+  const started = performance.now()
+  const matrix = Effect.runSync(measureReach(lab))
+  return { ms: performance.now() - started, entries: matrix.length }
+}

@@ -1,0 +1,273 @@
+import { Effect } from "effect"
+import type { KernelShape } from "../backends/Kernel.ts"
+import { openKernel } from "../backends/open.ts"
+import { Lab } from "../controller/Lab.ts"
+import { measureReach, type ReachEntry } from "../controller/measure.ts"
+import type { CnmError } from "../model/errors.ts"
+import type { Endpoint, Network } from "../model/types.ts"
+import type { Report, ReportExpectation, ReportReach, ReportResolve, ReportStep } from "./report.ts"
+import type { Expectations, ReachExpectation, Scenario, Step } from "./schema.ts"
+
+export interface RunOptions {
+  readonly backend: "sim" | "linux"
+  /** record each probe's hop-by-hop walk in the report */
+  readonly trace?: boolean
+  /** aborted (Ctrl-C): stop after the current operation, tear down, reject */
+  readonly signal?: AbortSignal
+  readonly onProgress?: (event: string) => void
+}
+
+/** probes in flight at once: the real kernel spends a full timeout on every unanswered echo */
+const PROBE_CONCURRENCY = 64
+
+export class RunAborted extends Error {
+  constructor() {
+    super("the run was interrupted")
+  }
+}
+
+/**
+ * Build a scenario on a backend, run its steps, measure and check, tear down. The reach matrix and
+ * the DNS answers are measured through the backend (probes, real queries), never taken from the model.
+ */
+export const runScenario = async (scenario: Scenario, options: RunOptions): Promise<Report> => {
+  const kernel = await openKernel(options.backend)
+  try {
+    return await Effect.runPromise(runOn(kernel, scenario, options))
+  } finally {
+    await Effect.runPromise(kernel.close())
+  }
+}
+
+/** the run itself, on a kernel the caller owns (tests use this with a kernel they inspect) */
+export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptions): Effect.Effect<Report, Error> =>
+  Effect.gen(function* () {
+    const progress = options.onProgress ?? (() => {})
+    const checkAbort = Effect.suspend(() => (options.signal?.aborted ? Effect.fail(new RunAborted()) : Effect.void))
+    const started = performance.now()
+    const lab = yield* Lab.make(kernel, { hosts: scenario.hosts.map((h) => h.name), runId: runId() }).pipe(
+      Effect.mapError(asError("setting up the hosts")),
+    )
+    progress(`setup: ${scenario.hosts.length} host(s), ${scenario.networks.length} network(s), ${scenario.containers.length} container(s)`)
+    for (const network of scenario.networks) {
+      yield* checkAbort
+      yield* lab.createNetwork(network).pipe(Effect.mapError(asError(`network ${network.name}`)))
+    }
+    for (const container of scenario.containers) {
+      yield* checkAbort
+      yield* lab
+        .createContainer({ name: container.name, host: container.host, networks: container.networks })
+        .pipe(Effect.mapError(asError(`container ${container.name}`)))
+    }
+    const setupMs = performance.now() - started
+
+    const checkStarted = performance.now()
+    const steps: ReportStep[] = []
+    const expectations: ReportExpectation[] = []
+    const resolve: ReportResolve[] = []
+    let stepsOk = true
+    for (const [index, step] of scenario.steps.entries()) {
+      yield* checkAbort
+      progress(`step ${index + 1}/${scenario.steps.length}: ${describeStep(step)}`)
+      if (step.op === "expect") {
+        const checked = yield* check(lab, step.expect, index)
+        expectations.push(...checked.expectations)
+        resolve.push(...checked.resolve)
+        steps.push({ index, op: step.op, ok: true })
+        continue
+      }
+      const outcome = yield* Effect.result(runStep(lab, step))
+      const error = outcome._tag === "Failure" ? outcome.failure : undefined
+      steps.push({ index, op: step.op, ok: error === undefined, ...(error ? { error: { code: error.code, message: error.message } } : {}) })
+      if (step.expectError !== undefined) {
+        const held = error?.code === step.expectError
+        if (!held) stepsOk = false
+        expectations.push({
+          kind: "error",
+          ok: held,
+          step: index,
+          expected: { code: step.expectError },
+          actual: error ? { code: error.code, message: error.message } : { code: null },
+        })
+      } else if (error) {
+        stepsOk = false
+      }
+    }
+
+    yield* checkAbort
+    const matrix = yield* measureReach(lab, { concurrency: PROBE_CONCURRENCY }).pipe(Effect.mapError(asError("measuring reach")))
+    progress(`measured reach: ${matrix.length} probe(s)`)
+    const final = yield* check(lab, scenario.expect, undefined, matrix)
+    expectations.push(...final.expectations)
+    resolve.push(...final.resolve)
+    const reach: ReportReach[] = options.trace ? yield* traced(lab, matrix) : matrix.map(toReportReach)
+    const checkMs = performance.now() - checkStarted
+
+    const teardownStarted = performance.now()
+    const report: Omit<Report, "timings"> = {
+      version: 1,
+      scenario: scenario.name,
+      backend: kernel.backend,
+      ok: stepsOk && expectations.every((e) => e.ok),
+      networks: lab.networks().map(toReportNetwork),
+      endpoints: lab.endpoints().filter(hasAddress).map(toReportEndpoint),
+      reach,
+      resolve,
+      steps,
+      expectations,
+    }
+    yield* lab.close()
+    const timings = { setupMs: round(setupMs), checkMs: round(checkMs), teardownMs: round(performance.now() - teardownStarted) }
+    return { ...report, timings }
+  })
+
+const runStep = (lab: Lab, step: Exclude<Step, { op: "expect" }>): Effect.Effect<unknown, CnmError> => {
+  switch (step.op) {
+    case "connect":
+      return lab.connect(step.container, {
+        network: step.network,
+        aliases: step.aliases,
+        ...(step.ip !== undefined ? { ip: step.ip } : {}),
+      })
+    case "disconnect":
+      return lab.disconnect(step.container, step.network)
+    case "createNetwork":
+      return lab.createNetwork(step.network)
+    case "removeNetwork":
+      return lab.removeNetwork(step.name)
+    case "createContainer":
+      return lab.createContainer({ name: step.container.name, host: step.container.host, networks: step.container.networks })
+    case "removeContainer":
+      return lab.removeContainer(step.name)
+  }
+}
+
+interface Checked {
+  readonly expectations: ReadonlyArray<ReportExpectation>
+  readonly resolve: ReadonlyArray<ReportResolve>
+}
+
+/**
+ * Check expectations against measurements: reach from the given matrix, or from probes made now
+ * for exactly the addresses asked about (in-step checks); resolve with real queries.
+ */
+const check = (lab: Lab, expect: Expectations, step: number | undefined, matrix?: ReadonlyArray<ReachEntry>) =>
+  Effect.gen(function* () {
+    const expectations: ReportExpectation[] = []
+    const atStep = step === undefined ? {} : { step }
+    for (const expected of expect.reach) {
+      const targets = addressesOf(lab, expected)
+      const measured: Array<{ network: string; address: string; reachable: boolean }> = []
+      for (const target of targets) {
+        const known = matrix?.find((m) => m.from === expected.from && m.address === target.address && m.to === expected.to)
+        const reachable = known ? known.reachable : (yield* lab.probe(expected.from, target.address).pipe(Effect.mapError(asError("probe")))).reachable
+        measured.push({ ...target, reachable })
+      }
+      // a container without addresses (on none, host, or on no network) is unreachable by definition
+      const ok = measured.length === 0 ? !expected.reachable : measured.every((m) => m.reachable === expected.reachable)
+      expectations.push({
+        kind: "reach",
+        ok,
+        ...atStep,
+        expected: { ...expected },
+        actual: {
+          from: expected.from,
+          to: expected.to,
+          ...(expected.network !== undefined ? { network: expected.network } : {}),
+          reachable: measured.length > 0 && measured.every((m) => m.reachable),
+          addresses: measured,
+        },
+      })
+    }
+    const resolve: ReportResolve[] = []
+    for (const expected of expect.resolve) {
+      const answer = yield* lab.resolve(expected.from, expected.name).pipe(Effect.mapError(asError("resolve")))
+      const addresses = [...answer.addresses]
+      resolve.push({ from: expected.from, name: expected.name, addresses })
+      if (expected.addresses === undefined) continue
+      const ok = sameSet(addresses, expected.addresses)
+      expectations.push({
+        kind: "resolve",
+        ok,
+        ...atStep,
+        expected: { ...expected },
+        actual: { from: expected.from, name: expected.name, addresses, rcode: answer.rcode },
+      })
+    }
+    return { expectations, resolve } satisfies Checked
+  })
+
+const addressesOf = (lab: Lab, expected: ReachExpectation): ReadonlyArray<{ network: string; address: string }> =>
+  lab
+    .endpoints()
+    .filter((e) => e.container === expected.to && e.address && (expected.network === undefined || e.network === expected.network))
+    .map((e) => ({ network: e.network, address: (e.address as string).split("/")[0] as string }))
+
+const traced = (lab: Lab, matrix: ReadonlyArray<ReachEntry>) =>
+  Effect.forEach(matrix, (entry) =>
+    lab.probe(entry.from, entry.address, true).pipe(
+      Effect.map((r) => ({ ...toReportReach(entry), ...(r.trace ? { trace: r.trace } : {}) })),
+      Effect.mapError(asError("probe")),
+    ),
+  )
+
+const toReportReach = (entry: ReachEntry): ReportReach => ({
+  from: entry.from,
+  to: entry.to,
+  network: entry.network,
+  address: entry.address,
+  reachable: entry.reachable,
+  reason: entry.reason,
+})
+
+const toReportNetwork = (n: Network) => ({
+  name: n.name,
+  driver: n.driver,
+  ...(n.subnet !== undefined ? { subnet: n.subnet } : {}),
+  ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
+  internal: n.internal,
+})
+
+const hasAddress = (e: Endpoint): boolean => e.address !== undefined
+
+const toReportEndpoint = (e: Endpoint) => ({
+  container: e.container,
+  network: e.network,
+  address: e.address as string,
+  mac: e.mac as string,
+  interface: e.ifname as string,
+})
+
+const describeStep = (step: Step): string => {
+  switch (step.op) {
+    case "connect":
+    case "disconnect":
+      return `${step.op} ${step.container} ${step.op === "connect" ? "to" : "from"} ${step.network}`
+    case "createNetwork":
+      return `createNetwork ${step.network.name}`
+    case "createContainer":
+      return `createContainer ${step.container.name}`
+    case "removeNetwork":
+    case "removeContainer":
+      return `${step.op} ${step.name}`
+    case "expect":
+      return `expect (${step.expect.reach.length} reach, ${step.expect.resolve.length} resolve)`
+  }
+}
+
+const sameSet = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean => {
+  const sa = [...new Set(a)].sort()
+  const sb = [...new Set(b)].sort()
+  return sa.length === sb.length && sa.every((v, i) => v === sb[i])
+}
+
+const asError =
+  (what: string) =>
+  (error: CnmError | Error): Error =>
+    error instanceof Error ? error : new Error(`${what}: ${error.code}: ${error.message}`)
+
+const round = (ms: number): number => Math.round(ms * 10) / 10
+
+/** short and unique enough that concurrent runs on one machine never share a namespace name */
+const runId = (): string => `${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36)}`
+
