@@ -68,7 +68,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
     let stepsOk = true
     for (const [index, step] of scenario.steps.entries()) {
       yield* checkAbort
-      progress(`step ${index + 1}/${scenario.steps.length}: ${describeStep(step)}`)
+      progress(`step ${index} (${index + 1} of ${scenario.steps.length}): ${describeStep(step)}`)
       if (step.op === "expect") {
         const checked = yield* check(lab, step.expect, index)
         expectations.push(...checked.expectations)

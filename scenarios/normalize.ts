@@ -1,0 +1,94 @@
+/**
+ * A checked file → the Scenario the runner consumes: defaults filled in (host1, driver bridge,
+ * the first host, Docker's default network) and the short/long network forms merged into one.
+ */
+import type {
+  Attachment,
+  AttachmentEntry,
+  ContainerEntry,
+  ContainerSpec,
+  ExpectBlock,
+  Expectations,
+  NetworkEntry,
+  NetworkSpec,
+  Scenario,
+  ScenarioFile,
+  Step,
+  StepEntry,
+} from "./schema.ts"
+
+const defaultHostName = "host1"
+const defaultDriver = "bridge"
+const defaultNetwork = "bridge"
+
+/** assumes rules.ts found nothing: a step holds exactly one operation */
+export const normalizeScenario = (file: ScenarioFile): Scenario => {
+  const hosts = file.hosts ?? [{ name: defaultHostName }]
+  const firstHost = hosts[0]?.name ?? defaultHostName
+  return {
+    version: file.version,
+    name: file.name,
+    ...(file.description !== undefined && { description: file.description }),
+    hosts: hosts.map((host) => ({ name: host.name })),
+    networks: (file.networks ?? []).map(normalizeNetwork),
+    containers: (file.containers ?? []).map((container) => normalizeContainer(container, firstHost)),
+    steps: (file.steps ?? []).map((step) => normalizeStep(step, firstHost)),
+    expect: normalizeExpectations(file.expect),
+  }
+}
+
+export const longForm = (entry: AttachmentEntry): Exclude<AttachmentEntry, string> =>
+  typeof entry === "string" ? { network: entry } : entry
+
+const normalizeNetwork = (network: NetworkEntry): NetworkSpec => ({
+  name: network.name,
+  driver: network.driver ?? defaultDriver,
+  ...(network.subnet !== undefined && { subnet: network.subnet }),
+  ...(network.gateway !== undefined && { gateway: network.gateway }),
+  ...(network.ipRange !== undefined && { ipRange: network.ipRange }),
+  internal: network.internal ?? false,
+  options: { ...network.options },
+})
+
+const normalizeAttachment = (entry: AttachmentEntry): Attachment => {
+  const { network, ip, aliases } = longForm(entry)
+  return { network, ...(ip !== undefined && { ip }), aliases: [...(aliases ?? [])] }
+}
+
+const normalizeContainer = (container: ContainerEntry, firstHost: string): ContainerSpec => {
+  const networks = container.networks ?? []
+  return {
+    name: container.name,
+    host: container.host ?? firstHost,
+    // Docker puts a container with no network on `bridge`; an empty list means the same
+    networks: networks.length > 0 ? networks.map(normalizeAttachment) : [{ network: defaultNetwork, aliases: [] }],
+  }
+}
+
+const normalizeExpectations = (expect: ExpectBlock | undefined): Expectations => ({
+  reach: [...(expect?.reach ?? [])],
+  resolve: [...(expect?.resolve ?? [])],
+})
+
+const normalizeStep = (step: StepEntry, firstHost: string): Step => {
+  const expectError = step.expectError !== undefined ? { expectError: step.expectError } : {}
+  if (step.connect !== undefined) {
+    const { container, network, ip, aliases } = step.connect
+    return { op: "connect", container, network, ...(ip !== undefined && { ip }), aliases: [...(aliases ?? [])], ...expectError }
+  }
+  if (step.disconnect !== undefined) {
+    return { op: "disconnect", container: step.disconnect.container, network: step.disconnect.network, ...expectError }
+  }
+  if (step.createNetwork !== undefined) {
+    return { op: "createNetwork", network: normalizeNetwork(step.createNetwork), ...expectError }
+  }
+  if (step.removeNetwork !== undefined) return { op: "removeNetwork", name: step.removeNetwork.name, ...expectError }
+  if (step.createContainer !== undefined) {
+    return { op: "createContainer", container: normalizeContainer(step.createContainer, firstHost), ...expectError }
+  }
+  if (step.removeContainer !== undefined) {
+    return { op: "removeContainer", name: step.removeContainer.name, ...expectError }
+  }
+  if (step.expect !== undefined) return { op: "expect", expect: normalizeExpectations(step.expect) }
+  throw new Error("normalizeScenario: a step without an operation passed the rules")
+}

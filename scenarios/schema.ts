@@ -1,0 +1,250 @@
+/**
+ * The scenario format, version 1 (../shared/spec/scenario-v1.md), as effect Schemas, in two shapes:
+ *
+ * - `ScenarioFile`: what a file may hold, key by key and type by type. Decoding it with
+ *   `onExcessProperty: "error"` is what makes a misspelt key an error. Value formats (CIDRs, names)
+ *   and cross-references are checked by rules.ts, because whether they apply depends on the
+ *   surrounding step (a step with `expectError` may be wrong on purpose).
+ * - `Scenario`: the normalized form the runner consumes, with every default filled in and the
+ *   short/long network forms merged into one.
+ */
+import { Schema } from "effect"
+import { errorCodes } from "../model/errors.ts"
+import type { ErrorCode } from "../model/errors.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces
+// ---------------------------------------------------------------------------------------------
+
+/** the codes a step may expect: the contract's table (KernelError is a backend fault, never expected) */
+export const expectableErrorCodes = errorCodes.filter(
+  (code): code is Exclude<ErrorCode, "KernelError"> => code !== "KernelError",
+)
+export type ExpectableErrorCode = (typeof expectableErrorCodes)[number]
+
+const ExpectErrorCode = Schema.Literals(expectableErrorCodes).annotate({
+  message: `expectError must be one of the contract's error codes: ${expectableErrorCodes.join(", ")}`,
+})
+
+/** Docker's driver options are a string map: `false` unquoted is a boolean, and Docker would refuse it */
+const DriverOptions = Schema.Record(Schema.String, Schema.String)
+
+const Aliases = Schema.Array(Schema.String)
+
+// ---------------------------------------------------------------------------------------------
+// The file as written
+// ---------------------------------------------------------------------------------------------
+
+export const HostEntry = Schema.Struct({ name: Schema.String })
+
+export const NetworkEntry = Schema.Struct({
+  name: Schema.String,
+  driver: Schema.optionalKey(Schema.String),
+  subnet: Schema.optionalKey(Schema.String),
+  gateway: Schema.optionalKey(Schema.String),
+  ipRange: Schema.optionalKey(Schema.String),
+  internal: Schema.optionalKey(Schema.Boolean),
+  options: Schema.optionalKey(DriverOptions),
+})
+export type NetworkEntry = typeof NetworkEntry.Type
+
+export const AttachmentLongForm = Schema.Struct({
+  network: Schema.String,
+  ip: Schema.optionalKey(Schema.String),
+  aliases: Schema.optionalKey(Aliases),
+})
+
+/** `- net-a` (short form) or `- { network: net-a, ip: …, aliases: […] }` (long form) */
+export const AttachmentEntry = Schema.Union([Schema.String, AttachmentLongForm]).annotate({
+  identifier: "a network name or { network, ip, aliases }",
+})
+export type AttachmentEntry = typeof AttachmentEntry.Type
+
+export const ContainerEntry = Schema.Struct({
+  name: Schema.String,
+  host: Schema.optionalKey(Schema.String),
+  networks: Schema.optionalKey(Schema.Array(AttachmentEntry)),
+})
+export type ContainerEntry = typeof ContainerEntry.Type
+
+export const ReachEntry = Schema.Struct({
+  from: Schema.String,
+  to: Schema.String,
+  network: Schema.optionalKey(Schema.String),
+  reachable: Schema.Boolean,
+})
+
+export const ResolveEntry = Schema.Struct({
+  from: Schema.String,
+  name: Schema.String,
+  addresses: Schema.optionalKey(Schema.Array(Schema.String)),
+})
+
+export const ExpectBlock = Schema.Struct({
+  reach: Schema.optionalKey(Schema.Array(ReachEntry)),
+  resolve: Schema.optionalKey(Schema.Array(ResolveEntry)),
+})
+export type ExpectBlock = typeof ExpectBlock.Type
+
+/** the operation keys of a step; a step holds exactly one of them (checked by rules.ts) */
+export const stepOperations = [
+  "connect",
+  "disconnect",
+  "createNetwork",
+  "removeNetwork",
+  "createContainer",
+  "removeContainer",
+  "expect",
+] as const
+export type StepOperation = (typeof stepOperations)[number]
+
+/**
+ * All operation keys optional in one struct rather than a union of seven: a union would answer a
+ * misspelt key with seven "missing key" complaints, one per member it failed to match.
+ */
+export const StepEntry = Schema.Struct({
+  connect: Schema.optionalKey(
+    Schema.Struct({
+      container: Schema.String,
+      network: Schema.String,
+      ip: Schema.optionalKey(Schema.String),
+      aliases: Schema.optionalKey(Aliases),
+    }),
+  ),
+  disconnect: Schema.optionalKey(Schema.Struct({ container: Schema.String, network: Schema.String })),
+  createNetwork: Schema.optionalKey(NetworkEntry),
+  removeNetwork: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
+  createContainer: Schema.optionalKey(ContainerEntry),
+  removeContainer: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
+  expect: Schema.optionalKey(ExpectBlock),
+  expectError: Schema.optionalKey(ExpectErrorCode),
+})
+export type StepEntry = typeof StepEntry.Type
+
+export const ScenarioFile = Schema.Struct({
+  version: Schema.Literal(1).annotate({ message: "must be the number 1, the only version of the format" }),
+  name: Schema.String,
+  description: Schema.optionalKey(Schema.String),
+  hosts: Schema.optionalKey(Schema.Array(HostEntry)),
+  networks: Schema.optionalKey(Schema.Array(NetworkEntry)),
+  containers: Schema.optionalKey(Schema.Array(ContainerEntry)),
+  steps: Schema.optionalKey(Schema.Array(StepEntry)),
+  expect: Schema.optionalKey(ExpectBlock),
+})
+export type ScenarioFile = typeof ScenarioFile.Type
+
+// ---------------------------------------------------------------------------------------------
+// The normalized scenario (what the runner consumes)
+// ---------------------------------------------------------------------------------------------
+
+export const HostSpec = Schema.Struct({ name: Schema.String })
+export type HostSpec = typeof HostSpec.Type
+
+/** assignable to model/types.ts NetworkRequest; driver defaults to bridge, options to {} */
+export const NetworkSpec = Schema.Struct({
+  name: Schema.String,
+  driver: Schema.String,
+  subnet: Schema.optionalKey(Schema.String),
+  gateway: Schema.optionalKey(Schema.String),
+  ipRange: Schema.optionalKey(Schema.String),
+  internal: Schema.Boolean,
+  options: DriverOptions,
+})
+export type NetworkSpec = typeof NetworkSpec.Type
+
+/** assignable to model/types.ts AttachRequest */
+export const Attachment = Schema.Struct({
+  network: Schema.String,
+  ip: Schema.optionalKey(Schema.String),
+  aliases: Aliases,
+})
+export type Attachment = typeof Attachment.Type
+
+/** `networks` is never empty: no networks in the file means Docker's default `bridge` */
+export const ContainerSpec = Schema.Struct({
+  name: Schema.String,
+  host: Schema.String,
+  networks: Schema.Array(Attachment),
+})
+export type ContainerSpec = typeof ContainerSpec.Type
+
+export const ReachExpectation = ReachEntry
+export type ReachExpectation = typeof ReachExpectation.Type
+
+/** `addresses` absent: only report the answer; `[]`: the name must not resolve */
+export const ResolveExpectation = ResolveEntry
+export type ResolveExpectation = typeof ResolveExpectation.Type
+
+export const Expectations = Schema.Struct({
+  reach: Schema.Array(ReachExpectation),
+  resolve: Schema.Array(ResolveExpectation),
+})
+export type Expectations = typeof Expectations.Type
+
+const expectError = Schema.optionalKey(Schema.Literals(expectableErrorCodes))
+
+export const ConnectStep = Schema.Struct({
+  op: Schema.Literal("connect"),
+  container: Schema.String,
+  network: Schema.String,
+  ip: Schema.optionalKey(Schema.String),
+  aliases: Aliases,
+  expectError,
+})
+export const DisconnectStep = Schema.Struct({
+  op: Schema.Literal("disconnect"),
+  container: Schema.String,
+  network: Schema.String,
+  expectError,
+})
+export const CreateNetworkStep = Schema.Struct({
+  op: Schema.Literal("createNetwork"),
+  network: NetworkSpec,
+  expectError,
+})
+export const RemoveNetworkStep = Schema.Struct({
+  op: Schema.Literal("removeNetwork"),
+  name: Schema.String,
+  expectError,
+})
+export const CreateContainerStep = Schema.Struct({
+  op: Schema.Literal("createContainer"),
+  container: ContainerSpec,
+  expectError,
+})
+export const RemoveContainerStep = Schema.Struct({
+  op: Schema.Literal("removeContainer"),
+  name: Schema.String,
+  expectError,
+})
+/** checks the state at this point of the run; it cannot expect an error */
+export const ExpectStep = Schema.Struct({
+  op: Schema.Literal("expect"),
+  expect: Expectations,
+})
+
+export const Step = Schema.Union([
+  ConnectStep,
+  DisconnectStep,
+  CreateNetworkStep,
+  RemoveNetworkStep,
+  CreateContainerStep,
+  RemoveContainerStep,
+  ExpectStep,
+])
+export type Step = typeof Step.Type
+
+export const Scenario = Schema.Struct({
+  version: Schema.Literal(1),
+  name: Schema.String,
+  description: Schema.optionalKey(Schema.String),
+  /** never empty; the file's default is one host named host1 */
+  hosts: Schema.Array(HostSpec),
+  /** the user networks, in creation order; the predefined bridge/host/none are not listed */
+  networks: Schema.Array(NetworkSpec),
+  containers: Schema.Array(ContainerSpec),
+  steps: Schema.Array(Step),
+  /** checked on the final state */
+  expect: Expectations,
+})
+export type Scenario = typeof Scenario.Type
