@@ -264,7 +264,14 @@ export class Controller {
   // -------------------------------------------------------------------------------------------
 
   private hostContext(state: model.CnmState): HostContext {
-    return { ns: this.hostNs, networks: model.networks(state) }
+    // listed only when a driver asks: joins and leaves never do, and they are the hot path
+    let networks: ReadonlyArray<Network> | undefined
+    return {
+      ns: this.hostNs,
+      get networks() {
+        return (networks ??= model.networks(state))
+      },
+    }
   }
 
   private networkIn(state: model.CnmState, name: string): Network {
