@@ -99,7 +99,11 @@ export class Controller {
   createNetwork(request: NetworkRequest): Effect.Effect<Network, CnmError> {
     return Effect.suspend(() => {
       const outcome = model.createNetwork(this.current, request)
-      if (!outcome.ok) return Effect.fail(outcome.error)
+      if (!outcome.ok) {
+        // a refusal Docker keeps a trace of (its pool cursor moved): nothing in the kernel, only the model state
+        if (outcome.state !== undefined) this.current = outcome.state
+        return Effect.fail(outcome.error)
+      }
       const network = outcome.value
       const driver = this.drivers.get(network.driver)
       if (!driver) {

@@ -30,12 +30,24 @@ export class DnsRecords {
     if (records.size === 0) this.byNetwork.delete(network)
   }
 
-  /** answer from the first of `networks` (the asker's, in sandbox order) that knows the name */
+  /**
+   * Answer as libnetwork's resolver does (sandbox.ResolveName): the whole name on every network of
+   * the asker first; then, dropping the labels from the right one at a time, the remaining labels
+   * as a name on the network the dropped ones spell (`web.n1` is `web` on n1), asked of that
+   * network only if the asker is on it. Within one reading the asker's networks are asked in
+   * sandbox order and the first that knows the name answers. Names are case-insensitive, network
+   * names are not.
+   */
   answer(networks: ReadonlyArray<string>, name: string): DnsAnswer {
-    const key = name.toLowerCase().replace(/\.$/, "")
-    for (const network of networks) {
-      const addresses = this.byNetwork.get(network)?.get(key)
-      if (addresses && addresses.size > 0) return { rcode: "NOERROR", addresses: [...addresses].sort(compareAddresses) }
+    const labels = name.replace(/\.$/, "").split(".")
+    for (let kept = labels.length; kept >= 1; kept--) {
+      const key = labels.slice(0, kept).join(".").toLowerCase()
+      const onlyNetwork = kept === labels.length ? undefined : labels.slice(kept).join(".")
+      for (const network of networks) {
+        if (onlyNetwork !== undefined && network !== onlyNetwork) continue
+        const addresses = this.byNetwork.get(network)?.get(key)
+        if (addresses && addresses.size > 0) return { rcode: "NOERROR", addresses: [...addresses].sort(compareAddresses) }
+      }
     }
     return { rcode: "NXDOMAIN", addresses: [] }
   }

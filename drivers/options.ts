@@ -1,11 +1,6 @@
-/** Go's strconv.ParseBool, which Docker uses for boolean driver options */
-export const parseGoBool = (value: string): boolean | undefined => {
-  if (["1", "t", "T", "TRUE", "true", "True"].includes(value)) return true
-  if (["0", "f", "F", "FALSE", "false", "False"].includes(value)) return false
-  return undefined
-}
+import { parseGoBool } from "../model/options.ts"
 
-/** a boolean option, or its default when absent; a bad value reads as the default (checkOptions refuses it earlier) */
+/** a boolean option, or its default when absent; a bad value reads as the default (the model refuses it before drivers see it) */
 export const boolOption = (options: Readonly<Record<string, string>>, key: string, fallback: boolean): boolean => {
   const raw = options[key]
   return raw === undefined ? fallback : (parseGoBool(raw) ?? fallback)
@@ -19,13 +14,4 @@ export const mtuOption = (options: Readonly<Record<string, string>>): number | u
   if (raw === undefined) return undefined
   const mtu = Number(raw)
   return Number.isInteger(mtu) && mtu > 0 ? mtu : undefined
-}
-
-export const checkMtu = (options: Readonly<Record<string, string>>): string | undefined => {
-  const raw = options[MTU_OPTION]
-  if (raw === undefined) return undefined
-  const mtu = Number(raw)
-  return /^\d+$/.test(raw) && (mtu === 0 || (mtu >= 68 && mtu <= 65535))
-    ? undefined
-    : `invalid value "${raw}" for ${MTU_OPTION}: an integer MTU from 68 to 65535 (0 = default)`
 }

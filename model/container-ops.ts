@@ -1,8 +1,8 @@
 /**
  * Containers and their endpoints: createContainer, removeContainer, connect, disconnect, with
- * Docker 20.10's refusals. An endpoint is written in two places, the container record (the
- * truth) and its network's indexes (endpoints by container, address book); every function here
- * updates both or neither.
+ * Docker 20.10's refusals in Docker's order (docs/docker-20.10.md §3.2). An endpoint is written
+ * in two places, the container record (the truth) and its network's indexes (endpoints by
+ * container, address book); every function here updates both or neither.
  */
 import { formatIPv4, parseIPv4, parseCidrWithAddress } from "./cidr.ts"
 import {
@@ -15,12 +15,14 @@ import {
   release,
 } from "./ipam.ts"
 import * as IntTrie from "./int-trie.ts"
+import { mtuProblem } from "./options.ts"
 import {
   type Checked,
   type CnmState,
   type ContainerRecord,
   type NetworkRecord,
   type Outcome,
+  type Refusal,
   accept,
   containerRecord,
   dropContainerRecord,
@@ -46,27 +48,21 @@ const appended = <A>(items: ReadonlyArray<A>, item: A): Array<A> => {
 const frozenContainer = (name: string, networks: Array<string>): Container =>
   Object.freeze({ name, networks: Object.freeze(networks) })
 
-/**
- * Which exclusive mode the container is in, if any. Only the predefined `host` and `none`
- * networks have the host and null drivers (a second one is refused), so the names suffice.
- */
-const exclusiveModeOf = (record: ContainerRecord): "host" | "null" | undefined => {
-  for (const endpoint of record.endpoints) {
-    if (endpoint.network === "host") return "host"
-    if (endpoint.network === "none") return "null"
+const noAliases: ReadonlyArray<string> = Object.freeze([])
+
+const staticAddressRefusal = (network: NetworkRecord, request: AttachRequest): Refusal | undefined => {
+  if (request.ip === undefined) return undefined
+  if (network.network.predefined) {
+    return fail("StaticAddressNeedsSubnet", "user specified IP address is supported on user defined networks only")
+  }
+  if (network.addresses === undefined || !network.network.userSubnet) {
+    return fail(
+      "StaticAddressNeedsSubnet",
+      "user specified IP address is supported only when connecting to networks with user configured subnets",
+    )
   }
   return undefined
 }
-
-/** lowest ethN not used by the container's current endpoints: Docker reuses gaps */
-const freeInterfaceName = (endpoints: ReadonlyArray<Endpoint>): string => {
-  for (let index = 0; ; index++) {
-    const candidate = `eth${index}`
-    if (!endpoints.some((endpoint) => endpoint.ifname === candidate)) return candidate
-  }
-}
-
-const noAliases: ReadonlyArray<string> = Object.freeze([])
 
 interface Addressing {
   /** the network's address book with the endpoint's address taken; undefined on host and none */
@@ -74,16 +70,13 @@ interface Addressing {
   readonly endpoint: Endpoint
 }
 
-/** IPAM for one new endpoint; host and none give no address at all */
-const addressEndpoint = (container: ContainerRecord, network: NetworkRecord, request: AttachRequest): Checked<Addressing> => {
+/**
+ * libnetwork's CreateEndpoint for one new endpoint: IPAM, and the interface in the sandbox. Host
+ * and none give no address and no interface. An interface takes the sandbox's next number.
+ */
+const createEndpoint = (container: ContainerRecord, network: NetworkRecord, request: AttachRequest): Checked<Addressing> => {
   const book = network.addresses
   const aliases = request.aliases === undefined ? noAliases : Object.freeze([...request.aliases])
-  if (request.ip !== undefined && (book === undefined || !network.network.userSubnet)) {
-    return fail(
-      "StaticAddressNeedsSubnet",
-      "user specified IP address is supported only when connecting to networks with user configured subnets",
-    )
-  }
   if (book === undefined) {
     const endpoint: Endpoint = {
       container: container.container.name,
@@ -102,6 +95,7 @@ const addressEndpoint = (container: ContainerRecord, network: NetworkRecord, req
     if (result === "AddressOutOfRange") {
       return fail("AddressOutOfRange", `Invalid address ${request.ip}: It does not belong to any of this network's subnets`)
     }
+    if (result === "PoolExhausted") return fail("PoolExhausted", "No available addresses on this pool")
     if (result === "AddressInUse") return fail("AddressInUse", `Address already in use: ${formatIPv4(wanted)}`)
     allocated = result
   } else {
@@ -109,10 +103,16 @@ const addressEndpoint = (container: ContainerRecord, network: NetworkRecord, req
     if (result === undefined) {
       return fail(
         "PoolExhausted",
-        `no available IPv4 addresses on network ${network.network.name}: no available addresses on this pool`,
+        `no available IPv4 addresses on this network's address pools: ${network.network.name} (${network.network.id})`,
       )
     }
     allocated = result
+  }
+  // libnetwork books the address before the driver builds the veth, whose MTU the kernel refuses
+  const mtuRefusal = mtuProblem(network.network.driver, network.network.options)
+  if (mtuRefusal !== undefined) {
+    const where = `endpoint ${container.container.name} on network ${network.network.name}`
+    return fail("InvalidOption", `failed to create ${where}: ${mtuRefusal}`)
   }
   // written out in full, in one order: endpoints are the most numerous objects, keep them one shape.
   // Frozen like everything a state hands out: later states share them.
@@ -122,10 +122,48 @@ const addressEndpoint = (container: ContainerRecord, network: NetworkRecord, req
     aliases,
     address: endpointAddressText(allocated.address, book.subnet),
     mac: macForAddress(allocated.address),
-    ifname: freeInterfaceName(container.endpoints),
+    ifname: `eth${container.nextInterface}`,
     staticAddress: request.ip !== undefined,
   }
   return accept({ addresses: allocated.book, endpoint: Object.freeze(endpoint) })
+}
+
+const hostDriver = (network: NetworkRecord | undefined): boolean => network?.network.driver === "host"
+const nullDriver = (network: NetworkRecord | undefined): boolean => network?.network.driver === "null"
+
+/**
+ * What the daemon checks before it creates an endpoint on a running container (daemon
+ * updateNetworkSettings), as measured on Docker 20.10: only a container created on `host` may be
+ * on `host`; then, against each network the container is on, the same network means "already
+ * there" (the endpoint's creation then fails with EndpointExists, host and none included), a
+ * `host` on either side means the namespace is shared, and `none` on either side is exclusive.
+ */
+const connectRefusal = (state: CnmState, container: ContainerRecord, network: NetworkRecord): Refusal | undefined => {
+  const onHost = container.endpoints.some((endpoint) => hostDriver(networkRecord(state, endpoint.network)))
+  if (hostDriver(network) && !onHost) {
+    return fail("HostNetworkExclusive", "container cannot be disconnected from host network or connected to host network")
+  }
+  for (const endpoint of container.endpoints) {
+    if (endpoint.network === network.network.name) break
+    const current = networkRecord(state, endpoint.network)
+    if (hostDriver(current) || hostDriver(network)) {
+      return fail(
+        "HostNetworkExclusive",
+        "container sharing network namespace with another container or host cannot be connected to any other network",
+      )
+    }
+    if (nullDriver(current) || nullDriver(network)) {
+      return fail(
+        "NoneNetworkExclusive",
+        "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+      )
+    }
+  }
+  if (container.endpoints.some((endpoint) => endpoint.network === network.network.name)) {
+    const { name } = container.container
+    return fail("EndpointExists", `endpoint with name ${name} already exists in network ${network.network.name}`)
+  }
+  return undefined
 }
 
 interface Attached {
@@ -135,45 +173,33 @@ interface Attached {
 }
 
 /**
- * One endpoint for one container. As measured on Docker 20.10: `host` can only be chosen when
- * the container is created, and nothing can be added to or removed from it afterwards; `none`
- * can also be connected later, but only to a container without any endpoint.
+ * One endpoint for one container, with Docker 20.10's checks in its order: the network, a static
+ * address only where a user subnet allows it, then (`docker network connect`, and every network
+ * of a new container after its first) the rules of connectRefusal, then the endpoint itself.
+ * The first network of a new container is what `docker run --network` starts it with: no
+ * exclusivity applies to it, `host` and `none` included.
  */
-const attach = (state: CnmState, container: ContainerRecord, request: AttachRequest, creating: boolean): Checked<Attached> => {
+const attach = (state: CnmState, container: ContainerRecord, request: AttachRequest, first: boolean): Checked<Attached> => {
   const network = networkRecord(state, request.network)
   if (network === undefined) return fail("NetworkNotFound", `network ${request.network} not found`)
-  const alone = container.endpoints.length === 0
-  const name = container.container.name
-  const mode = exclusiveModeOf(container)
-  if (mode === "host") {
-    return fail(
-      "HostNetworkExclusive",
-      "container sharing network namespace with another container or host cannot be connected to any other network",
-    )
+  const staticRefusal = staticAddressRefusal(network, request)
+  if (staticRefusal !== undefined) return staticRefusal
+  if (!first) {
+    const refusal = connectRefusal(state, container, network)
+    if (refusal !== undefined) return refusal
   }
-  if (network.network.driver === "host" && !(creating && alone)) {
-    return fail("HostNetworkExclusive", "container cannot be disconnected from host network or connected to host network")
-  }
-  if (mode === "null" || (network.network.driver === "null" && !alone)) {
-    return fail(
-      "NoneNetworkExclusive",
-      "container cannot be connected to multiple networks with one of the networks in private (none) mode",
-    )
-  }
-  if (container.endpoints.some((endpoint) => endpoint.network === network.network.name)) {
-    return fail("EndpointExists", `endpoint with name ${name} already exists in network ${network.network.name}`)
-  }
-  const addressed = addressEndpoint(container, network, request)
-  if (!addressed.ok) return addressed
-  const { endpoint } = addressed.value
+  const created = createEndpoint(container, network, request)
+  if (!created.ok) return created
+  const { endpoint } = created.value
   const updatedContainer: ContainerRecord = {
     seq: container.seq,
-    container: frozenContainer(name, appended(container.container.networks, network.network.name)),
+    container: frozenContainer(container.container.name, appended(container.container.networks, network.network.name)),
     endpoints: Object.freeze(appended(container.endpoints, endpoint)),
+    nextInterface: endpoint.ifname === undefined ? container.nextInterface : container.nextInterface + 1,
   }
   const updatedNetwork: NetworkRecord = {
     network: network.network,
-    addresses: addressed.value.addresses,
+    addresses: created.value.addresses,
     endpoints: IntTrie.set(network.endpoints, container.seq, endpoint),
   }
   const next = putContainerRecord(putNetworkRecord(state, updatedNetwork), updatedContainer)
@@ -205,11 +231,18 @@ export const createContainer = (state: CnmState, request: ContainerRequest): Out
   if (containerRecord(state, name) !== undefined) {
     return fail("ContainerNameConflict", `Conflict. The container name "/${name}" is already in use`)
   }
-  let container: ContainerRecord = { seq: state.nextContainerSeq, container: frozenContainer(name, []), endpoints: [] }
+  let container: ContainerRecord = {
+    seq: state.nextContainerSeq,
+    container: frozenContainer(name, []),
+    endpoints: [],
+    nextInterface: 0,
+  }
   let next = putContainerRecord({ ...state, nextContainerSeq: state.nextContainerSeq + 1 }, container)
   const requested = request.networks === undefined || request.networks.length === 0 ? [{ network: "bridge" }] : request.networks
-  for (const attachRequest of requested) {
-    const attached = attach(next, container, attachRequest, true)
+  // as the recorder makes it on Docker 20.10 (API 1.41 takes one network at creation): `docker
+  // run` with the first network, then `docker network connect` for each further one
+  for (const [index, attachRequest] of requested.entries()) {
+    const attached = attach(next, container, attachRequest, index === 0)
     if (!attached.ok) return attached
     next = attached.value.state
     container = attached.value.container
@@ -252,6 +285,7 @@ export const disconnect = (state: CnmState, containerName: string, networkName: 
       remaining.map((candidate) => candidate.network),
     ),
     endpoints: remaining,
+    nextInterface: container.nextInterface,
   }
   return succeed(putContainerRecord(detachFromNetwork(state, container, endpoint), updated), endpoint)
 }

@@ -366,6 +366,24 @@ export const invariants: ReadonlyArray<Invariant> = [
       }),
   },
   {
+    // Docker 20.10 counts a sandbox's interfaces and never hands a number out twice
+    name: "interface-numbers-from-counter",
+    check: (state) =>
+      containerRecords(state).flatMap((record) => {
+        const { nextInterface } = record
+        if (!Number.isInteger(nextInterface) || nextInterface < 0) {
+          return [`container ${record.container.name} has interface counter ${nextInterface}`]
+        }
+        return record.endpoints.flatMap((endpoint) => {
+          // a name that is not ethN is interface-names-unique-per-container's finding
+          const number = endpoint.ifname?.match(/^eth(0|[1-9][0-9]*)$/)?.[1]
+          return number === undefined || Number(number) < nextInterface
+            ? []
+            : [`${describe(endpoint)}: interface ${endpoint.ifname} is not below the counter ${nextInterface}`]
+        })
+      }),
+  },
+  {
     name: "mac-matches-address",
     check: (state) =>
       allEndpoints(state).flatMap((endpoint) => {

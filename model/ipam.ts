@@ -4,7 +4,17 @@
  * dynamic lowest-free allocation, static requests, release). Addresses are kept as offsets
  * from the subnet's network address in a persistent trie, so allocation copies one path.
  */
-import { type Cidr, blockSize, cidrContains, cidrsOverlap, formatIPv4, lastAddress, parseCidr, splitCidr } from "./cidr.ts"
+import {
+  type Cidr,
+  blockSize,
+  cidrContains,
+  cidrsOverlap,
+  formatIPv4,
+  lastAddress,
+  netmask,
+  parseCidr,
+  splitCidr,
+} from "./cidr.ts"
 import * as IntTrie from "./int-trie.ts"
 
 const cidr = (text: string): Cidr => {
@@ -58,26 +68,44 @@ export interface AddressBook {
   readonly holders: IntTrie.IntTrie<number>
 }
 
-export type GatewayProblem = "outside" | "reserved"
+export type GatewayProblem = "outside" | "exhausted" | "reserved"
 
 /**
- * A user-given gateway must be a usable address of the subnet. Docker 20.10 reserves the first
- * and last address of every IPv4 subnet, /31 and /32 included ("failed to allocate gateway
- * (10.1.0.0): Address already in use").
+ * A user-given gateway, judged as libnetwork's allocator judges any requested address: outside
+ * the subnet is refused (the 20.10 client already says "no matching subnet for gateway"); then a
+ * subnet without a single free address is exhausted (a /31 or /32, whose two reserved addresses
+ * are all it has); then the subnet's network and broadcast addresses, which Docker 20.10 books
+ * for itself, are "Address already in use".
  */
 export const gatewayProblem = (subnet: Cidr, gateway: number): GatewayProblem | undefined => {
   if (!cidrContains(subnet, gateway)) return "outside"
+  if (blockSize(subnet.prefix) <= 2) return "exhausted"
   if (gateway === subnet.base || gateway === lastAddress(subnet)) return "reserved"
   return undefined
 }
 
+/** the host part of an address under the subnet's mask: its offset once moved into the subnet */
+const hostPart = (address: number, subnet: Cidr): number => (address & ~netmask(subnet.prefix)) >>> 0
+
 /**
- * A fresh address book: network and broadcast address reserved, then the gateway. Without a
- * user gateway Docker asks for "any" address from the same pool the containers use, so the
- * gateway is the first free address of the ip-range when there is one (measured on Docker
- * 20.10: --subnet 10.1.2.0/24 --ip-range 10.1.2.128/25 gives gateway 10.1.2.128 and the first
- * container 10.1.2.129), else .1 of the subnet. Undefined when no address is left for the
- * gateway (a /31 or /32 subnet: "failed to allocate gateway (): No available addresses").
+ * Where dynamic addresses may go, as offsets in the subnet. libnetwork (ipam getAddressRange)
+ * takes the host parts of the range's first and last address under the subnet's mask, so a
+ * range wider than the subnet covers all of it (10.17.0.0/16 on 10.17.0.0/24: offsets 0-255),
+ * and the range's own first and last addresses are ordinary addresses.
+ */
+const dynamicBounds = (subnet: Cidr, ipRange: Cidr | undefined): { readonly first: number; readonly last: number } =>
+  ipRange === undefined
+    ? { first: 0, last: blockSize(subnet.prefix) - 1 }
+    : { first: hostPart(ipRange.base, subnet), last: hostPart(lastAddress(ipRange), subnet) }
+
+/**
+ * A fresh address book: network and broadcast address of the subnet reserved, then the gateway.
+ * Without a user gateway Docker asks for "any" address from the same pool the containers use, so
+ * the gateway is the first free address of the ip-range when there is one (measured on Docker
+ * 20.10: --subnet 10.9.0.0/24 --ip-range 10.9.0.128/25 gives gateway 10.9.0.128 and the first
+ * container 10.9.0.129), else .1 of the subnet. A user gateway must have passed gatewayProblem.
+ * Undefined when no address is left for the gateway (a /31 or /32 subnet: "failed to allocate
+ * gateway (): No available addresses on this pool").
  */
 export const openAddressBook = (
   subnet: Cidr,
@@ -86,11 +114,10 @@ export const openAddressBook = (
 ): AddressBook | undefined => {
   const size = blockSize(subnet.prefix)
   const holders = IntTrie.set(IntTrie.set(IntTrie.empty<number>(), 0, reservedHolder), size - 1, reservedHolder)
-  const dynamicFirst = ipRange === undefined ? 0 : ipRange.base - subnet.base
-  const dynamicLast = ipRange === undefined ? size - 1 : lastAddress(ipRange) - subnet.base
+  const { first: dynamicFirst, last: dynamicLast } = dynamicBounds(subnet, ipRange)
   const gatewayOffset =
     userGateway === undefined ? IntTrie.firstAbsent(holders, dynamicFirst, dynamicLast) : userGateway - subnet.base
-  if (gatewayOffset < 0) return undefined
+  if (gatewayOffset < 0 || IntTrie.has(holders, gatewayOffset)) return undefined
   return {
     subnet,
     dynamicFirst,
@@ -120,11 +147,17 @@ export const allocateDynamic = (book: AddressBook, holder: number): Allocation |
   return { book: withHolders(book, IntTrie.set(book.holders, offset, holder)), address: book.subnet.base + offset }
 }
 
-export type StaticProblem = "AddressOutOfRange" | "AddressInUse"
+export type StaticProblem = "AddressOutOfRange" | "PoolExhausted" | "AddressInUse"
 
-/** a user-chosen address: anywhere in the subnet (even outside the ip-range) that nobody holds */
+/**
+ * A user-chosen address: anywhere in the subnet (even outside the ip-range) that nobody holds.
+ * In libnetwork's order (ipam getAddress): outside the subnet first, then a subnet without any
+ * free address ("No available addresses on this pool", even for an address that is taken), then
+ * the address itself being held.
+ */
 export const allocateStatic = (book: AddressBook, address: number, holder: number): Allocation | StaticProblem => {
   if (!cidrContains(book.subnet, address)) return "AddressOutOfRange"
+  if (book.holders.size >= blockSize(book.subnet.prefix)) return "PoolExhausted"
   const offset = address - book.subnet.base
   if (IntTrie.has(book.holders, offset)) return "AddressInUse"
   return { book: withHolders(book, IntTrie.set(book.holders, offset, holder)), address }

@@ -191,25 +191,52 @@ const resolverOrder = (state: CnmState, endpoints: ReadonlyArray<Endpoint>): Arr
 const answersTo = (endpoint: Endpoint, wanted: string): boolean =>
   endpoint.container.toLowerCase() === wanted || endpoint.aliases.some((alias) => alias.toLowerCase() === wanted)
 
+interface NameQuery {
+  /** lower-cased */
+  readonly name: string
+  /** only this network may answer (exact, case-sensitive); undefined: any of the asker's */
+  readonly network?: string
+}
+
+/**
+ * The readings libnetwork's resolver tries for a query (sandbox.ResolveName), in order: the
+ * whole name on every network, then, cutting at each dot from the right, "a.b.c" as name "a.b"
+ * on network "c", then as "a" on network "b.c". Names and network names may hold dots, so every
+ * cut is a candidate.
+ */
+const readingsOf = (query: string): ReadonlyArray<NameQuery> => {
+  const whole = query.endsWith(".") ? query.slice(0, -1) : query
+  const readings: Array<NameQuery> = [{ name: whole.toLowerCase() }]
+  for (let cut = whole.lastIndexOf("."); cut >= 0; cut = whole.lastIndexOf(".", cut - 1)) {
+    readings.push({ name: whole.slice(0, cut).toLowerCase(), network: whole.slice(cut + 1) })
+    if (cut === 0) break
+  }
+  return readings
+}
+
 /**
  * The embedded DNS as seen from container `from`: the sorted addresses `name` resolves to, or
- * [] when there is no answer. Only containers on a user-defined network have the resolver; it
- * asks their networks in resolver order and answers from the first that knows the name
- * (container name or network-scoped alias, case-insensitive), with every endpoint there that
- * carries that name.
+ * [] when there is no answer. Only containers on a user-defined network have the resolver. For
+ * each reading of the query (readingsOf) it asks the asker's networks in resolver order, and
+ * answers from the first network that knows the name (container name or network-scoped alias,
+ * case-insensitive) with every endpoint there that carries it. `web.n1` therefore answers only
+ * when the asker is on n1, with web's address on n1.
  */
 export const predictResolve = (state: CnmState, from: string, name: string): ReadonlyArray<string> => {
   const source = containerRecord(state, from)
   if (source === undefined) return []
-  const wanted = name.toLowerCase()
-  for (const record of resolverOrder(state, source.endpoints)) {
-    const addresses: Array<number> = []
-    IntTrie.forEach(record.endpoints, (endpoint) => {
-      if (endpoint.address !== undefined && answersTo(endpoint, wanted)) {
-        addresses.push(parseIPv4(stripPrefix(endpoint.address)) as number)
-      }
-    })
-    if (addresses.length > 0) return addresses.sort((a, b) => a - b).map(formatIPv4)
+  const networks = resolverOrder(state, source.endpoints)
+  for (const reading of readingsOf(name)) {
+    for (const record of networks) {
+      if (reading.network !== undefined && reading.network !== record.network.name) continue
+      const addresses: Array<number> = []
+      IntTrie.forEach(record.endpoints, (endpoint) => {
+        if (endpoint.address !== undefined && answersTo(endpoint, reading.name)) {
+          addresses.push(parseIPv4(stripPrefix(endpoint.address)) as number)
+        }
+      })
+      if (addresses.length > 0) return addresses.sort((a, b) => a - b).map(formatIPv4)
+    }
   }
   return []
 }

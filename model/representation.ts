@@ -31,6 +31,12 @@ export interface ContainerRecord {
   readonly container: Container
   /** in attach order, one per entry of container.networks */
   readonly endpoints: ReadonlyArray<Endpoint>
+  /**
+   * N of the next interface ethN in the container's sandbox. Docker 20.10 counts interfaces per
+   * sandbox and never hands a number out twice (libnetwork osl: nextIfIndex only grows), so a
+   * freed eth0 stays unused; see docs/docker-20.10.md §6.
+   */
+  readonly nextInterface: number
 }
 
 export interface CnmState {
@@ -49,6 +55,11 @@ export interface CnmState {
 export interface Refusal {
   readonly ok: false
   readonly error: CnmError
+  /**
+   * Present only when Docker keeps a trace of the refused operation: the state to go on from.
+   * Absent means the refusal changed nothing (the usual case).
+   */
+  readonly state?: CnmState
 }
 
 export type Outcome<A> = { readonly ok: true; readonly state: CnmState; readonly value: A } | Refusal
@@ -61,6 +72,13 @@ export const succeed = <A>(state: CnmState, value: A): Outcome<A> => ({ ok: true
 export const accept = <A>(value: A): Checked<A> => ({ ok: true, value })
 
 export const fail = (code: ErrorCode, message: string): Refusal => ({ ok: false, error: cnmError(code, message) })
+
+/** a refusal after which Docker is nevertheless in another state (see Refusal.state) */
+export const failLeaving = (state: CnmState, code: ErrorCode, message: string): Refusal => ({
+  ok: false,
+  error: cnmError(code, message),
+  state,
+})
 
 export const networkRecord = (state: CnmState, name: string): NetworkRecord | undefined => StringMap.get(state.networks, name)
 

@@ -8,7 +8,7 @@ import { type AddressBook, defaultPools, openAddressBook } from "./ipam.ts"
 import { buildNetworkRecord } from "./network-record.ts"
 import { type CnmState, emptyState, putNetworkRecord } from "./representation.ts"
 
-export type { CnmState, Outcome, ContainerRecord, NetworkRecord } from "./representation.ts"
+export type { CnmState, Outcome, Refusal, ContainerRecord, NetworkRecord } from "./representation.ts"
 export { createNetwork, removeNetwork } from "./network-ops.ts"
 export { createContainer, removeContainer, connect, disconnect, type ContainerWithEndpoints } from "./container-ops.ts"
 export { networks, network, containers, container, endpoints, endpointsOf, endpointsOn } from "./queries.ts"

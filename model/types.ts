@@ -59,7 +59,7 @@ export interface Endpoint {
   readonly address?: string
   readonly mac?: string
   readonly aliases: ReadonlyArray<string>
-  /** interface name inside the sandbox: eth0, eth1 … lowest free, as Docker does */
+  /** interface name inside the sandbox: ethN, N from the sandbox's counter (never reused, as in Docker 20.10) */
   readonly ifname?: string
   /** the address was given by the user */
   readonly staticAddress: boolean

@@ -1,22 +1,19 @@
 import { CNMLAB_LINK_GROUP } from "../../backends/kernel-types.ts"
 import type { Network } from "../../model/types.ts"
 import { type Driver, step } from "../Driver.ts"
-import { checkMtu, mtuOption, parseGoBool } from "../options.ts"
+import { mtuOption } from "../options.ts"
 import { bridgeFirewall } from "./firewall.ts"
-import { BRIDGE_NAME, bridgeName, ICC, MASQUERADE } from "./names.ts"
+import { BRIDGE_NAME, bridgeName } from "./names.ts"
 
 const prefixOf = (network: Network): string => (network.subnet as string).split("/")[1] as string
 
+/** what the model does not check: the bridge device's own name (option values it validates itself) */
 const checkOptions = (network: Network): string | undefined => {
-  for (const key of [ICC, MASQUERADE]) {
-    const raw = network.options[key]
-    if (raw !== undefined && parseGoBool(raw) === undefined) return `failed to parse ${key} value "${raw}"`
-  }
   const name = network.options[BRIDGE_NAME]
   if (name !== undefined && (name.length === 0 || name.length > 15 || /[\s/]/.test(name))) {
     return `invalid bridge name "${name}" for ${BRIDGE_NAME}`
   }
-  return checkMtu(network.options)
+  return undefined
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import * as Model from "../../model/index.ts"
-import { build, conn, ctr, disc, net, refusal, snapshot, type Step } from "./support.ts"
+import { build, conn, ctr, disc, must, net, refusal, snapshot, type Step } from "./support.ts"
 
 /** a state with a bit of everything: user networks, containers on host and none, a full /30 */
 const world = build(
@@ -58,8 +58,8 @@ const cases: ReadonlyArray<Case> = [
   },
   {
     code: "InvalidSubnet",
-    what: "ip-range wider than the subnet",
-    step: net({ name: "n", subnet: "10.5.0.0/24", ipRange: "10.5.0.0/23" }),
+    what: "ip-range that does not parse as a CIDR",
+    step: net({ name: "n", subnet: "10.5.0.0/24", ipRange: "10.5.0.0/33" }),
   },
   {
     code: "InvalidSubnet",
@@ -84,12 +84,12 @@ const cases: ReadonlyArray<Case> = [
     step: net({ name: "n", subnet: "10.5.0.0/24", gateway: "10.5.0.x" }),
   },
   {
-    code: "InvalidGateway",
-    what: "gateway on the network address",
+    code: "AddressInUse",
+    what: "gateway on the network address (Docker books it for itself)",
     step: net({ name: "n", subnet: "10.5.0.0/24", gateway: "10.5.0.0" }),
   },
   {
-    code: "InvalidGateway",
+    code: "AddressInUse",
     what: "gateway on the broadcast address",
     step: net({ name: "n", subnet: "10.5.0.0/24", gateway: "10.5.0.255" }),
   },
@@ -112,6 +112,11 @@ const cases: ReadonlyArray<Case> = [
     step: ctr("new1", { network: "bridge", ip: "172.17.0.9" }),
   },
   { code: "PoolExhausted", what: "no address left in the network", step: ctr("new1", "tiny") },
+  {
+    code: "PoolExhausted",
+    what: "a static address in a network without any free address, even a taken one",
+    step: ctr("new1", { network: "tiny", ip: "10.9.0.2" }),
+  },
   { code: "PoolExhausted", what: "no gateway left in a /31", step: net({ name: "n", subnet: "10.7.0.0/31" }) },
   { code: "EndpointExists", what: "connect to a network twice", step: conn("web", "a") },
   { code: "EndpointExists", what: "the same network twice at creation", step: ctr("new1", "b", "b") },
@@ -148,13 +153,22 @@ const cases: ReadonlyArray<Case> = [
     step: net({ name: "n", options: { "com.docker.network.bridge.enable_ip_masquerade": "" } }),
   },
   { code: "InvalidOption", what: "mtu=abc", step: net({ name: "n", options: { "com.docker.network.driver.mtu": "abc" } }) },
-  { code: "InvalidOption", what: "mtu=67", step: net({ name: "n", options: { "com.docker.network.driver.mtu": "67" } }) },
-  { code: "InvalidOption", what: "mtu=65536", step: net({ name: "n", options: { "com.docker.network.driver.mtu": "65536" } }) },
   { code: "InvalidOption", what: "mtu=1500.5", step: net({ name: "n", options: { "com.docker.network.driver.mtu": "1500.5" } }) },
   {
     code: "InvalidOption",
-    what: "mtu on an overlay network",
-    step: net({ name: "n", driver: "overlay", options: { "com.docker.network.driver.mtu": "-1" } }),
+    what: "mtu beyond Go's int64",
+    step: net({ name: "n", options: { "com.docker.network.driver.mtu": "9223372036854775808" } }),
+  },
+  {
+    code: "InvalidOption",
+    what: "mtu text on an overlay network",
+    step: net({ name: "n", driver: "overlay", options: { "com.docker.network.driver.mtu": "big" } }),
+  },
+  {
+    code: "InvalidOption",
+    what: "attach to a bridge whose mtu no interface can take",
+    on: build(net({ name: "tinymtu", options: { "com.docker.network.driver.mtu": "10" } })),
+    step: ctr("new1", "tinymtu"),
   },
 ]
 
@@ -181,6 +195,10 @@ describe("what Docker accepts", () => {
     ["mtu 68", { "com.docker.network.driver.mtu": "68" }],
     ["mtu +9000", { "com.docker.network.driver.mtu": "+9000" }],
     ["mtu 65535", { "com.docker.network.driver.mtu": "65535" }],
+    // Docker only parses the number at create; the kernel refuses these at attach (see the refusals)
+    ["mtu 10", { "com.docker.network.driver.mtu": "10" }],
+    ["mtu 70000", { "com.docker.network.driver.mtu": "70000" }],
+    ["mtu -1", { "com.docker.network.driver.mtu": "-1" }],
     ["unknown keys", { "com.example.whatever": "anything" }],
   ])("option %s", (_, options) => {
     expect(net({ name: "n", options })(world).ok).toBe(true)
@@ -189,6 +207,21 @@ describe("what Docker accepts", () => {
   it("bridge options on other drivers, which never read them", () => {
     const options = { "com.docker.network.bridge.enable_icc": "maybe" }
     for (const driver of ["overlay", "macvlan", "ipvlan"]) expect(net({ name: "n", driver, options })(world).ok).toBe(true)
+    const mtu = { "com.docker.network.driver.mtu": "big" }
+    for (const driver of ["macvlan", "ipvlan"]) expect(net({ name: "n", driver, options: mtu })(world).ok).toBe(true)
+  })
+
+  it("an ip-range wider than the subnet, clamped to it (measured: gateway .1, first container .2)", () => {
+    const state = build(net({ name: "wide", subnet: "10.17.0.0/24", ipRange: "10.17.0.0/16" }), ctr("first", "wide"))
+    expect(Model.network(state, "wide")?.gateway).toBe("10.17.0.1")
+    expect(Model.endpointsOf(state, "first")[0]?.address).toBe("10.17.0.2/24")
+  })
+
+  it("attaching to a bridge with mtu 0 or a usable mtu", () => {
+    for (const mtu of ["0", "68", "9000"]) {
+      const state = build(net({ name: "m", options: { "com.docker.network.driver.mtu": mtu } }))
+      expect(ctr("new1", "m")(state).ok).toBe(true)
+    }
   })
 
   it("internal networks, and connecting none to a container that has no endpoint (measured on Docker 20.10)", () => {
@@ -202,24 +235,52 @@ describe("what Docker accepts", () => {
   })
 })
 
-describe("validation order: names before driver before addresses before options", () => {
+// docs/docker-20.10.md §3.1
+describe("validation order: client checks, then names, subnet text, driver, addresses, options", () => {
   it.each<[string, Model.NetworkRequest, Model.ErrorCode]>([
     ["predefined name wins over a bad subnet", { name: "bridge", subnet: "bad" }, "PredefinedNetwork"],
+    ["predefined name wins over a bad driver", { name: "bridge", driver: "weave" }, "PredefinedNetwork"],
     ["taken name wins over a bad driver", { name: "a", driver: "weave" }, "NetworkNameConflict"],
-    ["bad driver wins over a bad subnet", { name: "n", driver: "weave", subnet: "bad" }, "DriverNotFound"],
-    ["singleton driver wins over a bad subnet", { name: "n", driver: "null", subnet: "bad" }, "InvalidOption"],
+    ["taken name wins over a bad subnet", { name: "a", subnet: "bad" }, "NetworkNameConflict"],
+    ["taken name wins over an overlap", { name: "a", subnet: "10.1.0.0/24" }, "NetworkNameConflict"],
+    [
+      "the client's gateway check wins over a taken name",
+      { name: "a", subnet: "10.5.0.0/24", gateway: "10.6.0.1" },
+      "InvalidGateway",
+    ],
+    ["the client's range check wins over a predefined name", { name: "none", ipRange: "10.5.0.0/25" }, "InvalidSubnet"],
+    ["a bad subnet text wins over a bad driver", { name: "n", driver: "weave", subnet: "bad" }, "InvalidSubnet"],
+    ["a bad subnet text wins over a singleton driver", { name: "n", driver: "null", subnet: "bad" }, "InvalidSubnet"],
+    ["a bad driver wins over an overlap", { name: "n", driver: "weave", subnet: "10.1.0.0/24" }, "DriverNotFound"],
+    [
+      "a bad driver wins over a bad option",
+      { name: "n", driver: "weave", options: { "com.docker.network.bridge.enable_icc": "maybe" } },
+      "DriverNotFound",
+    ],
+    [
+      "a bad driver wins over a range the daemon cannot parse",
+      { name: "n", driver: "weave", subnet: "10.5.0.0/24", ipRange: "10.5.0.5" },
+      "DriverNotFound",
+    ],
+    [
+      "a singleton driver wins over an overlap (libnetwork skips IPAM for it)",
+      { name: "n", driver: "null", subnet: "10.1.0.0/24" },
+      "InvalidOption",
+    ],
     ["bad subnet wins over a bad gateway", { name: "n", subnet: "bad", gateway: "bad" }, "InvalidSubnet"],
     [
-      "bad gateway wins over a bad ip-range",
+      "a bad ip-range wins over a bad gateway (the client matches ranges first)",
       { name: "n", subnet: "10.5.0.0/24", gateway: "1.1.1.1", ipRange: "bad" },
-      "InvalidGateway",
+      "InvalidSubnet",
     ],
     [
       "overlap wins over a bad option",
-      { name: "n", subnet: "10.1.0.0/16", options: { "com.docker.network.driver.mtu": "1" } },
+      { name: "n", subnet: "10.1.0.0/16", options: { "com.docker.network.driver.mtu": "abc" } },
       "SubnetOverlap",
     ],
     ["a bad ip-range wins over an overlap", { name: "n", subnet: "10.1.0.0/16", ipRange: "10.2.0.0/24" }, "InvalidSubnet"],
+    ["an unparsable ip-range wins over an overlap", { name: "n", subnet: "10.1.0.0/16", ipRange: "10.1.0.5" }, "InvalidSubnet"],
+    ["an overlap wins over a reserved gateway", { name: "n", subnet: "10.1.0.0/24", gateway: "10.1.0.0" }, "SubnetOverlap"],
   ])("%s", (_, request, code) => {
     expect(refusal(Model.createNetwork(world, request))).toBe(code)
   })
@@ -232,10 +293,26 @@ describe("validation order: names before driver before addresses before options"
     expect(refusal(ctr("new1", "host", "a", "nope")(world))).toBe("HostNetworkExclusive")
   })
 
-  it("connect: container, then network, then exclusivity, then duplicate, then addresses", () => {
+  it("connect: container, network, static-address rules, host, then each current network, then the endpoint", () => {
     expect(refusal(conn("ghost", "nope")(world))).toBe("ContainerNotFound")
     expect(refusal(conn("hostbox", "nope")(world))).toBe("NetworkNotFound")
+    expect(refusal(conn("hostbox", { network: "bridge", ip: "172.17.0.9" })(world))).toBe("StaticAddressNeedsSubnet")
+    expect(refusal(conn("lonely", { network: "b", ip: "172.18.0.9" })(world))).toBe("StaticAddressNeedsSubnet")
     expect(refusal(conn("hostbox", { network: "a", ip: "10.9.9.9" })(world))).toBe("HostNetworkExclusive")
+    expect(refusal(conn("nonebox", "host")(world))).toBe("HostNetworkExclusive")
+    expect(refusal(conn("nonebox", { network: "a", ip: "10.9.9.9" })(world))).toBe("NoneNetworkExclusive")
     expect(refusal(conn("db", { network: "a", ip: "10.9.9.9" })(world))).toBe("EndpointExists")
+    expect(refusal(conn("db", { network: "a", ip: "10.1.0.1" })(world))).toBe("EndpointExists")
+  })
+
+  it("connect to the network a host or none container is already on: the endpoint exists (measured)", () => {
+    expect(refusal(conn("hostbox", "host")(world))).toBe("EndpointExists")
+    expect(refusal(conn("nonebox", "none")(world))).toBe("EndpointExists")
+    expect(refusal(conn("hostbox", "none")(world))).toBe("HostNetworkExclusive")
+  })
+
+  it("a static address on a network without user subnet is refused before the duplicate endpoint", () => {
+    const state = must(ctr("onb", "b")(world)).state
+    expect(refusal(conn("onb", { network: "b", ip: "172.18.0.60" })(state))).toBe("StaticAddressNeedsSubnet")
   })
 })

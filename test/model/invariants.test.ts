@@ -119,6 +119,8 @@ const breakages: Record<string, (state: CnmState) => CnmState> = {
   },
   "interface-names-unique-per-container": (state) =>
     editEndpoint(state, "web", "b", (endpoint) => ({ ...endpoint, ifname: "eth0" })),
+  // web has eth0 and eth1; a counter at 1 would hand eth1 out a second time
+  "interface-numbers-from-counter": (state) => putContainerRecord(state, { ...containerOf(state, "web"), nextInterface: 1 }),
   "mac-matches-address": (state) => editEndpoint(state, "db", "a", (endpoint) => ({ ...endpoint, mac: "02:42:de:ad:be:ef" })),
   "sequence-numbers-fresh": (state) => ({ ...state, nextContainerSeq: 1 }),
   "pool-cursor-valid": (state) => ({ ...state, poolCursor: 31 }),

@@ -66,6 +66,34 @@ describe("default pools", () => {
     expect(subnetOf(state, "second")).toBe("172.19.0.0/16")
   })
 
+  it("move on past a pool that a create took before its driver options failed (fixture ipam-failed-create-cursor)", () => {
+    const state = createDynamic(Model.initialState(), ["n1"])
+    const failed = Model.createNetwork(state, { name: "bad1", options: { "com.docker.network.bridge.enable_icc": "maybe" } })
+    expect(refusal(failed)).toBe("InvalidOption")
+    if (failed.ok || failed.state === undefined) throw new Error("expected the refusal to leave the moved cursor")
+    expect(failed.state.poolCursor).toBe(state.poolCursor + 1)
+    expect(Model.network(failed.state, "bad1")).toBeUndefined()
+    expect(Model.networks(failed.state)).toEqual(Model.networks(state))
+    const next = createDynamic(failed.state, ["n2"])
+    expect(subnetOf(next, "n2")).toBe("172.20.0.0/16")
+  })
+
+  it("stay where they are when a create fails before IPAM, or on options with a user subnet", () => {
+    const state = createDynamic(Model.initialState(), ["n1"])
+    const badIcc = { "com.docker.network.bridge.enable_icc": "maybe" }
+    for (const request of [
+      { name: "bad3", driver: "foo" },
+      { name: "n1" },
+      { name: "bad4", subnet: "10.50.0.0/24", options: badIcc },
+      { name: "bad5", driver: "null" },
+    ]) {
+      const failed = Model.createNetwork(state, request)
+      expect(failed.ok).toBe(false)
+      expect(failed.state).toBeUndefined()
+    }
+    expect(subnetOf(createDynamic(state, ["n2"]), "n2")).toBe("172.19.0.0/16")
+  })
+
   it("rotate through the list from the cursor (unit)", () => {
     const inUse = [parseCidr("172.17.0.0/16")!, parseCidr("172.19.0.0/16")!]
     expect(nextDefaultPool(inUse, 0)).toEqual({ pool: parseCidr("172.18.0.0/16"), nextCursor: 2 })
@@ -128,9 +156,23 @@ describe("addresses inside a network", () => {
   it("leave no gateway in a /31 or /32: Docker 20.10 reserves their first and last address too", () => {
     expect(refusal(net({ name: "p2p", subnet: "10.250.0.0/31" })(Model.initialState()))).toBe("PoolExhausted")
     expect(refusal(net({ name: "one", subnet: "10.250.0.7/32" })(Model.initialState()))).toBe("PoolExhausted")
+    // libnetwork's allocator finds no free address before it looks at the one asked for
     expect(refusal(net({ name: "p2p", subnet: "10.250.0.0/31", gateway: "10.250.0.1" })(Model.initialState()))).toBe(
-      "InvalidGateway",
+      "PoolExhausted",
     )
+  })
+
+  it("count the ip-range's first and last address as ordinary ones (measured on Docker 20.10)", () => {
+    const state = build(
+      net({ name: "r2", subnet: "10.8.0.0/24", ipRange: "10.8.0.0/30" }),
+      net({ name: "r3", subnet: "10.7.0.0/24", ipRange: "10.7.0.64/26", gateway: "10.7.0.254" }),
+      ctr("r2a", "r2"),
+      ctr("r2b", "r2"),
+      ctr("r3a", "r3"),
+    )
+    expect(["r2a", "r2b"].map((name) => addressOn(state, name, "r2"))).toEqual(["10.8.0.2", "10.8.0.3"])
+    expect(refusal(ctr("r2c", "r2")(state))).toBe("PoolExhausted")
+    expect(addressOn(state, "r3a", "r3")).toBe("10.7.0.64")
   })
 
   it("treat network, broadcast and gateway addresses as taken for static requests", () => {

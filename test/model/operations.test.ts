@@ -112,7 +112,7 @@ describe("containers", () => {
     }
   })
 
-  it("get one interface per network, eth0 upwards, reusing the lowest gap", () => {
+  it("get one interface per network from a counter of their own, never reusing a freed number (Docker 20.10)", () => {
     let state = build(net({ name: "a" }), net({ name: "b" }), net({ name: "c" }), net({ name: "d" }), ctr("web", "a", "b", "c"))
     expect(Model.endpointsOf(state, "web").map((endpoint) => endpoint.ifname)).toEqual(["eth0", "eth1", "eth2"])
     state = must(disc("web", "b")(state)).state
@@ -120,9 +120,59 @@ describe("containers", () => {
     expect(Model.endpointsOf(state, "web").map((endpoint) => [endpoint.network, endpoint.ifname])).toEqual([
       ["a", "eth0"],
       ["c", "eth2"],
-      ["d", "eth1"],
+      ["d", "eth3"],
     ])
     expect(Model.container(state, "web")?.networks).toEqual(["a", "c", "d"])
+  })
+
+  it("keep counting interfaces after the container lost every network (docs/docker-20.10.md §6)", () => {
+    // the measured sequence: run n1 (eth0), connect n2 (eth1), leave n1, connect n3 (eth2), connect
+    // n4 (eth3), leave n3, n2, n4; connect n1 (eth4), connect bridge (eth5)
+    const state = build(
+      net({ name: "n1" }),
+      net({ name: "n2" }),
+      net({ name: "n3" }),
+      net({ name: "n4" }),
+      ctr("c1", "n1"),
+      conn("c1", "n2"),
+      disc("c1", "n1"),
+      conn("c1", "n3"),
+      conn("c1", "n4"),
+      disc("c1", "n3"),
+      disc("c1", "n2"),
+      disc("c1", "n4"),
+      conn("c1", "n1"),
+      conn("c1", "bridge"),
+    )
+    expect(Model.endpointsOf(state, "c1").map((endpoint) => [endpoint.network, endpoint.ifname])).toEqual([
+      ["n1", "eth4"],
+      ["bridge", "eth5"],
+    ])
+  })
+
+  it("count only interfaces that were made: refused connects and host or none endpoints take no number", () => {
+    let state = build(net({ name: "a", subnet: "10.1.0.0/24" }), net({ name: "b" }), ctr("web", "a"), ctr("quiet", "none"))
+    expect(refusal(conn("web", { network: "a", ip: "10.1.0.1" })(state))).toBe("EndpointExists")
+    expect(refusal(conn("web", { network: "b", ip: "10.1.0.9" })(state))).toBe("StaticAddressNeedsSubnet")
+    state = must(conn("web", "b")(state)).state
+    expect(Model.endpointsOf(state, "web").map((endpoint) => endpoint.ifname)).toEqual(["eth0", "eth1"])
+    state = must(disc("quiet", "none")(state)).state
+    state = must(conn("quiet", "a")(state)).state
+    expect(Model.endpointsOf(state, "quiet").map((endpoint) => endpoint.ifname)).toEqual(["eth0"])
+  })
+
+  it("number a new container's interfaces in the order its networks were asked for", () => {
+    const state = build(
+      net({ name: "zz" }),
+      net({ name: "aa" }),
+      net({ name: "ain", internal: true }),
+      ctr("qq", "zz", "aa", "ain"),
+    )
+    expect(Model.endpointsOf(state, "qq").map((endpoint) => [endpoint.network, endpoint.ifname])).toEqual([
+      ["zz", "eth0"],
+      ["aa", "eth1"],
+      ["ain", "eth2"],
+    ])
   })
 
   it("on host or none have endpoints without address, MAC or interface", () => {

@@ -120,6 +120,8 @@ describe("predictReachMatrix", () => {
   })
 })
 
+const byAddress = (a: string, b: string): number => Model.parseIPv4(a)! - Model.parseIPv4(b)!
+
 describe("predictResolve", () => {
   const dns = build(
     net({ name: "zeta" }),
@@ -162,6 +164,39 @@ describe("predictResolve", () => {
     expect(Model.predictResolve(dns, "far", "db")).toEqual([])
     expect(Model.predictResolve(dns, "far", "far")).toEqual([addr("far", "alpha")])
     expect(Model.predictResolve(dns, "far", "web2")).toEqual([addr("web2", "alpha")])
+  })
+
+  it("answers name.network with that network's holders, only when the asker is on it (docs/docker-20.10.md §5)", () => {
+    // svc alone answers from alpha; svc.zeta asks zeta only, where Web and web2 hold it
+    expect(Model.predictResolve(dns, "client", "svc.zeta")).toEqual([addr("Web", "zeta"), addr("web2", "zeta")].sort(byAddress))
+    expect(Model.predictResolve(dns, "client", "web2.zeta")).toEqual([addr("web2", "zeta")])
+    expect(Model.predictResolve(dns, "client", "WEB.inner")).toEqual([addr("Web", "inner")])
+    // far is not on zeta; nor is anyone on the default bridge served
+    expect(Model.predictResolve(dns, "far", "web2.zeta")).toEqual([])
+    expect(Model.predictResolve(dns, "client", "classic.bridge")).toEqual([])
+    // network names are not case-insensitive, and a network's own name is no record
+    expect(Model.predictResolve(dns, "client", "web2.ZETA")).toEqual([])
+    expect(Model.predictResolve(dns, "client", "zeta")).toEqual([])
+    // a trailing dot is the same query
+    expect(Model.predictResolve(dns, "client", "web2.zeta.")).toEqual([addr("web2", "zeta")])
+  })
+
+  it("tries a dotted name whole first, then cut from the right: container names and networks may hold dots", () => {
+    const dotted = build(
+      net({ name: "n.1" }),
+      net({ name: "x" }),
+      ctr("asker", "n.1", "x"),
+      ctr("aa.bb", "n.1"),
+      ctr("aa", { network: "x", aliases: ["aa.bb.n.1"] }),
+    )
+    // whole name first: the alias aa.bb.n.1 on x wins over "aa.bb" on network "n.1"
+    expect(Model.predictResolve(dotted, "asker", "aa.bb.n.1")).toEqual([addressOn(dotted, "aa", "x")])
+    expect(Model.predictResolve(dotted, "asker", "AA.BB")).toEqual([addressOn(dotted, "aa.bb", "n.1")])
+    expect(Model.predictResolve(dotted, "asker", "aa.bb.x")).toEqual([])
+    expect(Model.predictResolve(dotted, "asker", "aa.x")).toEqual([addressOn(dotted, "aa", "x")])
+    // "aa.bb" on n.1 when the whole name is nobody's
+    const plain = must(Model.disconnect(dotted, "aa", "x")).state
+    expect(Model.predictResolve(plain, "asker", "aa.bb.n.1")).toEqual([addressOn(plain, "aa.bb", "n.1")])
   })
 
   it("has no answers on the default bridge, nor for unknown names or containers", () => {
