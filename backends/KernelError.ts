@@ -29,6 +29,11 @@ export const errnoReasons: Readonly<Record<string, KernelReason>> = {
   EOPNOTSUPP: "NotSupported",
   ENOTSUP: "NotSupported",
   ENETUNREACH: "NetworkUnreachable",
+  // a route whose device is administratively down (Linux: "Device for nexthop is not up")
+  ENETDOWN: "NetworkUnreachable",
+  // a netlink attribute out of policy range, e.g. a link name longer than 15 bytes
+  ERANGE: "InvalidArgument",
+  EADDRINUSE: "Busy",
   ENOTCONN: "NotConnected",
   EPERM: "PermissionDenied",
   EACCES: "PermissionDenied",

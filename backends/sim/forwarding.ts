@@ -1,0 +1,298 @@
+import type { FwHook } from "../kernel-types.ts"
+import { isLocalAddress } from "./addresses.ts"
+import { hasCarrier } from "./carrier.ts"
+import { type FwPacket, passesHook } from "./firewall.ts"
+import { formatIpv4, INVALID, inPrefix, isLoopbackAddress, networkOf } from "./ipv4.ts"
+import { sendFrame } from "./l2.ts"
+import { BROADCAST_MAC } from "./random.ts"
+import { lookupRoute } from "./routes.ts"
+import type { SimLink, SimNamespace, SimRoute } from "./state.ts"
+import { arpIgnoreLevel, forwardsFrom } from "./sysctl.ts"
+import { confirm, destinationNat, Failure, linkDown, masquerade, type Packet, track, type Walk } from "./walk.ts"
+
+/**
+ * Layer 3, walked rather than looked up: a packet leaves a namespace by its routing table (local
+ * delivery through lo, or a route, a source address, the output and postrouting hooks, ARP for
+ * the next hop, a frame), arrives on a device of another namespace (prerouting, then input if the
+ * address is local there - any local address, Linux's weak host model - or forward if
+ * ip_forward is on) and goes on the same way. Each function returns the namespace where the
+ * packet was delivered, or why it was not.
+ */
+
+type Reached = SimNamespace | Failure
+
+const hookPacket: FwPacket = {
+  iif: undefined,
+  oif: undefined,
+  bridge: undefined,
+  proto: undefined,
+  src: 0,
+  dst: 0,
+  dport: 0,
+  ct: undefined,
+}
+
+/** runs `hook`; applies the NAT a nat chain asked for; a Failure when dropped */
+const passes = (
+  walk: Walk,
+  ns: SimNamespace,
+  hook: FwHook,
+  packet: Packet,
+  iif: SimLink | undefined,
+  oif: SimLink | undefined,
+  natAllowed = true,
+): Failure | undefined => {
+  if (ns.hooks?.has(hook) !== true) return undefined
+  hookPacket.iif = iif?.name
+  hookPacket.oif = oif?.name
+  hookPacket.proto = packet.proto
+  hookPacket.src = packet.src
+  hookPacket.dst = packet.dst
+  hookPacket.dport = packet.dport
+  hookPacket.ct = packet.ct
+  const result = walk.fw
+  if (!passesHook(ns, hook, hookPacket, result, natAllowed && !packet.underlay)) {
+    if (walk.trace !== undefined) walk.hop(ns, iif ?? oif, `${hook} drop (${result.detail})`)
+    return new Failure("filtered", `${ns.name}: ${hook} dropped by ${result.detail}`)
+  }
+  if (result.dnatTo !== INVALID) destinationNat(packet, result.dnatTo, result.dnatPort)
+  if (result.masquerade && oif !== undefined) {
+    const primary = oif.addresses[0]
+    if (primary === undefined) return new Failure("filtered", `${ns.name}: masquerade on ${oif.name}, which has no address`)
+    masquerade(packet, primary.address)
+  }
+  return undefined
+}
+
+/** Linux's inet_select_addr: the route's preferred source, an address of the device in the gateway's subnet, any */
+const sourceFor = (ns: SimNamespace, route: SimRoute, nextHop: number): number => {
+  const preferred = route.source
+  if (preferred !== undefined && route.dev.addresses.includes(preferred)) return preferred.address
+  const addresses = route.dev.addresses
+  for (const address of addresses) {
+    if (!address.secondary && inPrefix(nextHop, networkOf(address.address, address.length), address.length)) return address.address
+  }
+  const first = addresses[0]
+  if (first !== undefined) return first.address
+  for (const link of ns.links.values()) {
+    if (link.kind === "loopback") continue
+    const any = link.addresses[0]
+    if (any !== undefined) return any.address
+  }
+  return INVALID
+}
+
+/** the lo address that covers a 127/8 destination (its source, as the local route says) */
+const loopbackSource = (ns: SimNamespace, dst: number): number => {
+  for (const address of ns.loopback.addresses) {
+    if (inPrefix(dst, networkOf(address.address, address.length), address.length)) return address.address
+  }
+  return INVALID
+}
+
+/** a packet made in `ns` (an echo, its reply, a DNS question, a vxlan datagram) leaves by the routing table */
+export const sendFromNamespace = (walk: Walk, ns: SimNamespace, packet: Packet): Reached => {
+  if (!walk.enter()) return new Failure("no-answer", `${ns.name}: the walk nests too deep (a loop)`)
+  const reached = routeOut(walk, ns, packet)
+  walk.leave()
+  return reached
+}
+
+const routeOut = (walk: Walk, ns: SimNamespace, packet: Packet): Reached => {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const dst = packet.dst
+    if (isLoopbackAddress(dst) || isLocalAddress(ns, dst)) return deliverThroughLoopback(walk, ns, packet, attempt === 0)
+    const route = lookupRoute(ns, dst)
+    if (route === undefined) {
+      if (walk.trace !== undefined) walk.hop(ns, undefined, `no route to ${formatIpv4(dst)}`)
+      return new Failure("no-route", `${ns.name}: no route to ${formatIpv4(dst)}`)
+    }
+    const nextHop = route.via === INVALID ? dst : route.via
+    if (packet.src === 0) {
+      const source = sourceFor(ns, route, nextHop)
+      if (source === INVALID) return new Failure("no-route", `${ns.name}: no source address for ${formatIpv4(dst)}`)
+      packet.src = source
+    }
+    if (attempt === 0) track(walk, ns, packet)
+    if (walk.trace !== undefined) walk.hop(ns, route.dev, `send ${formatIpv4(packet.src)} -> ${formatIpv4(dst)} via ${formatIpv4(nextHop)}`)
+    const dropped = passes(walk, ns, "output", packet, undefined, route.dev)
+    if (dropped) return dropped
+    // output NAT changed the destination: Linux routes the packet again
+    if (packet.dst !== dst) continue
+    const droppedAfter = passes(walk, ns, "postrouting", packet, undefined, route.dev)
+    if (droppedAfter) return droppedAfter
+    confirm(packet)
+    return transmit(walk, ns, route.dev, nextHop, packet)
+  }
+  return new Failure("no-route", `${ns.name}: output NAT loops`)
+}
+
+/** a local destination: out through lo and straight back in (lo must be up, measured) */
+const deliverThroughLoopback = (walk: Walk, ns: SimNamespace, packet: Packet, untracked: boolean): Reached => {
+  const lo = ns.loopback
+  const dst = packet.dst
+  if (isLoopbackAddress(dst) && !isLocalAddress(ns, dst)) {
+    return new Failure("no-route", `${ns.name}: ${formatIpv4(dst)} is not local (lo has no address for it)`)
+  }
+  if (packet.src === 0) packet.src = isLoopbackAddress(dst) ? loopbackSource(ns, dst) : dst
+  if (!lo.up) {
+    walk.hop(ns, lo, "lo is down")
+    return linkDown(lo, "is down: local delivery impossible")
+  }
+  if (untracked) track(walk, ns, packet)
+  if (walk.trace !== undefined) walk.hop(ns, lo, `send ${formatIpv4(packet.src)} -> ${formatIpv4(dst)} via lo`)
+  // back in through lo the flow is already NATed: prerouting/input nat chains are not asked again
+  const dropped =
+    passes(walk, ns, "output", packet, undefined, lo) ??
+    passes(walk, ns, "postrouting", packet, undefined, lo) ??
+    passes(walk, ns, "prerouting", packet, lo, undefined, false) ??
+    passes(walk, ns, "input", packet, lo, undefined, false)
+  if (dropped) return dropped
+  confirm(packet)
+  if (walk.trace !== undefined) walk.hop(ns, lo, `deliver ${formatIpv4(packet.dst)}`)
+  return ns
+}
+
+/** the packet leaves on `dev` towards `nextHop`: ARP (or a permanent neighbour), then a frame */
+const transmit = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, packet: Packet): Reached => {
+  if (!hasCarrier(dev)) {
+    walk.hop(ns, dev, "no carrier")
+    return linkDown(dev, dev.up ? "no carrier" : "is down")
+  }
+  if (dev.kind === "ipvlan" && dev.ipvlanMode !== "l2") return transmitIpvlanL3(walk, dev, packet)
+  const mac = resolve(walk, ns, dev, nextHop, packet.src)
+  if (mac instanceof Failure) return mac
+  let receiver: SimLink | undefined
+  let blockedOnTheWay: Failure | undefined
+  sendFrame(walk, dev, { srcMac: dev.mac, dstMac: mac, packet, arpTarget: INVALID }, (endpoint, blocked) => {
+    if (blocked !== undefined) {
+      blockedOnTheWay ??= blocked
+      return false
+    }
+    receiver = endpoint
+    return true
+  })
+  if (receiver === undefined) {
+    return blockedOnTheWay ?? walk.hidden ?? new Failure("no-answer", `${ns.name}/${dev.name}: nobody took the frame for ${mac}`)
+  }
+  return receive(walk, receiver, packet)
+}
+
+/** ipvlan l3: no ARP; a sibling owning the address takes it, anything else is routed by the parent's namespace */
+const transmitIpvlanL3 = (walk: Walk, dev: SimLink, packet: Packet): Reached => {
+  const parent = dev.lower
+  if (parent === undefined) return linkDown(dev, "has no parent")
+  for (const sibling of parent.uppers ?? []) {
+    if (sibling.kind === "ipvlan" && sibling.addresses.some((a) => a.address === packet.dst)) {
+      if (sibling === dev || dev.ipvlanFlag !== "bridge") break
+      if (!sibling.up) return linkDown(sibling, "is down")
+      return receive(walk, sibling, packet)
+    }
+  }
+  const route = lookupRoute(parent.ns, packet.dst)
+  if (route === undefined) return new Failure("no-route", `${parent.ns.name}: no route to ${formatIpv4(packet.dst)} (ipvlan l3 egress)`)
+  return transmit(walk, parent.ns, route.dev, route.via === INVALID ? packet.dst : route.via, packet)
+}
+
+/** Linux answers ARP for any of its addresses on any interface (arp_ignore=0), never for 127/8 */
+const answersArpFor = (endpoint: SimLink, address: number): boolean => {
+  if (isLoopbackAddress(address)) return false
+  const ns = endpoint.ns
+  if (arpIgnoreLevel(ns, endpoint) >= 1) return endpoint.addresses.some((a) => a.address === address)
+  return isLocalAddress(ns, address)
+}
+
+/**
+ * The MAC of the next hop: a permanent neighbour, else ARP (a broadcast that the owner answers
+ * and whose answer must make it back). Answers are cached on the link while the machine does not
+ * change, which is what the kernel's neighbour cache does too; without it every probe would flood
+ * every port of a big bridge.
+ */
+const resolve = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, sender: number): string | Failure => {
+  for (const neighbour of ns.neighbours ?? []) {
+    if (neighbour.dev === dev && neighbour.ip === nextHop) return neighbour.mac
+  }
+  if (dev.arpCacheGeneration === walk.generation) {
+    const cached = dev.arpCache?.get(nextHop)
+    if (cached !== undefined) {
+      if (walk.trace !== undefined) walk.hop(ns, dev, `arp ${formatIpv4(nextHop)} is-at ${cached} (cached)`)
+      return cached
+    }
+  } else {
+    dev.arpCache?.clear()
+    dev.arpCacheGeneration = walk.generation
+  }
+  let answer: string | undefined
+  let blockedOnTheWay: Failure | undefined
+  const request = { srcMac: dev.mac, dstMac: BROADCAST_MAC, packet: undefined, arpTarget: nextHop }
+  sendFrame(walk, dev, request, (endpoint, blocked) => {
+    if (endpoint === dev || !answersArpFor(endpoint, nextHop)) return false
+    if (blocked !== undefined) {
+      blockedOnTheWay ??= blocked
+      return false
+    }
+    const reply = { srcMac: endpoint.mac, dstMac: dev.mac, packet: undefined, arpTarget: sender }
+    let backHome = false
+    sendFrame(walk, endpoint, reply, (asker, blockedBack) => {
+      if (asker !== dev) return false
+      if (blockedBack !== undefined) {
+        blockedOnTheWay ??= blockedBack
+        return false
+      }
+      backHome = true
+      return true
+    })
+    if (backHome) answer = endpoint.mac
+    return backHome
+  })
+  if (answer !== undefined) {
+    if (walk.trace !== undefined) walk.hop(ns, dev, `arp ${formatIpv4(nextHop)} is-at ${answer}`)
+    if (dev.arpCache === undefined) dev.arpCache = new Map()
+    dev.arpCache.set(nextHop, answer)
+    return answer
+  }
+  if (walk.trace !== undefined) walk.hop(ns, dev, `arp ${formatIpv4(nextHop)} unanswered`)
+  return blockedOnTheWay ?? walk.hidden ?? new Failure("unresolved", `${ns.name}/${dev.name}: nobody answers ARP for ${formatIpv4(nextHop)}`)
+}
+
+/** the packet arrived on `link`: prerouting, then input (local) or forward (ip_forward) */
+const receive = (walk: Walk, link: SimLink, packet: Packet): Reached => {
+  if (!walk.enter()) return new Failure("no-answer", `${link.ns.name}: the walk nests too deep (a loop)`)
+  const reached = takeIn(walk, link, packet)
+  walk.leave()
+  return reached
+}
+
+const takeIn = (walk: Walk, link: SimLink, packet: Packet): Reached => {
+  const ns = link.ns
+  if (walk.trace !== undefined) walk.hop(ns, link, `receive ${formatIpv4(packet.src)} -> ${formatIpv4(packet.dst)}`)
+  if (isLoopbackAddress(packet.dst) || isLoopbackAddress(packet.src)) {
+    return new Failure("no-route", `${ns.name}/${link.name}: martian packet (127/8 on the wire)`)
+  }
+  track(walk, ns, packet)
+  const dropped = passes(walk, ns, "prerouting", packet, link, undefined)
+  if (dropped) return dropped
+  if (isLocalAddress(ns, packet.dst)) {
+    const refused = passes(walk, ns, "input", packet, link, undefined)
+    if (refused) return refused
+    confirm(packet)
+    if (walk.trace !== undefined) walk.hop(ns, link, `deliver ${formatIpv4(packet.dst)}`)
+    return ns
+  }
+  if (!forwardsFrom(ns, link)) {
+    walk.hop(ns, link, "not forwarded (ip_forward=0)")
+    return new Failure("not-forwarded", `${ns.name}: ${formatIpv4(packet.dst)} is not local and forwarding is off`)
+  }
+  const route = lookupRoute(ns, packet.dst)
+  if (route === undefined) {
+    if (walk.trace !== undefined) walk.hop(ns, link, `no route to ${formatIpv4(packet.dst)}`)
+    return new Failure("no-route", `${ns.name}: no route to ${formatIpv4(packet.dst)}`)
+  }
+  if (--packet.ttl <= 0) return new Failure("no-answer", `${ns.name}: TTL exceeded`)
+  if (walk.trace !== undefined) walk.hop(ns, route.dev, `forward ${link.name} -> ${route.dev.name}`)
+  const refused =
+    passes(walk, ns, "forward", packet, link, route.dev) ?? passes(walk, ns, "postrouting", packet, link, route.dev)
+  if (refused) return refused
+  confirm(packet)
+  return transmit(walk, ns, route.dev, route.via === INVALID ? packet.dst : route.via, packet)
+}

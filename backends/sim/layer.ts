@@ -1,0 +1,95 @@
+import { Effect, Layer } from "effect"
+import { Kernel, type KernelShape } from "../Kernel.ts"
+import { KernelError } from "../KernelError.ts"
+import type { Capabilities, KernelOp } from "../kernel-types.ts"
+import { applyAll } from "./apply.ts"
+import { queryDns, serveDns, stopDns } from "./dns.ts"
+import { destroyNamespace } from "./namespaces.ts"
+import { probe } from "./probe.ts"
+import { seededRandom } from "./random.ts"
+import { readNamespace } from "./read.ts"
+import { noNamespace } from "./refusal.ts"
+import type { SimMachine } from "./state.ts"
+
+/**
+ * The simulated kernel: an in-memory Linux network stack behind the Kernel interface. Everything
+ * inside is synchronous; the Effects only wrap results (Effect.sync / Effect.fail).
+ */
+
+export interface SimKernelOptions {
+  /** seeds the MAC generator, so that a run can be replayed exactly */
+  readonly seed?: number
+  /** what this simulated kernel supports; all true by default */
+  readonly capabilities?: Partial<Capabilities>
+}
+
+export interface SimKernel extends KernelShape {
+  /** the fast path of `apply`: throws the KernelError instead of failing an Effect */
+  readonly applySync: (ops: ReadonlyArray<KernelOp>) => void
+}
+
+export const allCapabilities: Capabilities = {
+  veth: true,
+  bridge: true,
+  vxlan: true,
+  macvlan: true,
+  ipvlan: true,
+  dummy: true,
+  firewall: true,
+}
+
+const DEFAULT_SEED = 0x636e6c62
+
+const resultOf = <A>(value: A | KernelError): Effect.Effect<A, KernelError> =>
+  value instanceof KernelError ? Effect.fail(value) : Effect.succeed(value)
+
+export const makeSimKernel = (options: SimKernelOptions = {}): SimKernel => {
+  const machine: SimMachine = {
+    namespaces: new Map(),
+    generation: 0,
+    random: seededRandom(options.seed ?? DEFAULT_SEED),
+    capabilities: { ...allCapabilities, ...options.capabilities },
+  }
+  const close = (): void => {
+    for (const ns of [...machine.namespaces.values()]) destroyNamespace(machine, ns)
+  }
+  return {
+    backend: "sim",
+    capabilities: machine.capabilities,
+    applySync: (ops) => {
+      const refused = applyAll(machine, ops)
+      if (refused !== undefined) throw refused
+    },
+    apply: (ops) =>
+      Effect.suspend(() => {
+        const refused = applyAll(machine, ops)
+        return refused === undefined ? Effect.void : Effect.fail(refused)
+      }),
+    namespaces: () => Effect.sync(() => [...machine.namespaces.keys()]),
+    read: (name) =>
+      Effect.suspend(() => {
+        const ns = machine.namespaces.get(name)
+        return ns === undefined ? Effect.fail(noNamespace(undefined, name)) : Effect.succeed(readNamespace(ns))
+      }),
+    probe: (from, address, probeOptions) =>
+      Effect.suspend(() => resultOf(probe(machine, from, address, probeOptions?.trace === true))),
+    serveDns: (ns, address, handler) =>
+      Effect.suspend(() => {
+        const refused = serveDns(machine, ns, address, handler)
+        return refused === undefined ? Effect.void : Effect.fail(refused)
+      }),
+    stopDns: (ns) =>
+      Effect.suspend(() => {
+        const refused = stopDns(machine, ns)
+        return refused === undefined ? Effect.void : Effect.fail(refused)
+      }),
+    queryDns: (ns, server, name) => Effect.suspend(() => resultOf(queryDns(machine, ns, server, name))),
+    close: () => Effect.sync(close),
+  }
+}
+
+/** a simulated kernel with options (a seed, missing capabilities), fresh for every build */
+export const layerWith = (options: SimKernelOptions): Layer.Layer<Kernel> => Layer.sync(Kernel, () => makeSimKernel(options))
+
+/** a fresh simulated machine per layer build */
+export const layer: Layer.Layer<Kernel> = layerWith({})

@@ -1,0 +1,37 @@
+import { errnoReasons, type KernelError, kernelError } from "../KernelError.ts"
+import type { KernelOp } from "../kernel-types.ts"
+import type { SimLink, SimMachine, SimNamespace } from "./state.ts"
+
+/**
+ * The simulator refuses with the errno Linux gives (measured on a 6.18 kernel in throwaway
+ * namespaces) and turns it into a reason through the same table the linux backend uses, so both
+ * backends cannot drift apart on the mapping.
+ */
+export const refuse = (op: KernelOp | undefined, errno: string, detail: string): KernelError =>
+  kernelError(errnoReasons[errno] ?? "Unknown", detail, op, errno)
+
+/** an operation either changes the machine or says why not (no exceptions on the fast path) */
+export type Outcome = KernelError | undefined
+
+export const namespaceOf = (machine: SimMachine, name: string): SimNamespace | undefined => machine.namespaces.get(name)
+
+export const noNamespace = (op: KernelOp | undefined, name: string): KernelError =>
+  refuse(op, "ENOENT", `network namespace "${name}" does not exist`)
+
+export const noDevice = (op: KernelOp | undefined, ns: SimNamespace, name: string): KernelError =>
+  refuse(op, "ENODEV", `no link "${name}" in namespace "${ns.name}"`)
+
+/** a link of the namespace, or undefined (the caller refuses with ENODEV) */
+export const linkOf = (ns: SimNamespace, name: string): SimLink | undefined => ns.links.get(name)
+
+/** IFNAMSIZ is 16 with the NUL: 15 bytes of name; "/", ":" and whitespace are refused by dev_valid_name */
+export const checkLinkName = (op: KernelOp | undefined, name: string): Outcome => {
+  if (name.length === 0 || name === "." || name === "..") return refuse(op, "EINVAL", `invalid link name "${name}"`)
+  const bytes = name.length > 5 && /[^\x00-\x7f]/.test(name) ? Buffer.byteLength(name) : name.length
+  if (bytes > 15) return refuse(op, "ERANGE", `link name "${name}" is longer than 15 bytes`)
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i)
+    if (code === 47 || code === 58 || code <= 32) return refuse(op, "EINVAL", `invalid link name "${name}"`)
+  }
+  return undefined
+}
