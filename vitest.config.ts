@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // linux-backend suites create namespaces: run files one at a time so they never race on names
     fileParallelism: false,
+    // snapshots the machine's own network namespace before and after all tests (linux backend safety)
+    globalSetup: ["test/linux/root-untouched.setup.ts"],
   },
 })

@@ -22,6 +22,11 @@ export interface KernelShape {
    * before the refused one stay applied: callers roll back with their own undo steps.
    */
   readonly apply: (ops: ReadonlyArray<KernelOp>) => Effect.Effect<void, KernelError>
+  /**
+   * `apply` without an effect, for a kernel that works synchronously (the simulator): throws the
+   * KernelError. Callers on a hot path use it when present; absent on the real kernel.
+   */
+  readonly applySync?: (ops: ReadonlyArray<KernelOp>) => void
   /** the namespaces this kernel instance made and that still exist */
   readonly namespaces: () => Effect.Effect<ReadonlyArray<string>, KernelError>
   readonly read: (ns: string) => Effect.Effect<NsState, KernelError>

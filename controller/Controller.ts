@@ -7,7 +7,7 @@ import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
 import type { AttachRequest, Container, ContainerRequest, DriverName, Endpoint, Network, NetworkRequest } from "../model/types.ts"
 import { DnsRecords } from "./dns-records.ts"
-import { runSteps, type StepFailure, undo } from "./steps.ts"
+import { runSteps, runStepsSync, type StepFailure, undo } from "./steps.ts"
 
 export interface ControllerOptions {
   /** the Docker host's name in the scenario */
@@ -24,7 +24,7 @@ interface Sandbox {
   /** false for host-network containers, whose sandbox is the host's namespace */
   readonly own: boolean
   dns: boolean
-  gateway?: { readonly via: string; readonly dev: string; readonly network: string }
+  gateway?: GatewayRoute
 }
 
 /**
@@ -97,157 +97,27 @@ export class Controller {
   }
 
   createNetwork(request: NetworkRequest): Effect.Effect<Network, CnmError> {
-    return Effect.suspend(() => {
-      const outcome = model.createNetwork(this.current, request)
-      if (!outcome.ok) {
-        // a refusal Docker keeps a trace of (its pool cursor moved): nothing in the kernel, only the model state
-        if (outcome.state !== undefined) this.current = outcome.state
-        return Effect.fail(outcome.error)
-      }
-      const network = outcome.value
-      const driver = this.drivers.get(network.driver)
-      if (!driver) {
-        return Effect.fail(cnmError("DriverNotFound", `driver "${network.driver}" is not available in this cnmlab version`))
-      }
-      const refusal = driver.checkOptions?.(network)
-      if (refusal) return Effect.fail(cnmError("InvalidOption", refusal))
-      const steps = driver.createNetwork(network, this.hostContext(outcome.state))
-      return runSteps(this.kernel, steps).pipe(
-        Effect.mapError(kernelFailure),
-        Effect.map(() => {
-          this.current = outcome.state
-          return network
-        }),
-      )
-    })
+    return this.execute(() => this.prepareCreateNetwork(request))
   }
 
   removeNetwork(name: string): Effect.Effect<Network, CnmError> {
-    return Effect.suspend(() => {
-      const outcome = model.removeNetwork(this.current, name)
-      if (!outcome.ok) return Effect.fail(outcome.error)
-      const network = outcome.value
-      const steps = this.driverOf(network).deleteNetwork(network, this.hostContext(outcome.state))
-      return runSteps(this.kernel, steps).pipe(
-        Effect.mapError(kernelFailure),
-        Effect.map(() => {
-          this.current = outcome.state
-          return network
-        }),
-      )
-    })
+    return this.execute(() => this.prepareRemoveNetwork(name))
   }
 
   createContainer(request: ContainerRequest): Effect.Effect<Container, CnmError> {
-    return Effect.suspend(() => {
-      const outcome = model.createContainer(this.current, request)
-      if (!outcome.ok) return Effect.fail(outcome.error)
-      const { container, endpoints } = outcome.value
-      const onHost = endpoints.some((e) => this.networkIn(outcome.state, e.network).driver === "host")
-      const sandbox: Sandbox = onHost
-        ? { ns: this.hostNs, own: false, dns: false }
-        : { ns: `${this.options.sandboxPrefix}${container.name}`, own: true, dns: false }
-      const sandboxSteps: Step[] = sandbox.own
-        ? [
-            {
-              name: "sandbox.namespace",
-              do: [
-                { op: "nsAdd", ns: sandbox.ns },
-                { op: "linkSet", ns: sandbox.ns, name: "lo", up: true },
-              ],
-              undo: [{ op: "nsDel", ns: sandbox.ns }],
-            },
-          ]
-        : []
-      const joins = endpoints.map((e) => this.planJoin(outcome.state, e, sandbox))
-      const steps = [...sandboxSteps, ...joins.flatMap((j) => j.steps)]
-      return runSteps(this.kernel, steps).pipe(
-        Effect.andThen(() => {
-          this.sandboxes.set(container.name, sandbox)
-          for (const join of joins) this.recordJoin(join)
-          return this.settleSandbox(outcome.state, container.name).pipe(
-            Effect.tapError(() =>
-              Effect.sync(() => {
-                this.sandboxes.delete(container.name)
-                for (const join of joins) this.forgetJoin(join.endpoint)
-              }).pipe(Effect.andThen(undo(this.kernel, steps))),
-            ),
-          )
-        }),
-        Effect.mapError(kernelFailure),
-        Effect.map(() => {
-          this.current = outcome.state
-          return container
-        }),
-      )
-    })
+    return this.execute(() => this.prepareCreateContainer(request))
   }
 
   removeContainer(name: string): Effect.Effect<Container, CnmError> {
-    return Effect.suspend(() => {
-      const outcome = model.removeContainer(this.current, name)
-      if (!outcome.ok) return Effect.fail(outcome.error)
-      const sandbox = this.sandboxes.get(name)
-      const { container, endpoints } = outcome.value
-      const steps: Step[] = endpoints.flatMap((e) => this.planLeave(this.current, e, sandbox?.own === true))
-      if (sandbox?.own) steps.push({ name: "sandbox.namespace", do: [{ op: "nsDel", ns: sandbox.ns }], undo: [] })
-      return this.stopDns(sandbox).pipe(
-        Effect.andThen(runSteps(this.kernel, steps)),
-        Effect.mapError(kernelFailure),
-        Effect.map(() => {
-          for (const e of endpoints) this.forgetJoin(e)
-          this.sandboxes.delete(name)
-          this.current = outcome.state
-          return container
-        }),
-      )
-    })
+    return this.execute(() => this.prepareRemoveContainer(name))
   }
 
   connect(container: string, attach: AttachRequest): Effect.Effect<Endpoint, CnmError> {
-    return Effect.suspend(() => {
-      const outcome = model.connect(this.current, container, attach)
-      if (!outcome.ok) return Effect.fail(outcome.error)
-      const sandbox = this.sandboxes.get(container) as Sandbox
-      const join = this.planJoin(outcome.state, outcome.value, sandbox)
-      return runSteps(this.kernel, join.steps).pipe(
-        Effect.andThen(() => {
-          this.recordJoin(join)
-          return this.settleSandbox(outcome.state, container).pipe(
-            Effect.tapError(() =>
-              Effect.sync(() => this.forgetJoin(join.endpoint)).pipe(Effect.andThen(undo(this.kernel, join.steps))),
-            ),
-          )
-        }),
-        Effect.mapError(kernelFailure),
-        Effect.map(() => {
-          this.current = outcome.state
-          return outcome.value
-        }),
-      )
-    })
+    return this.execute(() => this.prepareConnect(container, attach))
   }
 
   disconnect(container: string, network: string): Effect.Effect<Endpoint, CnmError> {
-    return Effect.suspend(() => {
-      const outcome = model.disconnect(this.current, container, network)
-      if (!outcome.ok) return Effect.fail(outcome.error)
-      const endpoint = outcome.value
-      const sandbox = this.sandboxes.get(container) as Sandbox
-      return runSteps(this.kernel, this.planLeave(this.current, endpoint)).pipe(
-        Effect.andThen(() => {
-          this.forgetJoin(endpoint)
-          // the kernel dropped the default route together with the interface it used
-          if (sandbox.gateway?.network === network) sandbox.gateway = undefined
-          return this.settleSandbox(outcome.state, container)
-        }),
-        Effect.mapError(kernelFailure),
-        Effect.map(() => {
-          this.current = outcome.state
-          return endpoint
-        }),
-      )
-    })
+    return this.execute(() => this.prepareDisconnect(container, network))
   }
 
   probe(container: string, address: string, trace = false): Effect.Effect<ProbeResult, CnmError> {
@@ -266,6 +136,161 @@ export class Controller {
   }
 
   // -------------------------------------------------------------------------------------------
+
+  /**
+   * Carry out a prepared operation: run its steps, start or stop the embedded DNS, then keep the
+   * decision. A refused step rolls back what ran before it and nothing is kept. A kernel that can
+   * apply synchronously (the simulator) runs the steps without an effect per step.
+   */
+  private execute<A>(prepare: () => Prepared<A> | CnmError): Effect.Effect<A, CnmError> {
+    return Effect.suspend(() => {
+      const prepared = prepare()
+      if (isRefusal(prepared)) return Effect.fail(prepared)
+      const { steps, dns } = prepared
+      const applySync = this.kernel.applySync
+      if (applySync) {
+        const failure = runStepsSync(applySync, steps)
+        if (failure) return Effect.fail(kernelFailure(failure))
+        if (!dns) return Effect.succeed(prepared.commit())
+      }
+      const stepsDone = applySync ? Effect.void : runSteps(this.kernel, steps)
+      const dnsDone = dns
+        ? this.changeDns(dns).pipe(Effect.tapError(() => undo(this.kernel, steps)))
+        : Effect.void
+      return stepsDone.pipe(
+        Effect.andThen(dnsDone),
+        Effect.mapError(kernelFailure),
+        Effect.map(() => prepared.commit()),
+      )
+    })
+  }
+
+  private prepareCreateNetwork(request: NetworkRequest): Prepared<Network> | CnmError {
+    const outcome = model.createNetwork(this.current, request)
+    if (!outcome.ok) {
+      // a refusal Docker keeps a trace of (its pool cursor moved): nothing in the kernel, only the model state
+      if (outcome.state !== undefined) this.current = outcome.state
+      return outcome.error
+    }
+    const network = outcome.value
+    const driver = this.drivers.get(network.driver)
+    if (!driver) return cnmError("DriverNotFound", `driver "${network.driver}" is not available in this cnmlab version`)
+    const refusal = driver.checkOptions?.(network)
+    if (refusal) return cnmError("InvalidOption", refusal)
+    return {
+      steps: driver.createNetwork(network, this.hostContext(outcome.state)),
+      commit: () => {
+        this.current = outcome.state
+        return network
+      },
+    }
+  }
+
+  private prepareRemoveNetwork(name: string): Prepared<Network> | CnmError {
+    const outcome = model.removeNetwork(this.current, name)
+    if (!outcome.ok) return outcome.error
+    const network = outcome.value
+    return {
+      steps: this.driverOf(network).deleteNetwork(network, this.hostContext(outcome.state)),
+      commit: () => {
+        this.current = outcome.state
+        return network
+      },
+    }
+  }
+
+  private prepareCreateContainer(request: ContainerRequest): Prepared<Container> | CnmError {
+    const outcome = model.createContainer(this.current, request)
+    if (!outcome.ok) return outcome.error
+    const { container, endpoints } = outcome.value
+    const onHost = endpoints.some((e) => this.networkIn(outcome.state, e.network).driver === "host")
+    const sandbox: Sandbox = onHost
+      ? { ns: this.hostNs, own: false, dns: false }
+      : { ns: `${this.options.sandboxPrefix}${container.name}`, own: true, dns: false }
+    const sandboxSteps: Step[] = sandbox.own
+      ? [
+          {
+            name: "sandbox.namespace",
+            do: [
+              { op: "nsAdd", ns: sandbox.ns },
+              { op: "linkSet", ns: sandbox.ns, name: "lo", up: true },
+            ],
+            undo: [{ op: "nsDel", ns: sandbox.ns }],
+          },
+        ]
+      : []
+    const joins = endpoints.map((e) => this.planJoin(outcome.state, e, sandbox))
+    const settled = this.settle(outcome.state, container.name, sandbox, joins)
+    return {
+      steps: [...sandboxSteps, ...joins.flatMap((j) => j.steps), ...settled.steps],
+      ...(settled.dns ? { dns: settled.dns } : {}),
+      commit: () => {
+        this.sandboxes.set(container.name, sandbox)
+        for (const join of joins) this.recordJoin(join)
+        settled.commit()
+        this.current = outcome.state
+        return container
+      },
+    }
+  }
+
+  private prepareRemoveContainer(name: string): Prepared<Container> | CnmError {
+    const outcome = model.removeContainer(this.current, name)
+    if (!outcome.ok) return outcome.error
+    const sandbox = this.sandboxes.get(name) as Sandbox
+    const { container, endpoints } = outcome.value
+    // the namespace takes its links, routes and DNS server along
+    const steps: Step[] = endpoints.flatMap((e) => this.planLeave(this.current, e, sandbox.own))
+    if (sandbox.own) steps.push({ name: "sandbox.namespace", do: [{ op: "nsDel", ns: sandbox.ns }], undo: [] })
+    return {
+      steps,
+      commit: () => {
+        for (const e of endpoints) this.forgetJoin(e)
+        this.sandboxes.delete(name)
+        this.current = outcome.state
+        return container
+      },
+    }
+  }
+
+  private prepareConnect(container: string, attach: AttachRequest): Prepared<Endpoint> | CnmError {
+    const outcome = model.connect(this.current, container, attach)
+    if (!outcome.ok) return outcome.error
+    const sandbox = this.sandboxes.get(container) as Sandbox
+    const join = this.planJoin(outcome.state, outcome.value, sandbox)
+    const settled = this.settle(outcome.state, container, sandbox, [join])
+    return {
+      steps: [...join.steps, ...settled.steps],
+      ...(settled.dns ? { dns: settled.dns } : {}),
+      commit: () => {
+        this.recordJoin(join)
+        settled.commit()
+        this.current = outcome.state
+        return outcome.value
+      },
+    }
+  }
+
+  private prepareDisconnect(container: string, network: string): Prepared<Endpoint> | CnmError {
+    const outcome = model.disconnect(this.current, container, network)
+    if (!outcome.ok) return outcome.error
+    const endpoint = outcome.value
+    const sandbox = this.sandboxes.get(container) as Sandbox
+    const leave = this.planLeave(this.current, endpoint)
+    // the kernel drops the default route together with the interface it used
+    const routeGone = sandbox.gateway?.network === network
+    const settled = this.settle(outcome.state, container, sandbox, [], routeGone)
+    return {
+      steps: [...leave, ...settled.steps],
+      ...(settled.dns ? { dns: settled.dns } : {}),
+      commit: () => {
+        this.forgetJoin(endpoint)
+        settled.commit()
+        this.current = outcome.state
+        return endpoint
+      },
+    }
+  }
 
   private hostContext(state: model.CnmState): HostContext {
     // listed only when a driver asks: joins and leaves never do, and they are the hot path
@@ -326,63 +351,83 @@ export class Controller {
   }
 
   /**
-   * After endpoints changed: point the default route at the first endpoint (in sandbox order) that
-   * offers a gateway, and run the embedded DNS while the container is on a user-defined network.
+   * What a sandbox needs once its endpoints change: the default route through the first endpoint
+   * (in sandbox order) that offers a gateway, and the embedded DNS while the container is on a
+   * user-defined network. `joins` are the endpoints being added, whose gateways are not recorded yet.
    */
-  private settleSandbox(state: model.CnmState, container: string): Effect.Effect<void, StepFailure> {
-    const sandbox = this.sandboxes.get(container) as Sandbox
-    if (!sandbox.own) return Effect.void
+  private settle(
+    state: model.CnmState,
+    container: string,
+    sandbox: Sandbox,
+    joins: ReadonlyArray<PlannedJoin>,
+    routeGone = false,
+  ): { readonly steps: ReadonlyArray<Step>; readonly dns?: DnsChange; readonly commit: () => void } {
+    if (!sandbox.own) return { steps: [], commit: () => {} }
+    const gatewayOf = (e: Endpoint): string | undefined =>
+      joins.find((j) => j.endpoint.network === e.network)?.gateway ?? this.gateways.get(key(e))
     const ordered = sandboxOrder(state, container)
-    const gatewayEndpoint = ordered.find((e) => this.gateways.has(key(e)))
-    const wanted = gatewayEndpoint
-      ? { via: this.gateways.get(key(gatewayEndpoint)) as string, dev: gatewayEndpoint.ifname as string, network: gatewayEndpoint.network }
+    const gatewayEndpoint = ordered.find((e) => gatewayOf(e) !== undefined)
+    const wanted: GatewayRoute | undefined = gatewayEndpoint
+      ? { via: gatewayOf(gatewayEndpoint) as string, dev: gatewayEndpoint.ifname as string, network: gatewayEndpoint.network }
       : undefined
-    const ops: KernelOp[] = []
-    const current = sandbox.gateway
-    if (current && (!wanted || current.via !== wanted.via || current.dev !== wanted.dev)) {
-      ops.push({ op: "routeDel", ns: sandbox.ns, route: { dst: "default", via: current.via, dev: current.dev } })
+    const current = routeGone ? undefined : sandbox.gateway
+    const same = current !== undefined && wanted !== undefined && current.via === wanted.via && current.dev === wanted.dev
+    const doOps: KernelOp[] = []
+    const undoOps: KernelOp[] = []
+    if (current && !same) {
+      doOps.push({ op: "routeDel", ns: sandbox.ns, route: { dst: "default", via: current.via, dev: current.dev } })
     }
-    if (wanted && (!current || current.via !== wanted.via || current.dev !== wanted.dev)) {
-      ops.push({ op: "routeAdd", ns: sandbox.ns, route: { dst: "default", via: wanted.via, dev: wanted.dev } })
+    if (wanted && !same) {
+      doOps.push({ op: "routeAdd", ns: sandbox.ns, route: { dst: "default", via: wanted.via, dev: wanted.dev } })
+      undoOps.push({ op: "routeDel", ns: sandbox.ns, route: { dst: "default", via: wanted.via, dev: wanted.dev } })
+    }
+    if (current && !same) {
+      undoOps.push({ op: "routeAdd", ns: sandbox.ns, route: { dst: "default", via: current.via, dev: current.dev } })
     }
     const wantsDns = ordered.some((e) => !this.networkIn(state, e.network).predefined)
-    const route =
-      ops.length === 0
-        ? Effect.void
-        : this.kernel.apply(ops).pipe(
-            Effect.map(() => {
-              sandbox.gateway = wanted
-            }),
-            Effect.mapError((error) => ({ step: "sandbox.gateway", error })),
-          )
-    return route.pipe(Effect.andThen(this.syncDns(sandbox, container, wantsDns)))
+    return {
+      steps: doOps.length === 0 ? [] : [{ name: "sandbox.gateway", do: doOps, undo: undoOps }],
+      ...(wantsDns !== sandbox.dns ? { dns: { sandbox, container, serve: wantsDns } } : {}),
+      commit: () => {
+        sandbox.gateway = wanted
+        sandbox.dns = wantsDns
+      },
+    }
   }
 
-  private syncDns(sandbox: Sandbox, container: string, wanted: boolean): Effect.Effect<void, StepFailure> {
-    if (wanted === sandbox.dns) return Effect.void
-    const change = wanted
+  private changeDns(change: DnsChange): Effect.Effect<void, StepFailure> {
+    const { sandbox, container } = change
+    const done = change.serve
       ? this.kernel.serveDns(sandbox.ns, EMBEDDED_DNS_ADDRESS, (name) =>
           this.records.answer(userNetworksInOrder(this.current, container), name),
         )
       : this.kernel.stopDns(sandbox.ns)
-    return change.pipe(
-      Effect.map(() => {
-        sandbox.dns = wanted
-      }),
-      Effect.mapError((error) => ({ step: "sandbox.dns", error })),
-    )
-  }
-
-  private stopDns(sandbox: Sandbox | undefined): Effect.Effect<void, StepFailure> {
-    if (!sandbox?.dns) return Effect.void
-    return this.kernel.stopDns(sandbox.ns).pipe(
-      Effect.map(() => {
-        sandbox.dns = false
-      }),
-      Effect.mapError((error) => ({ step: "sandbox.dns", error })),
-    )
+    return done.pipe(Effect.mapError((error) => ({ step: "sandbox.dns", error })))
   }
 }
+
+/** an operation decided by the model and planned by the drivers, not yet carried out */
+interface Prepared<A> {
+  readonly steps: ReadonlyArray<Step>
+  /** the embedded DNS to start or stop once the steps are done */
+  readonly dns?: DnsChange
+  /** keep the decision (runtime bookkeeping and the model's next state); runs only after success */
+  readonly commit: () => A
+}
+
+interface DnsChange {
+  readonly sandbox: Sandbox
+  readonly container: string
+  readonly serve: boolean
+}
+
+interface GatewayRoute {
+  readonly via: string
+  readonly dev: string
+  readonly network: string
+}
+
+const isRefusal = <A>(prepared: Prepared<A> | CnmError): prepared is CnmError => "code" in prepared
 
 interface PlannedJoin {
   readonly endpoint: Endpoint

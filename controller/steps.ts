@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
-import type { KernelError } from "../backends/KernelError.ts"
+import { KernelError } from "../backends/KernelError.ts"
 import type { Step } from "../drivers/Driver.ts"
 
 /** a kernel refusal, with the name of the step it stopped */
@@ -40,3 +40,32 @@ export const undo = (kernel: KernelShape, done: ReadonlyArray<Step>): Effect.Eff
     (s) => Effect.ignore(kernel.apply(s.undo)),
     { discard: true },
   )
+
+/**
+ * runSteps for a kernel that applies synchronously (the simulator): the same order, the same
+ * rollback, without an effect per step. Returns the failure instead of failing.
+ */
+export const runStepsSync = (
+  applySync: NonNullable<KernelShape["applySync"]>,
+  steps: ReadonlyArray<Step>,
+): StepFailure | undefined => {
+  for (let index = 0; index < steps.length; index++) {
+    const current = steps[index] as Step
+    try {
+      applySync(current.do)
+    } catch (error) {
+      if (!(error instanceof KernelError)) throw error
+      for (let done = index - 1; done >= 0; done--) {
+        const undoOps = (steps[done] as Step).undo
+        if (undoOps.length === 0) continue
+        try {
+          applySync(undoOps)
+        } catch {
+          // best effort, as in undo()
+        }
+      }
+      return { step: current.name, error }
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,59 @@
+import { createRequire } from "node:module"
+
+/**
+ * The native helper (native/netns.c, built into build/cnmlab_netns.node by `npm install`).
+ * Every function that takes a namespace path enters it on the calling thread, creates its socket
+ * synchronously and comes back before returning; the socket stays in that namespace for life.
+ * Failures throw an Error carrying `errno`, `code` and `syscall`.
+ */
+export interface NetnsAddon {
+  /** creates /run/netns/<name> holding a new network namespace (as `ip netns add`); returns the path */
+  readonly createNetns: (name: string) => string
+  /** unmounts and unlinks /run/netns/<name> (as `ip netns del`); the kernel frees it once unused */
+  readonly deleteNetns: (name: string) => void
+  /** runs a synchronous function with the calling thread inside the namespace at `path` */
+  readonly withNetns: <T>(path: string, fn: () => T) => T
+  /** an rtnetlink socket opened inside the namespace at `path` (null: the current one) */
+  readonly openNetlink: (path: string | null, receiveBufferBytes: number, timeoutMs: number) => number
+  /** sends netlink messages numbered firstSeq..lastSeq and returns every reply up to lastSeq's end */
+  readonly netlinkTransact: (fd: number, request: Uint8Array, firstSeq: number, lastSeq: number) => Buffer
+  /** an AF_INET datagram socket (UDP, or an ICMP "ping" socket) created and bound inside `path` */
+  readonly openInetSocket: (
+    path: string | null,
+    kind: "udp" | "icmp",
+    bindAddress: string | null,
+    bindPort: number,
+    freebind: boolean,
+  ) => number
+  readonly closeFd: (fd: number) => void
+}
+
+export type AddonLoad = { readonly ok: true; readonly addon: NetnsAddon } | { readonly ok: false; readonly reason: string }
+
+let loaded: AddonLoad | undefined
+
+/** loads the addon once; a missing build is reported, not thrown */
+export const loadAddon = (): AddonLoad => {
+  if (loaded) return loaded
+  if (process.platform !== "linux") {
+    loaded = { ok: false, reason: `network namespaces need Linux (this is ${process.platform})` }
+    return loaded
+  }
+  try {
+    const require = createRequire(import.meta.url)
+    loaded = { ok: true, addon: require("../../build/cnmlab_netns.node") as NetnsAddon }
+  } catch (error) {
+    loaded = {
+      ok: false,
+      reason: `the native helper build/cnmlab_netns.node did not load (run npm install to build it): ${(error as Error).message}`,
+    }
+  }
+  return loaded
+}
+
+/** the addon, or an exception saying why it is not there */
+export const addon = (): NetnsAddon => {
+  const load = loadAddon()
+  if (!load.ok) throw new Error(load.reason)
+  return load.addon
+}

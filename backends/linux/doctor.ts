@@ -1,0 +1,84 @@
+import { existsSync, readdirSync } from "node:fs"
+import { loadAddon } from "./addon.ts"
+import { adoptDatagram } from "./datagram.ts"
+import { linuxAvailability, missingPrivileges } from "./availability.ts"
+import { loopbackUp, measureFeatures, withScratchNamespace } from "./capabilities.ts"
+import { orphanedEntries } from "./clean.ts"
+import { listEntries } from "./ledger.ts"
+import { NETNS_DIR, nsPath, NS_PREFIX } from "./namespaces.ts"
+import { nftBinary } from "./nft/run.ts"
+import { probe } from "./probe.ts"
+
+export interface DoctorCheck {
+  readonly name: string
+  readonly ok: boolean
+  readonly detail: string
+}
+
+const check = (name: string, ok: boolean, detail: string): DoctorCheck => ({ name, ok, detail })
+
+/**
+ * Everything the linux backend depends on, measured rather than assumed: each link kind is
+ * really created in a scratch namespace, nft really sets a table there, an ICMP echo really goes
+ * out of a ping socket there. Also lists what earlier runs left behind.
+ */
+export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
+  const checks: DoctorCheck[] = []
+  const availability = linuxAvailability()
+  const addon = loadAddon()
+  const missing = missingPrivileges()
+  checks.push(
+    check(
+      "privileges",
+      missing.length === 0,
+      missing.length === 0 ? "CAP_NET_ADMIN and CAP_SYS_ADMIN (root)" : `missing ${missing.join(" and ")}: run as root`,
+    ),
+  )
+  checks.push(check("addon", addon.ok, addon.ok ? "build/cnmlab_netns.node loaded" : addon.reason))
+  const nft = nftBinary()
+  checks.push(check("nft", nft !== null, nft ?? "nft is not installed (apt-get install nftables)"))
+
+  if (availability.ok && addon.ok) {
+    const native = addon.addon
+    try {
+      const features = await measureFeatures(native)
+      for (const [kind, result] of Object.entries(features.links)) checks.push(check(`kernel: ${kind}`, result.ok, result.detail))
+      checks.push(check("kernel: nftables", features.firewall.ok, features.firewall.detail))
+    } catch (error) {
+      checks.push(check("kernel: link kinds", false, (error as Error).message))
+    }
+    try {
+      const result = await withScratchNamespace(native, "doctor", async (namespaces, ns) => {
+        loopbackUp(namespaces, ns)
+        // the socket itself, then a real echo to the namespace's own loopback
+        ;(await adoptDatagram(native, nsPath(ns), "icmp")).close()
+        return probe(native, namespaces, ns, "127.0.0.1", Buffer.from("cnmlab doctor"), 1000, false)
+      })
+      checks.push(check("icmp sockets", result.reachable, result.reachable ? "ping socket inside a namespace: echo answered" : `echo not answered: ${result.reason} ${result.detail ?? ""}`))
+    } catch (error) {
+      checks.push(check("icmp sockets", false, (error as Error).message))
+    }
+  }
+
+  const orphans = orphanedEntries()
+  const ledger = new Set(listEntries().map((e) => e.ns))
+  let foreign: string[] = []
+  try {
+    foreign = readdirSync(NETNS_DIR).filter((n) => n.startsWith(NS_PREFIX) && !ledger.has(n))
+  } catch {
+    // no /run/netns at all: nothing left anywhere
+  }
+  const leftover = orphans.filter((e) => existsSync(nsPath(e.ns))).map((e) => e.ns)
+  checks.push(
+    check(
+      "leftovers",
+      leftover.length === 0,
+      leftover.length === 0
+        ? "no namespaces left by dead cnmlab processes"
+        : `${leftover.length} namespaces left by dead cnmlab processes (cnmlab clean removes them): ${leftover.join(", ")}`,
+    ),
+  )
+  if (foreign.length > 0)
+    checks.push(check("foreign cnm- namespaces", true, `not in our ledger, so never touched: ${foreign.join(", ")}`))
+  return { checks }
+}

@@ -1,0 +1,105 @@
+import type { FwTable } from "../kernel-types.ts"
+import type { NetnsAddon } from "./addon.ts"
+import type { NamespaceTable } from "./namespaces.ts"
+import { parseRuleset, sameTable } from "./nft/parse.ts"
+import { bridgesMatched, type Family, nftTableName, renderDelete, renderTable } from "./nft/render.ts"
+import { nftBinary, NftFailure, runNft, runNftJson } from "./nft/run.ts"
+import { dumpLinks } from "./read.ts"
+
+/**
+ * Firewall tables in our namespaces, through nft. Remembers, per namespace, the last table set
+ * under each name: read() shows that exact table when the kernel's content matches it (spelling
+ * and defaults aside), and the kernel's own version otherwise; and tables that match on a bridge
+ * are re-rendered whenever that bridge's ports change (their port set, see nft/render.ts).
+ */
+export class Firewall {
+  private readonly requested = new Map<string, Map<string, FwTable>>()
+
+  constructor(
+    private readonly native: NetnsAddon,
+    private readonly namespaces: NamespaceTable,
+  ) {}
+
+  get available(): boolean {
+    return nftBinary() !== null
+  }
+
+  async set(ns: string, table: FwTable): Promise<void> {
+    const path = this.namespaces.path(ns)
+    const ports = this.bridgePorts(ns, bridgesMatched(table))
+    await runNftJson(this.native, path, renderTable(table, ports))
+    this.tablesOf(ns).set(table.name, table)
+  }
+
+  async delete(ns: string, name: string): Promise<void> {
+    const path = this.namespaces.path(ns)
+    const present = await this.familiesHolding(path, name)
+    if (present.length === 0) throw new NftFailure("ENOENT", `no firewall table ${name} in ${ns}`)
+    await runNftJson(this.native, path, renderDelete(name, present))
+    this.tablesOf(ns).delete(name)
+  }
+
+  async read(ns: string): Promise<FwTable[]> {
+    if (!this.available) return []
+    const ruleset = JSON.parse(await runNft(this.native, this.namespaces.path(ns), ["-j", "list", "ruleset"])) as unknown
+    const known = this.requested.get(ns)
+    return parseRuleset(ruleset).map((actual) => {
+      const asked = known?.get(actual.name)
+      return asked && sameTable(asked, actual) ? asked : actual
+    })
+  }
+
+  /** after a link joined or left a bridge in `ns`: refresh the port sets that mention bridges */
+  async portsChanged(ns: string): Promise<void> {
+    const tables = this.requested.get(ns)
+    if (!tables) return
+    for (const table of tables.values()) {
+      if (bridgesMatched(table).length > 0) await this.set(ns, table)
+    }
+  }
+
+  /** true when some table in `ns` matches on a bridge (so membership changes matter) */
+  watchesBridges(ns: string): boolean {
+    return [...(this.requested.get(ns)?.values() ?? [])].some((t) => bridgesMatched(t).length > 0)
+  }
+
+  forget(ns: string): void {
+    this.requested.delete(ns)
+  }
+
+  private tablesOf(ns: string): Map<string, FwTable> {
+    let tables = this.requested.get(ns)
+    if (!tables) {
+      tables = new Map()
+      this.requested.set(ns, tables)
+    }
+    return tables
+  }
+
+  private bridgePorts(ns: string, bridges: ReadonlyArray<string>): Map<string, string[]> {
+    const ports = new Map<string, string[]>()
+    if (bridges.length === 0) return ports
+    const links = dumpLinks(this.namespaces, ns)
+    const names = new Map(links.map((l) => [l.index, l.name]))
+    for (const bridge of bridges) {
+      ports.set(
+        bridge,
+        links.filter((l) => l.masterIndex !== undefined && names.get(l.masterIndex) === bridge).map((l) => l.name),
+      )
+    }
+    return ports
+  }
+
+  private async familiesHolding(path: string, name: string): Promise<Family[]> {
+    const listing = JSON.parse(await runNft(this.native, path, ["-j", "list", "tables"])) as {
+      nftables?: Array<{ table?: { family?: string; name?: string } }>
+    }
+    const families = new Set<Family>()
+    for (const item of listing.nftables ?? []) {
+      const family = item.table?.family
+      if (item.table?.name === nftTableName(name) && (family === "ip" || family === "bridge")) families.add(family)
+    }
+    return [...families]
+  }
+}
+

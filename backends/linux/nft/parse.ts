@@ -1,0 +1,222 @@
+import type { CtState, FwChain, FwHook, FwMatch, FwRule, FwTable, FwVerdict } from "../../kernel-types.ts"
+import { parseCidr } from "../netlink/wire.ts"
+import { defaultPriority, PORT_SET_PREFIX, TABLE_PREFIX } from "./render.ts"
+
+/**
+ * `nft -j list ruleset` -> the FwTables cnmlab made (tables named cnm-*, family ip and bridge,
+ * merged by name). Expressions cnmlab never writes are skipped; a rule made only of such
+ * expressions still appears, with an empty match, so a foreign rule is visible, not hidden.
+ */
+
+type Json = Record<string, unknown>
+
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v)
+
+interface ParsedChain {
+  name: string
+  family: string
+  hook?: FwHook
+  type?: "filter" | "nat"
+  priority?: number
+  policy?: "accept" | "drop"
+  rules: FwRule[]
+}
+
+const HOOKS: ReadonlySet<string> = new Set(["prerouting", "input", "forward", "output", "postrouting"])
+
+const hookOf = (family: string, hook: unknown): FwHook | undefined => {
+  if (typeof hook !== "string") return undefined
+  if (family === "bridge") return hook === "forward" ? "bridge-forward" : undefined
+  return HOOKS.has(hook) ? (hook as FwHook) : undefined
+}
+
+const addressOf = (right: unknown): string | undefined => {
+  if (typeof right === "string") return `${right}/32`
+  if (isObject(right) && isObject(right.prefix)) {
+    const { addr, len } = right.prefix as { addr?: unknown; len?: unknown }
+    if (typeof addr === "string" && typeof len === "number") return `${addr}/${len}`
+  }
+  return undefined
+}
+
+const CT_STATES: ReadonlySet<string> = new Set(["new", "established", "related"])
+
+/** folds one match expression into the FwMatch being built */
+const applyMatch = (m: { -readonly [K in keyof FwMatch]: FwMatch[K] }, expr: Json): void => {
+  const { op, left, right } = expr as { op?: unknown; left?: unknown; right?: unknown }
+  if (!isObject(left)) return
+  const negated = op === "!="
+  if (isObject(left.meta)) {
+    const key = (left.meta as { key?: unknown }).key
+    if (typeof right !== "string") return
+    if (key === "iifname" && right.startsWith(`@${PORT_SET_PREFIX}`) && !negated) m.bridge = right.slice(PORT_SET_PREFIX.length + 1)
+    else if (key === "iifname") negated ? (m.iifNot = right) : (m.iif = right)
+    else if (key === "oifname") negated ? (m.oifNot = right) : (m.oif = right)
+    return
+  }
+  if (isObject(left.payload)) {
+    const { protocol, field } = left.payload as { protocol?: unknown; field?: unknown }
+    if (protocol === "ip" && (field === "saddr" || field === "daddr")) {
+      const cidr = addressOf(right)
+      if (cidr === undefined) return
+      if (field === "saddr") negated ? (m.srcNot = cidr) : (m.src = cidr)
+      else negated ? (m.dstNot = cidr) : (m.dst = cidr)
+    } else if (protocol === "ip" && field === "protocol" && (right === "icmp" || right === "tcp" || right === "udp")) {
+      m.proto = right
+    } else if (field === "dport" && typeof right === "number") {
+      m.dport = right
+      if (protocol === "tcp" || protocol === "udp") m.proto = protocol
+    }
+    return
+  }
+  if (isObject(left.ct) && (left.ct as { key?: unknown }).key === "state") {
+    const states = (Array.isArray(right) ? right : [right]).filter((s): s is CtState => typeof s === "string" && CT_STATES.has(s))
+    m.ctState = states
+  }
+}
+
+const verdictOf = (expr: Json): FwVerdict | undefined => {
+  if ("accept" in expr) return { kind: "accept" }
+  if ("drop" in expr) return { kind: "drop" }
+  if ("return" in expr) return { kind: "return" }
+  if ("masquerade" in expr) return { kind: "masquerade" }
+  if (isObject(expr.jump) && typeof (expr.jump as { target?: unknown }).target === "string")
+    return { kind: "jump", chain: (expr.jump as { target: string }).target }
+  if (isObject(expr.dnat)) {
+    const { addr, port } = expr.dnat as { addr?: unknown; port?: unknown }
+    if (typeof addr === "string") return { kind: "dnat", to: addr, ...(typeof port === "number" ? { port } : {}) }
+  }
+  return undefined
+}
+
+/** a rule without a verdict statement (a counter, say) filters nothing: it is left out */
+const ruleOf = (rule: Json): FwRule | undefined => {
+  const match: { -readonly [K in keyof FwMatch]: FwMatch[K] } = {}
+  let verdict: FwVerdict | undefined
+  for (const expr of Array.isArray(rule.expr) ? rule.expr : []) {
+    if (!isObject(expr)) continue
+    if (isObject(expr.match)) applyMatch(match, expr.match)
+    verdict = verdictOf(expr) ?? verdict
+  }
+  if (!verdict) return undefined
+  return { match, verdict, ...(typeof rule.comment === "string" ? { comment: rule.comment } : {}) }
+}
+
+/** every cnm-* table in the ruleset, ip and bridge halves merged, in ruleset order */
+export const parseRuleset = (ruleset: unknown): FwTable[] => {
+  const items = isObject(ruleset) && Array.isArray(ruleset.nftables) ? ruleset.nftables : []
+  const tables = new Map<string, ParsedChain[]>()
+  const chains = new Map<string, ParsedChain>()
+  const chainKey = (family: string, table: string, name: string): string => `${family}\u0000${table}\u0000${name}`
+  for (const item of items) {
+    if (!isObject(item)) continue
+    if (isObject(item.table)) {
+      const { family, name } = item.table as { family?: unknown; name?: unknown }
+      if ((family === "ip" || family === "bridge") && typeof name === "string" && name.startsWith(TABLE_PREFIX)) {
+        if (!tables.has(name)) tables.set(name, [])
+      }
+    } else if (isObject(item.chain)) {
+      const c = item.chain as Json
+      const family = String(c.family)
+      const table = String(c.table)
+      const list = tables.get(table)
+      if (!list || (family !== "ip" && family !== "bridge")) continue
+      const hook = hookOf(family, c.hook)
+      const chain: ParsedChain = {
+        name: String(c.name),
+        family,
+        rules: [],
+        ...(hook ? { hook } : {}),
+        ...(hook && (c.type === "filter" || c.type === "nat") ? { type: c.type } : {}),
+        ...(hook && typeof c.prio === "number" ? { priority: c.prio } : {}),
+        ...(hook && (c.policy === "accept" || c.policy === "drop") ? { policy: c.policy } : {}),
+      }
+      chains.set(chainKey(family, table, chain.name), chain)
+      list.push(chain)
+    } else if (isObject(item.rule)) {
+      const r = item.rule as Json
+      const rule = ruleOf(r)
+      if (rule) chains.get(chainKey(String(r.family), String(r.table), String(r.chain)))?.rules.push(rule)
+    }
+  }
+  return [...tables].map(([name, list]) => {
+    // a regular chain reachable from both families is written twice: show it once
+    const seen = new Set<string>()
+    const merged: FwChain[] = []
+    for (const chain of list) {
+      if (chain.hook === undefined && seen.has(chain.name)) continue
+      seen.add(chain.name)
+      const { family: _family, ...rest } = chain
+      merged.push(rest)
+    }
+    return { name: name.slice(TABLE_PREFIX.length), chains: merged }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// comparing what the kernel holds with what was asked for
+// ---------------------------------------------------------------------------------------------
+
+const canonicalAddress = (cidr: string | undefined): string | undefined => {
+  if (cidr === undefined) return undefined
+  try {
+    const { address, prefixLength } = parseCidr(cidr)
+    return `${address}/${prefixLength}`
+  } catch {
+    return cidr
+  }
+}
+
+const canonicalVerdict = (v: FwVerdict): unknown => {
+  switch (v.kind) {
+    case "jump":
+      return { kind: v.kind, chain: v.chain }
+    case "dnat":
+      return { kind: v.kind, to: v.to, port: v.port }
+    default:
+      return { kind: v.kind }
+  }
+}
+
+const canonicalRule = (rule: FwRule): unknown => {
+  const m = rule.match
+  return {
+    match: {
+      bridge: m.bridge,
+      iif: m.iif,
+      iifNot: m.iifNot,
+      oif: m.oif,
+      oifNot: m.oifNot,
+      src: canonicalAddress(m.src),
+      srcNot: canonicalAddress(m.srcNot),
+      dst: canonicalAddress(m.dst),
+      dstNot: canonicalAddress(m.dstNot),
+      proto: m.proto,
+      dport: m.dport,
+      ctState: m.ctState && m.ctState.length > 0 ? [...new Set(m.ctState)].sort() : undefined,
+    },
+    verdict: canonicalVerdict(rule.verdict),
+    comment: rule.comment,
+  }
+}
+
+const canonicalChain = (chain: FwChain): unknown => {
+  const type = chain.hook ? (chain.type ?? "filter") : undefined
+  return {
+    name: chain.name,
+    hook: chain.hook,
+    type,
+    priority: chain.hook && type ? (chain.priority ?? defaultPriority(type, chain.hook)) : undefined,
+    policy: chain.hook ? (chain.policy ?? "accept") : undefined,
+    rules: chain.rules.map(canonicalRule),
+  }
+}
+
+const canonicalTable = (table: FwTable): string =>
+  JSON.stringify({
+    name: table.name,
+    chains: [...table.chains].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map(canonicalChain),
+  })
+
+/** do the two tables filter and rewrite exactly alike (defaults and spelling aside)? */
+export const sameTable = (a: FwTable, b: FwTable): boolean => canonicalTable(a) === canonicalTable(b)

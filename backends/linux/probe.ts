@@ -1,0 +1,155 @@
+import type { ProbeHop, ProbeReason, ProbeResult } from "../kernel-types.ts"
+import type { NetnsAddon } from "./addon.ts"
+import { adoptDatagram } from "./datagram.ts"
+import type { NamespaceTable } from "./namespaces.ts"
+import { AF_INET, IFF_LOWER_UP, IFF_UP, NDA, NUD, RTA, RTM, RTN_LOCAL, RTN_UNICAST } from "./netlink/constants.ts"
+import {
+  attrIpv4,
+  ifinfomsg,
+  ipv4Bytes,
+  ndmsg,
+  parseIfinfomsg,
+  parseNdmsg,
+  parseRtmsg,
+  readIpv4,
+  readString,
+  readU32,
+  rtmsg,
+} from "./netlink/wire.ts"
+
+const ICMP_ECHO_REQUEST = 8
+const ICMP_ECHO_REPLY = 0
+
+/** errno on send (or reported later by the socket) -> why the echo could not go out */
+const SEND_ERRORS: Readonly<Record<string, ProbeReason>> = {
+  ENETUNREACH: "no-route",
+  EHOSTUNREACH: "unresolved",
+  // an output-hook drop in our own namespace is refused to the sender with EPERM
+  EPERM: "filtered",
+  EACCES: "filtered",
+}
+
+/** 8-byte ICMP header (the kernel fills in id and checksum on a ping socket) + our token */
+const echoRequest = (sequence: number, token: Buffer): Buffer => {
+  const header = Buffer.alloc(8)
+  header.writeUInt8(ICMP_ECHO_REQUEST, 0)
+  header.writeUInt16BE(sequence & 0xffff, 6)
+  return Buffer.concat([header, token])
+}
+
+type Outcome = { readonly kind: "reply" } | { readonly kind: "error"; readonly code: string } | { readonly kind: "timeout" }
+
+/** sends one echo from inside `from` and waits for its reply, an error, or the timeout */
+const echo = async (
+  native: NetnsAddon,
+  nsPath: string,
+  address: string,
+  token: Buffer,
+  timeoutMs: number,
+): Promise<Outcome> => {
+  const socket = await adoptDatagram(native, nsPath, "icmp")
+  try {
+    return await new Promise<Outcome>((resolve) => {
+      const timer = setTimeout(() => resolve({ kind: "timeout" }), timeoutMs)
+      const done = (outcome: Outcome): void => {
+        clearTimeout(timer)
+        resolve(outcome)
+      }
+      socket.on("error", (error: NodeJS.ErrnoException) => done({ kind: "error", code: error.code ?? "EIO" }))
+      socket.on("message", (message) => {
+        // a ping socket only hands us replies to its own id; the token rules out stale ones
+        if (message[0] === ICMP_ECHO_REPLY && message.subarray(8).equals(token)) done({ kind: "reply" })
+      })
+      // the port is meaningless for ICMP (the kernel ignores it), but dgram insists on one
+      socket.send(echoRequest(1, token), 1, address, (error) => {
+        if (error) done({ kind: "error", code: (error as NodeJS.ErrnoException).code ?? "EIO" })
+      })
+    })
+  } finally {
+    socket.close()
+  }
+}
+
+interface FirstHop {
+  readonly dev?: string
+  readonly via?: string
+  readonly reason?: ProbeReason
+  readonly detail: string
+}
+
+/**
+ * Why did nothing come back? Asks the sending namespace's kernel about the first hop only: the
+ * route it picks, whether that device is up and has carrier, and the ARP state of the next hop.
+ * Beyond the first hop the real kernel tells nothing, and the answer stays "no-answer".
+ */
+const diagnoseFirstHop = (namespaces: NamespaceTable, from: string, address: string): FirstHop => {
+  const channel = namespaces.channel(from)
+  let route
+  try {
+    const reply = channel
+      .request(
+        RTM.GETROUTE,
+        0,
+        [rtmsg({ family: AF_INET, dstLength: 32, table: 0, protocol: 0, scope: 0, type: 0 }), attrIpv4(RTA.DST, address)],
+        `route to ${address}`,
+      )
+      .find((m) => m.type === RTM.NEWROUTE)
+    route = reply ? parseRtmsg(reply.payload) : undefined
+  } catch (error) {
+    const code = (error as { code?: string }).code
+    if (code === "ENETUNREACH") return { reason: "no-route", detail: `no route to ${address} in ${from}` }
+    return { detail: `route lookup failed: ${(error as Error).message}` }
+  }
+  const local = route?.type === RTN_LOCAL
+  if (!route || (route.type !== RTN_UNICAST && !local)) return { detail: `${address} is a special destination in ${from}` }
+  const oif = readU32(route.attrs.get(RTA.OIF))
+  const via = readIpv4(route.attrs.get(RTA.GATEWAY))
+  if (oif === undefined) return { detail: "route without a device" }
+  const link = channel.request(RTM.GETLINK, 0, [ifinfomsg({ index: oif })], `link ${oif}`).find((m) => m.type === RTM.NEWLINK)
+  const parsed = link ? parseIfinfomsg(link.payload) : undefined
+  const dev = readString(parsed?.attrs.get(3 /* IFLA_IFNAME */))
+  const base = { ...(dev ? { dev } : {}), ...(via ? { via } : {}) }
+  if (parsed && !(parsed.flags & IFF_UP)) return { ...base, reason: "link-down", detail: `${dev} is down in ${from}` }
+  if (parsed && !(parsed.flags & IFF_LOWER_UP))
+    return { ...base, reason: "link-down", detail: `${dev} has no carrier in ${from} (its peer is down or gone)` }
+  if (local) return { ...base, detail: `${address} is local to ${from}; no echo reply` }
+  const nextHop = via ?? address
+  const wanted = ipv4Bytes(nextHop)
+  const neighbour = channel
+    .dump(RTM.GETNEIGH, [ndmsg({ family: AF_INET, index: 0, state: 0, flags: 0 })], "dump neighbours")
+    .map((m) => parseNdmsg(m.payload))
+    .find((n) => n.index === oif && n.attrs.get(NDA.DST)?.equals(wanted))
+  if (neighbour && neighbour.state & (NUD.INCOMPLETE | NUD.FAILED))
+    return { ...base, reason: "unresolved", detail: `ARP for ${nextHop} on ${dev} got no answer` }
+  return { ...base, detail: `sent via ${dev}${via ? ` and ${via}` : ""}; no echo reply` }
+}
+
+export const probe = async (
+  native: NetnsAddon,
+  namespaces: NamespaceTable,
+  from: string,
+  address: string,
+  token: Buffer,
+  timeoutMs: number,
+  trace: boolean,
+): Promise<ProbeResult> => {
+  ipv4Bytes(address)
+  const nsPath = namespaces.path(from)
+  const outcome = await echo(native, nsPath, address, token, timeoutMs)
+  const hop = (event: string, dev?: string): ProbeHop => ({ ns: from, ...(dev ? { dev } : {}), event })
+  if (outcome.kind === "reply") {
+    return { reachable: true, reason: "answered", ...(trace ? { trace: [hop(`echo reply from ${address}`)] } : {}) }
+  }
+  if (outcome.kind === "error") {
+    const reason = SEND_ERRORS[outcome.code] ?? "no-answer"
+    const detail = `sending to ${address} from ${from}: ${outcome.code}`
+    return { reachable: false, reason, detail, ...(trace ? { trace: [hop(detail)] } : {}) }
+  }
+  const diagnosis = diagnoseFirstHop(namespaces, from, address)
+  return {
+    reachable: false,
+    reason: diagnosis.reason ?? "no-answer",
+    detail: diagnosis.detail,
+    ...(trace ? { trace: [hop(diagnosis.detail, diagnosis.dev)] } : {}),
+  }
+}

@@ -1,0 +1,60 @@
+import { existsSync } from "node:fs"
+import { nsPath, type NamespaceTable } from "./namespaces.ts"
+import { IFLA, RTM } from "./netlink/constants.ts"
+import { attrU32, ifinfomsg } from "./netlink/wire.ts"
+import { nsidOf } from "./nsid.ts"
+import { dumpLinks } from "./read.ts"
+
+/** a link in another namespace that goes when a deleted namespace is finally destroyed */
+export interface Teardown {
+  readonly observer: string
+  /** the link's ifindex in the observer (IFLA_LINK of its peer in the deleted namespace) */
+  readonly index: number
+}
+
+/**
+ * Before deleting `ns`: the far ends of its links that live in our other namespaces (veth peers).
+ * Dumping `ns` makes the kernel give those namespaces ids inside `ns`, which RTM_GETNSID then
+ * names; a namespace that was never asked may have no id assigned yet.
+ */
+export const observersOf = (namespaces: NamespaceTable, ns: string): Teardown[] => {
+  const crossing = dumpLinks(namespaces, ns).filter((l) => l.linkNetnsid !== undefined && l.linkIndex !== undefined)
+  if (crossing.length === 0) return []
+  const names = new Map<number, string>()
+  for (const other of namespaces.known()) {
+    if (other === ns) continue
+    const nsid = nsidOf(namespaces, ns, other)
+    if (nsid !== undefined) names.set(nsid, other)
+  }
+  return crossing.flatMap((l) => {
+    const observer = names.get(l.linkNetnsid as number)
+    return observer === undefined ? [] : [{ observer, index: l.linkIndex as number }]
+  })
+}
+
+const stillThere = (namespaces: NamespaceTable, { observer, index }: Teardown): boolean => {
+  if (!existsSync(nsPath(observer))) return false
+  try {
+    namespaces.channel(observer).request(RTM.GETLINK, 0, [ifinfomsg({ index }), attrU32(IFLA.EXT_MASK, 0)], `link ${index}`)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Deleting a namespace only unmounts its name: the kernel destroys it later, in a worker, and
+ * only then do the veth peers it had elsewhere disappear (a few ms, more under load). Waits,
+ * bounded, until those links are gone, so that nsDel's effects are visible when apply returns,
+ * as they are for every other operation.
+ */
+export const awaitTeardowns = async (namespaces: NamespaceTable, pending: Teardown[], maxMs: number): Promise<void> => {
+  const started = performance.now()
+  while (pending.length > 0) {
+    pending.splice(0, pending.length, ...pending.filter((t) => stillThere(namespaces, t)))
+    if (pending.length === 0 || performance.now() - started > maxMs) return
+    await sleep(2)
+  }
+}
