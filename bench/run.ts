@@ -4,7 +4,16 @@ import { join } from "node:path"
 import { barChart } from "./plot.ts"
 import { controllerOps, predictedMatrixMs, probedMatrixMs } from "./sim.ts"
 
-/** `npm run bench`: simulator benchmarks → bench/results/sim.json and sim.svg */
+/**
+ * `npm run bench`: simulator benchmarks → bench/results/sim.json and SVGs; then, as root where the
+ * linux backend can run, the real-kernel benchmarks → bench/results/linux.json and SVGs.
+ * `npm run bench -- sim` or `-- linux` runs only one of them.
+ */
+const only = process.argv[2]
+if (only !== undefined && only !== "sim" && only !== "linux") {
+  process.stderr.write(`bench: unknown part "${only}" (sim or linux)\n`)
+  process.exit(2)
+}
 const results = join(import.meta.dirname, "results")
 mkdirSync(results, { recursive: true })
 
@@ -18,49 +27,67 @@ const machine = {
 
 const say = (line: string) => process.stderr.write(`${line}\n`)
 
-say("sim: controller ops on 100 networks (2 s, then the model-only baseline 2 s)…")
-const ops = controllerOps()
-say(`  ${ops.opsPerSec.toLocaleString("en-US")} ops/s (model alone: ${ops.modelOnlyOpsPerSec.toLocaleString("en-US")} ops/s)`)
+const simBench = (): void => {
+  say("sim: controller ops on 100 networks (2 s, then the model-only baseline 2 s)…")
+  const ops = controllerOps()
+  say(`  ${ops.opsPerSec.toLocaleString("en-US")} ops/s (model alone: ${ops.modelOnlyOpsPerSec.toLocaleString("en-US")} ops/s)`)
 
-const matrix: Record<string, number> = {}
-const matrixDetail: Record<string, unknown> = {}
-for (const size of [1000, 10000]) {
-  say(`sim: reach matrix, ${size} containers over 100 networks…`)
-  const predicted = predictedMatrixMs(size)
-  matrix[size] = Math.round(predicted.ms * 10) / 10
-  matrixDetail[size] = { entries: predicted.entries, reachable: predicted.reachable }
-  say(`  ${predicted.ms.toFixed(1)} ms for ${predicted.entries.toLocaleString("en-US")} entries`)
-}
-say("sim: the same matrix measured by probes through the simulated kernel, 1000 containers…")
-const probed = probedMatrixMs(1000)
-say(`  ${probed.ms.toFixed(0)} ms for ${probed.entries.toLocaleString("en-US")} probes`)
+  const matrix: Record<string, number> = {}
+  const matrixDetail: Record<string, unknown> = {}
+  for (const size of [1000, 10000]) {
+    say(`sim: reach matrix, ${size} containers over 100 networks…`)
+    const predicted = predictedMatrixMs(size)
+    matrix[size] = Math.round(predicted.ms * 10) / 10
+    matrixDetail[size] = { entries: predicted.entries, reachable: predicted.reachable }
+    say(`  ${predicted.ms.toFixed(1)} ms for ${predicted.entries.toLocaleString("en-US")} entries`)
+  }
+  say("sim: the same matrix measured by probes through the simulated kernel, 1000 containers…")
+  const probed = probedMatrixMs(1000)
+  say(`  ${probed.ms.toFixed(0)} ms for ${probed.entries.toLocaleString("en-US")} probes`)
 
-const sim = {
-  machine,
-  date: new Date().toISOString(),
-  opsPerSec: ops.opsPerSec,
-  matrixMs: matrix,
-  goals: { opsPerSec: ">= 200000", matrixMs10000: "<= 2000" },
-  baselines: {
-    modelOnlyOpsPerSec: ops.modelOnlyOpsPerSec,
-    probedMatrixMs: { 1000: Math.round(probed.ms), probes: probed.entries },
-  },
-  detail: { matrix: matrixDetail },
+  const sim = {
+    machine,
+    date: new Date().toISOString(),
+    opsPerSec: ops.opsPerSec,
+    matrixMs: matrix,
+    goals: { opsPerSec: ">= 200000", matrixMs10000: "<= 2000" },
+    baselines: {
+      modelOnlyOpsPerSec: ops.modelOnlyOpsPerSec,
+      probedMatrixMs: { 1000: Math.round(probed.ms), probes: probed.entries },
+    },
+    detail: { matrix: matrixDetail },
+  }
+  writeFileSync(join(results, "sim.json"), `${JSON.stringify(sim, null, 2)}\n`)
+  writeFileSync(
+    join(results, "sim.svg"),
+    barChart("cnmlab on the simulator", "", [
+      { label: "controller ops/s (100 networks)", value: ops.opsPerSec },
+      { label: "model alone ops/s (baseline)", value: ops.modelOnlyOpsPerSec, baseline: true },
+    ]),
+  )
+  writeFileSync(
+    join(results, "sim-matrix.svg"),
+    barChart("reach matrix over 100 networks", "ms", [
+      { label: "predicted, 1,000 containers", value: matrix[1000] as number },
+      { label: "predicted, 10,000 containers", value: matrix[10000] as number },
+      { label: "probed on sim, 1,000 containers", value: probed.ms, baseline: true },
+    ]),
+  )
+  say(`wrote ${join(results, "sim.json")}`)
 }
-writeFileSync(join(results, "sim.json"), `${JSON.stringify(sim, null, 2)}\n`)
-writeFileSync(
-  join(results, "sim.svg"),
-  barChart("cnmlab on the simulator", "", [
-    { label: "controller ops/s (100 networks)", value: ops.opsPerSec },
-    { label: "model alone ops/s (baseline)", value: ops.modelOnlyOpsPerSec, baseline: true },
-  ]),
-)
-writeFileSync(
-  join(results, "sim-matrix.svg"),
-  barChart("reach matrix over 100 networks", "ms", [
-    { label: "predicted, 1,000 containers", value: matrix[1000] as number },
-    { label: "predicted, 10,000 containers", value: matrix[10000] as number },
-    { label: "probed on sim, 1,000 containers", value: probed.ms, baseline: true },
-  ]),
-)
-say(`wrote ${join(results, "sim.json")}`)
+
+/** the real kernel: only as root, with the backend available; otherwise said, and skipped */
+const linuxBench = async (): Promise<void> => {
+  const { linuxAvailability } = await import("../backends/linux/availability.ts")
+  const availability = linuxAvailability()
+  if (process.getuid?.() !== 0 || !availability.ok) {
+    say(`linux: skipped: ${availability.ok ? "not root" : availability.reason}`)
+    return
+  }
+  const { runLinuxBench } = await import("./linux.ts")
+  await runLinuxBench(results, machine, say)
+}
+
+if (only !== "linux") simBench()
+if (only !== "sim") await linuxBench()
+

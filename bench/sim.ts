@@ -34,6 +34,21 @@ const timeFor = (durationMs: number, body: (i: number) => number): { ops: number
   return { ops, ms: performance.now() - started }
 }
 
+/**
+ * Controller operations per second, the wall-clock rate of the measured loop.
+ *
+ * What one op includes: the whole path a user's request takes, run by `Effect.runSync` as a
+ * caller would run it: Lab (placement of the container on its host) → Controller → the model's
+ * decision (validation, IPAM, the next persistent state) → the bridge driver's kernel steps →
+ * the simulated kernel applying them with every check Linux makes (namespace, veth pair on the
+ * bridge, address, link up, default route; deletions take their links, routes and ports along)
+ * → the controller's bookkeeping (DNS records, the embedded DNS server of each new container).
+ * Four ops per round: create (on net i), connect (to net i+1), disconnect, remove, against a lab
+ * of 100 networks and 1,000 standing containers, in one process that runs nothing else.
+ *
+ * What it does not include: building the lab and its standing containers (before the clock
+ * starts), and refusals (every op succeeds). The bench runs compiled by esbuild (bench/compiled.mjs).
+ */
 export const controllerOps = (durationMs = 2000) => {
   const lab = labWithNetworks()
   // a standing population, so the ops run against a non-trivial state

@@ -22,7 +22,7 @@ Usage:
 
 Commands:
   run      run a scenario file (YAML or JSON, format version 1) and report
-  clean    remove every network namespace cnmlab left behind (the linux backend's cnm-*)
+  clean    remove the network namespaces (cnm-*) that killed or crashed linux runs left behind
   doctor   check whether this machine can run the linux backend
   help     show this text, or a command's own help (cnmlab help run)
 
@@ -62,15 +62,19 @@ ${exitCodes}
 `,
   clean: `cnmlab clean
 
-Removes every network namespace named cnm-* and what lives in it, for instance after a run was
-killed before it could tear down. Never touches anything else. Needs root or CAP_NET_ADMIN.
+Removes the network namespaces (cnm-*) that cnmlab runs left behind when they were killed or
+crashed before tearing down, and prints each one. Only those recorded in cnmlab's ledger
+(/run/cnmlab/ledger) by a process that no longer runs: namespaces of runs still going, and any
+namespace cnmlab did not record (even one named cnm-*), are never touched. A run that ends
+normally, or by Ctrl-C, removes its own namespaces. Needs root.
 
 Example:
   sudo cnmlab clean
 
 Exit codes:
   0    cleaned (or nothing to clean)
-  3    not allowed here (not root, no CAP_NET_ADMIN)
+  1    some namespaces could not be removed (each is named on stderr, with the reason)
+  3    not allowed here (not root)
 `,
   doctor: `cnmlab doctor
 

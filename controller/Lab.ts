@@ -128,34 +128,70 @@ export class Lab {
     readonly host?: string
     readonly networks?: ReadonlyArray<AttachRequest>
   }): Effect.Effect<Container, CnmError> {
-    return Effect.gen({ self: this }, function* () {
+    // no Effect.gen on the hot path: a generator per call costs more than the whole model operation
+    return Effect.suspend(() => {
       const controller = request.host === undefined ? this.controllers[0] : this.controllers.find((c) => c.host === request.host)
-      if (!controller) return yield* Effect.fail(cnmError("InvalidName", `no such host: ${request.host}`))
+      if (!controller) return Effect.fail(cnmError("InvalidName", `no such host: ${request.host}`))
       // a name in use on another host (a name taken on this host the model refuses itself)
-      if (this.placement.has(request.name) && this.placement.get(request.name) !== controller) {
-        return yield* Effect.fail(cnmError("ContainerNameConflict", `container name "${request.name}" is already in use`))
+      const placed = this.placement.get(request.name)
+      if (placed !== undefined && placed !== controller) {
+        return Effect.fail(cnmError("ContainerNameConflict", `container name "${request.name}" is already in use`))
       }
-      const container = yield* controller.createContainer({
-        name: request.name,
-        ...(request.networks ? { networks: request.networks } : {}),
-      })
-      this.placement.set(container.name, controller)
-      this.order.push(container.name)
-      return container
+      return controller.createContainer(request).pipe(
+        Effect.map((container) => {
+          this.placement.set(container.name, controller)
+          this.order.push(container.name)
+          return container
+        }),
+      )
     })
   }
 
   removeContainer(name: string): Effect.Effect<Container, CnmError> {
     return this.on(name, (c) =>
       c.removeContainer(name).pipe(
-        Effect.tap(() =>
-          Effect.sync(() => {
-            this.placement.delete(name)
-            this.order.splice(this.order.indexOf(name), 1)
-          }),
-        ),
+        Effect.map((container) => {
+          this.placement.delete(name)
+          // from the end: the containers removed most often are the ones created last
+          const at = this.order.lastIndexOf(name)
+          if (at === this.order.length - 1) this.order.pop()
+          else this.order.splice(at, 1)
+          return container
+        }),
       ),
     )
+  }
+
+  /**
+   * Remove several containers with one round of kernel work per host (Controller.removeContainers):
+   * on Linux a thousand containers go in about a second, instead of 20-60 ms each one at a time.
+   * Unknown or repeated names are refused before anything is removed.
+   */
+  removeContainers(names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Container>, CnmError> {
+    return Effect.suspend(() => {
+      const byHost = new Map<Controller, string[]>()
+      const seen = new Set<string>()
+      for (const name of names) {
+        const controller = this.placement.get(name)
+        if (!controller || seen.has(name)) return Effect.fail(cnmError("ContainerNotFound", `No such container: ${name}`))
+        seen.add(name)
+        const group = byHost.get(controller)
+        if (group) group.push(name)
+        else byHost.set(controller, [name])
+      }
+      // what a host removed stays removed even when a later host refuses
+      const forgetRemoved = (controller: Controller, group: ReadonlyArray<string>) =>
+        Effect.sync(() => {
+          const removed = new Set(group.filter((name) => model.container(controller.state, name) === undefined))
+          for (const name of removed) this.placement.delete(name)
+          let kept = 0
+          for (const name of this.order) if (!removed.has(name)) this.order[kept++] = name
+          this.order.length = kept
+        })
+      return Effect.forEach([...byHost], ([controller, group]) =>
+        controller.removeContainers(group).pipe(Effect.ensuring(forgetRemoved(controller, group))),
+      ).pipe(Effect.map((removed) => removed.flat()))
+    })
   }
 
   connect(container: string, attach: AttachRequest): Effect.Effect<Endpoint, CnmError> {

@@ -10,21 +10,41 @@ export interface Cidr {
   readonly prefix: number
 }
 
-const octetPattern = /^(0|[1-9][0-9]{0,2})$/
+const DOT = 46
+const ZERO = 48
+const NINE = 57
+
+/**
+ * The dotted quad in text[start, end): four octets of one to three digits, no leading zero but
+ * in "0" itself, each at most 255. Read character by character: every detach parses its
+ * endpoint's address back, and split or a regular expression would allocate on that path.
+ */
+const parseIPv4Between = (text: string, start: number, end: number): number | undefined => {
+  let value = 0
+  let octet = 0
+  let digits = 0
+  let octets = 0
+  for (let index = start; index <= end; index++) {
+    // the end reads as one more dot, which closes the last octet
+    const code = index === end ? DOT : text.charCodeAt(index)
+    if (code === DOT) {
+      if (digits === 0 || octet > 255 || ++octets > 4) return undefined
+      value = value * 256 + octet
+      octet = 0
+      digits = 0
+    } else if (code >= ZERO && code <= NINE) {
+      if (digits === 3 || (digits === 1 && octet === 0)) return undefined
+      octet = octet * 10 + (code - ZERO)
+      digits++
+    } else {
+      return undefined
+    }
+  }
+  return octets === 4 ? value : undefined
+}
 
 /** "10.1.2.3" → 167838211; undefined for anything that is not a plain dotted quad */
-export const parseIPv4 = (text: string): number | undefined => {
-  const parts = text.split(".")
-  if (parts.length !== 4) return undefined
-  let value = 0
-  for (const part of parts) {
-    if (!octetPattern.test(part)) return undefined
-    const octet = Number(part)
-    if (octet > 255) return undefined
-    value = value * 256 + octet
-  }
-  return value
-}
+export const parseIPv4 = (text: string): number | undefined => parseIPv4Between(text, 0, text.length)
 
 export const formatIPv4 = (address: number): string =>
   `${(address >>> 24) & 255}.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}`
@@ -42,18 +62,34 @@ export interface ParsedCidr extends Cidr {
   readonly address: number
 }
 
-const prefixPattern = /^(0|[1-9][0-9]?)$/
+/** the prefix length after the slash: one or two digits, no leading zero, at most 32 */
+const parsePrefixLength = (text: string, start: number): number | undefined => {
+  const length = text.length - start
+  if (length < 1 || length > 2) return undefined
+  const first = text.charCodeAt(start) - ZERO
+  if (first < 0 || first > 9) return undefined
+  if (length === 1) return first
+  const second = text.charCodeAt(start + 1) - ZERO
+  if (first === 0 || second < 0 || second > 9) return undefined
+  const prefix = first * 10 + second
+  return prefix > 32 ? undefined : prefix
+}
 
 /** "10.1.0.5/24" → { base: 10.1.0.0, prefix: 24, address: 10.1.0.5 }; undefined if not a.b.c.d/n */
 export const parseCidrWithAddress = (text: string): ParsedCidr | undefined => {
   const slash = text.indexOf("/")
   if (slash < 0) return undefined
-  const address = parseIPv4(text.slice(0, slash))
-  const prefixText = text.slice(slash + 1)
-  if (address === undefined || !prefixPattern.test(prefixText)) return undefined
-  const prefix = Number(prefixText)
-  if (prefix > 32) return undefined
+  const address = parseIPv4Between(text, 0, slash)
+  const prefix = parsePrefixLength(text, slash + 1)
+  if (address === undefined || prefix === undefined) return undefined
   return { base: networkAddressOf(address, prefix), prefix, address }
+}
+
+/** the address of "10.1.0.5/24" (10.1.0.5) without building the parsed block; undefined if not a.b.c.d/n */
+export const parseIPv4Prefix = (text: string): number | undefined => {
+  const slash = text.indexOf("/")
+  if (slash < 0 || parsePrefixLength(text, slash + 1) === undefined) return undefined
+  return parseIPv4Between(text, 0, slash)
 }
 
 /** like parseCidrWithAddress, normalized to the network address */

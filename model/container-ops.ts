@@ -4,7 +4,7 @@
  * in two places, the container record (the truth) and its network's indexes (endpoints by
  * container, address book); every function here updates both or neither.
  */
-import { formatIPv4, parseIPv4, parseCidrWithAddress } from "./cidr.ts"
+import { formatIPv4, parseIPv4, parseIPv4Prefix } from "./cidr.ts"
 import {
   type AddressBook,
   type Allocation,
@@ -14,6 +14,7 @@ import {
   macForAddress,
   release,
 } from "./ipam.ts"
+import { appended } from "./arrays.ts"
 import * as IntTrie from "./int-trie.ts"
 import { mtuProblem } from "./options.ts"
 import {
@@ -21,6 +22,7 @@ import {
   type CnmState,
   type ContainerRecord,
   type NetworkRecord,
+  NetworkRecordValue,
   type Outcome,
   type Refusal,
   accept,
@@ -28,7 +30,7 @@ import {
   dropContainerRecord,
   fail,
   networkRecord,
-  putContainerRecord,
+  putEndpointRecords,
   putNetworkRecord,
   succeed,
 } from "./representation.ts"
@@ -37,16 +39,50 @@ import type { AttachRequest, Container, ContainerRequest, Endpoint } from "./typ
 /** Docker's container name rule (daemon/names.go) */
 const containerNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
 
-/** a copy with one more item (Array.prototype.concat is slow in V8: it checks every argument for spreadability) */
-const appended = <A>(items: ReadonlyArray<A>, item: A): Array<A> => {
-  const copy = items.slice()
-  copy.push(item)
-  return copy
+/** the interface names containers use, made once: a container rarely has more than a few */
+const interfaceNames: ReadonlyArray<string> = Array.from({ length: 16 }, (_, n) => `eth${n}`)
+
+const interfaceName = (n: number): string => interfaceNames[n] ?? `eth${n}`
+
+/*
+ * The records every container operation builds again are class instances, not object literals:
+ * see arrays.ts for why that matters to V8. Their arrays are frozen, and V8's array builtins and
+ * for-of take a slow path on frozen arrays (find, filter, for-of: five to ten times slower,
+ * measured), so the hot paths below walk them by index.
+ */
+
+class ContainerValue implements Container {
+  constructor(
+    readonly name: string,
+    readonly networks: ReadonlyArray<string>,
+  ) {}
 }
 
 /** containers and their network lists are shared by later states: frozen, like networks and endpoints */
 const frozenContainer = (name: string, networks: Array<string>): Container =>
-  Object.freeze({ name, networks: Object.freeze(networks) })
+  Object.freeze(new ContainerValue(name, Object.freeze(networks)))
+
+class ContainerRecordValue implements ContainerRecord {
+  constructor(
+    readonly seq: number,
+    readonly container: Container,
+    readonly endpoints: ReadonlyArray<Endpoint>,
+    readonly nextInterface: number,
+  ) {}
+}
+
+/** an endpoint with an address (every one but those on host and none): all fields, in one order */
+class AddressedEndpoint implements Endpoint {
+  constructor(
+    readonly container: string,
+    readonly network: string,
+    readonly aliases: ReadonlyArray<string>,
+    readonly address: string,
+    readonly mac: string,
+    readonly ifname: string,
+    readonly staticAddress: boolean,
+  ) {}
+}
 
 const noAliases: ReadonlyArray<string> = Object.freeze([])
 
@@ -114,17 +150,16 @@ const createEndpoint = (container: ContainerRecord, network: NetworkRecord, requ
     const where = `endpoint ${container.container.name} on network ${network.network.name}`
     return fail("InvalidOption", `failed to create ${where}: ${mtuRefusal}`)
   }
-  // written out in full, in one order: endpoints are the most numerous objects, keep them one shape.
   // Frozen like everything a state hands out: later states share them.
-  const endpoint: Endpoint = {
-    container: container.container.name,
-    network: network.network.name,
+  const endpoint = new AddressedEndpoint(
+    container.container.name,
+    network.network.name,
     aliases,
-    address: endpointAddressText(allocated.address, book.subnet),
-    mac: macForAddress(allocated.address),
-    ifname: `eth${container.nextInterface}`,
-    staticAddress: request.ip !== undefined,
-  }
+    endpointAddressText(allocated.address, book.subnet),
+    macForAddress(allocated.address),
+    interfaceName(container.nextInterface),
+    request.ip !== undefined,
+  )
   return accept({ addresses: allocated.book, endpoint: Object.freeze(endpoint) })
 }
 
@@ -139,11 +174,12 @@ const nullDriver = (network: NetworkRecord | undefined): boolean => network?.net
  * `host` on either side means the namespace is shared, and `none` on either side is exclusive.
  */
 const connectRefusal = (state: CnmState, container: ContainerRecord, network: NetworkRecord): Refusal | undefined => {
-  const onHost = container.endpoints.some((endpoint) => hostDriver(networkRecord(state, endpoint.network)))
-  if (hostDriver(network) && !onHost) {
+  const endpoints = container.endpoints
+  if (hostDriver(network) && !endpoints.some((endpoint) => hostDriver(networkRecord(state, endpoint.network)))) {
     return fail("HostNetworkExclusive", "container cannot be disconnected from host network or connected to host network")
   }
-  for (const endpoint of container.endpoints) {
+  for (let index = 0; index < endpoints.length; index++) {
+    const endpoint = endpoints[index] as Endpoint
     if (endpoint.network === network.network.name) break
     const current = networkRecord(state, endpoint.network)
     if (hostDriver(current) || hostDriver(network)) {
@@ -159,7 +195,8 @@ const connectRefusal = (state: CnmState, container: ContainerRecord, network: Ne
       )
     }
   }
-  if (container.endpoints.some((endpoint) => endpoint.network === network.network.name)) {
+  for (let index = 0; index < endpoints.length; index++) {
+    if ((endpoints[index] as Endpoint).network !== network.network.name) continue
     const { name } = container.container
     return fail("EndpointExists", `endpoint with name ${name} already exists in network ${network.network.name}`)
   }
@@ -179,7 +216,13 @@ interface Attached {
  * The first network of a new container is what `docker run --network` starts it with: no
  * exclusivity applies to it, `host` and `none` included.
  */
-const attach = (state: CnmState, container: ContainerRecord, request: AttachRequest, first: boolean): Checked<Attached> => {
+const attach = (
+  state: CnmState,
+  container: ContainerRecord,
+  request: AttachRequest,
+  first: boolean,
+  nextContainerSeq: number = state.nextContainerSeq,
+): Checked<Attached> => {
   const network = networkRecord(state, request.network)
   if (network === undefined) return fail("NetworkNotFound", `network ${request.network} not found`)
   const staticRefusal = staticAddressRefusal(network, request)
@@ -191,37 +234,53 @@ const attach = (state: CnmState, container: ContainerRecord, request: AttachRequ
   const created = createEndpoint(container, network, request)
   if (!created.ok) return created
   const { endpoint } = created.value
-  const updatedContainer: ContainerRecord = {
-    seq: container.seq,
-    container: frozenContainer(container.container.name, appended(container.container.networks, network.network.name)),
-    endpoints: Object.freeze(appended(container.endpoints, endpoint)),
-    nextInterface: endpoint.ifname === undefined ? container.nextInterface : container.nextInterface + 1,
-  }
-  const updatedNetwork: NetworkRecord = {
-    network: network.network,
-    addresses: created.value.addresses,
-    endpoints: IntTrie.set(network.endpoints, container.seq, endpoint),
-  }
-  const next = putContainerRecord(putNetworkRecord(state, updatedNetwork), updatedContainer)
+  const updatedContainer = new ContainerRecordValue(
+    container.seq,
+    frozenContainer(container.container.name, appended(container.container.networks, network.network.name)),
+    Object.freeze(appended(container.endpoints, endpoint)),
+    endpoint.ifname === undefined ? container.nextInterface : container.nextInterface + 1,
+  )
+  const updatedNetwork = new NetworkRecordValue(
+    network.network,
+    created.value.addresses,
+    IntTrie.set(network.endpoints, container.seq, endpoint),
+  )
+  const next = putEndpointRecords(state, updatedNetwork, updatedContainer, nextContainerSeq)
   return accept({ state: next, container: updatedContainer, endpoint })
+}
+
+/** the endpoint's network record without it (its indexes); undefined when the network is gone */
+const detachedNetwork = (
+  state: CnmState,
+  container: ContainerRecord,
+  endpoint: Endpoint,
+  network: NetworkRecord | undefined = networkRecord(state, endpoint.network),
+): NetworkRecord | undefined => {
+  if (network === undefined) return undefined
+  const address = endpoint.address === undefined ? undefined : parseIPv4Prefix(endpoint.address)
+  return new NetworkRecordValue(
+    network.network,
+    network.addresses === undefined || address === undefined ? network.addresses : release(network.addresses, address),
+    IntTrie.remove(network.endpoints, container.seq),
+  )
 }
 
 /** takes the endpoint out of its network's indexes; the container record is the caller's business */
 const detachFromNetwork = (state: CnmState, container: ContainerRecord, endpoint: Endpoint): CnmState => {
-  const network = networkRecord(state, endpoint.network)
-  if (network === undefined) return state
-  const address = endpoint.address === undefined ? undefined : parseCidrWithAddress(endpoint.address)?.address
-  return putNetworkRecord(state, {
-    network: network.network,
-    addresses: network.addresses === undefined || address === undefined ? network.addresses : release(network.addresses, address),
-    endpoints: IntTrie.remove(network.endpoints, container.seq),
-  })
+  const detached = detachedNetwork(state, container, endpoint)
+  return detached === undefined ? state : putNetworkRecord(state, detached)
 }
 
 export interface ContainerWithEndpoints {
   readonly container: Container
   readonly endpoints: ReadonlyArray<Endpoint>
 }
+
+const noEndpoints: ReadonlyArray<Endpoint> = Object.freeze([])
+
+const noNetworks: ReadonlyArray<string> = Object.freeze([])
+
+const defaultNetworkRequest: ReadonlyArray<AttachRequest> = Object.freeze([Object.freeze({ network: "bridge" })])
 
 export const createContainer = (state: CnmState, request: ContainerRequest): Outcome<ContainerWithEndpoints> => {
   const { name } = request
@@ -231,18 +290,15 @@ export const createContainer = (state: CnmState, request: ContainerRequest): Out
   if (containerRecord(state, name) !== undefined) {
     return fail("ContainerNameConflict", `Conflict. The container name "/${name}" is already in use`)
   }
-  let container: ContainerRecord = {
-    seq: state.nextContainerSeq,
-    container: frozenContainer(name, []),
-    endpoints: [],
-    nextInterface: 0,
-  }
-  let next = putContainerRecord({ ...state, nextContainerSeq: state.nextContainerSeq + 1 }, container)
-  const requested = request.networks === undefined || request.networks.length === 0 ? [{ network: "bridge" }] : request.networks
+  // not stored until its first endpoint is: attach writes the container and that endpoint at once
+  // (so this first record, never handed out, needs no freezing)
+  let container: ContainerRecord = new ContainerRecordValue(state.nextContainerSeq, new ContainerValue(name, noNetworks), noEndpoints, 0)
+  let next = state
+  const requested = request.networks === undefined || request.networks.length === 0 ? defaultNetworkRequest : request.networks
   // as the recorder makes it on Docker 20.10 (API 1.41 takes one network at creation): `docker
   // run` with the first network, then `docker network connect` for each further one
-  for (const [index, attachRequest] of requested.entries()) {
-    const attached = attach(next, container, attachRequest, index === 0)
+  for (let index = 0; index < requested.length; index++) {
+    const attached = attach(next, container, requested[index] as AttachRequest, index === 0, state.nextContainerSeq + 1)
     if (!attached.ok) return attached
     next = attached.value.state
     container = attached.value.container
@@ -254,7 +310,9 @@ export const removeContainer = (state: CnmState, name: string): Outcome<Containe
   const container = containerRecord(state, name)
   if (container === undefined) return fail("ContainerNotFound", `No such container: ${name}`)
   let next = state
-  for (const endpoint of container.endpoints) next = detachFromNetwork(next, container, endpoint)
+  for (let index = 0; index < container.endpoints.length; index++) {
+    next = detachFromNetwork(next, container, container.endpoints[index] as Endpoint)
+  }
   return succeed(dropContainerRecord(next, container), { container: container.container, endpoints: container.endpoints })
 }
 
@@ -270,22 +328,26 @@ export const disconnect = (state: CnmState, containerName: string, networkName: 
   if (container === undefined) return fail("ContainerNotFound", `No such container: ${containerName}`)
   const network = networkRecord(state, networkName)
   if (network === undefined) return fail("NetworkNotFound", `network ${networkName} not found`)
-  const endpoint = container.endpoints.find((candidate) => candidate.network === networkName)
+  const endpoints = container.endpoints
+  let endpoint: Endpoint | undefined
+  for (let index = 0; index < endpoints.length && endpoint === undefined; index++) {
+    if ((endpoints[index] as Endpoint).network === networkName) endpoint = endpoints[index]
+  }
   if (endpoint !== undefined && network.network.driver === "host") {
     return fail("HostNetworkExclusive", "container cannot be disconnected from host network or connected to host network")
   }
   if (endpoint === undefined) {
     return fail("NotConnected", `container ${containerName} is not connected to network ${networkName}`)
   }
-  const remaining = Object.freeze(container.endpoints.filter((candidate) => candidate !== endpoint))
-  const updated: ContainerRecord = {
-    seq: container.seq,
-    container: frozenContainer(
-      containerName,
-      remaining.map((candidate) => candidate.network),
-    ),
-    endpoints: remaining,
-    nextInterface: container.nextInterface,
+  const remaining = new Array<Endpoint>(endpoints.length - 1)
+  const networks = new Array<string>(endpoints.length - 1)
+  for (let index = 0, kept = 0; index < endpoints.length; index++) {
+    const candidate = endpoints[index] as Endpoint
+    if (candidate === endpoint) continue
+    remaining[kept] = candidate
+    networks[kept++] = candidate.network
   }
-  return succeed(putContainerRecord(detachFromNetwork(state, container, endpoint), updated), endpoint)
+  const updated = new ContainerRecordValue(container.seq, frozenContainer(containerName, networks), Object.freeze(remaining), container.nextInterface)
+  // the network exists: it was looked up above
+  return succeed(putEndpointRecords(state, detachedNetwork(state, container, endpoint, network) as NetworkRecord, updated), endpoint)
 }

@@ -68,6 +68,17 @@ export interface AddressBook {
   readonly holders: IntTrie.IntTrie<number>
 }
 
+/** a class, not an object literal: every endpoint change builds one (see arrays.ts for why) */
+class Book implements AddressBook {
+  constructor(
+    readonly subnet: Cidr,
+    readonly dynamicFirst: number,
+    readonly dynamicLast: number,
+    readonly gateway: number,
+    readonly holders: IntTrie.IntTrie<number>,
+  ) {}
+}
+
 export type GatewayProblem = "outside" | "exhausted" | "reserved"
 
 /**
@@ -118,22 +129,11 @@ export const openAddressBook = (
   const gatewayOffset =
     userGateway === undefined ? IntTrie.firstAbsent(holders, dynamicFirst, dynamicLast) : userGateway - subnet.base
   if (gatewayOffset < 0 || IntTrie.has(holders, gatewayOffset)) return undefined
-  return {
-    subnet,
-    dynamicFirst,
-    dynamicLast,
-    gateway: subnet.base + gatewayOffset,
-    holders: IntTrie.set(holders, gatewayOffset, gatewayHolder),
-  }
+  return new Book(subnet, dynamicFirst, dynamicLast, subnet.base + gatewayOffset, IntTrie.set(holders, gatewayOffset, gatewayHolder))
 }
 
-const withHolders = (book: AddressBook, holders: IntTrie.IntTrie<number>): AddressBook => ({
-  subnet: book.subnet,
-  dynamicFirst: book.dynamicFirst,
-  dynamicLast: book.dynamicLast,
-  gateway: book.gateway,
-  holders,
-})
+const withHolders = (book: AddressBook, holders: IntTrie.IntTrie<number>): AddressBook =>
+  new Book(book.subnet, book.dynamicFirst, book.dynamicLast, book.gateway, holders)
 
 export interface Allocation {
   readonly book: AddressBook

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto"
 import { type Cidr, formatCidr, formatIPv4 } from "./cidr.ts"
 import * as IntTrie from "./int-trie.ts"
 import type { AddressBook } from "./ipam.ts"
-import type { NetworkRecord } from "./representation.ts"
+import { type NetworkRecord, NetworkRecordValue } from "./representation.ts"
 import type { DriverName, Network } from "./types.ts"
 
 /** Docker's ids are random; ours hash the creation sequence so that a replayed run gets the same ids */
@@ -43,5 +43,5 @@ export const buildNetworkRecord = (spec: NetworkSpec): NetworkRecord => {
   }
   // networks are shared by every later state, handed to drivers and reports: nobody may edit one
   Object.freeze(network.options)
-  return { network: Object.freeze(network), addresses, endpoints: IntTrie.empty() }
+  return new NetworkRecordValue(Object.freeze(network), addresses, IntTrie.empty())
 }

@@ -12,6 +12,13 @@ export const networks = (state: CnmState): ReadonlyArray<Network> =>
 
 export const network = (state: CnmState, name: string): Network | undefined => networkRecord(state, name)?.network
 
+/**
+ * A token that stays the same object while the networks stay the same (created, removed; their
+ * descriptions never change otherwise): container operations keep it, so a caller may keep what
+ * it looked up by network name for as long as the token is unchanged.
+ */
+export const networksVersion = (state: CnmState): object => state.networkOrder
+
 /** creation order */
 export const containers = (state: CnmState): ReadonlyArray<Container> =>
   IntTrie.values(state.containerOrder).map((name) => (containerRecord(state, name) as { container: Container }).container)

@@ -25,6 +25,19 @@ export interface NetworkRecord {
   readonly endpoints: IntTrie.IntTrie<Endpoint>
 }
 
+/**
+ * A network record as operations build it: a class, not an object literal, because V8 may move a
+ * literal's allocations to the old generation for good (see arrays.ts), and network records are
+ * rebuilt by every endpoint change.
+ */
+export class NetworkRecordValue implements NetworkRecord {
+  constructor(
+    readonly network: Network,
+    readonly addresses: AddressBook | undefined,
+    readonly endpoints: IntTrie.IntTrie<Endpoint>,
+  ) {}
+}
+
 export interface ContainerRecord {
   /** creation order; also the key of the container's endpoints in every network index */
   readonly seq: number
@@ -134,6 +147,30 @@ export const putContainerRecord = (state: CnmState, record: ContainerRecord): Cn
     StringMap.set(state.containers, record.container.name, record),
     known ? state.containerOrder : IntTrie.set(state.containerOrder, record.seq, record.container.name),
   )
+}
+
+/**
+ * One endpoint's two writes, its network's record and its container's record, in one new state:
+ * every container operation makes this change, so it builds one state object instead of two. The
+ * network is in the state already (an endpoint joins or leaves a network that exists); the
+ * container may be new, and `nextContainerSeq` then moves on.
+ */
+export const putEndpointRecords = (
+  state: CnmState,
+  network: NetworkRecord,
+  container: ContainerRecord,
+  nextContainerSeq: number = state.nextContainerSeq,
+): CnmState => {
+  const containerKnown = IntTrie.get(state.containerOrder, container.seq) === container.container.name
+  return {
+    networks: StringMap.set(state.networks, network.network.name, network),
+    networkOrder: state.networkOrder,
+    containers: StringMap.set(state.containers, container.container.name, container),
+    containerOrder: containerKnown ? state.containerOrder : IntTrie.set(state.containerOrder, container.seq, container.container.name),
+    nextNetworkSeq: state.nextNetworkSeq,
+    nextContainerSeq,
+    poolCursor: state.poolCursor,
+  }
 }
 
 export const dropContainerRecord = (state: CnmState, record: ContainerRecord): CnmState =>

@@ -11,7 +11,7 @@ import { type CnmState, emptyState, putNetworkRecord } from "./representation.ts
 export type { CnmState, Outcome, Refusal, ContainerRecord, NetworkRecord } from "./representation.ts"
 export { createNetwork, removeNetwork } from "./network-ops.ts"
 export { createContainer, removeContainer, connect, disconnect, type ContainerWithEndpoints } from "./container-ops.ts"
-export { networks, network, containers, container, endpoints, endpointsOf, endpointsOn } from "./queries.ts"
+export { networks, network, networksVersion, containers, container, endpoints, endpointsOf, endpointsOn } from "./queries.ts"
 
 /** what `docker network inspect bridge` shows on a fresh Docker 20.10 host */
 const defaultBridgeOptions: Readonly<Record<string, string>> = {

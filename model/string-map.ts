@@ -3,39 +3,51 @@
  * branches). An update copies only the branches on the key's path, so a state with 10,000
  * containers is updated in well under a microsecond and every older state remains intact.
  * Iteration order is unspecified; ordered listings use an IntTrie keyed by sequence numbers.
- * Keys whose 32-bit hashes are equal share a collision bucket.
+ * Keys whose 32-bit hashes are equal share a collision bucket. Nodes are class instances and
+ * arrays are built by arrays.ts, never literals (why: see arrays.ts).
  */
+import { inserted, pair, removed, replaced, single } from "./arrays.ts"
 
 const BITS = 5
 const SLOT = (1 << BITS) - 1
 
-interface Leaf<V> {
-  readonly kind: "leaf"
-  readonly hash: number
-  readonly key: string
-  readonly value: V
+class Leaf<V> {
+  readonly kind = "leaf"
+  constructor(
+    readonly hash: number,
+    readonly key: string,
+    readonly value: V,
+  ) {}
 }
 
-interface Collision<V> {
-  readonly kind: "collision"
-  readonly hash: number
-  readonly leaves: ReadonlyArray<Leaf<V>>
+class Collision<V> {
+  readonly kind = "collision"
+  constructor(
+    readonly hash: number,
+    readonly leaves: ReadonlyArray<Leaf<V>>,
+  ) {}
 }
 
-interface Branch<V> {
-  readonly kind: "branch"
-  readonly bitmap: number
-  readonly children: ReadonlyArray<Node<V>>
+class Branch<V> {
+  readonly kind = "branch"
+  constructor(
+    readonly bitmap: number,
+    readonly children: ReadonlyArray<Node<V>>,
+  ) {}
 }
 
 type Node<V> = Leaf<V> | Collision<V> | Branch<V>
 
-export interface StringMap<V> {
-  readonly size: number
-  readonly root: Node<V> | undefined
+class Map32<V> {
+  constructor(
+    readonly size: number,
+    readonly root: Node<V> | undefined,
+  ) {}
 }
 
-const emptyMap: StringMap<never> = { size: 0, root: undefined }
+export type StringMap<V> = Map32<V>
+
+const emptyMap: StringMap<never> = new Map32<never>(0, undefined)
 
 export const empty = <V>(): StringMap<V> => emptyMap
 
@@ -90,11 +102,9 @@ const hashOfNode = <V>(node: Leaf<V> | Collision<V>): number => node.hash
 const joinNodes = <V>(first: Leaf<V> | Collision<V>, second: Leaf<V> | Collision<V>, shift: number): Node<V> => {
   const firstBit = bitOf(hashOfNode(first), shift)
   const secondBit = bitOf(hashOfNode(second), shift)
-  if (firstBit === secondBit) {
-    return { kind: "branch", bitmap: firstBit, children: [joinNodes(first, second, shift + BITS)] }
-  }
-  const children = firstBit >>> 0 < secondBit >>> 0 ? [first, second] : [second, first]
-  return { kind: "branch", bitmap: firstBit | secondBit, children }
+  if (firstBit === secondBit) return new Branch(firstBit, single(joinNodes(first, second, shift + BITS)))
+  const children = firstBit >>> 0 < secondBit >>> 0 ? pair<Node<V>>(first, second) : pair<Node<V>>(second, first)
+  return new Branch(firstBit | secondBit, children)
 }
 
 /** set by setIn when the key was new, so that set knows the size changed without a second lookup */
@@ -109,7 +119,7 @@ const setIn = <V>(node: Node<V> | undefined, shift: number, leaf: Leaf<V>): Node
     case "leaf":
       if (node.key === leaf.key) return node.value === leaf.value ? node : leaf
       keyWasAdded = true
-      if (node.hash === leaf.hash) return { kind: "collision", hash: leaf.hash, leaves: [node, leaf] }
+      if (node.hash === leaf.hash) return new Collision(leaf.hash, pair(node, leaf))
       return joinNodes(node, leaf, shift)
     case "collision": {
       if (node.hash !== leaf.hash) {
@@ -122,22 +132,19 @@ const setIn = <V>(node: Node<V> | undefined, shift: number, leaf: Leaf<V>): Node
         keyWasAdded = true
         leaves.push(leaf)
       } else leaves[index] = leaf
-      return { kind: "collision", hash: node.hash, leaves }
+      return new Collision(node.hash, leaves)
     }
     case "branch": {
       const bit = bitOf(leaf.hash, shift)
       const index = popcount(node.bitmap & (bit - 1))
-      const children = node.children.slice()
       if ((node.bitmap & bit) === 0) {
         keyWasAdded = true
-        children.splice(index, 0, leaf)
-        return { kind: "branch", bitmap: node.bitmap | bit, children }
+        return new Branch(node.bitmap | bit, inserted<Node<V>>(node.children, index, leaf))
       }
-      const child = children[index] as Node<V>
+      const child = node.children[index] as Node<V>
       const updated = setIn(child, shift + BITS, leaf)
       if (updated === child) return node
-      children[index] = updated
-      return { kind: "branch", bitmap: node.bitmap, children }
+      return new Branch(node.bitmap, replaced(node.children, index, updated))
     }
   }
 }
@@ -145,9 +152,9 @@ const setIn = <V>(node: Node<V> | undefined, shift: number, leaf: Leaf<V>): Node
 /** values must not be undefined: undefined is how the map says "absent" */
 export const set = <V>(map: StringMap<V>, key: string, value: V): StringMap<V> => {
   keyWasAdded = false
-  const root = setIn(map.root, 0, { kind: "leaf", hash: hashOf(key), key, value })
+  const root = setIn(map.root, 0, new Leaf(hashOf(key), key, value))
   if (root === map.root) return map
-  return { size: map.size + (keyWasAdded ? 1 : 0), root }
+  return new Map32(map.size + (keyWasAdded ? 1 : 0), root)
 }
 
 const removeIn = <V>(node: Node<V>, shift: number, hash: number, key: string): Node<V> | undefined => {
@@ -158,7 +165,7 @@ const removeIn = <V>(node: Node<V>, shift: number, hash: number, key: string): N
       if (node.hash !== hash) return node
       const leaves = node.leaves.filter((leaf) => leaf.key !== key)
       if (leaves.length === node.leaves.length) return node
-      return leaves.length === 1 ? leaves[0] : { kind: "collision", hash, leaves }
+      return leaves.length === 1 ? leaves[0] : new Collision(hash, leaves)
     }
     case "branch": {
       const bit = bitOf(hash, shift)
@@ -170,16 +177,14 @@ const removeIn = <V>(node: Node<V>, shift: number, hash: number, key: string): N
       if (updated === undefined) {
         const bitmap = node.bitmap & ~bit
         if (bitmap === 0) return undefined
-        const children = node.children.filter((_, position) => position !== index)
+        const children = removed(node.children, index)
         // a lone leaf or bucket needs no branch above it: lookups compare full keys anyway
         const only = children[0] as Node<V>
         if (children.length === 1 && only.kind !== "branch") return only
-        return { kind: "branch", bitmap, children }
+        return new Branch(bitmap, children)
       }
       if (node.children.length === 1 && updated.kind !== "branch") return updated
-      const children = node.children.slice()
-      children[index] = updated
-      return { kind: "branch", bitmap: node.bitmap, children }
+      return new Branch(node.bitmap, replaced(node.children, index, updated))
     }
   }
 }
@@ -187,7 +192,7 @@ const removeIn = <V>(node: Node<V>, shift: number, hash: number, key: string): N
 export const remove = <V>(map: StringMap<V>, key: string): StringMap<V> => {
   if (map.root === undefined) return map
   const root = removeIn(map.root, 0, hashOf(key), key)
-  return root === map.root ? map : { size: map.size - 1, root }
+  return root === map.root ? map : new Map32(map.size - 1, root)
 }
 
 const forEachIn = <V>(node: Node<V>, visit: (value: V, key: string) => void): void => {

@@ -1,25 +1,52 @@
-import { existsSync } from "node:fs"
+import { existsSync, rmSync } from "node:fs"
+import { join } from "node:path"
 import type { NetnsAddon } from "./addon.ts"
-import { listEntries, ownerAlive, removeEntry, type LedgerEntry } from "./ledger.ts"
-import { nsPath } from "./namespaces.ts"
+import { deadLedgerFiles, forgetEntries, type LedgerEntry, LEDGER_DIR, listEntries, ownerAlive } from "./ledger.ts"
+import { NS_PREFIX, nsPath } from "./namespaces.ts"
 
 /** ledger entries whose process is gone: what a crash or SIGKILL left behind */
 export const orphanedEntries = (): LedgerEntry[] => listEntries().filter((entry) => !ownerAlive(entry))
 
+export interface CleanResult {
+  /** namespaces deleted */
+  readonly removed: string[]
+  /** namespaces that could not be deleted, with the reason (their ledger entries are kept) */
+  readonly failed: Array<{ readonly ns: string; readonly reason: string }>
+}
+
 /**
  * Removes the namespaces a dead cnmlab process left: exactly those with a ledger entry whose
- * owner no longer runs. Namespaces of live processes, and any /run/netns entry without a ledger
- * entry (someone else's, even if named cnm-…), are never touched.
+ * owner no longer runs, unless a running process claims the same name (it re-created it).
+ * Namespaces of live processes, and any /run/netns entry without a ledger entry (someone else's,
+ * even if named cnm-…), are never touched.
  */
-export const cleanOrphans = (native: NetnsAddon): { removed: string[] } => {
-  const removed: string[] = []
-  for (const entry of orphanedEntries()) {
-    if (!entry.ns.startsWith("cnm-")) continue
-    if (existsSync(nsPath(entry.ns))) {
-      native.deleteNetns(entry.ns)
-      removed.push(entry.ns)
+export const cleanOrphans = (native: NetnsAddon): CleanResult => {
+  const entries = listEntries()
+  const claimedByLive = new Set(entries.filter(ownerAlive).map((e) => e.ns))
+  const removed = new Set<string>()
+  const failed: Array<{ ns: string; reason: string }> = []
+  const settled: LedgerEntry[] = []
+  for (const entry of entries) {
+    if (ownerAlive(entry)) continue
+    if (!entry.ns.startsWith(NS_PREFIX) || claimedByLive.has(entry.ns)) {
+      settled.push(entry)
+      continue
     }
-    removeEntry(entry.ns)
+    if (existsSync(nsPath(entry.ns)) && !removed.has(entry.ns)) {
+      try {
+        native.deleteNetns(entry.ns)
+        removed.add(entry.ns)
+      } catch (error) {
+        // gone meanwhile (another clean), or refused: say so, keep the entry for the next clean
+        if (existsSync(nsPath(entry.ns))) {
+          failed.push({ ns: entry.ns, reason: (error as Error).message })
+          continue
+        }
+      }
+    }
+    settled.push(entry)
   }
-  return { removed }
+  forgetEntries(settled)
+  for (const name of deadLedgerFiles()) rmSync(join(LEDGER_DIR, name), { force: true })
+  return { removed: [...removed], failed }
 }

@@ -4,7 +4,7 @@ import { adoptDatagram } from "./datagram.ts"
 import { linuxAvailability, missingPrivileges } from "./availability.ts"
 import { loopbackUp, measureFeatures, withScratchNamespace } from "./capabilities.ts"
 import { orphanedEntries } from "./clean.ts"
-import { listEntries } from "./ledger.ts"
+import { LEDGER_DIR, listEntries, ownerAlive } from "./ledger.ts"
 import { NETNS_DIR, nsPath, NS_PREFIX } from "./namespaces.ts"
 import { nftBinary } from "./nft/run.ts"
 import { probe } from "./probe.ts"
@@ -42,7 +42,9 @@ export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
     const native = addon.addon
     try {
       const features = await measureFeatures(native)
-      for (const [kind, result] of Object.entries(features.links)) checks.push(check(`kernel: ${kind}`, result.ok, result.detail))
+      for (const [kind, result] of Object.entries(features.links)) {
+        checks.push(check(`kernel: ${kind}`, result.ok, result.ok ? result.detail : linkKindDetail(kind, result.detail)))
+      }
       checks.push(check("kernel: nftables", features.firewall.ok, features.firewall.detail))
     } catch (error) {
       checks.push(check("kernel: link kinds", false, (error as Error).message))
@@ -60,25 +62,57 @@ export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
     }
   }
 
-  const orphans = orphanedEntries()
-  const ledger = new Set(listEntries().map((e) => e.ns))
-  let foreign: string[] = []
+  checks.push(...ledgerChecks())
+  return { checks }
+}
+
+/** a link kind the kernel refused: what it means for a user, and the usual fix */
+const linkKindDetail = (kind: string, detail: string): string => {
+  if (!/EOPNOTSUPP/.test(detail)) return detail
+  const said = /\(([^()]+)\)\s*$/.exec(detail)?.[1] ?? "EOPNOTSUPP"
+  return `not in this kernel ("${said}"): scenarios that need ${kind} links fail here; modprobe ${kind} if it is built as a module`
+}
+
+/** what the ledger says: runs in progress, namespaces dead runs left, and cnm- namespaces that are not ours */
+const ledgerChecks = (): DoctorCheck[] => {
   try {
-    foreign = readdirSync(NETNS_DIR).filter((n) => n.startsWith(NS_PREFIX) && !ledger.has(n))
-  } catch {
-    // no /run/netns at all: nothing left anywhere
+    readdirSync(LEDGER_DIR)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== "ENOENT") {
+      return [check("ledger", false, `${LEDGER_DIR} is not readable (${code}): run as root to see which namespaces are cnmlab's`)]
+    }
   }
-  const leftover = orphans.filter((e) => existsSync(nsPath(e.ns))).map((e) => e.ns)
+  const entries = listEntries()
+  const checks: DoctorCheck[] = []
+  const live = new Map<number, number>()
+  for (const entry of entries) if (ownerAlive(entry) && existsSync(nsPath(entry.ns))) live.set(entry.pid, (live.get(entry.pid) ?? 0) + 1)
+  const runs = [...live].map(([pid, count]) => `pid ${pid}: ${count}`)
+  checks.push(
+    check(
+      "runs in progress",
+      true,
+      runs.length === 0 ? "none" : `${runs.length} cnmlab process(es) own namespaces (${runs.join(", ")}); clean never touches them`,
+    ),
+  )
+  const leftover = [...new Set(orphanedEntries().filter((e) => existsSync(nsPath(e.ns))).map((e) => e.ns))]
   checks.push(
     check(
       "leftovers",
       leftover.length === 0,
       leftover.length === 0
         ? "no namespaces left by dead cnmlab processes"
-        : `${leftover.length} namespaces left by dead cnmlab processes (cnmlab clean removes them): ${leftover.join(", ")}`,
+        : `${leftover.length} namespaces left by dead cnmlab processes (sudo cnmlab clean removes them): ${leftover.join(", ")}`,
     ),
   )
+  const recorded = new Set(entries.map((e) => e.ns))
+  let foreign: string[] = []
+  try {
+    foreign = readdirSync(NETNS_DIR).filter((n) => n.startsWith(NS_PREFIX) && !recorded.has(n))
+  } catch {
+    // no /run/netns at all: nothing left anywhere
+  }
   if (foreign.length > 0)
-    checks.push(check("foreign cnm- namespaces", true, `not in our ledger, so never touched: ${foreign.join(", ")}`))
-  return { checks }
+    checks.push(check("foreign cnm- namespaces", true, `not in cnmlab's ledger, so never touched: ${foreign.join(", ")}`))
+  return checks
 }

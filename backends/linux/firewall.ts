@@ -14,6 +14,8 @@ import { dumpLinks } from "./read.ts"
  */
 export class Firewall {
   private readonly requested = new Map<string, Map<string, FwTable>>()
+  /** watchesBridges, remembered until the namespace's tables change */
+  private readonly watching = new Map<string, boolean>()
 
   constructor(
     private readonly native: NetnsAddon,
@@ -29,6 +31,7 @@ export class Firewall {
     const ports = this.bridgePorts(ns, bridgesMatched(table))
     await runNftJson(this.native, path, renderTable(table, ports))
     this.tablesOf(ns).set(table.name, table)
+    this.watching.delete(ns)
   }
 
   async delete(ns: string, name: string): Promise<void> {
@@ -37,6 +40,7 @@ export class Firewall {
     if (present.length === 0) throw new NftFailure("ENOENT", `no firewall table ${name} in ${ns}`)
     await runNftJson(this.native, path, renderDelete(name, present))
     this.tablesOf(ns).delete(name)
+    this.watching.delete(ns)
   }
 
   async read(ns: string): Promise<FwTable[]> {
@@ -58,13 +62,19 @@ export class Firewall {
     }
   }
 
-  /** true when some table in `ns` matches on a bridge (so membership changes matter) */
+  /** true when some table in `ns` matches on a bridge (so membership changes matter); asked on every veth */
   watchesBridges(ns: string): boolean {
-    return [...(this.requested.get(ns)?.values() ?? [])].some((t) => bridgesMatched(t).length > 0)
+    let watching = this.watching.get(ns)
+    if (watching === undefined) {
+      watching = [...(this.requested.get(ns)?.values() ?? [])].some((t) => bridgesMatched(t).length > 0)
+      this.watching.set(ns, watching)
+    }
+    return watching
   }
 
   forget(ns: string): void {
     this.requested.delete(ns)
+    this.watching.delete(ns)
   }
 
   private tablesOf(ns: string): Map<string, FwTable> {

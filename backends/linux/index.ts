@@ -8,13 +8,14 @@ import type { KernelError } from "../KernelError.ts"
 import type { Capabilities } from "../kernel-types.ts"
 import { addon, loadAddon } from "./addon.ts"
 import { capabilitiesFrom, kernelFeatures } from "./capabilities.ts"
-import { cleanOrphans } from "./clean.ts"
+import { type CleanResult, cleanOrphans } from "./clean.ts"
 import { toKernelError } from "./errors.ts"
 import { makeLinuxKernel } from "./kernel.ts"
 
 export { makeLinuxKernel, type LinuxKernelOptions } from "./kernel.ts"
 export { linuxAvailability, type Availability } from "./availability.ts"
 export { doctor, type DoctorCheck } from "./doctor.ts"
+export type { CleanResult } from "./clean.ts"
 export { toKernelError } from "./errors.ts"
 
 /** the linux Kernel for the lifetime of a scope: everything it made is removed on release */
@@ -33,8 +34,8 @@ export const linuxCapabilities = async (): Promise<Capabilities> => capabilities
  * Removes what crashed or killed cnmlab processes left behind: the namespaces in the ledger
  * (/run/cnmlab/ledger) whose owner process is gone. Never anything else.
  */
-export const cleanAll = async (): Promise<{ removed: string[] }> => {
+export const cleanAll = async (): Promise<CleanResult> => {
   const load = loadAddon()
-  if (!load.ok) return { removed: [] }
+  if (!load.ok) return { removed: [], failed: [] }
   return cleanOrphans(load.addon)
 }

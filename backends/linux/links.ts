@@ -90,7 +90,8 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
       // the peer's ifinfomsg must not ask for IFF_UP: the kernel answers ENOTCONN
       const info = (nsFd?: number): Buffer => linkInfo("veth", [attrNested(VETH_INFO_PEER, [ifinfomsg(), ...peerAttrs(nsFd)])])
       if (peer.ns === undefined || peer.ns === ns) return send([info()])
-      return withNsFd(namespaces, peer.ns, (fd) => send([info(fd)]))
+      withNsFd(namespaces, peer.ns, (fd) => send([info(fd)]))
+      return namespaces.join(ns, peer.ns)
     }
     case "vxlan": {
       // the kernel would take a missing VNI as VNI 0; refuse it as `ip link add … type vxlan` does
@@ -113,6 +114,7 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
             ])
       if (!movesAway) return send([parent, info])
       withNsFd(namespaces, targetNs, (fd) => send([parent, attrU32(IFLA.NET_NS_FD, fd), info]))
+      namespaces.join(ns, targetNs)
       if (link.master) linkSet(namespaces, targetNs, link.name, { master: link.master })
       return
     }
@@ -142,9 +144,11 @@ export interface LinkChanges {
  * Linux 6.2 (measured on 6.18: no EBUSY).
  */
 export const linkSet = (namespaces: NamespaceTable, ns: string, name: string, changes: LinkChanges): void => {
-  const index = linkIndex(namespaces, ns, name)
-  const attrs: Buffer[] = []
-  if (changes.newName !== undefined) attrs.push(attrString(IFLA.IFNAME, changes.newName))
+  // the kernel finds the link by IFLA_IFNAME when no index is given (ENODEV if there is none);
+  // only a rename needs the index, since IFLA_IFNAME then carries the new name
+  const renaming = changes.newName !== undefined
+  const index = renaming ? linkIndex(namespaces, ns, name) : 0
+  const attrs: Buffer[] = [attrString(IFLA.IFNAME, renaming ? (changes.newName as string) : name)]
   if (changes.mtu !== undefined) attrs.push(attrU32(IFLA.MTU, changes.mtu))
   if (changes.mac !== undefined) attrs.push(attrMac(IFLA.ADDRESS, changes.mac))
   if (changes.master !== undefined)

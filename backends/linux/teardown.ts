@@ -15,17 +15,29 @@ export interface Teardown {
 /**
  * Before deleting `ns`: the far ends of its links that live in our other namespaces (veth peers).
  * Dumping `ns` makes the kernel give those namespaces ids inside `ns`, which RTM_GETNSID then
- * names; a namespace that was never asked may have no id assigned yet.
+ * names; a namespace that was never asked may have no id assigned yet. The namespaces our own
+ * links joined to `ns` are asked first, so deleting one of a thousand sandboxes asks one or two
+ * namespaces, not all of them; the rest are asked only for ids still unnamed.
  */
 export const observersOf = (namespaces: NamespaceTable, ns: string): Teardown[] => {
   const crossing = dumpLinks(namespaces, ns).filter((l) => l.linkNetnsid !== undefined && l.linkIndex !== undefined)
   if (crossing.length === 0) return []
+  const unnamed = new Set(crossing.map((l) => l.linkNetnsid as number))
   const names = new Map<number, string>()
-  for (const other of namespaces.known()) {
-    if (other === ns) continue
-    const nsid = nsidOf(namespaces, ns, other)
-    if (nsid !== undefined) names.set(nsid, other)
+  const asked = new Set<string>([ns])
+  const ask = (candidates: Iterable<string>): void => {
+    for (const other of candidates) {
+      if (unnamed.size === 0) return
+      if (asked.has(other)) continue
+      asked.add(other)
+      const nsid = nsidOf(namespaces, ns, other)
+      if (nsid === undefined || !unnamed.has(nsid)) continue
+      names.set(nsid, other)
+      unnamed.delete(nsid)
+    }
   }
+  ask(namespaces.joinedTo(ns))
+  if (unnamed.size > 0) ask(namespaces.known())
   return crossing.flatMap((l) => {
     const observer = names.get(l.linkNetnsid as number)
     return observer === undefined ? [] : [{ observer, index: l.linkIndex as number }]

@@ -3,7 +3,7 @@ import { inPrefix, networkOf, parseCidr } from "./ipv4.ts"
 import { addressesChanged, ownsAddress } from "./local-addresses.ts"
 import { linkOf, namespaceOf, noDevice, noNamespace, type Outcome, refuse } from "./refusal.ts"
 import { addConnectedRoute, flushRoutesVia, removeConnectedRoute } from "./routes.ts"
-import type { SimAddress, SimLink, SimMachine, SimNamespace } from "./state.ts"
+import { SimAddress, type SimLink, type SimMachine, type SimNamespace } from "./state.ts"
 
 /**
  * IPv4 addresses with Linux's primary/secondary rule: the first address of a subnet on a link is
@@ -26,14 +26,18 @@ const sameSubnet = (a: SimAddress, address: number, length: number): boolean =>
 /** adds an address that is known not to be there yet */
 const insertAddress = (ns: SimNamespace, link: SimLink, address: number, length: number): void => {
   const list = link.addresses
-  const secondary = list.some((existing) => !existing.secondary && sameSubnet(existing, address, length))
-  const added: SimAddress = { address, length, secondary }
+  let secondary = false
+  for (const existing of list) if (!existing.secondary && sameSubnet(existing, address, length)) secondary = true
+  const added = new SimAddress(address, length, secondary)
   if (secondary) {
     list.push(added)
   } else {
     let position = 0
     while (position < list.length && list[position]?.secondary === false) position++
-    list.splice(position, 0, added)
+    // in place of splice, which is slow for the one-element insert every address makes
+    list.push(added)
+    for (let i = list.length - 1; i > position; i--) list[i] = list[i - 1] as SimAddress
+    list[position] = added
   }
   addressesChanged(ns)
   addConnectedRoute(ns, link, added)
@@ -105,6 +109,7 @@ export const ensureLoopbackAddress = (ns: SimNamespace, link: SimLink): void => 
 /** the link is going away: its addresses leave the namespace's local set */
 export const forgetAddresses = (ns: SimNamespace, link: SimLink): void => {
   if (link.addresses.length === 0) return
-  link.addresses.length = 0
+  // pop rather than `length = 0`, which goes through the runtime: this runs for every deleted link
+  while (link.addresses.length > 0) link.addresses.pop()
   addressesChanged(ns)
 }

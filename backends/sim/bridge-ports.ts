@@ -24,9 +24,12 @@ export const release = (port: SimLink): void => {
   port.master = undefined
   bridge.ports.delete(port)
   forgetPortMtu(bridge.portMtus, port.mtu)
-  for (const [mac, owner] of bridge.staticMacs) if (owner === port) bridge.staticMacs.delete(mac)
+  if (bridge.staticMacs.size > 0) for (const [mac, owner] of bridge.staticMacs) if (owner === port) bridge.staticMacs.delete(mac)
   if (port.fdb !== undefined) port.fdb = undefined
-  if (!bridge.mtuFixed) bridgeLink.mtu = smallestPortMtu(bridge.portMtus)
+  // the smallest MTU changes only when the port took the last of it away
+  if (!bridge.mtuFixed && (bridge.ports.size === 0 || !bridge.portMtus.has(port.mtu))) {
+    bridgeLink.mtu = smallestPortMtu(bridge.portMtus)
+  }
   if (!bridge.macFixed && bridge.ports.size > 0 && port.mac === bridgeLink.mac) bridgeLink.mac = lowestPortMac(bridgeLink)
 }
 

@@ -1,8 +1,8 @@
-import type { KernelOp, LinkSpec } from "../kernel-types.ts"
+import { CNMLAB_LINK_GROUP, type KernelOp, type LinkSpec } from "../kernel-types.ts"
 import { ensureLoopbackAddress, forgetAddresses } from "./addresses.ts"
 import { enslave, portMacChanged, portMtuChanged, release } from "./bridge-ports.ts"
 import { INVALID, parseIpv4 } from "./ipv4.ts"
-import { checkMac, randomMac } from "./random.ts"
+import { checkMac, lowerCaseMac, randomMac } from "./random.ts"
 import { checkLinkName, linkOf, namespaceOf, noDevice, noNamespace, type Outcome, refuse } from "./refusal.ts"
 import { addConnectedRoute, flushRoutesVia } from "./routes.ts"
 import { SimBridge, SimLink, type SimMachine, type SimNamespace } from "./state.ts"
@@ -31,7 +31,7 @@ const checkMtu = (op: KernelOp, mtu: number | undefined, max = MAX_MTU): Outcome
 
 const checkMacText = (op: KernelOp, mac: string | undefined): Outcome => {
   if (mac === undefined) return undefined
-  const verdict = checkMac(mac.toLowerCase())
+  const verdict = checkMac(mac)
   if (verdict === "malformed") return refuse(op, "EINVAL", `invalid MAC "${mac}"`)
   if (verdict === "not-unicast") return refuse(op, "EADDRNOTAVAIL", `MAC ${mac} is not a unicast address`)
   return undefined
@@ -45,7 +45,7 @@ const newLink = (
   mac: string | undefined,
   mtu: number,
 ): SimLink => {
-  const link = new SimLink(ns, name, kind, ns.nextIndex++, mac?.toLowerCase() ?? randomMac(machine.random), mtu)
+  const link = new SimLink(ns, name, kind, ns.nextIndex++, mac === undefined ? randomMac(machine.random) : lowerCaseMac(mac), mtu)
   ns.links.set(name, link)
   return link
 }
@@ -197,7 +197,10 @@ export const linkAdd = (machine: SimMachine, op: LinkAddOp): Outcome => {
       break
     }
   }
-  if (spec.group !== undefined) link.group = spec.group
+  // as backends/linux sends it: every link made through the Kernel interface carries a group,
+  // cnmlab's own unless asked otherwise, and a veth's peer the same one as the link
+  link.group = spec.group ?? CNMLAB_LINK_GROUP
+  if (link.peer !== undefined) link.peer.group = link.group
   if (master !== undefined) enslave(link, master)
   if (spec.up === true) bringUp(link)
   return undefined

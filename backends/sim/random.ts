@@ -44,14 +44,33 @@ export const randomMac = (random: SeededRandom): string => {
 export const ZERO_MAC = "00:00:00:00:00:00"
 export const BROADCAST_MAC = "ff:ff:ff:ff:ff:ff"
 
-const MAC_SHAPE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
+/** a MAC as the kernel prints it; most arrive in lower case already, and toLowerCase would copy them */
+export const lowerCaseMac = (mac: string): string => {
+  for (let i = 0; i < mac.length; i++) {
+    const code = mac.charCodeAt(i)
+    if ((code >= 65 && code <= 90) || code > 127) return mac.toLowerCase()
+  }
+  return mac
+}
 
 export type MacCheck = "ok" | "malformed" | "not-unicast"
 
-/** what the kernel's is_valid_ether_addr says, after the caller's text was parsed */
+/** 0-15 for a hex digit in either case, -1 for anything else */
+const hexValue = (code: number): number =>
+  code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : code >= 65 && code <= 70 ? code - 55 : -1
+
+/**
+ * What the kernel's is_valid_ether_addr says, after the caller's text was parsed: six hex pairs
+ * (either case, as `ip link` takes them) joined by colons. Read character by character, as every
+ * veth a container gets has its MAC checked here.
+ */
 export const checkMac = (mac: string): MacCheck => {
-  if (!MAC_SHAPE.test(mac)) return "malformed"
-  const first = Number.parseInt(mac.slice(0, 2), 16)
+  if (mac.length !== 17) return "malformed"
+  for (let i = 0; i < 17; i++) {
+    const code = mac.charCodeAt(i)
+    if (i % 3 === 2 ? code !== 58 : hexValue(code) < 0) return "malformed"
+  }
+  const first = hexValue(mac.charCodeAt(0)) * 16 + hexValue(mac.charCodeAt(1))
   if ((first & 1) === 1 || mac === ZERO_MAC) return "not-unicast"
   return "ok"
 }

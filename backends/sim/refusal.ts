@@ -27,7 +27,9 @@ export const linkOf = (ns: SimNamespace, name: string): SimLink | undefined => n
 /** IFNAMSIZ is 16 with the NUL: 15 bytes of name; "/", ":" and whitespace are refused by dev_valid_name */
 export const checkLinkName = (op: KernelOp | undefined, name: string): Outcome => {
   if (name.length === 0 || name === "." || name === "..") return refuse(op, "EINVAL", `invalid link name "${name}"`)
-  const bytes = name.length > 5 && /[^\x00-\x7f]/.test(name) ? Buffer.byteLength(name) : name.length
+  let ascii = true
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) > 0x7f) ascii = false
+  const bytes = ascii ? name.length : Buffer.byteLength(name)
   if (bytes > 15) return refuse(op, "ERANGE", `link name "${name}" is longer than 15 bytes`)
   for (let i = 0; i < name.length; i++) {
     const code = name.charCodeAt(i)

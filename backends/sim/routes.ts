@@ -3,7 +3,7 @@ import type { KernelOp, RouteSpec } from "../kernel-types.ts"
 import { formatIpv4, INVALID, inPrefix, networkOf, parseCidr, parseIpv4 } from "./ipv4.ts"
 import { ownsAddress } from "./local-addresses.ts"
 import { linkOf, namespaceOf, noDevice, noNamespace, type Outcome, refuse } from "./refusal.ts"
-import type { SimAddress, SimLink, SimMachine, SimNamespace, SimRoute } from "./state.ts"
+import { type SimAddress, type SimLink, type SimMachine, type SimNamespace, SimRoute } from "./state.ts"
 
 /**
  * The main routing table of a namespace: kernel (connected) routes made by addresses, and static
@@ -19,6 +19,18 @@ export const lookupRoute = (ns: SimNamespace, address: number): SimRoute | undef
   return best
 }
 
+/** every route goes in and out through these two, which keep the devices' route counts */
+const addRoute = (ns: SimNamespace, route: SimRoute): void => {
+  ns.routes.push(route)
+  route.dev.routeCount++
+}
+
+const removeRouteAt = (ns: SimNamespace, index: number): void => {
+  const route = ns.routes[index] as SimRoute
+  ns.routes.splice(index, 1)
+  route.dev.routeCount--
+}
+
 export const addConnectedRoute = (ns: SimNamespace, dev: SimLink, address: SimAddress): void => {
   // Linux: loopback prefixes go to the local table; a /32 has no prefix of its own
   if (dev.kind === "loopback" || address.length === 32 || address.secondary || !dev.up) return
@@ -26,23 +38,26 @@ export const addConnectedRoute = (ns: SimNamespace, dev: SimLink, address: SimAd
   for (const route of ns.routes) {
     if (route.dev === dev && route.dst === dst && route.length === address.length && route.via === INVALID) return
   }
-  ns.routes.push({ dst, length: address.length, via: INVALID, dev, scope: "link", origin: "kernel", source: address })
+  addRoute(ns, new SimRoute(dst, address.length, INVALID, dev, "link", "kernel", address))
 }
 
 export const removeConnectedRoute = (ns: SimNamespace, dev: SimLink, address: SimAddress): void => {
   const index = ns.routes.findIndex((route) => route.origin === "kernel" && route.dev === dev && route.source === address)
-  if (index >= 0) ns.routes.splice(index, 1)
+  if (index >= 0) removeRouteAt(ns, index)
 }
 
 /** link down, last address gone, link deleted: every route through the device goes (and stays gone) */
 export const flushRoutesVia = (ns: SimNamespace, dev: SimLink): void => {
+  // most devices that go (a container's veth seen from the host) carry no route
+  if (dev.routeCount === 0) return
   const routes = ns.routes
   let kept = 0
   for (let i = 0; i < routes.length; i++) {
     const route = routes[i]
     if (route !== undefined && route.dev !== dev) routes[kept++] = route
   }
-  routes.length = kept
+  while (routes.length > kept) routes.pop()
+  dev.routeCount = 0
 }
 
 interface ParsedDestination {
@@ -91,15 +106,10 @@ export const routeAdd = (machine: SimMachine, op: KernelOp & { readonly op: "rou
       return refuse(op, "EEXIST", `a route to ${spec.dst} exists`)
     }
   }
-  ns.routes.push({
-    dst: destination.dst,
-    length: destination.length,
-    via,
-    dev,
-    scope: spec.scope ?? (via === INVALID ? "link" : "universe"),
-    origin: "static",
-    source: undefined,
-  })
+  addRoute(
+    ns,
+    new SimRoute(destination.dst, destination.length, via, dev, spec.scope ?? (via === INVALID ? "link" : "universe"), "static", undefined),
+  )
   return undefined
 }
 
@@ -153,6 +163,6 @@ export const routeDel = (machine: SimMachine, op: KernelOp & { readonly op: "rou
       (spec.scope === undefined || route.scope === spec.scope),
   )
   if (index < 0) return refuse(op, "ESRCH", `no route to ${spec.dst}${via === INVALID ? "" : ` via ${formatIpv4(via)}`}`)
-  ns.routes.splice(index, 1)
+  removeRouteAt(ns, index)
   return undefined
 }

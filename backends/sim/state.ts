@@ -6,13 +6,27 @@ import type { SeededRandom } from "./random.ts"
  * The simulated machine: mutable, object-linked state (a link points at its namespace, master,
  * peer and lower device), so that every operation is a few map lookups and pointer writes.
  * Names are resolved only at the edges (operations in, NsState out).
+ *
+ * What every container's namespace holds is made of class instances and of arrays made by a
+ * builtin, never of object or array literals: V8 moves a literal's allocations to the old
+ * generation for good once those made for a lab's standing containers survived, and the
+ * namespaces of every later container then burden the garbage collector (measured on the
+ * controller benchmark; the same holds for the model, see model/arrays.ts).
  */
 
-export interface SimAddress {
-  readonly address: number
-  readonly length: number
-  /** another address of the same subnet came first on this link: no route of its own */
-  readonly secondary: boolean
+/** never changed, only copied (not frozen: slicing a frozen array is ten times slower) */
+const none: ReadonlyArray<never> = []
+
+/** an empty array that is not a literal (see above) */
+export const emptyList = <A>(): Array<A> => none.slice()
+
+export class SimAddress {
+  constructor(
+    readonly address: number,
+    readonly length: number,
+    /** another address of the same subnet came first on this link: no route of its own */
+    readonly secondary: boolean,
+  ) {}
 }
 
 export interface SimVxlan {
@@ -42,7 +56,7 @@ export class SimLink {
   lower: SimLink | undefined = undefined
   /** devices stacked on this one (macvlan/ipvlan children, vxlans using it as underlay), any namespace */
   uppers: Array<SimLink> | undefined = undefined
-  readonly addresses: Array<SimAddress> = []
+  readonly addresses: Array<SimAddress> = emptyList()
   /** permanent FDB entries on this device */
   fdb: Array<SimFdbEntry> | undefined = undefined
   /** bridge only */
@@ -54,6 +68,8 @@ export class SimLink {
   /** ARP answers seen from this link, valid while the machine is unchanged (see SimMachine.generation) */
   arpCache: Map<number, string> | undefined = undefined
   arpCacheGeneration = -1
+  /** routes of its namespace that go through it: deleting a link that has none scans no table */
+  routeCount = 0
   /** learned remote VTEP per MAC (vxlan with learning) */
   learnedVteps: Map<string, number> | undefined = undefined
   deleted = false
@@ -86,16 +102,18 @@ export class SimBridge {
   readonly portMtus = new Map<number, number>()
 }
 
-export interface SimRoute {
-  readonly dst: number
-  readonly length: number
-  /** INVALID (-1) when on-link */
-  readonly via: number
-  readonly dev: SimLink
-  readonly scope: "link" | "universe"
-  readonly origin: "kernel" | "static"
-  /** kernel routes: the address that made it (its preferred source) */
-  readonly source: SimAddress | undefined
+export class SimRoute {
+  constructor(
+    readonly dst: number,
+    readonly length: number,
+    /** INVALID (-1) when on-link */
+    readonly via: number,
+    readonly dev: SimLink,
+    readonly scope: "link" | "universe",
+    readonly origin: "kernel" | "static",
+    /** kernel routes: the address that made it (its preferred source) */
+    readonly source: SimAddress | undefined,
+  ) {}
 }
 
 export interface SimNeighbour {
@@ -107,7 +125,7 @@ export interface SimNeighbour {
 export class SimNamespace {
   readonly links = new Map<string, SimLink>()
   nextIndex = 1
-  readonly routes: Array<SimRoute> = []
+  readonly routes: Array<SimRoute> = emptyList()
   neighbours: Array<SimNeighbour> | undefined = undefined
   /** every address of every link, for namespaces with many links (see local-addresses.ts) */
   localIndex: Set<number> | undefined = undefined

@@ -24,7 +24,7 @@ export const doctorCommand = async (io: Io): Promise<ExitCode> => {
     io.stdout(`\nthe linux backend cannot run here: ${availability.reason}`)
     return ExitCode.backendUnavailable
   }
-  const failed = checks.filter((check) => !check.ok).map((check) => check.name)
-  io.stdout(failed.length === 0 ? "\nthe linux backend can run here" : `\nthe linux backend can run here, without: ${failed.join(", ")}`)
+  const failed = checks.filter((check) => !check.ok).map((check) => check.name.replace(/^kernel: /, ""))
+  io.stdout(failed.length === 0 ? "\nthe linux backend can run here" : `\nthe linux backend can run here, without: ${failed.join(", ")} (see above)`)
   return ExitCode.ok
 }

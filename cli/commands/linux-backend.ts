@@ -14,6 +14,7 @@ export interface DoctorReport {
 /** what `cleanAll()` answers, as the CLI relies on it */
 export interface CleanReport {
   readonly removed: ReadonlyArray<string>
+  readonly failed: ReadonlyArray<{ readonly ns: string; readonly reason: string }>
 }
 
 export const importLinuxBackend = async (): Promise<

@@ -1,4 +1,4 @@
-import { CNMLAB_LINK_GROUP } from "../../backends/kernel-types.ts"
+import { CNMLAB_LINK_GROUP, type LinkCommon, type VethPeer } from "../../backends/kernel-types.ts"
 import type { Network } from "../../model/types.ts"
 import { type Driver, step } from "../Driver.ts"
 import { mtuOption } from "../options.ts"
@@ -6,6 +6,9 @@ import { bridgeFirewall } from "./firewall.ts"
 import { BRIDGE_NAME, bridgeName } from "./names.ts"
 
 const prefixOf = (network: Network): string => (network.subnet as string).split("/")[1] as string
+
+/** built field by field, then handed over read-only */
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** what the model does not check: the bridge device's own name (option values it validates itself) */
 const checkOptions = (network: Network): string | undefined => {
@@ -52,37 +55,30 @@ export const bridgeDriver: Driver = {
     step("bridge.device", [{ op: "linkDel", ns: host.ns, name: bridgeName(network) }]),
   ],
 
+  // every container's join: written without spreads, which build and copy throwaway objects
   join: (network, endpoint, host, at) => {
     const mtu = mtuOption(network.options)
     const ifname = endpoint.ifname as string
-    return {
-      steps: [
-        step(
-          "bridge.veth",
-          [
-            {
-              op: "linkAdd",
-              ns: host.ns,
-              link: {
-                kind: "veth",
-                name: at.hostIf,
-                master: bridgeName(network),
-                up: true,
-                group: CNMLAB_LINK_GROUP,
-                ...(mtu ? { mtu } : {}),
-                peer: { name: ifname, ns: at.sandboxNs, ...(endpoint.mac ? { mac: endpoint.mac } : {}), ...(mtu ? { mtu } : {}) },
-              },
-            },
-          ],
-          [{ op: "linkDel", ns: host.ns, name: at.hostIf }],
-        ),
-        step("bridge.address", [
-          { op: "addrAdd", ns: at.sandboxNs, dev: ifname, cidr: endpoint.address as string },
-          { op: "linkSet", ns: at.sandboxNs, name: ifname, up: true },
-        ]),
-      ],
-      ...(network.internal ? {} : { gateway: network.gateway as string }),
+    const peer: Mutable<VethPeer> = { name: ifname, ns: at.sandboxNs }
+    if (endpoint.mac) peer.mac = endpoint.mac
+    if (mtu) peer.mtu = mtu
+    const veth: Mutable<LinkCommon> & { kind: "veth"; peer: VethPeer } = {
+      kind: "veth",
+      name: at.hostIf,
+      master: bridgeName(network),
+      up: true,
+      group: CNMLAB_LINK_GROUP,
+      peer,
     }
+    if (mtu) veth.mtu = mtu
+    const steps = [
+      step("bridge.veth", [{ op: "linkAdd", ns: host.ns, link: veth }], [{ op: "linkDel", ns: host.ns, name: at.hostIf }]),
+      step("bridge.address", [
+        { op: "addrAdd", ns: at.sandboxNs, dev: ifname, cidr: endpoint.address as string },
+        { op: "linkSet", ns: at.sandboxNs, name: ifname, up: true },
+      ]),
+    ]
+    return network.internal ? { steps } : { steps, gateway: network.gateway as string }
   },
 
   // deleting either end of a veth takes the other along, and so does deleting the sandbox namespace

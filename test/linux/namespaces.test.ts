@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { KernelShape } from "../../backends/Kernel.ts"
 import { makeLinuxKernel } from "../../backends/linux/index.ts"
-import { LEDGER_DIR, readEntry } from "../../backends/linux/ledger.ts"
+import { readEntry } from "../../backends/linux/ledger.ts"
 import { failure, inNs, ipJson, needsRoot, nsName, root, run, sh } from "./support.ts"
 
 describe.skipIf(!root)(`linux backend: namespaces (${needsRoot})`, () => {
@@ -23,7 +23,7 @@ describe.skipIf(!root)(`linux backend: namespaces (${needsRoot})`, () => {
     expect(await run(kernel.namespaces())).toContain(ns)
     await run(kernel.apply([{ op: "nsDel", ns }]))
     expect(existsSync(`/run/netns/${ns}`)).toBe(false)
-    expect(existsSync(`${LEDGER_DIR}/${ns}`)).toBe(false)
+    expect(readEntry(ns)).toBeUndefined()
     expect(await run(kernel.namespaces())).not.toContain(ns)
   })
 

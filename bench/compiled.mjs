@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: bench/run.ts compiled by esbuild into one module, as a release would ship it,
+ * then run by plain node (arguments are passed on: `npm run bench -- sim`).
+ *
+ * Why not tsx: tsx compiles with keepNames, which wraps every function in a naming helper; on the
+ * hot paths of the model and the controller that costs about three times their own time, so the
+ * benchmark would measure the loader rather than the code.
+ *
+ * The bundle goes to build/bench/run.mjs (build/ is not tracked). Two paths are resolved from
+ * import.meta and must hold there: bench/run.ts writes its results next to itself (import.meta
+ * .dirname, pinned below to bench/), and the linux backend loads build/cnmlab_netns.node two
+ * directories up from its module, which build/bench/ also is.
+ */
+import { spawnSync } from "node:child_process"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { build } from "esbuild"
+
+const bench = dirname(fileURLToPath(import.meta.url))
+const root = dirname(bench)
+const outfile = join(root, "build", "bench", "run.mjs")
+
+await build({
+  entryPoints: [join(bench, "run.ts")],
+  outfile,
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  define: { "import.meta.dirname": JSON.stringify(bench) },
+  logLevel: "warning",
+})
+
+const run = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], { stdio: "inherit" })
+process.exit(run.status ?? 1)

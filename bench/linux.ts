@@ -1,0 +1,300 @@
+/**
+ * Benchmarks on the real kernel (root only), every measurement next to its baselines in the same
+ * run, interleaved in rounds so that load from elsewhere on the machine hits both alike:
+ * - container attach through the lab (Lab.createContainer on the default bridge network:
+ *   namespace, veth made in place, address, up, default route; and on a user network, where the
+ *   embedded DNS starts too) against the same kernel work done by `ip -batch` (the floor) and by
+ *   one `ip` process per operation (as Mininet does), see ip-baselines.ts;
+ * - network create through the lab;
+ * - 1,000 containers on one bridge network: all created, then all removed (Lab.removeContainers),
+ *   against removing them one at a time, and against closing the whole lab;
+ * - `docker network connect` on the same machine when an engine is up (docker.ts).
+ */
+import { spawnSync } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { addon } from "../backends/linux/addon.ts"
+import { makeLinuxKernel } from "../backends/linux/index.ts"
+import type { KernelShape } from "../backends/Kernel.ts"
+import { Lab } from "../controller/Lab.ts"
+import { measureDockerConnect } from "./docker.ts"
+import { allowProbes, type BaselineHost, endpointOf, floorRound, gatewayOf, IpNamespaces, ipPerOperation, iprouteVersion } from "./ip-baselines.ts"
+import { barChart } from "./plot.ts"
+import { median, ms, percentile } from "./stats.ts"
+
+const ROUNDS = 9
+const PER_ROUND = 25
+const WARMUP = 10
+const NETWORK_SAMPLES = 15
+const PER_OP_SAMPLES = 30
+const BULK = 1000
+const ONE_BY_ONE = 20
+
+const GOALS = { attachToFloor: 1.3, up1000Ms: 5000, down1000Ms: 3000 } as const
+
+type Say = (line: string) => void
+
+const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromise(effect.pipe(Effect.mapError((e) => new Error(`${(e as { code?: string }).code ?? "error"}: ${(e as { message?: string }).message ?? String(e)}`))))
+
+const timed = async (body: () => Promise<unknown>): Promise<number> => {
+  const started = performance.now()
+  await body()
+  return performance.now() - started
+}
+
+/** a lab container's first address, without its prefix */
+const addressOf = (lab: Lab, container: string): string => {
+  const endpoint = lab.endpoints().find((e) => e.container === container && e.address !== undefined)
+  if (!endpoint) throw new Error(`${container} has no address`)
+  return (endpoint.address as string).split("/")[0] as string
+}
+
+/** the measurements are only worth something if what they built forwards packets */
+const mustReach = async (kernel: KernelShape, from: string, address: string, what: string): Promise<void> => {
+  const result = await run(kernel.probe(from, address))
+  if (!result.reachable) throw new Error(`sanity check failed: ${what} (${address}) not reachable: ${result.reason}`)
+}
+
+const fsTypeOf = (path: string): string =>
+  spawnSync("findmnt", ["-n", "-o", "FSTYPE", "-T", path], { encoding: "utf8" }).stdout?.trim() || "unknown"
+
+interface AttachSamples {
+  readonly userNetwork: number[]
+  readonly defaultBridge: number[]
+  readonly floor: number[]
+  readonly floorWithIpProcess: number[]
+  readonly floorGlobalShare: number[]
+  readonly floorInNamespace: number[]
+}
+
+/** lab attaches and the floor, in alternating rounds, plus network creates and the per-op baseline */
+const measureAttach = async (say: Say, runId: string) => {
+  const native = addon()
+  const kernel = await makeLinuxKernel()
+  const made = new IpNamespaces(native)
+  try {
+    const lab = await run(Lab.make(kernel, { hosts: ["bench"], runId: `${runId}a` }))
+    say(`linux: network create through the lab, ${NETWORK_SAMPLES} networks…`)
+    const networkCreate: number[] = []
+    for (let i = 0; i < NETWORK_SAMPLES; i++) {
+      networkCreate.push(await timed(() => run(lab.createNetwork({ name: `n${i}`, subnet: `10.241.${i}.0/24` }))))
+    }
+    await run(lab.createNetwork({ name: "attach", subnet: "10.221.0.0/16" }))
+
+    const floorHost: BaselineHost = { ns: `cnm-${runId}-iph`, bridge: "br0", net16: "10.222" }
+    await run(
+      kernel.apply([
+        { op: "nsAdd", ns: floorHost.ns },
+        { op: "linkSet", ns: floorHost.ns, name: "lo", up: true },
+        { op: "linkAdd", ns: floorHost.ns, link: { kind: "bridge", name: floorHost.bridge, up: true } },
+        { op: "addrAdd", ns: floorHost.ns, dev: floorHost.bridge, cidr: `${floorHost.net16}.0.1/16` },
+      ]),
+    )
+    const ipPrefix = `cnm-${runId}-ip`
+
+    let labIndex = 0
+    let floorIndex = 0
+    const attachRound = async (count: number, network: string, into?: number[]) => {
+      for (let k = 0; k < count; k++) {
+        const name = `c${labIndex++}`
+        const cost = await timed(() => run(lab.createContainer({ name, networks: [{ network }] })))
+        into?.push(cost)
+      }
+    }
+    // warm-up (JIT, first-use costs on both sides): not counted
+    await attachRound(WARMUP, "attach")
+    await attachRound(WARMUP, "bridge")
+    await floorRound(native, made, floorHost, ipPrefix, floorIndex, WARMUP)
+    floorIndex += WARMUP
+
+    const samples: AttachSamples = { userNetwork: [], defaultBridge: [], floor: [], floorWithIpProcess: [], floorGlobalShare: [], floorInNamespace: [] }
+    for (let round = 0; round < ROUNDS; round++) {
+      say(`linux: attach round ${round + 1} of ${ROUNDS} (${PER_ROUND} through the lab on a user network, ${PER_ROUND} on the default bridge, ${PER_ROUND} with ip -batch)…`)
+      const floor = async () => {
+        const measured = await floorRound(native, made, floorHost, ipPrefix, floorIndex, PER_ROUND)
+        floorIndex += PER_ROUND
+        samples.floor.push(...measured.perContainerMs)
+        samples.floorWithIpProcess.push(...measured.withIpProcessMs)
+        samples.floorGlobalShare.push(measured.globalBatchPerContainerMs)
+        samples.floorInNamespace.push(...measured.inNamespaceMs)
+      }
+      const parts = [() => attachRound(PER_ROUND, "attach", samples.userNetwork), () => attachRound(PER_ROUND, "bridge", samples.defaultBridge), floor]
+      // each part goes first, second and third equally often: what one part leaves the kernel to
+      // finish in the background (namespace set-up work, RCU) falls on every part alike
+      for (let k = 0; k < parts.length; k++) await (parts[(round + k) % parts.length] as () => Promise<void>)()
+    }
+    // c0 and c1 are warm-up containers on the user network
+    await mustReach(kernel, lab.controllerOf("c0")?.sandboxOf("c0") as string, addressOf(lab, "c1"), "lab container to lab container")
+    allowProbes(native, `${ipPrefix}-f0`)
+    await mustReach(kernel, `${ipPrefix}-f0`, endpointOf(floorHost, 1).address, "floor container to floor container")
+
+    say(`linux: one ip process per operation, ${PER_OP_SAMPLES} containers…`)
+    const perOp: number[] = []
+    for (let k = 0; k < PER_OP_SAMPLES; k++) perOp.push(await ipPerOperation(native, made, floorHost, ipPrefix, floorIndex++))
+    allowProbes(native, `${ipPrefix}-p${floorIndex - 1}`)
+    await mustReach(kernel, `${ipPrefix}-p${floorIndex - 1}`, gatewayOf(floorHost), "per-op container to its gateway")
+    return { samples, networkCreate, perOp }
+  } finally {
+    made.removeAll()
+    await Effect.runPromise(kernel.close())
+  }
+}
+
+/** 1,000 containers on one bridge network: up, down in one batch, one by one, and by closing the lab */
+const measureBulk = async (say: Say, runId: string) => {
+  const kernel = await makeLinuxKernel()
+  try {
+    const lab = await run(Lab.make(kernel, { hosts: ["bench"], runId: `${runId}b` }))
+    await run(lab.createNetwork({ name: "bulk", subnet: "10.230.0.0/16" }))
+    const createAll = async (prefix: string, count: number): Promise<{ names: string[]; costs: number[]; ms: number }> => {
+      const names = Array.from({ length: count }, (_, i) => `${prefix}${i}`)
+      const costs: number[] = []
+      const started = performance.now()
+      for (const name of names) costs.push(await timed(() => run(lab.createContainer({ name, networks: [{ network: "bulk" }] }))))
+      return { names, costs, ms: performance.now() - started }
+    }
+
+    say(`linux: ${BULK} containers on one bridge network through the lab…`)
+    const up = await createAll("u", BULK)
+    const sandboxOf = (name: string) => lab.controllerOf(name)?.sandboxOf(name) as string
+    await mustReach(kernel, sandboxOf("u0"), addressOf(lab, `u${BULK - 1}`), `first to last of ${BULK}`)
+    say(`  up in ${up.ms.toFixed(0)} ms; removing them all (Lab.removeContainers)…`)
+    const downMs = await timed(() => run(lab.removeContainers(up.names)))
+    const left = (await run(kernel.namespaces())).filter((ns) => ns.includes("-c-"))
+    if (left.length > 0) throw new Error(`after removeContainers, ${left.length} sandboxes are left`)
+    say(`  down in ${downMs.toFixed(0)} ms`)
+
+    say(`linux: baseline, ${ONE_BY_ONE} containers removed one at a time…`)
+    const single = await createAll("s", ONE_BY_ONE)
+    const oneByOne: number[] = []
+    for (const name of single.names) oneByOne.push(await timed(() => run(lab.removeContainer(name))))
+
+    say(`linux: ${BULK} containers again, then the whole lab closed…`)
+    const again = await createAll("v", BULK)
+    const closeMs = await timed(() => run(lab.close()))
+    return { up, downMs, oneByOne, again, closeMs }
+  } finally {
+    await Effect.runPromise(kernel.close())
+  }
+}
+
+export const runLinuxBench = async (resultsDir: string, machine: Record<string, unknown>, say: Say): Promise<void> => {
+  const runId = `b${process.pid.toString(36)}`
+  const loadBefore = (await import("node:os")).loadavg()
+  const attach = await measureAttach(say, runId)
+  const bulk = await measureBulk(say, runId)
+  say("linux: docker network connect on this machine…")
+  const docker = await measureDockerConnect()
+  if (docker.cliMs === null) say(`  not measured: ${docker.reason}`)
+  const loadAfter = (await import("node:os")).loadavg()
+
+  const { samples } = attach
+  // the default bridge network: exactly the kernel work of the floor (no embedded DNS there, as in Docker)
+  const attachP50 = percentile(samples.defaultBridge, 50)
+  const floorP50 = percentile(samples.floor, 50)
+  const ratio = attachP50 / floorP50
+  const results = {
+    machine: {
+      ...machine,
+      iproute2: await iprouteVersion(),
+      docker: docker.cliMs === null ? null : docker.version,
+      ledgerFilesystem: fsTypeOf("/run/cnmlab"),
+      loadAverage1m: { before: ms(loadBefore[0] as number), after: ms(loadAfter[0] as number) },
+    },
+    date: new Date().toISOString(),
+    attachP50Ms: ms(attachP50),
+    attachP99Ms: ms(percentile(samples.defaultBridge, 99)),
+    floorP50Ms: ms(floorP50),
+    ipPerOpP50Ms: ms(median(attach.perOp)),
+    networkCreateP50Ms: ms(median(attach.networkCreate)),
+    up1000Ms: Math.round(bulk.up.ms),
+    down1000Ms: Math.round(bulk.downMs),
+    dockerConnectMs: docker.cliMs,
+    ...(docker.cliMs === null ? { dockerConnectReason: docker.reason } : {}),
+    goals: { attachToFloor: `<= ${GOALS.attachToFloor}`, up1000Ms: `<= ${GOALS.up1000Ms}`, down1000Ms: `<= ${GOALS.down1000Ms}` },
+    met: {
+      attachToFloor: ratio <= GOALS.attachToFloor,
+      up1000Ms: bulk.up.ms <= GOALS.up1000Ms,
+      down1000Ms: bulk.downMs <= GOALS.down1000Ms,
+    },
+    attachToFloor: Math.round(ratio * 100) / 100,
+    detail: {
+      attach: {
+        how: "Lab.createContainer on the predefined bridge network, one Effect.runPromise per container: model decision, ledger entry, sandbox namespace (IPv6, ping sockets and br_netfilter set, its netlink socket opened), lo up, veth created on the bridge with its peer made inside the sandbox as eth0 with the endpoint's MAC, address, eth0 up, default route",
+        samples: samples.defaultBridge.length,
+        onUserNetwork: {
+          how: "the same on a user-defined bridge network, where Docker also starts the embedded DNS (a UDP socket bound in the sandbox)",
+          p50Ms: ms(percentile(samples.userNetwork, 50)),
+          p99Ms: ms(percentile(samples.userNetwork, 99)),
+        },
+      },
+      floor: {
+        how: `per round of ${PER_ROUND}: one \`ip -batch\` inside the host namespace adding the ${PER_ROUND} namespaces, IPv6 switched off in them (untimed, as cnmlab does), a second \`ip -batch\` adding the ${PER_ROUND} veths (group, master, up, peer eth0 with the MAC, created in its namespace); their time divided by ${PER_ROUND}. Plus, per container, \`ip -n NS -batch\` (lo up, address, eth0 up, default route). From each of these ip runs the same command with an empty batch, run just before, is subtracted: ip's start-up (and namespace switch) taken out. p50 over the containers.`,
+        samples: samples.floor.length,
+        globalBatchPerContainerMs: samples.floorGlobalShare.map(ms),
+        inNamespaceP50Ms: ms(median(samples.floorInNamespace)),
+        withIpProcessP50Ms: ms(median(samples.floorWithIpProcess)),
+      },
+      ipPerOp: {
+        how: "8 ip processes per container: netns add; in the host: link add veth (peer eth0 made in the namespace), set master, set up; in the namespace: lo up, addr add, eth0 up, route add default",
+        samples: attach.perOp.length,
+        p99Ms: ms(percentile(attach.perOp, 99)),
+      },
+      networkCreate: {
+        how: "Lab.createNetwork of a bridge network (bridge, address, up, the host's nftables tables re-rendered for every network)",
+        samples: attach.networkCreate.length,
+      },
+      bulk: {
+        upPerContainerP50Ms: ms(median(bulk.up.costs)),
+        upPerContainerP99Ms: ms(percentile(bulk.up.costs, 99)),
+        down: "Lab.removeContainers(all 1,000): the sandbox namespaces deleted in one apply, which returns once the kernel has destroyed them (their veth peers on the bridge are gone)",
+        removeOneByOneP50Ms: ms(median(bulk.oneByOne)),
+        removeOneByOneSamples: bulk.oneByOne.length,
+        upAgainMs: Math.round(bulk.again.ms),
+        closeWith1000Ms: Math.round(bulk.closeMs),
+        close: "Lab.close() of the lab holding 1,000 containers: every namespace unmounted; the kernel destroys them after close returns",
+      },
+      docker:
+        docker.cliMs === null
+          ? { reason: docker.reason }
+          : {
+              how: "`docker network connect` of a running busybox container to a bridge network, CLI wall time, median; disconnected between samples; the first connect not counted",
+              samples: docker.samples,
+              engineApiMs: docker.apiMs,
+            },
+    },
+  }
+  writeFileSync(join(resultsDir, "linux.json"), `${JSON.stringify(results, null, 2)}\n`)
+  writeFileSync(
+    join(resultsDir, "linux.svg"),
+    barChart("container attach on the linux kernel (p50)", "ms", [
+      { label: "cnmlab, default bridge", value: attachP50 },
+      { label: "cnmlab, user network (+DNS)", value: percentile(samples.userNetwork, 50) },
+      { label: "floor: ip -batch, kernel work", value: floorP50, baseline: true },
+      { label: "ip -batch incl. ip -n process", value: median(samples.floorWithIpProcess), baseline: true },
+      { label: "one ip process per op", value: median(attach.perOp), baseline: true },
+      ...(docker.cliMs === null
+        ? []
+        : [
+            { label: "docker network connect (CLI)", value: docker.cliMs, baseline: true },
+            { label: "docker engine API connect", value: docker.apiMs, baseline: true },
+          ]),
+    ]),
+  )
+  writeFileSync(
+    join(resultsDir, "linux-bulk.svg"),
+    barChart(`${BULK.toLocaleString("en-US")} containers on one bridge network`, "ms", [
+      { label: "up: createContainer ×1,000", value: bulk.up.ms },
+      { label: "down: removeContainers", value: bulk.downMs },
+      { label: "down: Lab.close()", value: bulk.closeMs },
+      { label: "down one by one (p50 × 1,000)", value: median(bulk.oneByOne) * BULK, baseline: true },
+    ]),
+  )
+  say(
+    `linux: attach p50 ${attachP50.toFixed(2)} ms (floor ${floorP50.toFixed(2)} ms, ×${ratio.toFixed(2)}), ` +
+      `up ${BULK} ${bulk.up.ms.toFixed(0)} ms, down ${bulk.downMs.toFixed(0)} ms`,
+  )
+  say(`wrote ${join(resultsDir, "linux.json")}`)
+}

@@ -1,0 +1,139 @@
+import { Effect } from "effect"
+import fc from "fast-check"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { KernelShape } from "../../backends/Kernel.ts"
+import { makeLinuxKernel } from "../../backends/linux/index.ts"
+import * as model from "../../model/index.ts"
+import { needsRoot, root } from "../linux/support.ts"
+import { asyncCommands } from "../model-based/async-commands.ts"
+import { confirmations } from "../model-based/confirm.ts"
+import { labCommands, labTopology } from "../model-based/commands.ts"
+import { judgeOutcome, type LabCommand, type LabModel, type LabOperation } from "../model-based/LabModel.ts"
+import { dropLab, namespacesNamed, runIdSource } from "./linux-labs.ts"
+import { withSettledVeths } from "./settled-veths.ts"
+import { compareKernels, compareLabs, compareMeasurements, compareOutcomes, makeTwinLab, type TwinLab } from "./twin-lab.ts"
+
+/**
+ * Differential: the same generated command sequences on a lab over the simulator and a lab over
+ * the real kernel, side by side. After every command both must agree on the outcome, on what
+ * the controllers decided, and on every namespace's kernel state as read back; at the end of a
+ * sequence on the probe-measured reach matrix and the DNS answers (after every command with
+ * CNMLAB_DIFF_REACH=every). Linux is the truth: a divergence is a simulator bug until shown
+ * otherwise.
+ *
+ * Several sequences run at once, one lane each (its own linux kernel and labs): most of a
+ * sequence's time is spent waiting (probe timeouts, the kernel's linkwatch settling new links),
+ * and lanes wait together. CNMLAB_DIFF_RUNS × CNMLAB_DIFF_LANES sequences are run, of
+ * CNMLAB_DIFF_COMMANDS commands at most after a starting topology. Replay with CNMLAB_SEED and
+ * CNMLAB_PATH (fast-check prints both).
+ */
+const lanes = Number(process.env.CNMLAB_DIFF_LANES ?? 6)
+const runs = Number(process.env.CNMLAB_DIFF_RUNS ?? 50)
+const maxCommands = Number(process.env.CNMLAB_DIFF_COMMANDS ?? 6)
+const reachEveryCommand = process.env.CNMLAB_DIFF_REACH === "every"
+const seed = process.env.CNMLAB_SEED === undefined ? undefined : Number(process.env.CNMLAB_SEED)
+const path = process.env.CNMLAB_PATH
+
+const PROBE_TIMEOUT_MS = 250
+/** about 90 s on a 2-core machine; the rest is for shrinking a counterexample */
+const TIME_LIMIT_MS = 600_000
+const PROBE_CONCURRENCY = 64
+const RUN_TAG = "dif"
+/** a divergence report longer than this is cut: the first lines say what went wrong */
+const MAX_LINES = 60
+
+class Divergence extends Error {}
+
+/** one sequence on one lane: what ran so far, for the report */
+interface Lane {
+  readonly index: number
+  readonly twin: TwinLab
+  readonly ran: string[]
+}
+
+const fail = (lane: Lane, when: string, lines: ReadonlyArray<string>): never => {
+  const shown = lines.length > MAX_LINES ? [...lines.slice(0, MAX_LINES), `… and ${lines.length - MAX_LINES} more`] : lines
+  throw new Divergence(
+    [
+      `sim and linux diverge (lane ${lane.index}, namespaces cnm-${lane.twin.runId}-…) ${when}:`,
+      ...shown.map((line) => `  ${line}`),
+      "commands run in this sequence:",
+      ...lane.ran.map((command, i) => `  ${i + 1}. ${command}`),
+    ].join("\n"),
+  )
+}
+
+const check = async (lane: Lane, when: string, measure: boolean): Promise<void> => {
+  const lines = [...compareLabs(lane.twin), ...(await compareKernels(lane.twin))]
+  if (lines.length === 0 && measure) lines.push(...(await compareMeasurements(lane.twin, { concurrency: PROBE_CONCURRENCY })))
+  if (lines.length > 0) fail(lane, when, lines)
+}
+
+const carryOut = async (m: LabModel, lane: Lane, operation: LabOperation, command: LabCommand): Promise<void> => {
+  const expected = operation.onModel(m.state)
+  const onSim = Effect.runSync(Effect.result(operation.onLab(lane.twin.sim)))
+  const onLinux = await Effect.runPromise(Effect.result(operation.onLab(lane.twin.linux)))
+  lane.ran.push(`${command.toString()} → ${onSim._tag === "Success" ? "ok" : onSim.failure.code}`)
+  const when = `after command ${lane.ran.length}, ${command.toString()}`
+  const outcomes = compareOutcomes(onSim, onLinux)
+  if (outcomes.length > 0) fail(lane, when, outcomes)
+  // the model keeps choosing the commands' targets; its agreement with the sim is lab.sim.test.ts's job
+  judgeOutcome(m, expected, onSim)
+  // a refusal the model made itself never reached a kernel: nothing to read back
+  const kernelsUntouched = !expected.ok && onSim._tag === "Failure" && onSim.failure.code !== "KernelError"
+  if (!kernelsUntouched || reachEveryCommand) await check(lane, when, reachEveryCommand)
+}
+
+describe.skipIf(!root)(`differential: the simulator agrees with the real kernel (${needsRoot})`, () => {
+  const kernels: KernelShape[] = []
+  const nextRunId = runIdSource(RUN_TAG)
+
+  beforeAll(async () => {
+    for (let i = 0; i < lanes; i++) kernels.push(withSettledVeths(await makeLinuxKernel({ timeoutMs: PROBE_TIMEOUT_MS })))
+  })
+
+  afterAll(async () => {
+    for (const kernel of kernels) await Effect.runPromise(kernel.close())
+  })
+
+  const runLane = async (index: number, commands: ReadonlyArray<LabCommand>): Promise<void> => {
+    const kernel = kernels[index] as KernelShape
+    const runId = nextRunId()
+    try {
+      const lane: Lane = { index, twin: await makeTwinLab(kernel, runId), ran: [] }
+      await check(lane, "right after the labs were made", false)
+      const setup = async () => ({ model: { state: model.initialState() }, real: lane })
+      await fc.asyncModelRun(setup, asyncCommands(commands, (l: Lane) => l.twin.sim, carryOut))
+      await check(lane, "at the end of the sequence", true)
+    } finally {
+      await dropLab(kernel, runId)
+    }
+  }
+
+  const sequence = fc.tuple(labTopology(), labCommands(undefined, { maxCommands }))
+
+  it(
+    `${runs * lanes} generated command sequences (${lanes} at a time), at most ${maxCommands} commands after a starting topology`,
+    { timeout: TIME_LIMIT_MS + 60_000 },
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(sequence, { minLength: lanes, maxLength: lanes }), async (sequences) => {
+          const settled = await Promise.allSettled(sequences.map(([topology, tail], i) => runLane(i, [...topology, ...tail])))
+          const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected")
+          if (failed) throw failed.reason
+        }),
+        {
+          numRuns: runs,
+          // a failure found late still gets reported (with the counterexample shrunk so far); a
+          // run that is merely slow fails too, rather than pass with fewer sequences than asked
+          interruptAfterTimeLimit: TIME_LIMIT_MS,
+          markInterruptAsFailure: true,
+          ...(seed === undefined ? {} : { seed }),
+          ...(path === undefined ? {} : { path }),
+        },
+      )
+      console.error("CONFIRM", JSON.stringify(confirmations))
+      expect(namespacesNamed(`cnm-${RUN_TAG}${process.pid.toString(36)}`)).toEqual([])
+    },
+  )
+})
