@@ -153,42 +153,58 @@ interface Checked {
  */
 const check = (lab: Lab, expect: Expectations, step: number | undefined, matrix?: ReadonlyArray<ReachEntry>) =>
   Effect.gen(function* () {
-    const expectations: ReportExpectation[] = []
     const atStep = step === undefined ? {} : { step }
-    for (const expected of expect.reach) {
-      const targets = addressesOf(lab, expected)
-      const measured: Array<{ network: string; address: string; reachable: boolean }> = []
-      for (const target of targets) {
-        const known = matrix?.find((m) => m.from === expected.from && m.address === target.address && m.to === expected.to)
-        const reachable = known ? known.reachable : (yield* lab.probe(expected.from, target.address).pipe(Effect.mapError(asError("probe")))).reachable
-        measured.push({ ...target, reachable })
-      }
+    // probe every address asked about at once: on the real kernel an unanswered echo costs its timeout
+    const reachChecks = yield* Effect.forEach(
+      expect.reach,
+      (expected) =>
+        Effect.forEach(
+          addressesOf(lab, expected),
+          (target) => {
+            const known = matrix?.find((m) => m.from === expected.from && m.address === target.address && m.to === expected.to)
+            const reachable = known
+              ? Effect.succeed(known.reachable)
+              : lab.probe(expected.from, target.address).pipe(
+                  Effect.map((r) => r.reachable),
+                  Effect.mapError(asError("probe")),
+                )
+            return reachable.pipe(Effect.map((r) => ({ ...target, reachable: r })))
+          },
+          { concurrency: "unbounded" },
+        ).pipe(Effect.map((measured) => ({ expected, measured }))),
+      { concurrency: PROBE_CONCURRENCY },
+    )
+    const expectations: ReportExpectation[] = reachChecks.map(({ expected, measured }) => ({
+      kind: "reach",
       // a container without addresses (on none, host, or on no network) is unreachable by definition
-      const ok = measured.length === 0 ? !expected.reachable : measured.every((m) => m.reachable === expected.reachable)
-      expectations.push({
-        kind: "reach",
-        ok,
-        ...atStep,
-        expected: { ...expected },
-        actual: {
-          from: expected.from,
-          to: expected.to,
-          ...(expected.network !== undefined ? { network: expected.network } : {}),
-          reachable: measured.length > 0 && measured.every((m) => m.reachable),
-          addresses: measured,
-        },
-      })
-    }
+      ok: measured.length === 0 ? !expected.reachable : measured.every((m) => m.reachable === expected.reachable),
+      ...atStep,
+      expected: { ...expected },
+      actual: {
+        from: expected.from,
+        to: expected.to,
+        ...(expected.network !== undefined ? { network: expected.network } : {}),
+        reachable: measured.length > 0 && measured.every((m) => m.reachable),
+        addresses: measured,
+      },
+    }))
+    const answers = yield* Effect.forEach(
+      expect.resolve,
+      (expected) =>
+        lab.resolve(expected.from, expected.name).pipe(
+          Effect.map((answer) => ({ expected, answer })),
+          Effect.mapError(asError("resolve")),
+        ),
+      { concurrency: PROBE_CONCURRENCY },
+    )
     const resolve: ReportResolve[] = []
-    for (const expected of expect.resolve) {
-      const answer = yield* lab.resolve(expected.from, expected.name).pipe(Effect.mapError(asError("resolve")))
+    for (const { expected, answer } of answers) {
       const addresses = [...answer.addresses]
       resolve.push({ from: expected.from, name: expected.name, addresses })
       if (expected.addresses === undefined) continue
-      const ok = sameSet(addresses, expected.addresses)
       expectations.push({
         kind: "resolve",
-        ok,
+        ok: sameSet(addresses, expected.addresses),
         ...atStep,
         expected: { ...expected },
         actual: { from: expected.from, name: expected.name, addresses, rcode: answer.rcode },

@@ -6,7 +6,6 @@ import { makeLinuxKernel } from "../../backends/linux/index.ts"
 import * as model from "../../model/index.ts"
 import { needsRoot, root } from "../linux/support.ts"
 import { asyncCommands } from "../model-based/async-commands.ts"
-import { confirmations } from "../model-based/confirm.ts"
 import { labCommands, labTopology } from "../model-based/commands.ts"
 import { judgeOutcome, type LabCommand, type LabModel, type LabOperation } from "../model-based/LabModel.ts"
 import { dropLab, namespacesNamed, runIdSource } from "./linux-labs.ts"
@@ -34,6 +33,7 @@ const reachEveryCommand = process.env.CNMLAB_DIFF_REACH === "every"
 const seed = process.env.CNMLAB_SEED === undefined ? undefined : Number(process.env.CNMLAB_SEED)
 const path = process.env.CNMLAB_PATH
 
+/** an answer takes a millisecond; the margin is for the event loop, shared by all lanes */
 const PROBE_TIMEOUT_MS = 250
 /** about 90 s on a 2-core machine; the rest is for shrinking a counterexample */
 const TIME_LIMIT_MS = 600_000
@@ -42,7 +42,9 @@ const RUN_TAG = "dif"
 /** a divergence report longer than this is cut: the first lines say what went wrong */
 const MAX_LINES = 60
 
-class Divergence extends Error {}
+class Divergence extends Error {
+  override readonly name = "Divergence"
+}
 
 /** one sequence on one lane: what ran so far, for the report */
 interface Lane {
@@ -132,7 +134,6 @@ describe.skipIf(!root)(`differential: the simulator agrees with the real kernel 
           ...(path === undefined ? {} : { path }),
         },
       )
-      console.error("CONFIRM", JSON.stringify(confirmations))
       expect(namespacesNamed(`cnm-${RUN_TAG}${process.pid.toString(36)}`)).toEqual([])
     },
   )
