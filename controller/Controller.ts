@@ -48,7 +48,8 @@ const noJoined: ReadonlyArray<Joined> = []
 /** what the controller remembers of one endpoint once it is in the kernel */
 class Joined {
   constructor(
-    readonly network: string,
+    /** networks are immutable, and one cannot go while it has endpoints: this one stays as it is */
+    readonly network: Network,
     /** its interface in the sandbox (none on host and none) */
     readonly ifname: string | undefined,
     /** the host side of its veth, needed to take it out again */
@@ -284,7 +285,7 @@ export class Controller {
     const sandbox = onHost ? new Sandbox(this.hostNs, false) : new Sandbox(`${this.options.sandboxPrefix}${container.name}`, true)
     const joins = new Array<PlannedJoin>(endpoints.length)
     for (let i = 0; i < endpoints.length; i++) joins[i] = this.planJoin(outcome.state, endpoints[i] as Endpoint, sandbox)
-    const settled = this.settle(outcome.state, container.name, sandbox, joins, undefined)
+    const settled = this.settle(container.name, sandbox, joins, undefined)
     const steps: Step[] = []
     if (sandbox.own) {
       steps.push({
@@ -333,7 +334,9 @@ export class Controller {
     const sandbox = this.sandboxes.get(name) as Sandbox
     const { container, endpoints } = outcome.value
     const leaves: Step[] = []
-    for (let i = 0; i < endpoints.length; i++) for (const s of this.planLeave(from, endpoints[i] as Endpoint, sandbox.own)) leaves.push(s)
+    for (let i = 0; i < endpoints.length; i++) {
+      for (const s of this.planLeave(from, endpoints[i] as Endpoint, sandbox, sandbox.own)) leaves.push(s)
+    }
     return {
       container,
       state: outcome.state,
@@ -341,7 +344,7 @@ export class Controller {
       leaves,
       namespace: sandbox.own ? sandbox.ns : undefined,
       forget: () => {
-        for (let i = 0; i < endpoints.length; i++) this.forgetJoin(endpoints[i] as Endpoint)
+        for (let i = 0; i < endpoints.length; i++) this.forgetJoin(sandbox, endpoints[i] as Endpoint)
         this.sandboxes.delete(name)
       },
     }
@@ -378,7 +381,7 @@ export class Controller {
     if (!outcome.ok) return outcome.error
     const sandbox = this.sandboxes.get(container) as Sandbox
     const join = this.planJoin(outcome.state, outcome.value, sandbox)
-    const settled = this.settle(outcome.state, container, sandbox, [join], undefined)
+    const settled = this.settle(container, sandbox, [join], undefined)
     return {
       steps: settled.steps.length === 0 ? join.steps : [...join.steps, ...settled.steps],
       dns: settled.dns,
@@ -396,15 +399,15 @@ export class Controller {
     if (!outcome.ok) return outcome.error
     const endpoint = outcome.value
     const sandbox = this.sandboxes.get(container) as Sandbox
-    const leave = this.planLeave(this.current, endpoint)
+    const leave = this.planLeave(this.current, endpoint, sandbox)
     // the kernel drops the default route together with the interface it used
     const routeGone = sandbox.gateway?.network === network
-    const settled = this.settle(outcome.state, container, sandbox, noJoins, network, routeGone)
+    const settled = this.settle(container, sandbox, noJoins, network, routeGone)
     return {
       steps: settled.steps.length === 0 ? leave : [...leave, ...settled.steps],
       dns: settled.dns,
       commit: () => {
-        this.forgetJoin(endpoint)
+        this.forgetJoin(sandbox, endpoint)
         keepSettled(sandbox, settled)
         this.current = outcome.state
         return endpoint
@@ -439,27 +442,25 @@ export class Controller {
     const network = this.networkIn(state, endpoint.network)
     const hostIf = `vethc${(this.hostIfSeq++).toString(16)}`
     const plan = this.driverOf(network).join(network, endpoint, this.hostContext(state), { sandboxNs: sandbox.ns, hostIf })
-    return { endpoint, hostIf, steps: plan.steps, gateway: plan.gateway || undefined, dnsRecords: !network.predefined }
+    return { endpoint, network, hostIf, steps: plan.steps, gateway: plan.gateway || undefined }
   }
 
-  private planLeave(state: model.CnmState, endpoint: Endpoint, sandboxClosing = false): ReadonlyArray<Step> {
+  private planLeave(state: model.CnmState, endpoint: Endpoint, sandbox: Sandbox, sandboxClosing = false): ReadonlyArray<Step> {
     const network = this.networkIn(state, endpoint.network)
-    const sandbox = this.sandboxes.get(endpoint.container) as Sandbox
     const hostIf = joinedOn(sandbox, endpoint.network)?.hostIf ?? ""
     return this.driverOf(network).leave(network, endpoint, this.hostContext(state), { sandboxNs: sandbox.ns, hostIf, sandboxClosing })
   }
 
   private recordJoin(sandbox: Sandbox, join: PlannedJoin): void {
-    sandbox.joined.push(new Joined(join.endpoint.network, join.endpoint.ifname, join.hostIf, join.gateway))
-    if (join.dnsRecords) this.records.add(join.endpoint)
+    sandbox.joined.push(new Joined(join.network, join.endpoint.ifname, join.hostIf, join.gateway))
+    // Docker gives embedded DNS names only on user-defined networks
+    if (!join.network.predefined) this.records.add(join.endpoint)
   }
 
-  private forgetJoin(endpoint: Endpoint): void {
-    const joined = this.sandboxes.get(endpoint.container)?.joined
-    if (joined !== undefined) {
-      const at = joined.findIndex((j) => j.network === endpoint.network)
-      if (at >= 0) joined.splice(at, 1)
-    }
+  private forgetJoin(sandbox: Sandbox, endpoint: Endpoint): void {
+    const joined = sandbox.joined
+    const at = joined.findIndex((j) => j.network.name === endpoint.network)
+    if (at >= 0) joined.splice(at, 1)
     if (this.hasDnsRecords(endpoint.network)) this.records.remove(endpoint)
   }
 
@@ -476,7 +477,6 @@ export class Controller {
    * the model's), plus `joins` being added and minus the one on network `leaving`.
    */
   private settle(
-    state: model.CnmState,
     container: string,
     sandbox: Sandbox,
     joins: ReadonlyArray<PlannedJoin>,
@@ -489,9 +489,9 @@ export class Controller {
     // the route as it is
     const found = new GatewayChoice()
     for (const joined of sandbox.joined) {
-      if (joined.network !== leaving) found.consider(this.networkIn(state, joined.network), joined.gateway, joined.ifname)
+      if (joined.network.name !== leaving) found.consider(joined.network, joined.gateway, joined.ifname)
     }
-    for (const join of joins) found.consider(this.networkIn(state, join.endpoint.network), join.gateway, join.endpoint.ifname)
+    for (const join of joins) found.consider(join.network, join.gateway, join.endpoint.ifname)
     const current = routeGone ? undefined : sandbox.gateway
     const same = current !== undefined && found.via !== undefined && current.via === found.via && current.dev === found.dev
     const dns = found.wantsDns !== sandbox.dns ? new DnsChange(sandbox, container, found.wantsDns) : undefined
@@ -603,7 +603,7 @@ const keepSettled = (sandbox: Sandbox, settled: Settlement): void => {
 }
 
 const joinedOn = (sandbox: Sandbox, network: string): Joined | undefined => {
-  for (const joined of sandbox.joined) if (joined.network === network) return joined
+  for (const joined of sandbox.joined) if (joined.network.name === network) return joined
   return undefined
 }
 
@@ -638,11 +638,10 @@ interface Removal {
 
 interface PlannedJoin {
   readonly endpoint: Endpoint
+  readonly network: Network
   readonly hostIf: string
   readonly steps: ReadonlyArray<Step>
   readonly gateway: string | undefined
-  /** the network gives embedded DNS names (user-defined networks only) */
-  readonly dnsRecords: boolean
 }
 
 /**

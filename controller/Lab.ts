@@ -216,7 +216,10 @@ export class Lab {
 
   /** route an operation to the container's host (Docker looks the container up first) */
   private on<A>(container: string, operation: (controller: Controller) => Effect.Effect<A, CnmError>): Effect.Effect<A, CnmError> {
-    const controller = this.placement.get(container)
-    return controller ? operation(controller) : Effect.fail(cnmError("ContainerNotFound", `No such container: ${container}`))
+    // looked up when the effect runs, not when it is built: a composed create-then-connect must work
+    return Effect.suspend(() => {
+      const controller = this.placement.get(container)
+      return controller ? operation(controller) : Effect.fail(cnmError("ContainerNotFound", `No such container: ${container}`))
+    })
   }
 }

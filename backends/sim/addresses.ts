@@ -102,7 +102,7 @@ const deleteAddress = (ns: SimNamespace, link: SimLink, removed: SimAddress): vo
 /** what inetdev does when a loopback device comes up */
 export const ensureLoopbackAddress = (ns: SimNamespace, link: SimLink): void => {
   const loopbackAddress = 0x7f000001
-  if (link.addresses.some((a) => a.address === loopbackAddress && a.length === 8)) return
+  for (const a of link.addresses) if (a.address === loopbackAddress && a.length === 8) return
   insertAddress(ns, link, loopbackAddress, 8)
 }
 

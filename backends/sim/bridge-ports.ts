@@ -11,10 +11,10 @@ export const enslave = (port: SimLink, bridgeLink: SimLink): void => {
   if (bridge === undefined || port.master === bridgeLink) return
   if (port.master !== undefined) release(port)
   port.master = bridgeLink
-  bridge.ports.add(port)
+  bridge.ports.push(port)
   bridge.portMtus.set(port.mtu, (bridge.portMtus.get(port.mtu) ?? 0) + 1)
-  if (!bridge.mtuFixed && (bridge.ports.size === 1 || port.mtu < bridgeLink.mtu)) bridgeLink.mtu = port.mtu
-  if (!bridge.macFixed && (bridge.ports.size === 1 || port.mac < bridgeLink.mac)) bridgeLink.mac = port.mac
+  if (!bridge.mtuFixed && (bridge.ports.length === 1 || port.mtu < bridgeLink.mtu)) bridgeLink.mtu = port.mtu
+  if (!bridge.macFixed && (bridge.ports.length === 1 || port.mac < bridgeLink.mac)) bridgeLink.mac = port.mac
 }
 
 export const release = (port: SimLink): void => {
@@ -22,15 +22,15 @@ export const release = (port: SimLink): void => {
   const bridge = bridgeLink?.bridge
   if (bridgeLink === undefined || bridge === undefined) return
   port.master = undefined
-  bridge.ports.delete(port)
+  removePort(bridge.ports, port)
   forgetPortMtu(bridge.portMtus, port.mtu)
   if (bridge.staticMacs.size > 0) for (const [mac, owner] of bridge.staticMacs) if (owner === port) bridge.staticMacs.delete(mac)
   if (port.fdb !== undefined) port.fdb = undefined
   // the smallest MTU changes only when the port took the last of it away
-  if (!bridge.mtuFixed && (bridge.ports.size === 0 || !bridge.portMtus.has(port.mtu))) {
+  if (!bridge.mtuFixed && (bridge.ports.length === 0 || !bridge.portMtus.has(port.mtu))) {
     bridgeLink.mtu = smallestPortMtu(bridge.portMtus)
   }
-  if (!bridge.macFixed && bridge.ports.size > 0 && port.mac === bridgeLink.mac) bridgeLink.mac = lowestPortMac(bridgeLink)
+  if (!bridge.macFixed && bridge.ports.length > 0 && port.mac === bridgeLink.mac) bridgeLink.mac = lowestPortMac(bridgeLink)
 }
 
 /** a port changed its MTU: the bridge follows unless told otherwise */
@@ -48,6 +48,14 @@ export const portMacChanged = (port: SimLink): void => {
   const bridgeLink = port.master
   if (bridgeLink?.bridge === undefined || bridgeLink.bridge.macFixed) return
   bridgeLink.mac = lowestPortMac(bridgeLink)
+}
+
+/** takes the port out, the others keeping their order */
+const removePort = (ports: Array<SimLink>, port: SimLink): void => {
+  const at = ports.indexOf(port)
+  if (at < 0) return
+  for (let i = at; i < ports.length - 1; i++) ports[i] = ports[i + 1] as SimLink
+  ports.pop()
 }
 
 const forgetPortMtu = (portMtus: Map<number, number>, mtu: number): void => {

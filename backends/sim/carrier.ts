@@ -16,7 +16,7 @@ export const hasCarrier = (link: SimLink): boolean => {
       return link.lower !== undefined && hasCarrier(link.lower)
     case "bridge": {
       const ports = link.bridge?.ports
-      if (ports === undefined || ports.size === 0) return true
+      if (ports === undefined || ports.length === 0) return true
       for (const port of ports) if (hasCarrier(port)) return true
       return false
     }

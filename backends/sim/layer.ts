@@ -46,6 +46,7 @@ const resultOf = <A>(value: A | KernelError): Effect.Effect<A, KernelError> =>
 export const makeSimKernel = (options: SimKernelOptions = {}): SimKernel => {
   const machine: SimMachine = {
     namespaces: new Map(),
+    recent: [undefined, undefined],
     generation: 0,
     random: seededRandom(options.seed ?? DEFAULT_SEED),
     capabilities: { ...allCapabilities, ...options.capabilities },

@@ -230,7 +230,7 @@ export const deleteLink = (link: SimLink): void => {
   const neighbours = ns.neighbours
   if (neighbours !== undefined) for (let i = neighbours.length - 1; i >= 0; i--) if (neighbours[i]?.dev === link) neighbours.splice(i, 1)
   ns.forwardingByDev?.delete(link)
-  if (link.bridge !== undefined) for (const port of [...link.bridge.ports]) release(port)
+  if (link.bridge !== undefined) for (const port of link.bridge.ports.slice()) release(port)
   if (link.master !== undefined) release(link)
   if (link.uppers !== undefined) for (const upper of [...link.uppers]) deleteLink(upper)
   const lower = link.lower

@@ -13,7 +13,24 @@ export const refuse = (op: KernelOp | undefined, errno: string, detail: string):
 /** an operation either changes the machine or says why not (no exceptions on the fast path) */
 export type Outcome = KernelError | undefined
 
-export const namespaceOf = (machine: SimMachine, name: string): SimNamespace | undefined => machine.namespaces.get(name)
+/** a namespace by name: one of the two looked up last if it is (and still exists), else from the map */
+export const namespaceOf = (machine: SimMachine, name: string): SimNamespace | undefined => {
+  const recent = machine.recent
+  const last = recent[0]
+  if (last !== undefined && last.name === name && !last.deleted) return last
+  const before = recent[1]
+  if (before !== undefined && before.name === name && !before.deleted) {
+    recent[1] = last
+    recent[0] = before
+    return before
+  }
+  const ns = machine.namespaces.get(name)
+  if (ns !== undefined) {
+    recent[1] = last
+    recent[0] = ns
+  }
+  return ns
+}
 
 export const noNamespace = (op: KernelOp | undefined, name: string): KernelError =>
   refuse(op, "ENOENT", `network namespace "${name}" does not exist`)

@@ -65,8 +65,10 @@ interface ParsedDestination {
   readonly length: number
 }
 
+const defaultDestination: ParsedDestination = { dst: 0, length: 0 }
+
 const parseDestination = (op: KernelOp, text: string): ParsedDestination | Outcome => {
-  if (text === "default") return { dst: 0, length: 0 }
+  if (text === "default") return defaultDestination
   const prefix = parseCidr(text)
   if (prefix === undefined) return refuse(op, "EINVAL", `invalid route destination "${text}"`)
   if (networkOf(prefix.address, prefix.length) !== prefix.address) {

@@ -89,7 +89,11 @@ export class SimLink {
 }
 
 export class SimBridge {
-  readonly ports = new Set<SimLink>()
+  /**
+   * In the order they joined. An array, not a Set: a bridge has a few dozen ports, and a Set keyed
+   * by links makes V8 give every new veth an identity hash, the dearest step of attaching one.
+   */
+  readonly ports: Array<SimLink> = emptyList()
   /** MAC -> port, learned from frames passing through (what the kernel's FDB learns) */
   readonly learned = new Map<string, SimLink>()
   /** the user set the MAC: the bridge no longer takes its ports' lowest MAC */
@@ -155,6 +159,12 @@ export class SimNamespace {
 
 export interface SimMachine {
   readonly namespaces: Map<string, SimNamespace>
+  /**
+   * The two namespaces looked up last (see namespaceOf): a container's operations go back and
+   * forth between its sandbox and its host, and a lookup in a map of a thousand namespaces is
+   * the dearest part of many operations.
+   */
+  recent: [SimNamespace | undefined, SimNamespace | undefined]
   /** bumped by every apply: what was computed from the state (ARP answers) holds while it stays */
   generation: number
   readonly random: SeededRandom

@@ -1,9 +1,6 @@
 const ATTEMPTS = 3
-/** long enough that an ARP request lost once is retried by the kernel (retrans_time: 1 s) between attempts */
+/** the pauses add up to more than the kernel waits (retrans_time, 1 s) before it repeats an unanswered ARP request */
 const PAUSE_MS = 500
-
-/** how many doubtful measurements were taken again, and how many of them then changed */
-export const confirmations = { doubted: 0, changed: 0 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -24,13 +21,11 @@ export const confirmNegatives = async <T>(
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const indexes = current.flatMap((item, i) => (doubtful(item, i) ? [i] : []))
     if (indexes.length === 0) break
-    if (attempt === 0) confirmations.doubted += indexes.length
     await sleep(PAUSE_MS)
     const fresh = await Promise.all(indexes.map((i) => again(current[i] as T)))
     indexes.forEach((i, k) => {
       current[i] = fresh[k] as T
     })
   }
-  confirmations.changed += current.filter((item, i) => item !== items[i] && !doubtful(item, i)).length
   return current
 }
