@@ -3,8 +3,10 @@
  * run, interleaved in rounds so that load from elsewhere on the machine hits both alike:
  * - container attach through the lab (Lab.createContainer on the default bridge network:
  *   namespace, veth made in place, address, up, default route; and on a user network, where the
- *   embedded DNS starts too) against the same kernel work done by `ip -batch` (the floor) and by
- *   one `ip` process per operation (as Mininet does), see ip-baselines.ts;
+ *   embedded DNS starts too) against the same operations sent straight to the Kernel interface,
+ *   and against the same kernel work done by `ip -batch` (the floor: batched over a round of
+ *   containers, and one container at a time) and by one `ip` process per operation (as Mininet
+ *   does), see ip-baselines.ts;
  * - network create through the lab;
  * - 1,000 containers on one bridge network: all created, then all removed (Lab.removeContainers),
  *   against removing them one at a time, and against closing the whole lab;
@@ -17,14 +19,15 @@ import { Effect } from "effect"
 import { addon } from "../backends/linux/addon.ts"
 import { makeLinuxKernel } from "../backends/linux/index.ts"
 import type { KernelShape } from "../backends/Kernel.ts"
+import { CNMLAB_LINK_GROUP } from "../backends/kernel-types.ts"
 import { Lab } from "../controller/Lab.ts"
 import { measureDockerConnect } from "./docker.ts"
-import { allowProbes, type BaselineHost, endpointOf, floorRound, gatewayOf, IpNamespaces, ipPerOperation, iprouteVersion } from "./ip-baselines.ts"
+import { allowProbes, type BaselineHost, endpointOf, floorAlone, floorRound, gatewayOf, IpNamespaces, ipPerOperation, iprouteVersion } from "./ip-baselines.ts"
 import { barChart } from "./plot.ts"
 import { median, ms, percentile } from "./stats.ts"
 
-const ROUNDS = 9
-const PER_ROUND = 25
+const ROUNDS = 10
+const PER_ROUND = 20
 const WARMUP = 10
 const NETWORK_SAMPLES = 15
 const PER_OP_SAMPLES = 30
@@ -57,13 +60,22 @@ const mustReach = async (kernel: KernelShape, from: string, address: string, wha
   if (!result.reachable) throw new Error(`sanity check failed: ${what} (${address}) not reachable: ${result.reason}`)
 }
 
+/** Docker's MAC for an address: 02:42 and the address's four bytes */
+const macOf = (address: string): string =>
+  `02:42:${address
+    .split(".")
+    .map((b) => Number(b).toString(16).padStart(2, "0"))
+    .join(":")}`
+
 const fsTypeOf = (path: string): string =>
   spawnSync("findmnt", ["-n", "-o", "FSTYPE", "-T", path], { encoding: "utf8" }).stdout?.trim() || "unknown"
 
 interface AttachSamples {
   readonly userNetwork: number[]
   readonly defaultBridge: number[]
+  readonly kernelOnly: number[]
   readonly floor: number[]
+  readonly floorAlone: number[]
   readonly floorWithIpProcess: number[]
   readonly floorGlobalShare: number[]
   readonly floorInNamespace: number[]
@@ -93,6 +105,39 @@ const measureAttach = async (say: Say, runId: string) => {
       ]),
     )
     const ipPrefix = `cnm-${runId}-ip`
+    // the lab's kernel work without the lab: the operations the controller sends, in the same
+    // four applies, straight to the kernel interface (what the controller and model add is the rest)
+    const directHost = `cnm-${runId}-kh`
+    await run(
+      kernel.apply([
+        { op: "nsAdd", ns: directHost },
+        { op: "linkSet", ns: directHost, name: "lo", up: true },
+        { op: "linkAdd", ns: directHost, link: { kind: "bridge", name: "br0", up: true } },
+        { op: "addrAdd", ns: directHost, dev: "br0", cidr: "10.223.0.1/16" },
+      ]),
+    )
+    let directIndex = 0
+    const directRound = async (count: number, into?: number[]) => {
+      for (let k = 0; k < count; k++) {
+        const i = directIndex++
+        const ns = `cnm-${runId}-kd${i}`
+        const address = `10.223.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`
+        const started = performance.now()
+        await run(kernel.apply([{ op: "nsAdd", ns }, { op: "linkSet", ns, name: "lo", up: true }]))
+        await run(
+          kernel.apply([
+            {
+              op: "linkAdd",
+              ns: directHost,
+              link: { kind: "veth", name: `kv${i}`, master: "br0", up: true, group: CNMLAB_LINK_GROUP, peer: { name: "eth0", ns, mac: macOf(address) } },
+            },
+          ]),
+        )
+        await run(kernel.apply([{ op: "addrAdd", ns, dev: "eth0", cidr: `${address}/16` }, { op: "linkSet", ns, name: "eth0", up: true }]))
+        await run(kernel.apply([{ op: "routeAdd", ns, route: { dst: "default", via: "10.223.0.1", dev: "eth0" } }]))
+        into?.push(performance.now() - started)
+      }
+    }
 
     let labIndex = 0
     let floorIndex = 0
@@ -106,12 +151,13 @@ const measureAttach = async (say: Say, runId: string) => {
     // warm-up (JIT, first-use costs on both sides): not counted
     await attachRound(WARMUP, "attach")
     await attachRound(WARMUP, "bridge")
+    await directRound(WARMUP)
     await floorRound(native, made, floorHost, ipPrefix, floorIndex, WARMUP)
     floorIndex += WARMUP
 
-    const samples: AttachSamples = { userNetwork: [], defaultBridge: [], floor: [], floorWithIpProcess: [], floorGlobalShare: [], floorInNamespace: [] }
+    const samples: AttachSamples = { userNetwork: [], defaultBridge: [], kernelOnly: [], floor: [], floorAlone: [], floorWithIpProcess: [], floorGlobalShare: [], floorInNamespace: [] }
     for (let round = 0; round < ROUNDS; round++) {
-      say(`linux: attach round ${round + 1} of ${ROUNDS} (${PER_ROUND} through the lab on a user network, ${PER_ROUND} on the default bridge, ${PER_ROUND} with ip -batch)…`)
+      say(`linux: attach round ${round + 1} of ${ROUNDS} (${PER_ROUND} each: lab on a user network, lab on the default bridge, kernel interface alone, ip -batch, ip -batch one container at a time)…`)
       const floor = async () => {
         const measured = await floorRound(native, made, floorHost, ipPrefix, floorIndex, PER_ROUND)
         floorIndex += PER_ROUND
@@ -120,13 +166,24 @@ const measureAttach = async (say: Say, runId: string) => {
         samples.floorGlobalShare.push(measured.globalBatchPerContainerMs)
         samples.floorInNamespace.push(...measured.inNamespaceMs)
       }
-      const parts = [() => attachRound(PER_ROUND, "attach", samples.userNetwork), () => attachRound(PER_ROUND, "bridge", samples.defaultBridge), floor]
-      // each part goes first, second and third equally often: what one part leaves the kernel to
-      // finish in the background (namespace set-up work, RCU) falls on every part alike
+      const alone = async () => {
+        for (let k = 0; k < PER_ROUND; k++) samples.floorAlone.push(await floorAlone(native, made, floorHost, ipPrefix, floorIndex++))
+      }
+      const parts = [
+        () => attachRound(PER_ROUND, "attach", samples.userNetwork),
+        () => attachRound(PER_ROUND, "bridge", samples.defaultBridge),
+        () => directRound(PER_ROUND, samples.kernelOnly),
+        floor,
+        alone,
+      ]
+      // each part takes every place in the order equally often: what one part leaves the kernel
+      // to finish in the background (namespace set-up work, RCU) falls on every part alike
       for (let k = 0; k < parts.length; k++) await (parts[(round + k) % parts.length] as () => Promise<void>)()
     }
-    // c0 and c1 are warm-up containers on the user network
-    await mustReach(kernel, lab.controllerOf("c0")?.sandboxOf("c0") as string, addressOf(lab, "c1"), "lab container to lab container")
+    // c0, c1 are warm-up containers on the user network; c10, c11 on the default bridge
+    const sandbox = (name: string) => lab.controllerOf(name)?.sandboxOf(name) as string
+    await mustReach(kernel, sandbox("c0"), addressOf(lab, "c1"), "lab container to lab container, user network")
+    await mustReach(kernel, sandbox(`c${WARMUP}`), addressOf(lab, `c${WARMUP + 1}`), "lab container to lab container, default bridge")
     allowProbes(native, `${ipPrefix}-f0`)
     await mustReach(kernel, `${ipPrefix}-f0`, endpointOf(floorHost, 1).address, "floor container to floor container")
 
@@ -220,10 +277,17 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
       down1000Ms: bulk.downMs <= GOALS.down1000Ms,
     },
     attachToFloor: Math.round(ratio * 100) / 100,
+    /** against the floor's work done one container at a time (no batching across containers) */
+    attachToFloorAlone: Math.round((attachP50 / median(samples.floorAlone)) * 100) / 100,
     detail: {
       attach: {
         how: "Lab.createContainer on the predefined bridge network, one Effect.runPromise per container: model decision, ledger entry, sandbox namespace (IPv6, ping sockets and br_netfilter set, its netlink socket opened), lo up, veth created on the bridge with its peer made inside the sandbox as eth0 with the endpoint's MAC, address, eth0 up, default route",
         samples: samples.defaultBridge.length,
+        kernelInterfaceOnly: {
+          how: "the same kernel operations sent straight to the linux Kernel (four apply calls, as the controller sends them), no lab, controller or model",
+          p50Ms: ms(percentile(samples.kernelOnly, 50)),
+          p99Ms: ms(percentile(samples.kernelOnly, 99)),
+        },
         onUserNetwork: {
           how: "the same on a user-defined bridge network, where Docker also starts the embedded DNS (a UDP socket bound in the sandbox)",
           p50Ms: ms(percentile(samples.userNetwork, 50)),
@@ -231,11 +295,16 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
         },
       },
       floor: {
-        how: `per round of ${PER_ROUND}: one \`ip -batch\` inside the host namespace adding the ${PER_ROUND} namespaces, IPv6 switched off in them (untimed, as cnmlab does), a second \`ip -batch\` adding the ${PER_ROUND} veths (group, master, up, peer eth0 with the MAC, created in its namespace); their time divided by ${PER_ROUND}. Plus, per container, \`ip -n NS -batch\` (lo up, address, eth0 up, default route). From each of these ip runs the same command with an empty batch, run just before, is subtracted: ip's start-up (and namespace switch) taken out. p50 over the containers.`,
+        how: `per round of ${PER_ROUND}: one \`ip -batch\` inside the host namespace adding the ${PER_ROUND} namespaces, IPv6 switched off in them (as cnmlab does; ip cannot, so written by this process, timed), a second \`ip -batch\` adding the ${PER_ROUND} veths (group, master, up, peer eth0 with the MAC, created in its namespace); their time divided by ${PER_ROUND}. Plus, per container, \`ip -n NS -batch\` (lo up, address, eth0 up, default route). From each of these ip runs the same command with an empty batch, run just before, is subtracted: ip's start-up (and namespace switch) taken out. p50 over the containers.`,
         samples: samples.floor.length,
         globalBatchPerContainerMs: samples.floorGlobalShare.map(ms),
         inNamespaceP50Ms: ms(median(samples.floorInNamespace)),
         withIpProcessP50Ms: ms(median(samples.floorWithIpProcess)),
+        alone: {
+          how: "the floor's work for one container at a time, nothing shared with other containers: per container one `ip -batch` in the host namespace (netns add, veth), IPv6 off, one `ip -n NS -batch` inside, each minus the same ip with an empty batch",
+          p50Ms: ms(median(samples.floorAlone)),
+          samples: samples.floorAlone.length,
+        },
       },
       ipPerOp: {
         how: "8 ip processes per container: netns add; in the host: link add veth (peer eth0 made in the namespace), set master, set up; in the namespace: lo up, addr add, eth0 up, route add default",
@@ -272,7 +341,9 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
     barChart("container attach on the linux kernel (p50)", "ms", [
       { label: "cnmlab, default bridge", value: attachP50 },
       { label: "cnmlab, user network (+DNS)", value: percentile(samples.userNetwork, 50) },
+      { label: "kernel interface alone", value: percentile(samples.kernelOnly, 50) },
       { label: "floor: ip -batch, kernel work", value: floorP50, baseline: true },
+      { label: "floor, one container at a time", value: median(samples.floorAlone), baseline: true },
       { label: "ip -batch incl. ip -n process", value: median(samples.floorWithIpProcess), baseline: true },
       { label: "one ip process per op", value: median(attach.perOp), baseline: true },
       ...(docker.cliMs === null
@@ -293,7 +364,7 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
     ]),
   )
   say(
-    `linux: attach p50 ${attachP50.toFixed(2)} ms (floor ${floorP50.toFixed(2)} ms, ×${ratio.toFixed(2)}), ` +
+    `linux: attach p50 ${attachP50.toFixed(2)} ms (kernel interface alone ${percentile(samples.kernelOnly, 50).toFixed(2)} ms, floor ${floorP50.toFixed(2)} ms, ×${ratio.toFixed(2)}), ` +
       `up ${BULK} ${bulk.up.ms.toFixed(0)} ms, down ${bulk.downMs.toFixed(0)} ms`,
   )
   say(`wrote ${join(resultsDir, "linux.json")}`)

@@ -6,6 +6,7 @@ import type { NsState } from "../kernel-types.ts"
 import { addon } from "./addon.ts"
 import { applyOne, type ApplyContext } from "./apply.ts"
 import { linuxAvailability } from "./availability.ts"
+import { releaseOwnJournals } from "./ledger.ts"
 import { capabilitiesFrom, kernelFeatures } from "./capabilities.ts"
 import { DnsServers, queryDns } from "./dns.ts"
 import { toKernelError } from "./errors.ts"
@@ -103,6 +104,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
       }
     }
     namespaces.closeAllChannels()
+    releaseOwnJournals()
   }
 
   return {

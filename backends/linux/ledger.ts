@@ -186,14 +186,22 @@ export const deadLedgerFiles = (dir = LEDGER_DIR): string[] => {
   })
 }
 
-// a run that ends normally has recorded every namespace as gone: its journal says nothing more
-process.once("exit", () => {
+/**
+ * Deletes this process's journals that hold no claim (a kernel closing calls it; a later create
+ * opens a new one): a run, or a test worker killed after its tests, leaves nothing behind.
+ */
+export const releaseOwnJournals = (): void => {
   for (const [dir, journal] of ownJournals) {
+    if (journal.open.size > 0) continue
+    ownJournals.delete(dir)
     try {
       closeSync(journal.fd)
-      if (journal.open.size === 0) rmSync(join(dir, journalName(process.pid, ownStartTime)), { force: true })
+      rmSync(join(dir, journalName(process.pid, ownStartTime)), { force: true })
     } catch {
       // leaving an empty journal behind is harmless: clean removes it
     }
   }
-})
+}
+
+// a run that ends normally has recorded every namespace as gone: its journal says nothing more
+process.once("exit", releaseOwnJournals)

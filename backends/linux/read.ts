@@ -6,6 +6,7 @@ import {
   AF_BRIDGE,
   AF_INET,
   ARPHRD_LOOPBACK,
+  IF_OPER,
   IFF_UP,
   IFLA,
   IFLA_INFO,
@@ -34,6 +35,7 @@ import {
   readMac,
   readString,
   readU32,
+  readU8,
   rtgenmsg,
   rtmsg,
 } from "./netlink/wire.ts"
@@ -46,6 +48,8 @@ export interface RawLink {
   readonly name: string
   readonly kind: LinkKind | "loopback" | undefined
   readonly flags: number
+  /** IFLA_OPERSTATE (IF_OPER) */
+  readonly operstate: number
   readonly mac: string
   readonly mtu: number
   readonly group: number
@@ -82,6 +86,7 @@ export const dumpLinks = (namespaces: NamespaceTable, ns: string): RawLink[] =>
         name: readString(link.attrs.get(IFLA.IFNAME)) ?? `if${link.index}`,
         kind,
         flags: link.flags,
+        operstate: readU8(link.attrs.get(IFLA.OPERSTATE)) ?? IF_OPER.unknown,
         mac: readMac(link.attrs.get(IFLA.ADDRESS)) ?? "00:00:00:00:00:00",
         mtu: readU32(link.attrs.get(IFLA.MTU)) ?? 0,
         group: readU32(link.attrs.get(IFLA.GROUP)) ?? 0,

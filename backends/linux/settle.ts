@@ -1,5 +1,6 @@
 import type { NamespaceTable } from "./namespaces.ts"
-import { dumpLinks } from "./read.ts"
+import { IF_OPER } from "./netlink/constants.ts"
+import { dumpLinks, type RawLink } from "./read.ts"
 
 const IFF_RUNNING = 0x40
 const IFF_UP = 0x1
@@ -11,18 +12,27 @@ const IFF_LOWER_UP = 0x10000
  * it has run, the device still has its no-op qdisc (frames sent are dropped) and a bridge still
  * treats the port as disabled. Measured: a probe sent right after bringing a veth pair up lost
  * its first ARP request in 7 of 16 runs, and then "unresolved" for the whole second.
+ *
+ * A new veth is subtler: its operstate stays UNKNOWN until linkwatch runs, and UNKNOWN counts as
+ * running, so IFF_RUNNING is already set while its transmit queue still drops (perf: QDISC_DROP in
+ * __dev_queue_xmit from the bridge). A veth that is up with carrier is settled only at IF_OPER_UP.
  */
 export const unsettledLinks = (namespaces: NamespaceTable, nsList: ReadonlyArray<string>): string[] =>
   nsList.flatMap((ns) => {
     try {
       return dumpLinks(namespaces, ns)
-        .filter((l) => l.flags & IFF_UP && l.flags & IFF_LOWER_UP && !(l.flags & IFF_RUNNING))
+        .filter(isUnsettled)
         .map((l) => `${ns}/${l.name}`)
     } catch {
       // the namespace went away meanwhile: nothing of it to wait for
       return []
     }
   })
+
+const isUnsettled = (l: RawLink): boolean =>
+  (l.flags & IFF_UP) !== 0 &&
+  (l.flags & IFF_LOWER_UP) !== 0 &&
+  ((l.flags & IFF_RUNNING) === 0 || (l.kind === "veth" && l.operstate !== IF_OPER.up))
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 

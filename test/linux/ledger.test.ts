@@ -13,6 +13,7 @@ import {
   readEntry,
   recordGone,
   recordIntent,
+  releaseOwnJournals,
 } from "../../backends/linux/ledger.ts"
 
 /** a pid that no longer runs (a child that already exited) */
@@ -50,6 +51,19 @@ describe("ledger", () => {
     recordGone("cnm-a", dir)
     recordGone("cnm-never", dir)
     expect(readFileSync(ownJournal(), "utf8")).toBe(before)
+  })
+
+  it("releases its journal once it holds no claim, and opens a new one for the next claim", () => {
+    recordIntent("cnm-r", dir)
+    releaseOwnJournals()
+    expect(readdirSync(dir)).toHaveLength(1)
+    recordGone("cnm-r", dir)
+    releaseOwnJournals()
+    expect(readdirSync(dir)).toEqual([])
+    recordIntent("cnm-s", dir)
+    expect(readEntry("cnm-s", dir)?.pid).toBe(process.pid)
+    recordGone("cnm-s", dir)
+    releaseOwnJournals()
   })
 
   it("a second claim on a name it holds writes nothing, so a failed duplicate create cannot withdraw it", () => {

@@ -56,6 +56,7 @@ export const IFLA = {
   MTU: 4,
   LINK: 5,
   MASTER: 10,
+  OPERSTATE: 16,
   LINKINFO: 18,
   GROUP: 27,
   NET_NS_FD: 28,
@@ -64,6 +65,8 @@ export const IFLA = {
 } as const
 
 export const IFLA_INFO = { KIND: 1, DATA: 2 } as const
+/** RFC 2863 operational state, as IFLA_OPERSTATE reports it */
+export const IF_OPER = { unknown: 0, down: 2, up: 6 } as const
 export const VETH_INFO_PEER = 1
 export const IFLA_VXLAN = { ID: 1, LINK: 3, LOCAL: 4, LEARNING: 7, PORT: 15 } as const
 export const IFLA_MACVLAN_MODE = 1
