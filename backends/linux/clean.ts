@@ -1,8 +1,9 @@
-import { existsSync, rmSync } from "node:fs"
+import { existsSync, readdirSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import type { NetnsAddon } from "./addon.ts"
 import { deadLedgerFiles, forgetEntries, type LedgerEntry, LEDGER_DIR, listEntries, ownerAlive } from "./ledger.ts"
 import { NS_PREFIX, nsPath } from "./namespaces.ts"
+import { NFT_INPUT_DIR } from "./nft/run.ts"
 
 /** ledger entries whose process is gone: what a crash or SIGKILL left behind */
 export const orphanedEntries = (): LedgerEntry[] => listEntries().filter((entry) => !ownerAlive(entry))
@@ -48,5 +49,22 @@ export const cleanOrphans = (native: NetnsAddon): CleanResult => {
   }
   forgetEntries(settled)
   for (const name of deadLedgerFiles()) rmSync(join(LEDGER_DIR, name), { force: true })
+  removeDeadNftInputs()
   return { removed: [...removed], failed }
 }
+
+/** nft input files (`<pid>-<n>.json`) a killed process had no chance to delete */
+const removeDeadNftInputs = (): void => {
+  let names: string[]
+  try {
+    names = readdirSync(NFT_INPUT_DIR)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = Number(/^(\d+)-\d+\.json$/.exec(name)?.[1])
+    if (Number.isInteger(pid) && pid > 0 && !processExists(pid)) rmSync(join(NFT_INPUT_DIR, name), { force: true })
+  }
+}
+
+const processExists = (pid: number): boolean => existsSync(`/proc/${pid}`)

@@ -116,6 +116,8 @@ describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needs
       expect(namespacesOf(pid)).toEqual([])
       expect(claimsOf(pid)).toEqual([])
       expect(readdirSync("/run/cnmlab/ledger").filter((f) => f.startsWith(`owner-${pid}-`))).toEqual([])
+      // an nft input file the killed run was about to hand to nft
+      expect(existsSync("/run/cnmlab/nft") ? readdirSync("/run/cnmlab/nft").filter((f) => f.startsWith(`${pid}-`)) : []).toEqual([])
     }
     for (const ns of foreign) expect(existsSync(`/run/netns/${ns}`)).toBe(true)
   })

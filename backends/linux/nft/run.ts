@@ -52,7 +52,7 @@ const errnoOf = (stderr: string): string => {
 }
 
 /** where nft input files go (tmpfs, root only) */
-const INPUT_DIR = "/run/cnmlab/nft"
+export const NFT_INPUT_DIR = "/run/cnmlab/nft"
 let inputCounter = 0
 
 /**
@@ -90,8 +90,8 @@ export const runNft = (native: NetnsAddon, nsPath: string, args: ReadonlyArray<s
 export const runNftJson = async (native: NetnsAddon, nsPath: string, input: unknown): Promise<string> => {
   const binary = nftBinary()
   if (!binary) throw new NftFailure("ENOENT", "nft is not installed (apt-get install nftables)")
-  mkdirSync(INPUT_DIR, { recursive: true, mode: 0o700 })
-  const file = `${INPUT_DIR}/${process.pid}-${++inputCounter}.json`
+  mkdirSync(NFT_INPUT_DIR, { recursive: true, mode: 0o700 })
+  const file = `${NFT_INPUT_DIR}/${process.pid}-${++inputCounter}.json`
   writeFileSync(file, JSON.stringify(input))
   try {
     return await runInNamespace(native, nsPath, binary, ["-j", "-f", file])
