@@ -9,18 +9,15 @@ import { runOn, runScenario } from "../../scenarios/runner.ts"
 import type { Scenario } from "../../scenarios/schema.ts"
 import { needsRoot, root } from "../linux/support.ts"
 import { onlyMissingOnLinux, reportView } from "./report-view.ts"
-import { withSettledVeths } from "./settled-veths.ts"
 
 /**
  * Every example scenario and every recorded Docker fixture gives the same report on the
  * simulator and on the real kernel (report-view.ts says what "the same" covers).
  *
  * The simulator runs through runScenario as the CLI does. The linux run goes through runOn with a
- * kernel this test opens: with a shorter probe timeout (a scenario's in-step expectations probe
- * one address at a time, and each unreachable one costs the whole timeout), and with
- * settled-veths.ts's wait, without which a probe to a container that just joined a bridge is
- * lost now and then. A linux run that only saw less than the simulator is run once more before
- * it counts (see ../model-based/confirm.ts for why).
+ * kernel this test opens, with a shorter probe timeout (each unreachable address costs the whole
+ * timeout). A linux run that only saw less than the simulator is run once more before it counts
+ * (see ../model-based/confirm.ts for why).
  */
 const scenarioFiles = (["../../scenarios/", "../fixtures/docker/"] as const).flatMap((relative) => {
   const directory = fileURLToPath(new URL(relative, import.meta.url))
@@ -39,7 +36,7 @@ const load = (file: string): Scenario => {
 }
 
 const runOnLinux = async (scenario: Scenario): Promise<Report> => {
-  const kernel = withSettledVeths(await makeLinuxKernel({ timeoutMs: PROBE_TIMEOUT_MS }))
+  const kernel = await makeLinuxKernel({ timeoutMs: PROBE_TIMEOUT_MS })
   try {
     return await Effect.runPromise(runOn(kernel, scenario, { backend: "linux" }))
   } finally {

@@ -9,7 +9,6 @@ import { asyncCommands } from "../model-based/async-commands.ts"
 import { labCommands, labTopology } from "../model-based/commands.ts"
 import { judgeOutcome, type LabCommand, type LabModel, type LabOperation } from "../model-based/LabModel.ts"
 import { dropLab, namespacesNamed, runIdSource } from "./linux-labs.ts"
-import { withSettledVeths } from "./settled-veths.ts"
 import { compareKernels, compareLabs, compareMeasurements, compareOutcomes, makeTwinLab, type TwinLab } from "./twin-lab.ts"
 
 /**
@@ -91,7 +90,7 @@ describe.skipIf(!root)(`differential: the simulator agrees with the real kernel 
   const nextRunId = runIdSource(RUN_TAG)
 
   beforeAll(async () => {
-    for (let i = 0; i < lanes; i++) kernels.push(withSettledVeths(await makeLinuxKernel({ timeoutMs: PROBE_TIMEOUT_MS })))
+    for (let i = 0; i < lanes; i++) kernels.push(await makeLinuxKernel({ timeoutMs: PROBE_TIMEOUT_MS }))
   })
 
   afterAll(async () => {

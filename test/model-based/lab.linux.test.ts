@@ -6,7 +6,6 @@ import { makeLinuxKernel } from "../../backends/linux/index.ts"
 import { Lab } from "../../controller/Lab.ts"
 import * as model from "../../model/index.ts"
 import { dropLab, namespacesNamed, runIdSource } from "../differential/linux-labs.ts"
-import { withSettledVeths } from "../differential/settled-veths.ts"
 import { needsRoot, root } from "../linux/support.ts"
 import { asyncCommands } from "./async-commands.ts"
 import { checkAgreementAsync } from "./check-async.ts"
@@ -44,7 +43,7 @@ describe.skipIf(!root)(`model-based: lab on the linux backend agrees with the mo
   const nextRunId = runIdSource(RUN_TAG)
 
   beforeAll(async () => {
-    kernel = withSettledVeths(await makeLinuxKernel({ timeoutMs: PROBE_TIMEOUT_MS }))
+    kernel = await makeLinuxKernel({ timeoutMs: PROBE_TIMEOUT_MS })
   })
 
   afterAll(async () => {
