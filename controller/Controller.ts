@@ -137,6 +137,11 @@ export class Controller {
     return this.execute(() => this.prepareRemoveNetwork(name))
   }
 
+  /** several containers, made together (see prepareCreateContainers); all or nothing */
+  createContainers(requests: ReadonlyArray<ContainerRequest>): Effect.Effect<ReadonlyArray<Container>, CnmError> {
+    return this.execute(() => this.prepareCreateContainers(requests))
+  }
+
   createContainer(request: ContainerRequest): Effect.Effect<Container, CnmError> {
     return this.execute(() => this.prepareCreateContainer(request))
   }
@@ -274,6 +279,39 @@ export class Controller {
     }
   }
 
+  /**
+   * Several containers at once, as a scenario's setup makes them. The model decides them one after
+   * the other; the kernel work then goes step by step across all of them (every sandbox namespace,
+   * then every veth, then every address …), which the real kernel does faster than container after
+   * container (measured: 1.1–1.2 against 1.3–1.6 ms per container, bench/linux.ts). All or nothing:
+   * a refusal anywhere rolls back every step done so far.
+   */
+  private prepareCreateContainers(requests: ReadonlyArray<ContainerRequest>): Prepared<ReadonlyArray<Container>> | CnmError {
+    const before = this.current
+    const each: Array<Prepared<Container>> = []
+    for (const request of requests) {
+      const prepared = this.prepareCreateContainer(request)
+      if (isRefusal(prepared)) {
+        this.current = before
+        return prepared
+      }
+      each.push(prepared)
+      // the next decision sees this one, as it would after its commit
+      this.current = prepared.state as model.CnmState
+    }
+    this.current = before
+    const steps: Step[] = []
+    for (let column = 0; each.some((p) => column < p.steps.length); column++) {
+      for (const p of each) if (column < p.steps.length) steps.push(p.steps[column] as Step)
+    }
+    const dns = each.flatMap((p) => (p.dns === undefined ? [] : isDnsChanges(p.dns) ? p.dns : [p.dns]))
+    return {
+      steps,
+      ...(dns.length > 0 ? { dns } : {}),
+      commit: () => each.map((p) => p.commit()),
+    }
+  }
+
   private prepareCreateContainer(request: ContainerRequest): Prepared<Container> | CnmError {
     const outcome = model.createContainer(this.current, request)
     if (!outcome.ok) return outcome.error
@@ -302,6 +340,7 @@ export class Controller {
     return {
       steps,
       dns: settled.dns,
+      state: outcome.state,
       commit: () => {
         this.sandboxes.set(container.name, sandbox)
         for (const join of joins) this.recordJoin(sandbox, join)
@@ -515,7 +554,8 @@ export class Controller {
     return new Settlement(true, steps, dns, wanted, found.wantsDns)
   }
 
-  private changeDns(change: DnsChange): Effect.Effect<void, KernelError> {
+  private changeDns(change: DnsChange | ReadonlyArray<DnsChange>): Effect.Effect<void, KernelError> {
+    if (isDnsChanges(change)) return Effect.forEach(change, (one) => this.changeDns(one), { discard: true })
     const { sandbox, container } = change
     return change.serve
       ? this.kernel.serveDns(sandbox.ns, EMBEDDED_DNS_ADDRESS, (name) =>
@@ -548,11 +588,15 @@ class LazyHostContext implements HostContext {
 /** an operation decided by the model and planned by the drivers, not yet carried out */
 interface Prepared<A> {
   readonly steps: ReadonlyArray<Step>
-  /** the embedded DNS to start or stop once the steps are done */
-  readonly dns?: DnsChange
+  /** the embedded DNS to start or stop once the steps are done (several for a batch) */
+  readonly dns?: DnsChange | ReadonlyArray<DnsChange>
+  /** the model state the commit keeps, for a batch that decides its next operation on it */
+  readonly state?: model.CnmState
   /** keep the decision (runtime bookkeeping and the model's next state); runs only after success */
   readonly commit: () => A
 }
+
+const isDnsChanges = (change: DnsChange | ReadonlyArray<DnsChange>): change is ReadonlyArray<DnsChange> => Array.isArray(change)
 
 /** what settle decided for a sandbox; kept by keepSettled once the kernel work is done */
 class Settlement {

@@ -3,7 +3,7 @@ import type { KernelShape } from "../backends/Kernel.ts"
 import { CNMLAB_LINK_GROUP, type DnsQueryResult, type ProbeResult } from "../backends/kernel-types.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
-import type { AttachRequest, Container, Endpoint, Network, NetworkRequest } from "../model/types.ts"
+import type { AttachRequest, Container, ContainerRequest, Endpoint, Network, NetworkRequest } from "../model/types.ts"
 import { Controller } from "./Controller.ts"
 
 /** the underlay joining the Docker hosts: a bridge in its own namespace, each host's eth0 on it */
@@ -144,6 +144,45 @@ export class Lab {
           return container
         }),
       )
+    })
+  }
+
+  /**
+   * Several containers made together, each host's at once (Controller.createContainers): what a
+   * scenario's setup does. All or nothing across hosts.
+   */
+  createContainers(
+    requests: ReadonlyArray<{ readonly name: string; readonly host?: string; readonly networks?: ReadonlyArray<AttachRequest> }>,
+  ): Effect.Effect<ReadonlyArray<Container>, CnmError> {
+    return Effect.gen({ self: this }, function* () {
+      const byHost = new Map<Controller, ContainerRequest[]>()
+      const hostOf = new Map<string, Controller>()
+      for (const request of requests) {
+        const controller = request.host === undefined ? this.controllers[0] : this.controllers.find((c) => c.host === request.host)
+        if (!controller) return yield* Effect.fail(cnmError("InvalidName", `no such host: ${request.host}`))
+        const placed = this.placement.get(request.name) ?? hostOf.get(request.name)
+        if (placed !== undefined && placed !== controller) {
+          return yield* Effect.fail(cnmError("ContainerNameConflict", `container name "${request.name}" is already in use`))
+        }
+        hostOf.set(request.name, controller)
+        const list = byHost.get(controller) ?? []
+        list.push({ name: request.name, ...(request.networks ? { networks: request.networks } : {}) })
+        byHost.set(controller, list)
+      }
+      const made: Array<[Controller, ReadonlyArray<Container>]> = []
+      for (const [controller, list] of byHost) {
+        const result = yield* Effect.result(controller.createContainers(list))
+        if (result._tag === "Failure") {
+          for (const [c, containers] of made) yield* Effect.ignore(c.removeContainers(containers.map((x) => x.name)))
+          return yield* Effect.fail(result.failure)
+        }
+        made.push([controller, result.success])
+      }
+      for (const request of requests) {
+        this.placement.set(request.name, hostOf.get(request.name) as Controller)
+        this.order.push(request.name)
+      }
+      return made.flatMap(([, containers]) => containers)
     })
   }
 

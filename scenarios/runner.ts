@@ -53,12 +53,11 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
       yield* checkAbort
       yield* lab.createNetwork(network).pipe(Effect.mapError(asError(`network ${network.name}`)))
     }
-    for (const container of scenario.containers) {
-      yield* checkAbort
-      yield* lab
-        .createContainer({ name: container.name, host: container.host, networks: container.networks })
-        .pipe(Effect.mapError(asError(`container ${container.name}`)))
-    }
+    yield* checkAbort
+    // made together: the kernel does each kind of step for all of them faster than one by one
+    yield* lab
+      .createContainers(scenario.containers.map((c) => ({ name: c.name, host: c.host, networks: c.networks })))
+      .pipe(Effect.mapError(asError("containers")))
     const setupMs = performance.now() - started
 
     const checkStarted = performance.now()
