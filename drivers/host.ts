@@ -1,10 +1,4 @@
-import type { Driver } from "./Driver.ts"
+import { withoutKernelWork } from "./null.ts"
 
 /** `host`: the container shares the host's namespace (the controller gives it no sandbox of its own) */
-export const hostDriver: Driver = {
-  name: "host",
-  createNetwork: () => [],
-  deleteNetwork: () => [],
-  join: () => ({ steps: [] }),
-  leave: () => [],
-}
+export const hostDriver = withoutKernelWork("host")

@@ -1,10 +1,13 @@
 import type { Driver } from "./Driver.ts"
 
-/** `none`: the container keeps its own namespace with loopback only; nothing to program */
-export const nullDriver: Driver = {
-  name: "null",
+/** a driver whose networks need nothing in the kernel: `none` and `host` */
+export const withoutKernelWork = (name: "null" | "host"): Driver => ({
+  name,
   createNetwork: () => [],
   deleteNetwork: () => [],
   join: () => ({ steps: [] }),
   leave: () => [],
-}
+})
+
+/** `none`: the container keeps its own namespace with loopback only; nothing to program */
+export const nullDriver = withoutKernelWork("null")
