@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,18 +218,85 @@ static int prepare_run_dir(napi_env env) {
   return 1;
 }
 
+#define MAX_SETTINGS 16
+#define MAX_SETTING_VALUE 64
+
+typedef struct {
+  char file[MAX_NAME];
+  char value[MAX_SETTING_VALUE];
+} setting;
+
+/* reads createNetns's optional list of [file, value] pairs; returns -1 (and throws) when malformed */
+static int get_settings(napi_env env, napi_value list, setting *out) {
+  if (is_nullish(env, list)) return 0;
+  bool is_array = false;
+  napi_is_array(env, list, &is_array);
+  uint32_t count = 0;
+  if (is_array) napi_get_array_length(env, list, &count);
+  if (!is_array || count > MAX_SETTINGS) {
+    throw_type(env, "settings must be an array of at most 16 [file, value] pairs");
+    return -1;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value pair, file, value;
+    napi_get_element(env, list, i, &pair);
+    if (napi_get_element(env, pair, 0, &file) != napi_ok || napi_get_element(env, pair, 1, &value) != napi_ok) {
+      throw_type(env, "a setting must be a [file, value] pair");
+      return -1;
+    }
+    if (!get_string(env, file, out[i].file, sizeof out[i].file, "setting file") ||
+        !get_string(env, value, out[i].value, sizeof out[i].value, "setting value"))
+      return -1;
+    if (strncmp(out[i].file, "/proc/sys/", 10) != 0) {
+      throw_type(env, "a setting's file must be under /proc/sys/");
+      return -1;
+    }
+  }
+  return (int)count;
+}
+
+/* writes a sysctl of the calling thread's namespace; a missing file (no such feature) is not an error */
+static int write_setting(const setting *s) {
+  int fd = open(s->file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? 0 : errno;
+  size_t length = strlen(s->value);
+  int err = write(fd, s->value, length) == (ssize_t)length ? 0 : (errno ? errno : EIO);
+  close(fd);
+  return err;
+}
+
+/*
+ * createNetns(name, settings?) -> path
+ * Like `ip netns add`; `settings` ([file, value] pairs under /proc/sys/) are written from inside
+ * the new namespace before anything else can use it, in the same visit: no second namespace
+ * switch, and no JavaScript file I/O per setting.
+ */
 static napi_value create_netns(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[2];
   char name[MAX_NAME], path[MAX_NAME + 32];
-  if (!get_args(env, info, 1, argv) || !get_string(env, argv[0], name, sizeof name, "name")) return NULL;
+  static setting settings[MAX_SETTINGS];
+  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], name, sizeof name, "name")) return NULL;
   if (!valid_ns_name(name)) {
     throw_type(env, "invalid namespace name");
     return NULL;
   }
+  int setting_count = get_settings(env, argv[1], settings);
+  if (setting_count < 0) return NULL;
   snprintf(path, sizeof path, "%s/%s", NETNS_RUN_DIR, name);
-  if (!prepare_run_dir(env)) return NULL;
+  /*
+   * `ip netns add` makes /run/netns a shared mount on every call; with a thousand namespaces
+   * mounted there that recursive remount walks all of them (measured: 0.08 ms of a 0.7 ms create).
+   * Once per process is enough, unless someone removed the directory meanwhile.
+   */
+  static int run_dir_ready = 0;
+  if (!run_dir_ready && !prepare_run_dir(env)) return NULL;
+  run_dir_ready = 1;
 
   int file = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (file < 0 && errno == ENOENT) {
+    if (!prepare_run_dir(env)) return NULL;
+    file = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  }
   if (file < 0) {
     throw_errno(env, "open", path, errno);
     return NULL;
@@ -249,8 +317,13 @@ static napi_value create_netns(napi_env env, napi_callback_info info) {
     throw_errno(env, "unshare", "CLONE_NEWNET", err);
     return NULL;
   }
-  int mount_error = 0;
+  int mount_error = 0, setting_error = 0;
+  const char *failed_setting = NULL;
   if (mount("/proc/thread-self/ns/net", path, "none", MS_BIND, NULL) != 0) mount_error = errno;
+  for (int i = 0; !mount_error && i < setting_count && !setting_error; i++) {
+    setting_error = write_setting(&settings[i]);
+    if (setting_error) failed_setting = settings[i].file;
+  }
   if (setns(saved, CLONE_NEWNET) != 0) {
     fprintf(stderr, "cnmlab netns: cannot return to the original network namespace: %s\n", strerror(errno));
     abort();
@@ -259,6 +332,12 @@ static napi_value create_netns(napi_env env, napi_callback_info info) {
   if (mount_error) {
     unlink(path);
     throw_errno(env, "mount --bind", path, mount_error);
+    return NULL;
+  }
+  if (setting_error) {
+    umount2(path, MNT_DETACH);
+    unlink(path);
+    throw_errno(env, "write", failed_setting, setting_error);
     return NULL;
   }
   napi_value result;

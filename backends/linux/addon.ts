@@ -7,8 +7,12 @@ import { createRequire } from "node:module"
  * Failures throw an Error carrying `errno`, `code` and `syscall`.
  */
 export interface NetnsAddon {
-  /** creates /run/netns/<name> holding a new network namespace (as `ip netns add`); returns the path */
-  readonly createNetns: (name: string) => string
+  /**
+   * creates /run/netns/<name> holding a new network namespace (as `ip netns add`) and writes
+   * `settings` ([file, value] under /proc/sys/; a file that does not exist is skipped) from inside
+   * it before returning; returns the path
+   */
+  readonly createNetns: (name: string, settings?: ReadonlyArray<readonly [string, string]>) => string
   /** unmounts and unlinks /run/netns/<name> (as `ip netns del`); the kernel frees it once unused */
   readonly deleteNetns: (name: string) => void
   /** runs a synchronous function with the calling thread inside the namespace at `path` */

@@ -1,5 +1,5 @@
 import type { NamespaceTable } from "./namespaces.ts"
-import { linkIndex } from "./links.ts"
+import { cachedLinkIndex, linkIndex, retryIfStale } from "./links.ts"
 import { AF_INET, IFA, NLM_F_CREATE, NLM_F_EXCL, RTM } from "./netlink/constants.ts"
 import { attrIpv4, ifaddrmsg, parseCidr } from "./netlink/wire.ts"
 
@@ -9,10 +9,12 @@ const addressBody = (index: number, cidr: string): Buffer[] => {
   return [ifaddrmsg({ family: AF_INET, prefixLength, index }), attrIpv4(IFA.LOCAL, address), attrIpv4(IFA.ADDRESS, address)]
 }
 
-export const addrAdd = (namespaces: NamespaceTable, ns: string, dev: string, cidr: string): void => {
-  const body = addressBody(linkIndex(namespaces, ns, dev), cidr)
-  namespaces.channel(ns).request(RTM.NEWADDR, NLM_F_CREATE | NLM_F_EXCL, body, `add address ${cidr} to ${dev}`)
-}
+export const addrAdd = (namespaces: NamespaceTable, ns: string, dev: string, cidr: string): void =>
+  void retryIfStale(namespaces, ns, ["ENODEV"], () =>
+    namespaces
+      .channel(ns)
+      .request(RTM.NEWADDR, NLM_F_CREATE | NLM_F_EXCL, addressBody(cachedLinkIndex(namespaces, ns, dev), cidr), `add address ${cidr} to ${dev}`),
+  )
 
 export const addrDel = (namespaces: NamespaceTable, ns: string, dev: string, cidr: string): void => {
   const body = addressBody(linkIndex(namespaces, ns, dev), cidr)

@@ -34,8 +34,12 @@ const membershipChangedIn = (op: KernelOp): string[] => {
   }
 }
 
-/** one operation on the real kernel; throws whatever the kernel said (toKernelError maps it) */
-export const applyOne = async (ctx: ApplyContext, op: KernelOp): Promise<void> => {
+/**
+ * One operation on the real kernel; throws whatever the kernel said (toKernelError maps it).
+ * Synchronous except where nft has to run (firewall tables, and bridge port sets they match on):
+ * then it returns the promise of that.
+ */
+export const applyOne = (ctx: ApplyContext, op: KernelOp): Promise<void> | void => {
   const { namespaces } = ctx
   switch (op.op) {
     case "nsAdd":
@@ -91,7 +95,9 @@ export const applyOne = async (ctx: ApplyContext, op: KernelOp): Promise<void> =
     case "firewallDel":
       return ctx.firewall.delete(op.ns, op.table)
   }
-  for (const ns of membershipChangedIn(op)) {
-    if (ctx.firewall.watchesBridges(ns)) await ctx.firewall.portsChanged(ns)
-  }
+  const watched = membershipChangedIn(op).filter((ns) => ctx.firewall.watchesBridges(ns))
+  if (watched.length > 0)
+    return (async () => {
+      for (const ns of watched) await ctx.firewall.portsChanged(ns)
+    })()
 }

@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs"
 import { Effect } from "effect"
 import { type KernelError, kernelError } from "../KernelError.ts"
 import type { KernelShape } from "../Kernel.ts"
-import type { NsState } from "../kernel-types.ts"
+import type { KernelOp, NsState } from "../kernel-types.ts"
 import { addon } from "./addon.ts"
 import { applyOne, type ApplyContext } from "./apply.ts"
 import { linuxAvailability } from "./availability.ts"
@@ -75,6 +75,36 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
     return settling
   }
 
+  // nsDel's effects (veth peers elsewhere gone) are visible when apply returns, as every other op's are
+  const teardownsDone = Effect.suspend(() =>
+    context.teardowns.length === 0 ? Effect.void : Effect.promise(() => awaitTeardowns(namespaces, context.teardowns, TEARDOWN_MAX_MS)),
+  )
+
+  /**
+   * The operations in order, stopping at the first refusal. Netlink requests are synchronous, so a
+   * run of them costs no promise; an operation that has to wait (nft) continues the rest after it.
+   */
+  const applyAll = (ops: ReadonlyArray<KernelOp>): Effect.Effect<void, KernelError> =>
+    Effect.suspend(() => {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i] as KernelOp
+        linksChanged = true
+        let pending: Promise<void> | void
+        try {
+          pending = applyOne(context, op)
+        } catch (cause) {
+          return Effect.fail(toKernelError(cause, op))
+        }
+        if (pending) {
+          const waited = pending
+          return Effect.tryPromise({ try: () => waited, catch: (cause) => toKernelError(cause, op) }).pipe(
+            Effect.andThen(applyAll(ops.slice(i + 1))),
+          )
+        }
+      }
+      return Effect.void
+    })
+
   const readState = async (ns: string): Promise<NsState> => {
     const links = readLinks(namespaces, ns)
     const names = namesByIndex(links)
@@ -110,24 +140,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   return {
     backend: "linux",
     capabilities,
-    apply: (ops) =>
-      Effect.tryPromise({
-        try: async () => {
-          try {
-            for (const op of ops) {
-              linksChanged = true
-              try {
-                await applyOne(context, op)
-              } catch (cause) {
-                throw toKernelError(cause, op)
-              }
-            }
-          } finally {
-            await awaitTeardowns(namespaces, context.teardowns, TEARDOWN_MAX_MS)
-          }
-        },
-        catch: (cause) => toKernelError(cause),
-      }),
+    apply: (ops) => applyAll(ops).pipe(Effect.ensuring(teardownsDone)),
     namespaces: () => attempt(() => namespaces.ours()),
     read: (ns) => attempt(() => readState(ns)),
     probe: (from, address, probeOptions) =>

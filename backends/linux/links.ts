@@ -39,6 +39,39 @@ export const linkIndex = (namespaces: NamespaceTable, ns: string, name: string):
   return parseIfinfomsg(reply.payload).index
 }
 
+/**
+ * The ifindex of `name` in `ns`, from what an earlier lookup saw when there was one: a bridge
+ * every container attaches to, or a container's eth0 that its address and route both name, is
+ * looked up once instead of once per request (`ip -batch` keeps the same cache). An index seen
+ * earlier can be stale, since links also vanish with a peer in another namespace; it never names
+ * another link, because the kernel hands out ifindexes cyclically over 2^31. So a request built
+ * from it is sent through retryIfStale. Renames and deletions made through this backend forget
+ * the names they change.
+ */
+export const cachedLinkIndex = (namespaces: NamespaceTable, ns: string, name: string): number => {
+  const known = namespaces.knownIndex(ns, name)
+  if (known !== undefined) return known
+  const index = linkIndex(namespaces, ns, name)
+  namespaces.rememberIndex(ns, name, index)
+  return index
+}
+
+/**
+ * Sends a request built with cachedLinkIndex; if the kernel answers as it does for an index whose
+ * link is gone (ENODEV for the device of an address or route; EINVAL for a master: the new link is
+ * then unregistered again, nothing is left), forgets the namespace's indexes and sends it once
+ * more, built from fresh lookups. A refusal for any other reason comes back the same the second time.
+ */
+export const retryIfStale = <T>(namespaces: NamespaceTable, ns: string, staleCodes: ReadonlyArray<string>, send: () => T): T => {
+  try {
+    return send()
+  } catch (error) {
+    if (!staleCodes.includes((error as { code?: string }).code ?? "")) throw error
+    namespaces.forgetIndexes(ns)
+    return send()
+  }
+}
+
 /** runs `fn` with an open fd of another namespace (for IFLA_NET_NS_FD), closed afterwards */
 const withNsFd = <T>(namespaces: NamespaceTable, ns: string, fn: (fd: number) => T): T => {
   const fd = openSync(namespaces.path(ns), "r")
@@ -57,6 +90,15 @@ const linkInfo = (kind: string, data: ReadonlyArray<Uint8Array> = []): Buffer =>
   ])
 
 /**
+ * A veth asked for nothing gets one queue per possible CPU, and the driver then cuts the real
+ * count back to one after registering the device, which waits for an expedited RCU grace period
+ * with rtnl held. Asking for one queue each way up front gives the same device without the wait:
+ * measured on this 2-CPU machine, 0.44 -> 0.23 ms per veth created from the cnmlab process
+ * (`ip link add … type veth` paid 0.22 ms with or without it).
+ */
+const ONE_QUEUE_EACH_WAY: ReadonlyArray<Buffer> = [attrU32(IFLA.NUM_TX_QUEUES, 1), attrU32(IFLA.NUM_RX_QUEUES, 1)]
+
+/**
  * RTM_NEWLINK (create, exclusive) for any LinkSpec. A veth's peer and a macvlan/ipvlan with
  * targetNs are created directly inside their namespace (IFLA_NET_NS_FD), never moved afterwards.
  */
@@ -67,15 +109,29 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
   const common: Buffer[] = [attrString(IFLA.IFNAME, link.name), attrU32(IFLA.GROUP, link.group ?? CNMLAB_LINK_GROUP)]
   if (link.mac) common.push(attrMac(IFLA.ADDRESS, link.mac))
   if (link.mtu) common.push(attrU32(IFLA.MTU, link.mtu))
-  // a bridge index is only meaningful in the namespace the link ends up in
-  if (link.master && !movesAway) common.push(attrU32(IFLA.MASTER, linkIndex(namespaces, ns, link.master)))
   const header = ifinfomsg(link.up ? { flags: IFF_UP, change: IFF_UP } : {})
+  // a bridge index is only meaningful in the namespace the link ends up in
+  const master = link.master && !movesAway ? link.master : undefined
   const send = (attrs: ReadonlyArray<Buffer>): void => {
-    channel.request(RTM.NEWLINK, NLM_F_CREATE | NLM_F_EXCL, [header, ...common, ...attrs], `create ${link.kind} ${link.name}`)
+    const request = () =>
+      channel.request(
+        RTM.NEWLINK,
+        NLM_F_CREATE | NLM_F_EXCL,
+        [header, ...common, ...(master ? [attrU32(IFLA.MASTER, cachedLinkIndex(namespaces, ns, master))] : []), ...attrs],
+        `create ${link.kind} ${link.name}`,
+      )
+    if (master) retryIfStale(namespaces, ns, ["EINVAL"], request)
+    else request()
   }
+  // a link made under a name some earlier lookup saw is a new link
+  namespaces.forgetIndexes(ns, link.name)
+  if (link.kind === "veth") namespaces.forgetIndexes(link.peer.ns ?? ns, link.peer.name)
+  if (targetNs !== undefined) namespaces.forgetIndexes(targetNs, link.name)
 
   switch (link.kind) {
     case "bridge":
+      namespaces.prepare(ns, "bridges")
+      return send([linkInfo(link.kind)])
     case "dummy":
       return send([linkInfo(link.kind)])
     case "veth": {
@@ -83,14 +139,15 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
       const peerAttrs = (nsFd?: number): Buffer[] => [
         attrString(IFLA.IFNAME, peer.name),
         attrU32(IFLA.GROUP, link.group ?? CNMLAB_LINK_GROUP),
+        ...ONE_QUEUE_EACH_WAY,
         ...(nsFd !== undefined ? [attrU32(IFLA.NET_NS_FD, nsFd)] : []),
         ...(peer.mtu ? [attrU32(IFLA.MTU, peer.mtu)] : []),
         ...(peer.mac ? [attrMac(IFLA.ADDRESS, peer.mac)] : []),
       ]
       // the peer's ifinfomsg must not ask for IFF_UP: the kernel answers ENOTCONN
       const info = (nsFd?: number): Buffer => linkInfo("veth", [attrNested(VETH_INFO_PEER, [ifinfomsg(), ...peerAttrs(nsFd)])])
-      if (peer.ns === undefined || peer.ns === ns) return send([info()])
-      withNsFd(namespaces, peer.ns, (fd) => send([info(fd)]))
+      if (peer.ns === undefined || peer.ns === ns) return send([...ONE_QUEUE_EACH_WAY, info()])
+      withNsFd(namespaces, peer.ns, (fd) => send([...ONE_QUEUE_EACH_WAY, info(fd)]))
       return namespaces.join(ns, peer.ns)
     }
     case "vxlan": {
@@ -122,11 +179,13 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
 }
 
 export const linkDel = (namespaces: NamespaceTable, ns: string, name: string): void => {
+  namespaces.forgetIndexes(ns, name)
   namespaces.channel(ns).request(RTM.DELLINK, 0, [ifinfomsg(), attrString(IFLA.IFNAME, name)], `delete link ${name}`)
 }
 
 /** every link of the group in one request: far cheaper than one RTM_DELLINK per veth */
 export const linkDelGroup = (namespaces: NamespaceTable, ns: string, group: number): void => {
+  namespaces.forgetIndexes(ns)
   namespaces.channel(ns).request(RTM.DELLINK, 0, [ifinfomsg(), attrU32(IFLA.GROUP, group)], `delete link group ${group}`)
 }
 
@@ -148,6 +207,10 @@ export const linkSet = (namespaces: NamespaceTable, ns: string, name: string, ch
   // only a rename needs the index, since IFLA_IFNAME then carries the new name
   const renaming = changes.newName !== undefined
   const index = renaming ? linkIndex(namespaces, ns, name) : 0
+  if (renaming) {
+    namespaces.forgetIndexes(ns, name)
+    namespaces.forgetIndexes(ns, changes.newName as string)
+  }
   const attrs: Buffer[] = [attrString(IFLA.IFNAME, renaming ? (changes.newName as string) : name)]
   if (changes.mtu !== undefined) attrs.push(attrU32(IFLA.MTU, changes.mtu))
   if (changes.mac !== undefined) attrs.push(attrMac(IFLA.ADDRESS, changes.mac))

@@ -30,32 +30,43 @@ export const assertOurName = (ns: string): void => {
 }
 
 /**
- * What every namespace cnmlab creates starts with, differing from a bare `ip netns add`:
- * - ICMP "ping" sockets allowed (probe sends its echoes through one; off by default);
- * - br_netfilter off: with it on (the default in a new namespace when the kernel has it built in,
- *   as here), IPv4 frames switched inside a bridge also traverse the ip family's forward hook,
- *   with iif and oif both the bridge. The Kernel interface defines "forward" as routed traffic
- *   and "bridge-forward" as switched traffic, and the simulator implements exactly that. A caller
- *   that wants Docker's br_netfilter behaviour sets net.bridge.bridge-nf-call-iptables back to 1.
- * - IPv6 off on every link made in it (`default`; lo keeps ::1, it sends nothing): the Kernel
- *   interface is IPv4 only, and Docker 20.10 switches IPv6 off in containers on IPv4 networks
- *   too (measured there: disable_ipv6 = 1). With it on, every new link sends DAD, MLD and router
- *   solicitations, which a bridge floods to all its ports: measured, attaching the 1,000th
- *   container to one bridge cost 8-20 ms instead of 2.5, and probes shared bridges with that traffic.
+ * What every namespace cnmlab creates starts with, differing from a bare `ip netns add`: IPv6 off
+ * on every link made in it (`default`; lo keeps ::1, it sends nothing). The Kernel interface is
+ * IPv4 only, and Docker 20.10 switches IPv6 off in containers on IPv4 networks too (measured
+ * there: disable_ipv6 = 1). With it on, every new link sends DAD, MLD and router solicitations,
+ * which a bridge floods to all its ports: measured, attaching the 1,000th container to one bridge
+ * cost 8-20 ms instead of 2.5, and probes shared bridges with that traffic.
+ *
+ * Nothing else is written up front, because every sysctl costs more the more namespaces exist:
+ * the kernel keeps one /proc/sys dentry per namespace under the same name, and each open compares
+ * against all of them (perf: proc_sys_compare). Measured with 1,100 namespaces, five writes per
+ * new namespace made it cost 3.7 ms instead of 0.5.
  */
-const INITIAL_SYSCTLS: ReadonlyArray<readonly [string, string]> = [
-  ["/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"],
-  ["/proc/sys/net/ipv4/ping_group_range", "0 2147483647"],
-  ["/proc/sys/net/bridge/bridge-nf-call-iptables", "0"],
-  ["/proc/sys/net/bridge/bridge-nf-call-ip6tables", "0"],
-  ["/proc/sys/net/bridge/bridge-nf-call-arptables", "0"],
-]
+const INITIAL_SYSCTLS: ReadonlyArray<readonly [string, string]> = [["/proc/sys/net/ipv6/conf/default/disable_ipv6", "1"]]
 
 /**
- * A kernel without IPv6, or without br_netfilter loaded (a module on most distributions), has no
- * such file, and nothing to switch off.
+ * Settings a namespace gets the first time it needs them (see prepare):
+ * - pings: ICMP "ping" sockets allowed (probe sends its echoes through one; off by default);
+ * - bridges: br_netfilter off. With it on (the default in a new namespace when the kernel has it
+ *   built in, as here), IPv4 frames switched inside a bridge also traverse the ip family's
+ *   forward hook, with iif and oif both the bridge. The Kernel interface defines "forward" as
+ *   routed traffic and "bridge-forward" as switched traffic, and the simulator implements exactly
+ *   that. A caller that wants Docker's br_netfilter behaviour sets
+ *   net.bridge.bridge-nf-call-iptables back to 1 after making the bridge. A kernel without
+ *   br_netfilter loaded (a module on most distributions) has no such files, and nothing to switch off.
  */
-const writeInitialSysctl = (file: string, value: string): void => {
+const ON_FIRST_NEED = {
+  pings: [["/proc/sys/net/ipv4/ping_group_range", "0 2147483647"]],
+  bridges: [
+    ["/proc/sys/net/bridge/bridge-nf-call-iptables", "0"],
+    ["/proc/sys/net/bridge/bridge-nf-call-ip6tables", "0"],
+    ["/proc/sys/net/bridge/bridge-nf-call-arptables", "0"],
+  ],
+} as const satisfies Record<string, ReadonlyArray<readonly [string, string]>>
+
+export type Need = keyof typeof ON_FIRST_NEED
+
+const writeUnlessAbsent = (file: string, value: string): void => {
   try {
     writeFileSync(file, value)
   } catch (error) {
@@ -76,6 +87,10 @@ interface OpenChannel {
 export class NamespaceTable {
   private readonly created = new Set<string>()
   private readonly channels = new Map<string, OpenChannel>()
+  /** ifindexes looked up by name, per namespace (see links.ts, cachedLinkIndex) */
+  private readonly indexes = new Map<string, Map<string, number>>()
+  /** per namespace, by its identity (a namespace re-created under the same name starts afresh) */
+  private readonly prepared = new Map<string, { readonly inode: number; readonly needs: Set<Need> }>()
   private readonly beforeDelete: Array<(ns: string) => void> = []
   /** namespaces joined by a link made across them (a veth and its peer, a macvlan and its parent) */
   private readonly joined = new Map<string, Set<string>>()
@@ -101,20 +116,18 @@ export class NamespaceTable {
     assertOurName(ns)
     const claimed = recordIntent(ns)
     try {
-      this.native.createNetns(ns)
+      // written by the helper from inside the new namespace: a kernel without IPv6 or without
+      // br_netfilter loaded (a module on most distributions) has no such file, and nothing to switch off
+      this.native.createNetns(ns, INITIAL_SYSCTLS)
     } catch (error) {
       if (claimed) recordGone(ns)
       throw error
     }
     this.created.add(ns)
+    this.indexes.delete(ns)
     const path = nsPath(ns)
-    // its socket is opened in the same visit: one namespace switch instead of two
-    const channel = this.native.withNetns(path, () => {
-      for (const [file, value] of INITIAL_SYSCTLS) writeInitialSysctl(file, value)
-      return new NetlinkChannel(this.native, null)
-    })
     this.channels.get(ns)?.channel.close()
-    this.channels.set(ns, { channel, inode: statSync(path).ino })
+    this.channels.set(ns, { channel: new NetlinkChannel(this.native, path), inode: statSync(path).ino })
   }
 
   delete(ns: string): void {
@@ -124,9 +137,44 @@ export class NamespaceTable {
     this.closeChannel(ns)
     this.native.deleteNetns(ns)
     this.created.delete(ns)
+    this.prepared.delete(ns)
+    this.indexes.delete(ns)
     for (const other of this.joined.get(ns) ?? []) this.joined.get(other)?.delete(ns)
     this.joined.delete(ns)
     recordGone(ns)
+  }
+
+  /** writes the settings `need` asks for into `ns`, once per namespace */
+  prepare(ns: string, need: Need): void {
+    assertOurName(ns)
+    const inode = this.inode(ns)
+    let done = this.prepared.get(ns)
+    if (done?.inode !== inode) {
+      done = { inode, needs: new Set() }
+      this.prepared.set(ns, done)
+    }
+    if (done.needs.has(need)) return
+    this.native.withNetns(nsPath(ns), () => {
+      for (const [file, value] of ON_FIRST_NEED[need]) writeUnlessAbsent(file, value)
+    })
+    done.needs.add(need)
+  }
+
+  /** the ifindex last seen for link `name` in `ns`, if any (it may be stale: see links.ts) */
+  knownIndex(ns: string, name: string): number | undefined {
+    return this.indexes.get(ns)?.get(name)
+  }
+
+  rememberIndex(ns: string, name: string, index: number): void {
+    const names = this.indexes.get(ns) ?? new Map<string, number>()
+    names.set(name, index)
+    this.indexes.set(ns, names)
+  }
+
+  /** forgets `name`'s index in `ns`, or every index there */
+  forgetIndexes(ns: string, name?: string): void {
+    if (name === undefined) this.indexes.delete(ns)
+    else this.indexes.get(ns)?.delete(name)
   }
 
   /** records that a link now joins `a` and `b`: where to look first for the far end of a link */
@@ -147,8 +195,16 @@ export class NamespaceTable {
     return [...(this.joined.get(ns) ?? [])]
   }
 
-  /** the namespace's netlink socket; throws ENOENT when the namespace does not exist */
+  /**
+   * The namespace's netlink socket; throws ENOENT when the namespace does not exist. A namespace
+   * this instance created is taken on trust until this instance deletes it (its ledger claim keeps
+   * `cnmlab clean` away from it while we live); any other is looked up on every call, since it may
+   * have been deleted and made again under the same name. That lookup is a stat, 7 µs, and an
+   * attach makes nine requests.
+   */
   channel(ns: string): NetlinkChannel {
+    const trusted = this.created.has(ns) ? this.channels.get(ns) : undefined
+    if (trusted && !trusted.channel.closed) return trusted.channel
     assertOurName(ns)
     const inode = this.inode(ns)
     const open = this.channels.get(ns)
@@ -162,7 +218,7 @@ export class NamespaceTable {
   /** the path of an existing namespace of ours; throws ENOENT otherwise */
   path(ns: string): string {
     assertOurName(ns)
-    this.inode(ns)
+    if (!this.created.has(ns)) this.inode(ns)
     return nsPath(ns)
   }
 

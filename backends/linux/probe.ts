@@ -2,6 +2,7 @@ import type { ProbeHop, ProbeReason, ProbeResult } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
 import { adoptDatagram } from "./datagram.ts"
 import type { NamespaceTable } from "./namespaces.ts"
+import type { NetlinkChannel } from "./netlink/channel.ts"
 import { AF_INET, IFF_LOWER_UP, IFF_UP, NDA, NUD, RTA, RTM, RTN_LOCAL, RTN_UNICAST } from "./netlink/constants.ts"
 import {
   attrIpv4,
@@ -70,6 +71,53 @@ const echo = async (
   }
 }
 
+/** the route the kernel of `channel`'s namespace picks for `address` (throws ENETUNREACH when none) */
+const routeTo = (channel: NetlinkChannel, address: string) => {
+  const reply = channel
+    .request(
+      RTM.GETROUTE,
+      0,
+      [rtmsg({ family: AF_INET, dstLength: 32, table: 0, protocol: 0, scope: 0, type: 0 }), attrIpv4(RTA.DST, address)],
+      `route to ${address}`,
+    )
+    .find((m) => m.type === RTM.NEWROUTE)
+  return reply ? parseRtmsg(reply.payload) : undefined
+}
+
+const neighbourOf = (channel: NetlinkChannel, oif: number, nextHop: string) => {
+  const wanted = ipv4Bytes(nextHop)
+  return channel
+    .dump(RTM.GETNEIGH, [ndmsg({ family: AF_INET, index: 0, state: 0, flags: 0 })], "dump neighbours")
+    .map((m) => parseNdmsg(m.payload))
+    .find((n) => n.index === oif && n.attrs.get(NDA.DST)?.equals(wanted))
+}
+
+/** the kernel's default ARP retransmit interval (net.ipv4.neigh.*.retrans_time_ms) */
+const ARP_RETRANSMIT_MS = 1000
+
+/**
+ * True when the next hop towards `address` is already being resolved, by an earlier probe whose ARP
+ * went unanswered. The kernel then queues our echo behind that resolution: it sends its next ARP
+ * request only when the retransmit timer fires, up to a second later, and when that resolution
+ * runs out of attempts it drops our echo with it. A probe right after the way opened (a link
+ * brought back up, a carrier back) then failed although the next ARP request was answered:
+ * measured, the probe tests' "up again" steps failed in 3 of ~20 runs under load, or every time
+ * when the earlier probes happened to leave the resolution on its last attempt.
+ */
+const resolutionPending = (namespaces: NamespaceTable, from: string, address: string): boolean => {
+  try {
+    const channel = namespaces.channel(from)
+    const route = routeTo(channel, address)
+    const oif = readU32(route?.attrs.get(RTA.OIF))
+    if (!route || route.type !== RTN_UNICAST || oif === undefined) return false
+    const neighbour = neighbourOf(channel, oif, readIpv4(route.attrs.get(RTA.GATEWAY)) ?? address)
+    return neighbour !== undefined && (neighbour.state & NUD.INCOMPLETE) !== 0
+  } catch {
+    // no route, or the namespace is going: the echo itself will say so
+    return false
+  }
+}
+
 interface FirstHop {
   readonly dev?: string
   readonly via?: string
@@ -86,15 +134,7 @@ const diagnoseFirstHop = (namespaces: NamespaceTable, from: string, address: str
   const channel = namespaces.channel(from)
   let route
   try {
-    const reply = channel
-      .request(
-        RTM.GETROUTE,
-        0,
-        [rtmsg({ family: AF_INET, dstLength: 32, table: 0, protocol: 0, scope: 0, type: 0 }), attrIpv4(RTA.DST, address)],
-        `route to ${address}`,
-      )
-      .find((m) => m.type === RTM.NEWROUTE)
-    route = reply ? parseRtmsg(reply.payload) : undefined
+    route = routeTo(channel, address)
   } catch (error) {
     const code = (error as { code?: string }).code
     if (code === "ENETUNREACH") return { reason: "no-route", detail: `no route to ${address} in ${from}` }
@@ -114,11 +154,7 @@ const diagnoseFirstHop = (namespaces: NamespaceTable, from: string, address: str
     return { ...base, reason: "link-down", detail: `${dev} has no carrier in ${from} (its peer is down or gone)` }
   if (local) return { ...base, detail: `${address} is local to ${from}; no echo reply` }
   const nextHop = via ?? address
-  const wanted = ipv4Bytes(nextHop)
-  const neighbour = channel
-    .dump(RTM.GETNEIGH, [ndmsg({ family: AF_INET, index: 0, state: 0, flags: 0 })], "dump neighbours")
-    .map((m) => parseNdmsg(m.payload))
-    .find((n) => n.index === oif && n.attrs.get(NDA.DST)?.equals(wanted))
+  const neighbour = neighbourOf(channel, oif, nextHop)
   if (neighbour && neighbour.state & (NUD.INCOMPLETE | NUD.FAILED))
     return { ...base, reason: "unresolved", detail: `ARP for ${nextHop} on ${dev} got no answer` }
   return { ...base, detail: `sent via ${dev}${via ? ` and ${via}` : ""}; no echo reply` }
@@ -135,7 +171,12 @@ export const probe = async (
 ): Promise<ProbeResult> => {
   ipv4Bytes(address)
   const nsPath = namespaces.path(from)
-  const outcome = await echo(native, nsPath, address, token, timeoutMs)
+  namespaces.prepare(from, "pings")
+  // an inherited resolution: wait for its next ARP request; if it gave up under us, one echo more
+  // starts a fresh one, as a first probe would
+  const inherited = resolutionPending(namespaces, from, address)
+  let outcome = await echo(native, nsPath, address, token, timeoutMs + (inherited ? ARP_RETRANSMIT_MS : 0))
+  if (inherited && outcome.kind !== "reply") outcome = await echo(native, nsPath, address, token, timeoutMs)
   const hop = (event: string, dev?: string): ProbeHop => ({ ns: from, ...(dev ? { dev } : {}), event })
   if (outcome.kind === "reply") {
     return { reachable: true, reason: "answered", ...(trace ? { trace: [hop(`echo reply from ${address}`)] } : {}) }

@@ -8,6 +8,7 @@ import {
   ARPHRD_LOOPBACK,
   IF_OPER,
   IFF_UP,
+  IFLA_BRPORT_STATE,
   IFLA,
   IFLA_INFO,
   IFLA_VXLAN,
@@ -59,6 +60,8 @@ export interface RawLink {
   readonly linkNetnsid?: number
   readonly vni?: number
   readonly vxlanDevIndex?: number
+  /** a bridge port's STP state (BR_STATE) */
+  readonly portState?: number
 }
 
 export const dumpLinks = (namespaces: NamespaceTable, ns: string): RawLink[] =>
@@ -81,6 +84,8 @@ export const dumpLinks = (namespaces: NamespaceTable, ns: string): RawLink[] =>
       const remoteNs = linkNetnsid !== undefined && linkNetnsid >= 0
       const vni = readU32(vxlan?.get(IFLA_VXLAN.ID))
       const vxlanDevIndex = readU32(vxlan?.get(IFLA_VXLAN.LINK))
+      const slaveData = readString(infoAttrs?.get(IFLA_INFO.SLAVE_KIND)) === "bridge" ? infoAttrs?.get(IFLA_INFO.SLAVE_DATA) : undefined
+      const portState = slaveData ? readU8(parseAttrs(slaveData).get(IFLA_BRPORT_STATE)) : undefined
       return {
         index: link.index,
         name: readString(link.attrs.get(IFLA.IFNAME)) ?? `if${link.index}`,
@@ -96,6 +101,7 @@ export const dumpLinks = (namespaces: NamespaceTable, ns: string): RawLink[] =>
         ...(remoteNs ? { linkNetnsid } : {}),
         ...(vni !== undefined ? { vni } : {}),
         ...(vxlanDevIndex ? { vxlanDevIndex } : {}),
+        ...(portState !== undefined ? { portState } : {}),
       }
     })
 

@@ -1,6 +1,6 @@
 import type { RouteSpec } from "../kernel-types.ts"
 import type { NamespaceTable } from "./namespaces.ts"
-import { linkIndex } from "./links.ts"
+import { cachedLinkIndex, linkIndex, retryIfStale } from "./links.ts"
 import {
   AF_INET,
   NLM_F_CREATE,
@@ -18,12 +18,12 @@ const destination = (dst: string): { readonly address?: string; readonly prefixL
   dst === "default" ? { prefixLength: 0 } : parseCidr(dst)
 
 /** the attributes naming a route: destination, gateway, device */
-const routeAttrs = (namespaces: NamespaceTable, ns: string, route: RouteSpec): Buffer[] => {
+const routeAttrs = (namespaces: NamespaceTable, ns: string, route: RouteSpec, cached = false): Buffer[] => {
   const { address } = destination(route.dst)
   const attrs: Buffer[] = []
   if (address !== undefined) attrs.push(attrIpv4(RTA.DST, address))
   if (route.via) attrs.push(attrIpv4(RTA.GATEWAY, route.via))
-  if (route.dev) attrs.push(attrU32(RTA.OIF, linkIndex(namespaces, ns, route.dev)))
+  if (route.dev) attrs.push(attrU32(RTA.OIF, (cached ? cachedLinkIndex : linkIndex)(namespaces, ns, route.dev)))
   return attrs
 }
 
@@ -38,9 +38,11 @@ export const routeAdd = (namespaces: NamespaceTable, ns: string, route: RouteSpe
     scope,
     type: RTN_UNICAST,
   })
-  namespaces
-    .channel(ns)
-    .request(RTM.NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, [header, ...routeAttrs(namespaces, ns, route)], `add route ${route.dst}`)
+  retryIfStale(namespaces, ns, ["ENODEV"], () =>
+    namespaces
+      .channel(ns)
+      .request(RTM.NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, [header, ...routeAttrs(namespaces, ns, route, true)], `add route ${route.dst}`),
+  )
 }
 
 /** as `ip route del`: any protocol and type; any scope unless the caller named one */

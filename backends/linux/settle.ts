@@ -1,5 +1,5 @@
 import type { NamespaceTable } from "./namespaces.ts"
-import { IF_OPER } from "./netlink/constants.ts"
+import { BR_STATE, IF_OPER } from "./netlink/constants.ts"
 import { dumpLinks, type RawLink } from "./read.ts"
 
 const IFF_RUNNING = 0x40
@@ -20,19 +20,31 @@ const IFF_LOWER_UP = 0x10000
 export const unsettledLinks = (namespaces: NamespaceTable, nsList: ReadonlyArray<string>): string[] =>
   nsList.flatMap((ns) => {
     try {
-      return dumpLinks(namespaces, ns)
-        .filter(isUnsettled)
-        .map((l) => `${ns}/${l.name}`)
+      const links = dumpLinks(namespaces, ns)
+      const byIndex = new Map(links.map((l) => [l.index, l]))
+      return links.filter((l) => isUnsettled(l, byIndex)).map((l) => `${ns}/${l.name}`)
     } catch {
       // the namespace went away meanwhile: nothing of it to wait for
       return []
     }
   })
 
-const isUnsettled = (l: RawLink): boolean =>
-  (l.flags & IFF_UP) !== 0 &&
-  (l.flags & IFF_LOWER_UP) !== 0 &&
-  ((l.flags & IFF_RUNNING) === 0 || (l.kind === "veth" && l.operstate !== IF_OPER.up))
+const isUpWithCarrier = (l: RawLink): boolean => (l.flags & IFF_UP) !== 0 && (l.flags & IFF_LOWER_UP) !== 0
+
+/**
+ * A bridge port is enabled by the same linkwatch run that sets its operstate, but after it: the
+ * bridge hears of the carrier only through the NETDEV_CHANGE sent once operstate is UP. A probe
+ * that looks in between sees the veth settled while the bridge still drops what it receives (read
+ * from the kernel's bridge code, br_port_carrier_check; a window this small was not caught in the
+ * act). So a port that is up and running on a bridge that is up is settled only once the bridge
+ * has left it disabled.
+ */
+const isUnsettled = (l: RawLink, byIndex: ReadonlyMap<number, RawLink>): boolean => {
+  if (!isUpWithCarrier(l)) return false
+  if ((l.flags & IFF_RUNNING) === 0 || (l.kind === "veth" && l.operstate !== IF_OPER.up)) return true
+  const bridge = l.masterIndex === undefined ? undefined : byIndex.get(l.masterIndex)
+  return l.portState === BR_STATE.disabled && bridge?.kind === "bridge" && (bridge.flags & IFF_UP) !== 0
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 

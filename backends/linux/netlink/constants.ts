@@ -61,10 +61,15 @@ export const IFLA = {
   GROUP: 27,
   NET_NS_FD: 28,
   EXT_MASK: 29,
+  NUM_TX_QUEUES: 31,
+  NUM_RX_QUEUES: 32,
   LINK_NETNSID: 37,
 } as const
 
-export const IFLA_INFO = { KIND: 1, DATA: 2 } as const
+export const IFLA_INFO = { KIND: 1, DATA: 2, SLAVE_KIND: 4, SLAVE_DATA: 5 } as const
+/** IFLA_BRPORT_STATE inside a bridge port's IFLA_INFO_SLAVE_DATA, and its values (BR_STATE_*) */
+export const IFLA_BRPORT_STATE = 1
+export const BR_STATE = { disabled: 0, listening: 1, learning: 2, forwarding: 3, blocking: 4 } as const
 /** RFC 2863 operational state, as IFLA_OPERSTATE reports it */
 export const IF_OPER = { unknown: 0, down: 2, up: 6 } as const
 export const VETH_INFO_PEER = 1
