@@ -35,6 +35,8 @@ export interface FloorRound {
   /** per container: the same with the whole `ip -n NS -batch` process counted */
   readonly withIpProcessMs: ReadonlyArray<number>
   readonly globalBatchPerContainerMs: number
+  /** that share's parts, per container: the namespaces' batch, IPv6 off, the veths' batch */
+  readonly globalParts: { readonly namespaces: number; readonly ipv6: number; readonly veths: number }
   readonly inNamespaceMs: ReadonlyArray<number>
 }
 
@@ -162,6 +164,7 @@ export const floorRound = async (
     perContainerMs: inNamespaceMs.map((inside) => globalShare + inside),
     withIpProcessMs,
     globalBatchPerContainerMs: globalShare,
+    globalParts: { namespaces: namespacesMs / count, ipv6: ipv6Ms / count, veths: vethsMs / count },
     inNamespaceMs,
   }
 }

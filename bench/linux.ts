@@ -22,7 +22,7 @@ import type { KernelShape } from "../backends/Kernel.ts"
 import { CNMLAB_LINK_GROUP } from "../backends/kernel-types.ts"
 import { Lab } from "../controller/Lab.ts"
 import { measureDockerConnect } from "./docker.ts"
-import { allowProbes, type BaselineHost, endpointOf, floorAlone, floorRound, gatewayOf, IpNamespaces, ipPerOperation, iprouteVersion } from "./ip-baselines.ts"
+import { allowProbes, type BaselineHost, endpointOf, type FloorRound, floorAlone, floorRound, gatewayOf, IpNamespaces, ipPerOperation, iprouteVersion } from "./ip-baselines.ts"
 import { barChart } from "./plot.ts"
 import { median, ms, percentile } from "./stats.ts"
 
@@ -78,6 +78,7 @@ interface AttachSamples {
   readonly floorAlone: number[]
   readonly floorWithIpProcess: number[]
   readonly floorGlobalShare: number[]
+  readonly floorParts: Array<FloorRound["globalParts"]>
   readonly floorInNamespace: number[]
   /** per container, per round: Lab.createContainers of a whole round, divided by its size */
   readonly batched: number[]
@@ -118,6 +119,8 @@ const measureAttach = async (say: Say, runId: string) => {
         { op: "addrAdd", ns: directHost, dev: "br0", cidr: "10.223.0.1/16" },
       ]),
     )
+    // where the kernel interface's time goes: the apply with nsAdd and lo up, the veth, the rest
+    const kernelParts = { namespace: [] as number[], veth: [] as number[], inNamespace: [] as number[] }
     let directIndex = 0
     const directRound = async (count: number, into?: number[]) => {
       for (let k = 0; k < count; k++) {
@@ -126,6 +129,7 @@ const measureAttach = async (say: Say, runId: string) => {
         const address = `10.223.${Math.floor((i + 2) / 256)}.${(i + 2) % 256}`
         const started = performance.now()
         await run(kernel.apply([{ op: "nsAdd", ns }, { op: "linkSet", ns, name: "lo", up: true }]))
+        const namespaceDone = performance.now()
         await run(
           kernel.apply([
             {
@@ -135,9 +139,16 @@ const measureAttach = async (say: Say, runId: string) => {
             },
           ]),
         )
+        const vethDone = performance.now()
         await run(kernel.apply([{ op: "addrAdd", ns, dev: "eth0", cidr: `${address}/16` }, { op: "linkSet", ns, name: "eth0", up: true }]))
         await run(kernel.apply([{ op: "routeAdd", ns, route: { dst: "default", via: "10.223.0.1", dev: "eth0" } }]))
-        into?.push(performance.now() - started)
+        const done = performance.now()
+        into?.push(done - started)
+        if (into) {
+          kernelParts.namespace.push(namespaceDone - started)
+          kernelParts.veth.push(vethDone - namespaceDone)
+          kernelParts.inNamespace.push(done - vethDone)
+        }
       }
     }
 
@@ -171,6 +182,7 @@ const measureAttach = async (say: Say, runId: string) => {
       floorAlone: [],
       floorWithIpProcess: [],
       floorGlobalShare: [],
+      floorParts: [],
       floorInNamespace: [],
       batched: [],
     }
@@ -182,6 +194,7 @@ const measureAttach = async (say: Say, runId: string) => {
         samples.floor.push(...measured.perContainerMs)
         samples.floorWithIpProcess.push(...measured.withIpProcessMs)
         samples.floorGlobalShare.push(measured.globalBatchPerContainerMs)
+        samples.floorParts.push(measured.globalParts)
         samples.floorInNamespace.push(...measured.inNamespaceMs)
       }
       const alone = async () => {
@@ -211,7 +224,7 @@ const measureAttach = async (say: Say, runId: string) => {
     for (let k = 0; k < PER_OP_SAMPLES; k++) perOp.push(await ipPerOperation(native, made, floorHost, ipPrefix, floorIndex++))
     allowProbes(native, `${ipPrefix}-p${floorIndex - 1}`)
     await mustReach(kernel, `${ipPrefix}-p${floorIndex - 1}`, gatewayOf(floorHost), "per-op container to its gateway")
-    return { samples, networkCreate, perOp }
+    return { samples, networkCreate, perOp, kernelParts }
   } finally {
     made.removeAll()
     await Effect.runPromise(kernel.close())
@@ -313,6 +326,11 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
           how: "the same kernel operations sent straight to the linux Kernel (four apply calls, as the controller sends them), no lab, controller or model",
           p50Ms: ms(percentile(samples.kernelOnly, 50)),
           p99Ms: ms(percentile(samples.kernelOnly, 99)),
+          partsP50Ms: {
+            namespaceAndLoUp: ms(median(attach.kernelParts.namespace)),
+            veth: ms(median(attach.kernelParts.veth)),
+            addressUpRoute: ms(median(attach.kernelParts.inNamespace)),
+          },
         },
         onUserNetwork: {
           how: "the same on a user-defined bridge network, where Docker also starts the embedded DNS (a UDP socket bound in the sandbox)",
@@ -324,6 +342,11 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
         how: `per round of ${PER_ROUND}: one \`ip -batch\` inside the host namespace adding the ${PER_ROUND} namespaces, IPv6 switched off in them (as cnmlab does; ip cannot, so written by this process, timed), a second \`ip -batch\` adding the ${PER_ROUND} veths (group, master, up, peer eth0 with the MAC, created in its namespace); their time divided by ${PER_ROUND}. Plus, per container, \`ip -n NS -batch\` (lo up, address, eth0 up, default route). From each of these ip runs the same command with an empty batch, run just before, is subtracted: ip's start-up (and namespace switch) taken out. p50 over the containers.`,
         samples: samples.floor.length,
         globalBatchPerContainerMs: samples.floorGlobalShare.map(ms),
+        globalPartsP50Ms: {
+          namespaces: ms(median(samples.floorParts.map((p) => p.namespaces))),
+          ipv6Off: ms(median(samples.floorParts.map((p) => p.ipv6))),
+          veths: ms(median(samples.floorParts.map((p) => p.veths))),
+        },
         inNamespaceP50Ms: ms(median(samples.floorInNamespace)),
         withIpProcessP50Ms: ms(median(samples.floorWithIpProcess)),
         alone: {
