@@ -3,13 +3,15 @@
  * the same kernel work (a namespace, a veth on the bridge with its peer created inside the
  * namespace as eth0 with the endpoint's MAC, lo up, the address, eth0 up, the default route).
  *
- * - floor: `ip -batch`, with process start-up taken out. One `ip -batch` run inside the host
+ * - floor, one container at a time (floorOneAtATime): the work of one container through
+ *   `ip -batch` processes already running, so that ip's start-up is no part of it.
+ * - floor, a round of containers at a time (floorRound): one `ip -batch` run inside the host
  *   namespace creates every namespace of the round, a second one every veth (IPv6 is switched off
  *   in the new namespaces between the two, as cnmlab does in its own: ip cannot, so this process
- *   writes the sysctl, timed); their time is shared by the containers of the round. The work inside each namespace cannot share a process
- *   (`ip -batch` has no per-line namespace), so it runs as `ip -n NS -batch`. From every one of
- *   these runs, the same command with an empty batch, run right before, is subtracted: what
- *   remains is the kernel's work plus ip's parsing.
+ *   writes the sysctl, timed); their time is shared by the containers of the round. The work
+ *   inside each namespace cannot share a process (`ip -batch` has no per-line namespace), so it
+ *   runs as `ip -n NS -batch`. From every one of these runs, the same command with an empty batch,
+ *   run right before, is subtracted: what remains is the kernel's work plus ip's parsing.
  * - per-op: one `ip` process per operation, the way Mininet builds its hosts.
  *
  * Every namespace gets a ledger entry before it exists, so `cnmlab clean` removes it after a crash.
@@ -89,10 +91,6 @@ const ipv6Off = (native: NetnsAddon, ns: string): void =>
     writeFileSync("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")
   })
 
-/** lets kernel.probe check a baseline container afterwards (its echoes go out of a ping socket) */
-export const allowProbes = (native: NetnsAddon, ns: string): void =>
-  native.withNetns(nsPath(ns), () => writeFileSync("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"))
-
 /** namespaces made by ip for the baselines; remove() deletes them and their ledger entries */
 export class IpNamespaces {
   private readonly made = new Set<string>()
@@ -170,32 +168,101 @@ export const floorRound = async (
 }
 
 /**
- * The floor's kernel work for one container on its own, nothing shared with other containers: one
- * `ip -batch` in the host namespace (netns add and veth), IPv6 off, one `ip -n NS -batch` inside,
- * each minus the same ip with an empty batch. Shows what the floor owes to batching many
- * containers: the kernel's deferred work (link watch, RCU) is then shared among them.
+ * A long-running `ip -force -batch -` (inside a namespace, or with `ip -n NS`), fed commands over
+ * its stdin. ip writes nothing when a command succeeds, so each run ends with a marker command that
+ * fails ("link show dev" of a device that does not exist): its "Command failed -:LINE" on stderr
+ * (unbuffered) says that ip has finished everything before it.
  */
-export const floorAlone = async (native: NetnsAddon, made: IpNamespaces, host: BaselineHost, prefix: string, i: number): Promise<number> => {
+export class IpSession {
+  private lines = 0
+  private stderr = ""
+  private waiting: { readonly line: number; readonly done: (output: string) => void } | undefined
+
+  private constructor(private readonly child: ReturnType<typeof spawn>) {
+    child.stderr?.on("data", (chunk: Buffer) => {
+      this.stderr += chunk.toString()
+      if (this.waiting && this.stderr.includes(`Command failed -:${this.waiting.line}\n`)) {
+        const { done } = this.waiting
+        const output = this.stderr
+        this.waiting = undefined
+        this.stderr = ""
+        done(output)
+      }
+    })
+  }
+
+  /** starts ip with `args` (e.g. ["-n", ns]); with `inside`, spawned from inside that namespace; ready when it answered one marker */
+  static async start(native: NetnsAddon, args: ReadonlyArray<string>, inside?: string): Promise<IpSession> {
+    const launch = () => spawn("ip", [...args, "-force", "-batch", "-"], { stdio: ["pipe", "ignore", "pipe"] })
+    const session = new IpSession(inside === undefined ? launch() : native.withNetns(nsPath(inside), launch))
+    await session.run("")
+    return session
+  }
+
+  /** sends `commands` (newline-terminated) and the marker; resolves with the ms until the marker came back */
+  run(commands: string): Promise<number> {
+    const count = commands.split("\n").length - 1
+    this.lines += count + 1
+    const line = this.lines
+    const started = performance.now()
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`ip did not finish within 5 s: ${this.stderr.trim()}`)), 5000)
+      this.waiting = {
+        line,
+        done: (output) => {
+          const ms = performance.now() - started
+          clearTimeout(timer)
+          // a failure before the marker's is a command of ours that failed: the measurement is void
+          const failures = output.match(/Command failed -:\d+/g) ?? []
+          if (failures.length > 1) reject(new Error(`ip refused: ${output.trim()}`))
+          else resolve(ms)
+        },
+      }
+      this.child.stdin?.write(`${commands}link show dev cnm-marker\n`)
+    })
+  }
+
+  /** the kernel's time for `commands` (plus ip's parsing): this run minus a marker-only run just before */
+  async timed(commands: string): Promise<number> {
+    const idle = await this.run("")
+    return Math.max(0, (await this.run(commands)) - idle)
+  }
+
+  close(): void {
+    this.child.stdin?.end()
+  }
+}
+
+/**
+ * The floor's kernel work for one container at a time, nothing shared with other containers, ip
+ * already running (its start-up is no part of the kernel's work): in the host namespace the
+ * namespace, IPv6 off in it (written by this process, timed, as in floorRound), then the veth;
+ * inside, a session of `ip -n NS` started for it, then lo up, address, eth0 up, default route.
+ * Each part is its run minus a marker-only run just before it.
+ */
+export const floorOneAtATime = async (
+  native: NetnsAddon,
+  made: IpNamespaces,
+  hostSession: IpSession,
+  host: BaselineHost,
+  prefix: string,
+  i: number,
+): Promise<number> => {
   const ns = `${prefix}-s${i}`
   made.intend(ns)
-  const minusStartup = async (what: string, args: ReadonlyArray<string>, input: string, inside?: string): Promise<number> => {
-    const idle = ok(`empty ${what}`, await ip(native, args, "", inside))
-    const full = ok(what, await ip(native, args, input, inside))
-    return Math.max(0, full.ms - idle.ms)
-  }
-  const hostSide = await minusStartup(
-    "netns and veth",
-    ["-batch", "-"],
-    `netns add ${ns}\nlink add sv${i} group ${CNMLAB_LINK_GROUP} master ${host.bridge} up type veth peer name eth0 address ${endpointOf(host, i).mac} netns ${ns}\n`,
-    host.ns,
-  )
-  // ip runs the netns add before the veth: IPv6 goes off afterwards here (the veth's peer end
-  // already exists then, so this costs the kernel slightly more than cnmlab's order)
+  const namespace = await hostSession.timed(`netns add ${ns}\n`)
   const ipv6Started = performance.now()
   ipv6Off(native, ns)
   const ipv6Ms = performance.now() - ipv6Started
-  const inside = await minusStartup("in-namespace batch", ["-n", ns, "-batch", "-"], inNamespaceBatch(host, i))
-  return hostSide + ipv6Ms + inside
+  const veth = await hostSession.timed(
+    `link add sv${i} group ${CNMLAB_LINK_GROUP} master ${host.bridge} up type veth peer name eth0 address ${endpointOf(host, i).mac} netns ${ns}\n`,
+  )
+  const inside = await IpSession.start(native, ["-n", ns])
+  try {
+    return namespace + ipv6Ms + veth + (await inside.timed(inNamespaceBatch(host, i)))
+  } finally {
+    inside.close()
+  }
 }
 
 /**
