@@ -116,8 +116,8 @@ export class NamespaceTable {
     assertOurName(ns)
     const claimed = recordIntent(ns)
     try {
-      // written by the helper from inside the new namespace: a kernel without IPv6 or without
-      // br_netfilter loaded (a module on most distributions) has no such file, and nothing to switch off
+      // written by the helper from inside the new namespace; a kernel without IPv6 has no such
+      // file, and nothing to switch off
       this.native.createNetns(ns, INITIAL_SYSCTLS)
     } catch (error) {
       if (claimed) recordGone(ns)
