@@ -16,6 +16,7 @@ export type KernelReason =
   | "NotConnected" // ENOTCONN
   | "PermissionDenied" // EPERM / EACCES
   | "NoBufferSpace" // ENOBUFS
+  | "Full" // EXFULL: a bridge holds 1,023 ports
   | "Unknown"
 
 export const errnoReasons: Readonly<Record<string, KernelReason>> = {
@@ -38,6 +39,7 @@ export const errnoReasons: Readonly<Record<string, KernelReason>> = {
   EPERM: "PermissionDenied",
   EACCES: "PermissionDenied",
   ENOBUFS: "NoBufferSpace",
+  EXFULL: "Full",
 }
 
 export class KernelError extends Data.TaggedError("KernelError")<{

@@ -73,8 +73,14 @@ const checkMaster = (
   if (link?.uppers?.some((upper) => upper.kind === "macvlan" || upper.kind === "ipvlan")) {
     return refuse(op, "EBUSY", `${link.name} already has a receive handler (macvlan/ipvlan parent)`)
   }
+  if (link?.master !== master && (master.bridge?.ports.length ?? 0) >= BRIDGE_MAX_PORTS) {
+    return refuse(op, "EXFULL", `${masterName} has no free port: a bridge holds ${BRIDGE_MAX_PORTS}`)
+  }
   return undefined
 }
+
+/** br_add_if numbers a bridge's ports 1..1023 (BR_MAX_PORTS is 1024, port 0 reserved); measured: the 1,024th veth is refused with EXFULL */
+const BRIDGE_MAX_PORTS = 1023
 
 /** macvlan/ipvlan parent: resolved in the namespace the request is sent in */
 const checkParent = (op: LinkAddOp, ns: SimNamespace, spec: LinkSpec & { readonly parent: string }): SimLink | Outcome => {

@@ -225,6 +225,23 @@ export const refusalCases = (h: () => Harness, caps: Capabilities): void => {
     expect(names).not.toContain("after")
   })
 
+  it("a bridge holds 1,023 ports: the next one is refused with Full, by linkAdd and by linkSet master alike", async () => {
+    const { a, harness } = await setup()
+    const ports = Array.from({ length: 1023 }, (_, i): KernelOp => ({
+      op: "linkAdd",
+      ns: a,
+      link: { kind: "veth", name: `p${i}`, master: "br0", peer: { name: `q${i}` } },
+    }))
+    await harness.apply(ports)
+    const full = await harness.refusal({ op: "linkAdd", ns: a, link: { kind: "veth", name: "one-more", master: "br0", peer: { name: "its-peer" } } })
+    expect(full.reason).toBe("Full")
+    expect((await harness.read(a)).links.map((link) => link.name)).not.toContain("one-more")
+    await harness.expectRefused("Full", { op: "linkSet", ns: a, name: "v0", master: "br0" })
+    // a port that leaves makes room again
+    await harness.apply({ op: "linkDel", ns: a, name: "p0" }, { op: "linkSet", ns: a, name: "v0", master: "br0" })
+    expect((await harness.read(a)).links.find((link) => link.name === "v0")?.master).toBe("br0")
+  })
+
   it.skipIf(caps.ipvlan)("refuses ipvlan with NotSupported where the kernel lacks it (capabilities.ipvlan is false)", async () => {
     const { a, harness } = await setup()
     await harness.expectRefused("NotSupported", {
