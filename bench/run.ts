@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, release, totalmem } from "node:os"
 import { join } from "node:path"
 import { barChart } from "./plot.ts"
-import { controllerOps, predictedMatrixMs, probedMatrixMs } from "./sim.ts"
+import { controllerOps, modelScaling, predictedMatrixMs, probedMatrixMs } from "./sim.ts"
 
 /**
  * `npm run bench`: simulator benchmarks → bench/results/sim.json and SVGs; then, as root where the
@@ -45,6 +45,10 @@ const simBench = (): void => {
   const probed = probedMatrixMs(1000)
   say(`  ${probed.ms.toFixed(0)} ms for ${probed.entries.toLocaleString("en-US")} probes`)
 
+  say("sim: the model's cost per operation with 1,000 and with 10,000 containers (it must stay flat)…")
+  const scaling = modelScaling()
+  say(`  µs per op: ${JSON.stringify(scaling)}`)
+
   const sim = {
     machine,
     date: new Date().toISOString(),
@@ -55,7 +59,11 @@ const simBench = (): void => {
       modelOnlyOpsPerSec: ops.modelOnlyOpsPerSec,
       probedMatrixMs: { 1000: Math.round(probed.ms), probes: probed.entries },
     },
-    detail: { matrix: matrixDetail },
+    detail: {
+      matrix: matrixDetail,
+      /** µs per call of the model's operations, best of 5 rounds, by number of standing containers */
+      modelMicrosecondsPerOp: scaling,
+    },
   }
   writeFileSync(join(results, "sim.json"), `${JSON.stringify(sim, null, 2)}\n`)
   writeFileSync(

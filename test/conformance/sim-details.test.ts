@@ -183,25 +183,34 @@ describe("sim: the machine itself", () => {
     expect(bridgeMac()).toBe("02:00:00:00:00:01")
   })
 
-  it("attaching and detaching a container stays in the microseconds", () => {
+  it("5,000 containers attach over five bridges (a bridge holds 1,023 ports) and detach, leaving the host as it was", () => {
     const kernel = makeSimKernel()
     const h = names("h")
+    const bridges = ["br0", "br1", "br2", "br3", "br4"]
     kernel.applySync([
       ...host(h),
-      { op: "linkAdd", ns: h, link: { kind: "bridge", name: "br0", up: true } },
-      { op: "addrAdd", ns: h, dev: "br0", cidr: "10.0.0.1/16" },
+      ...bridges.flatMap((bridge, b): KernelOp[] => [
+        { op: "linkAdd", ns: h, link: { kind: "bridge", name: bridge, up: true } },
+        { op: "addrAdd", ns: h, dev: bridge, cidr: `10.${b}.0.1/16` },
+      ]),
     ])
     const count = 5000
-    const address = (i: number): string => `10.0.${(i + 2) >> 8}.${(i + 2) & 255}/16`
+    const perBridge = count / bridges.length
+    const address = (i: number): string => `10.${Math.floor(i / perBridge)}.${((i % perBridge) + 2) >> 8}.${((i % perBridge) + 2) & 255}/16`
     const attach = Array.from({ length: count }, (_, i) =>
-      containerOnBridge({ hostNs: h, bridge: "br0", hostEnd: `v${i}`, container: `c${i}`, cidr: address(i), gateway: "10.0.0.1" }),
+      containerOnBridge({
+        hostNs: h,
+        bridge: bridges[Math.floor(i / perBridge)] as string,
+        hostEnd: `v${i}`,
+        container: `c${i}`,
+        cidr: address(i),
+        gateway: `10.${Math.floor(i / perBridge)}.0.1`,
+      }),
     )
-    const started = performance.now()
+    // how fast is the bench's business (bench/sim.ts); this checks that the work is undone exactly
     for (const ops of attach) kernel.applySync(ops)
+    expect(Effect.runSync(kernel.read(h)).links).toHaveLength(1 + bridges.length + count)
     for (let i = 0; i < count; i++) kernel.applySync([{ op: "nsDel", ns: `c${i}` }])
-    const microsecondsEach = ((performance.now() - started) * 1000) / count
-    // measured about 3 µs for the pair on a quiet machine; the bound only catches an order-of-magnitude slip
-    expect(microsecondsEach).toBeLessThan(200)
-    expect(Effect.runSync(kernel.read(h)).links.map((link) => link.name)).toEqual(["lo", "br0"])
+    expect(Effect.runSync(kernel.read(h)).links.map((link) => link.name)).toEqual(["lo", ...bridges])
   })
 })
