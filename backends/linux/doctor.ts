@@ -52,7 +52,8 @@ export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
     try {
       const result = await withScratchNamespace(native, "doctor", async (namespaces, ns) => {
         loopbackUp(namespaces, ns)
-        // the socket itself, then a real echo to the namespace's own loopback
+        // the socket itself (allowed as a probe allows it), then a real echo to the namespace's own loopback
+        namespaces.prepare(ns, "pings")
         ;(await adoptDatagram(native, nsPath(ns), "icmp")).close()
         return probe(native, namespaces, ns, "127.0.0.1", Buffer.from("cnmlab doctor"), 1000, false)
       })
