@@ -282,6 +282,18 @@ const noNetworks: ReadonlyArray<string> = Object.freeze([])
 
 const defaultNetworkRequest: ReadonlyArray<AttachRequest> = Object.freeze([Object.freeze({ network: "bridge" })])
 
+/**
+ * `docker run --network default` is the network mode Docker gives a container when none is named:
+ * it lands on `bridge` (measured on 20.10: inspect shows NetworkMode "default" and an endpoint on
+ * bridge; `--ip` with it is refused as on bridge). Only `docker run` reads it so: `docker network
+ * connect default` and `disconnect default` answer "network default not found", as for any name
+ * that is no network.
+ */
+const defaultModeName = "default"
+
+const asRunNetwork = (request: AttachRequest): AttachRequest =>
+  request.network === defaultModeName ? { ...request, network: "bridge" } : request
+
 export const createContainer = (state: CnmState, request: ContainerRequest): Outcome<ContainerWithEndpoints> => {
   const { name } = request
   if (!containerNamePattern.test(name)) {
@@ -298,7 +310,9 @@ export const createContainer = (state: CnmState, request: ContainerRequest): Out
   // as the recorder makes it on Docker 20.10 (API 1.41 takes one network at creation): `docker
   // run` with the first network, then `docker network connect` for each further one
   for (let index = 0; index < requested.length; index++) {
-    const attached = attach(next, container, requested[index] as AttachRequest, index === 0, state.nextContainerSeq + 1)
+    const request = requested[index] as AttachRequest
+    const first = index === 0
+    const attached = attach(next, container, first ? asRunNetwork(request) : request, first, state.nextContainerSeq + 1)
     if (!attached.ok) return attached
     next = attached.value.state
     container = attached.value.container

@@ -282,6 +282,24 @@ export const invariants: ReadonlyArray<Invariant> = [
     },
   },
   {
+    // Docker lists a user subnet as written (host bits and all) and allocates from its block:
+    // the two must never name different blocks, nor one exist without the other
+    name: "configured-subnet-names-the-subnet",
+    check: (state) =>
+      networkRecords(state).flatMap((record) => {
+        const { name, subnet, configuredSubnet, userSubnet } = record.network
+        if (subnet === undefined || configuredSubnet === undefined) {
+          return subnet === configuredSubnet ? [] : [`network ${name}: subnet ${subnet} but configured subnet ${configuredSubnet}`]
+        }
+        const configured = parseCidr(configuredSubnet)
+        if (configured === undefined || formatCidr(configured) !== subnet) {
+          return [`network ${name}: configured subnet ${configuredSubnet} is not the block ${subnet}`]
+        }
+        // only a user may write host bits: an automatic pool is listed as its block
+        return userSubnet || configuredSubnet === subnet ? [] : [`network ${name}: automatic subnet ${subnet} listed as ${configuredSubnet}`]
+      }),
+  },
+  {
     name: "address-book-matches-endpoints",
     check: (state) =>
       networkRecords(state).flatMap((record) => {

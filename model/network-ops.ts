@@ -96,6 +96,8 @@ const clientProblem = (request: NetworkRequest): Refusal | undefined => {
 
 interface AddressPlan {
   readonly addresses: AddressBook
+  /** the --subnet text as the user wrote it, which Docker lists unchanged */
+  readonly configuredSubnet?: string
   readonly ipRange?: Cidr
   readonly userSubnet: boolean
   /** the pool cursor after this network, moved only when the subnet came from the default pools */
@@ -131,7 +133,8 @@ const planAddresses = (state: CnmState, request: NetworkRequest, parsedSubnet: P
     return accept({ addresses, userSubnet: false, poolCursor: choice.nextCursor })
   }
 
-  // Docker 20.10 accepts host bits in --subnet and allocates from the network address
+  // Docker 20.10 accepts host bits in --subnet and allocates from the network address, but keeps
+  // the text: `docker network inspect` lists 10.22.0.5/24 (fixture ipam-subnet-text-host-bits)
   const subnet: Cidr = { base: parsedSubnet.base, prefix: parsedSubnet.prefix }
   let ipRange: Cidr | undefined
   if (request.ipRange !== undefined) {
@@ -157,7 +160,13 @@ const planAddresses = (state: CnmState, request: NetworkRequest, parsedSubnet: P
   }
   const addresses = openAddressBook(subnet, gateway, ipRange)
   if (addresses === undefined) return noGatewayLeft(subnet, request.gateway ?? "")
-  return accept({ addresses, ...(ipRange === undefined ? {} : { ipRange }), userSubnet: true, poolCursor: state.poolCursor })
+  return accept({
+    addresses,
+    configuredSubnet: request.subnet as string,
+    ...(ipRange === undefined ? {} : { ipRange }),
+    userSubnet: true,
+    poolCursor: state.poolCursor,
+  })
 }
 
 export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome<Network> => {
@@ -204,6 +213,7 @@ export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome
     name,
     driver: driverText,
     addresses: plan.addresses,
+    ...(plan.configuredSubnet === undefined ? {} : { configuredSubnet: plan.configuredSubnet }),
     ...(plan.ipRange === undefined ? {} : { ipRange: plan.ipRange }),
     userSubnet: plan.userSubnet,
     internal: request.internal ?? false,

@@ -19,6 +19,8 @@ export interface NetworkSpec {
   readonly driver: DriverName
   /** IPAM of the network (subnet, gateway, range); absent for host and none */
   readonly addresses?: AddressBook
+  /** the user's --subnet text, when there was one (see Network.configuredSubnet) */
+  readonly configuredSubnet?: string
   readonly ipRange?: Cidr
   readonly userSubnet: boolean
   readonly internal: boolean
@@ -33,6 +35,7 @@ export const buildNetworkRecord = (spec: NetworkSpec): NetworkRecord => {
     name: spec.name,
     driver: spec.driver,
     ...(addresses === undefined ? {} : { subnet: formatCidr(addresses.subnet) }),
+    ...(addresses === undefined ? {} : { configuredSubnet: spec.configuredSubnet ?? formatCidr(addresses.subnet) }),
     ...(addresses === undefined ? {} : { gateway: formatIPv4(addresses.gateway) }),
     ...(spec.ipRange === undefined ? {} : { ipRange: formatCidr(spec.ipRange) }),
     userSubnet: spec.userSubnet,

@@ -38,8 +38,15 @@ export interface Network {
   readonly id: string
   readonly name: string
   readonly driver: DriverName
-  /** CIDR in network-address form; absent for `host` and `none` */
+  /** CIDR in network-address form, what addresses are allocated from; absent for `host` and `none` */
   readonly subnet?: string
+  /**
+   * The subnet as Docker lists it (`docker network inspect`, IPAM.Config[].Subnet) and as reports
+   * show it: a user subnet exactly as written, host bits included ("10.22.0.5/24": Docker 20.10
+   * keeps the text and allocates from 10.22.0.0/24); an automatic one as its pool. Present
+   * exactly when `subnet` is, and always the same block.
+   */
+  readonly configuredSubnet?: string
   /** plain address; absent for host/none */
   readonly gateway?: string
   readonly ipRange?: string

@@ -65,7 +65,8 @@ const normalizeContainer = (container: ContainerEntry, firstHost: string): Conta
   }
 }
 
-const normalizeExpectations = (expect: ExpectBlock | undefined): Expectations => ({
+/** an absent or empty (null) block checks nothing */
+const normalizeExpectations = (expect: ExpectBlock | null | undefined): Expectations => ({
   reach: [...(expect?.reach ?? [])],
   resolve: [...(expect?.resolve ?? [])],
 })
@@ -89,6 +90,7 @@ const normalizeStep = (step: StepEntry, firstHost: string): Step => {
   if (step.removeContainer !== undefined) {
     return { op: "removeContainer", name: step.removeContainer.name, ...expectError }
   }
+  // `expect:` with nothing under it (null) is an expect step that checks nothing
   if (step.expect !== undefined) return { op: "expect", expect: normalizeExpectations(step.expect) }
   throw new Error("normalizeScenario: a step without an operation passed the rules")
 }

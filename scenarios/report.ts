@@ -8,7 +8,7 @@ import type { StepOperation } from "./schema.ts"
 export interface ReportNetwork {
   readonly name: string
   readonly driver: string
-  /** absent for `host` and `none` */
+  /** as Docker lists it (a user subnet as written, host bits included); absent for `host` and `none` */
   readonly subnet?: string
   readonly gateway?: string
   readonly internal: boolean

@@ -31,6 +31,9 @@ interface Known {
 
 const predefinedNames: ReadonlySet<string> = new Set(predefinedNetworks)
 
+/** what `docker run --network default` means: the default network, bridge (see model/container-ops.ts) */
+const runDefaultNetwork = "default"
+
 /** yields in document order, so the first one is the first problem a reader meets */
 function* ruleViolations(file: ScenarioFile): Generator<Violation> {
   const known: Known = {
@@ -144,7 +147,9 @@ function* containerReferences(container: ContainerEntry, path: KeyPath, known: K
   for (const [index, entry] of (container.networks ?? []).entries()) {
     const { network, ip } = longForm(entry)
     const at: KeyPath = typeof entry === "string" ? [...path, "networks", index] : [...path, "networks", index, "network"]
-    yield* reference(known.networks, network, at, "network")
+    // Docker's network mode `default` (= bridge) is a name `docker run` takes for its one network;
+    // the recorder connects the others, and `docker network connect default` finds no such network
+    if (!(index === 0 && network === runDefaultNetwork)) yield* reference(known.networks, network, at, "network")
     const first = attached.get(network)
     if (first !== undefined) {
       yield { path: at, message: `network "${network}" is listed twice for this container (first at ${formatKeyPath(first)})` }
@@ -154,14 +159,14 @@ function* containerReferences(container: ContainerEntry, path: KeyPath, known: K
   }
 }
 
-function* expectationReferences(expect: ExpectBlock, path: KeyPath, known: Known): Generator<Violation> {
-  for (const [index, reach] of (expect.reach ?? []).entries()) {
+function* expectationReferences(expect: ExpectBlock | null, path: KeyPath, known: Known): Generator<Violation> {
+  for (const [index, reach] of (expect?.reach ?? []).entries()) {
     const at = [...path, "reach", index]
     yield* reference(known.containers, reach.from, [...at, "from"], "container")
     yield* reference(known.containers, reach.to, [...at, "to"], "container")
     if (reach.network !== undefined) yield* reference(known.networks, reach.network, [...at, "network"], "network")
   }
-  for (const [index, resolve] of (expect.resolve ?? []).entries()) {
+  for (const [index, resolve] of (expect?.resolve ?? []).entries()) {
     const at = [...path, "resolve", index]
     yield* reference(known.containers, resolve.from, [...at, "from"], "container")
     for (const [position, answer] of (resolve.addresses ?? []).entries()) yield* address(answer, [...at, "addresses", position])

@@ -238,7 +238,8 @@ const toReportReach = (entry: ReachEntry): ReportReach => ({
 const toReportNetwork = (n: Network) => ({
   name: n.name,
   driver: n.driver,
-  ...(n.subnet !== undefined ? { subnet: n.subnet } : {}),
+  // as Docker lists it: a user subnet as written, host bits included
+  ...(n.configuredSubnet !== undefined ? { subnet: n.configuredSubnet } : {}),
   ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
   internal: n.internal,
 })

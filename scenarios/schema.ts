@@ -80,11 +80,19 @@ export const ResolveEntry = Schema.Struct({
   addresses: Schema.optionalKey(Schema.Array(Schema.String)),
 })
 
+/*
+ * An empty `expect:`, `reach:` or `resolve:` (YAML null) means nothing to check, as if the key were
+ * left out. The Docker recorder (test/fixtures/docker/recorder/gen.py) writes an in-step `expect:`
+ * with nothing under it when Docker gave no pair to ping and no name was asked, and people write it
+ * too; refusing such a file would reject answers taken from a real engine.
+ */
 export const ExpectBlock = Schema.Struct({
-  reach: Schema.optionalKey(Schema.Array(ReachEntry)),
-  resolve: Schema.optionalKey(Schema.Array(ResolveEntry)),
+  reach: Schema.optionalKey(Schema.NullOr(Schema.Array(ReachEntry))),
+  resolve: Schema.optionalKey(Schema.NullOr(Schema.Array(ResolveEntry))),
 })
 export type ExpectBlock = typeof ExpectBlock.Type
+
+const OptionalExpectBlock = Schema.optionalKey(Schema.NullOr(ExpectBlock))
 
 /** the operation keys of a step; a step holds exactly one of them (checked by rules.ts) */
 export const stepOperations = [
@@ -116,7 +124,7 @@ export const StepEntry = Schema.Struct({
   removeNetwork: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
   createContainer: Schema.optionalKey(ContainerEntry),
   removeContainer: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
-  expect: Schema.optionalKey(ExpectBlock),
+  expect: OptionalExpectBlock,
   expectError: Schema.optionalKey(ExpectErrorCode),
 })
 export type StepEntry = typeof StepEntry.Type
@@ -129,7 +137,7 @@ export const ScenarioFile = Schema.Struct({
   networks: Schema.optionalKey(Schema.Array(NetworkEntry)),
   containers: Schema.optionalKey(Schema.Array(ContainerEntry)),
   steps: Schema.optionalKey(Schema.Array(StepEntry)),
-  expect: Schema.optionalKey(ExpectBlock),
+  expect: OptionalExpectBlock,
 })
 export type ScenarioFile = typeof ScenarioFile.Type
 

@@ -38,6 +38,8 @@ const healthy = build(
   net({ name: "a", subnet: "10.1.0.0/24" }),
   net({ name: "b" }),
   net({ name: "r", subnet: "10.3.0.0/24", ipRange: "10.3.0.128/25" }),
+  // host bits in the subnet: listed as written, allocated from 10.4.0.0/24
+  net({ name: "h", subnet: "10.4.0.9/24" }),
   ctr("web", "a", "b"),
   ctr("db", "a"),
   ctr("api", "r"),
@@ -127,6 +129,10 @@ const breakages: Record<string, (state: CnmState) => CnmState> = {
   "address-book-matches-endpoints": (state) => {
     const a = networkOf(state, "a")
     return putNetworkRecord(state, { ...a, addresses: release(a.addresses!, parseIPv4("10.1.0.3")!) })
+  },
+  "configured-subnet-names-the-subnet": (state) => {
+    const h = networkOf(state, "h")
+    return putNetworkRecord(state, { ...h, network: { ...h.network, configuredSubnet: "10.5.0.9/24" } })
   },
   "dynamic-addresses-inside-ip-range": (state) =>
     editEndpoint(state, "api", "r", (endpoint) => ({ ...endpoint, address: "10.3.0.5/24", mac: "02:42:0a:03:00:05" })),

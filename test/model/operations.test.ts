@@ -48,6 +48,8 @@ describe("networks", () => {
       name: "a",
       driver: "bridge",
       subnet: "10.1.0.0/24",
+      // Docker lists the subnet as written, host bits included
+      configuredSubnet: "10.1.0.9/24",
       gateway: "10.1.0.254",
       ipRange: "10.1.0.128/26",
       userSubnet: true,

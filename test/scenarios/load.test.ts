@@ -226,6 +226,16 @@ describe("what loads", () => {
     expect(errorOf(loadScenarioText(text, "inline.yaml"))).toMatchObject({ line: 8, path: "steps[1].connect.network" })
   })
 
+  it("an empty expect, reach or resolve (YAML null) checks nothing, as the Docker recorder writes it", () => {
+    const text = `${head}containers:\n  - name: web\nsteps:\n  - expect:\n  - expect:\n      reach:\n      resolve:\nexpect:\n`
+    const scenario = scenarioOf(loadScenarioText(text, "inline.yaml"))
+    expect(scenario.steps).toEqual([
+      { op: "expect", expect: { reach: [], resolve: [] } },
+      { op: "expect", expect: { reach: [], resolve: [] } },
+    ])
+    expect(scenario.expect).toEqual({ reach: [], resolve: [] })
+  })
+
   it("names of containers created by steps are Docker's to judge, at run time", () => {
     const scenario = scenarioOf(loadScenarioText(`${head}steps:\n  - createContainer: { name: "-x" }\n`, "inline.yaml"))
     expect(scenario.steps[0]).toMatchObject({ op: "createContainer", container: { name: "-x" } })
