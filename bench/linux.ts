@@ -111,12 +111,12 @@ const measureAttach = async (say: Say, runId: string) => {
     await run(lab.createNetwork({ name: "attach", subnet: "10.221.0.0/16" }))
 
     const floorHost: BaselineHost = { ns: `cnm-${runId}-iph`, bridge: "br0", net16: "10.222" }
-    const aloneHost: BaselineHost = { ns: floorHost.ns, bridge: "br1", net16: "10.232" }
+    const oneAtATimeHost: BaselineHost = { ns: floorHost.ns, bridge: "br1", net16: "10.232" }
     await run(
       kernel.apply([
         { op: "nsAdd", ns: floorHost.ns },
         { op: "linkSet", ns: floorHost.ns, name: "lo", up: true },
-        ...[floorHost, aloneHost].flatMap((h): KernelOp[] => [
+        ...[floorHost, oneAtATimeHost].flatMap((h): KernelOp[] => [
           { op: "linkAdd", ns: h.ns, link: { kind: "bridge", name: h.bridge, up: true } },
           { op: "addrAdd", ns: h.ns, dev: h.bridge, cidr: `${h.net16}.0.1/16` },
         ]),
@@ -183,10 +183,10 @@ const measureAttach = async (say: Say, runId: string) => {
     await floorRound(native, made, floorHost, ipPrefix, floorIndex, WARMUP)
     floorIndex += WARMUP
 
-    const aloneSession = await IpSession.start(native, [], floorHost.ns)
-    sessions.push(aloneSession)
+    const oneAtATimeSession = await IpSession.start(native, [], floorHost.ns)
+    sessions.push(oneAtATimeSession)
     const batchedNames: string[] = []
-    let lastAlone = -1
+    let lastOneAtATime = -1
     const batchedRound = async (count: number, into?: number[]) => {
       const requests = Array.from({ length: count }, () => ({ name: `c${labIndex++}`, networks: [{ network: "bridge" }] }))
       batchedNames.push(...requests.map((r) => r.name))
@@ -221,8 +221,8 @@ const measureAttach = async (say: Say, runId: string) => {
       }
       const floor = async () => {
         for (let k = 0; k < PER_ROUND; k++) {
-          lastAlone = floorIndex++
-          samples.floor.push(await floorOneAtATime(native, made, aloneSession, aloneHost, ipPrefix, lastAlone))
+          lastOneAtATime = floorIndex++
+          samples.floor.push(await floorOneAtATime(native, made, oneAtATimeSession, oneAtATimeHost, ipPrefix, lastOneAtATime))
         }
       }
       const parts = [
@@ -245,7 +245,7 @@ const measureAttach = async (say: Say, runId: string) => {
     const batchedSandbox = batchLab.controllerOf(firstBatched)?.sandboxOf(firstBatched) as string
     await mustReach(kernel, batchedSandbox, addressOf(batchLab, secondBatched), "lab container to lab container, made together")
     await mustReach(kernel, `${ipPrefix}-f0`, endpointOf(floorHost, 1).address, "floor container to floor container")
-    await mustReach(kernel, `${ipPrefix}-s${lastAlone}`, gatewayOf(aloneHost), "floor container made alone to its gateway")
+    await mustReach(kernel, `${ipPrefix}-s${lastOneAtATime}`, gatewayOf(oneAtATimeHost), "floor container made one at a time to its gateway")
 
     say(`linux: one ip process per operation, ${PER_OP_SAMPLES} containers…`)
     const perOp: number[] = []
