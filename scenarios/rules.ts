@@ -1,12 +1,15 @@
 /**
  * The checks a file must pass beyond its shape: value formats, Docker's container-name rule,
- * uniqueness, one operation per step, and references to networks, containers and hosts that exist
- * at that point of the scenario.
+ * uniqueness, one operation per step, and references to networks, containers and hosts that some
+ * part of the file defines.
  *
- * A step with `expectError` is exempt from format and reference checks (it may name a missing
- * network or a bad subnet on purpose) and, since it must fail and change nothing, it neither
- * creates nor removes anything for the steps after it. Names of things created by steps are
- * Docker's to judge at run time (InvalidName), never here.
+ * A name is checked here only for being defined somewhere: in `hosts`, `networks`, `containers`, by
+ * a `createNetwork`/`createContainer` step (wherever it stands, and whether or not it is expected to
+ * fail), or as a predefined network. Whether the thing exists when a step uses it is the run's
+ * question, answered on the state of that moment (the contract's "Names and when they are
+ * checked"): steps may fail, so only the run knows. A step with `expectError` is exempt from format
+ * and reference checks (it may name a missing network or a bad subnet on purpose). Names of things
+ * created by steps are Docker's to judge at run time (InvalidName), never here.
  */
 import { predefinedNetworks } from "../model/types.ts"
 import { isIpv4Address, isIpv4Cidr, isValidContainerName } from "./formats.ts"
@@ -22,11 +25,16 @@ export const firstRuleViolation = (file: ScenarioFile): Violation | undefined =>
   return undefined
 }
 
-/** what exists at a given point of the scenario, by name → where it was defined */
-interface Known {
-  readonly hosts: Map<string, KeyPath>
-  readonly networks: Map<string, KeyPath>
-  readonly containers: Map<string, KeyPath>
+type ReferenceKind = "host" | "network" | "container"
+
+/** every name some part of the file defines, by kind */
+type Defined = Readonly<Record<ReferenceKind, ReadonlySet<string>>>
+
+/** where a name of each kind can be defined, for the message that says it is not */
+const definingPlaces: Record<ReferenceKind, string> = {
+  host: "not in hosts",
+  network: "not in networks, not created by any step, not one of the predefined bridge, host, none",
+  container: "not in containers, not created by any step",
 }
 
 const predefinedNames: ReadonlySet<string> = new Set(predefinedNetworks)
@@ -34,13 +42,27 @@ const predefinedNames: ReadonlySet<string> = new Set(predefinedNetworks)
 /** what `docker run --network default` means: the default network, bridge (see model/container-ops.ts) */
 const runDefaultNetwork = "default"
 
+const definedNames = (file: ScenarioFile): Defined => {
+  const steps = file.steps ?? []
+  return {
+    host: new Set((file.hosts ?? [{ name: "host1" }]).map((host) => host.name)),
+    network: new Set([
+      ...predefinedNetworks,
+      ...(file.networks ?? []).map((network) => network.name),
+      ...steps.flatMap((step) => (step.createNetwork !== undefined ? [step.createNetwork.name] : [])),
+    ]),
+    container: new Set([
+      ...(file.containers ?? []).map((container) => container.name),
+      ...steps.flatMap((step) => (step.createContainer !== undefined ? [step.createContainer.name] : [])),
+    ]),
+  }
+}
+
 /** yields in document order, so the first one is the first problem a reader meets */
 function* ruleViolations(file: ScenarioFile): Generator<Violation> {
-  const known: Known = {
-    hosts: new Map(),
-    networks: new Map(predefinedNetworks.map((name) => [name, []])),
-    containers: new Map(),
-  }
+  const defined = definedNames(file)
+  /** where each top-level name first appears, for duplicate messages */
+  const firstAt = { hosts: new Map<string, KeyPath>(), networks: new Map<string, KeyPath>(), containers: new Map<string, KeyPath>() }
 
   if (file.hosts !== undefined && file.hosts.length === 0) {
     yield { path: ["hosts"], message: "hosts is empty: list at least one host, or leave the key out for host1" }
@@ -48,7 +70,7 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
   for (const [index, host] of (file.hosts ?? [{ name: "host1" }]).entries()) {
     const path = ["hosts", index, "name"]
     if (host.name === "") yield { path, message: "a host name must not be empty" }
-    yield* uniqueName(known.hosts, host.name, path, "host")
+    yield* uniqueName(firstAt.hosts, host.name, path, "host")
   }
 
   for (const [index, network] of (file.networks ?? []).entries()) {
@@ -60,7 +82,7 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
         message: `"${network.name}" is one of Docker's predefined networks (bridge, host, none); it exists already`,
       }
     }
-    yield* uniqueName(known.networks, network.name, [...path, "name"], "network")
+    yield* uniqueName(firstAt.networks, network.name, [...path, "name"], "network")
     yield* networkFormats(network, path)
   }
 
@@ -69,8 +91,8 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
     if (!isValidContainerName(container.name)) {
       yield { path: [...path, "name"], message: invalidContainerName(container.name) }
     }
-    yield* uniqueName(known.containers, container.name, [...path, "name"], "container")
-    yield* containerReferences(container, path, known)
+    yield* uniqueName(firstAt.containers, container.name, [...path, "name"], "container")
+    yield* containerReferences(container, path, defined)
   }
 
   for (const [index, step] of (file.steps ?? []).entries()) {
@@ -90,35 +112,22 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
     }
     const at = [...path, operation]
     if (step.connect !== undefined) {
-      yield* reference(known.containers, step.connect.container, [...at, "container"], "container")
-      yield* reference(known.networks, step.connect.network, [...at, "network"], "network")
+      yield* undefinedReference(defined, "container", step.connect.container, [...at, "container"])
+      yield* undefinedReference(defined, "network", step.connect.network, [...at, "network"])
       if (step.connect.ip !== undefined) yield* address(step.connect.ip, [...at, "ip"])
     }
     if (step.disconnect !== undefined) {
-      yield* reference(known.containers, step.disconnect.container, [...at, "container"], "container")
-      yield* reference(known.networks, step.disconnect.network, [...at, "network"], "network")
+      yield* undefinedReference(defined, "container", step.disconnect.container, [...at, "container"])
+      yield* undefinedReference(defined, "network", step.disconnect.network, [...at, "network"])
     }
-    if (step.createNetwork !== undefined) {
-      yield* networkFormats(step.createNetwork, at)
-      known.networks.set(step.createNetwork.name, [...at, "name"])
-    }
-    if (step.removeNetwork !== undefined) {
-      yield* reference(known.networks, step.removeNetwork.name, [...at, "name"], "network")
-      // removing a predefined network fails at run time (PredefinedNetwork): it stays known
-      if (!predefinedNames.has(step.removeNetwork.name)) known.networks.delete(step.removeNetwork.name)
-    }
-    if (step.createContainer !== undefined) {
-      yield* containerReferences(step.createContainer, at, known)
-      known.containers.set(step.createContainer.name, [...at, "name"])
-    }
-    if (step.removeContainer !== undefined) {
-      yield* reference(known.containers, step.removeContainer.name, [...at, "name"], "container")
-      known.containers.delete(step.removeContainer.name)
-    }
-    if (step.expect !== undefined) yield* expectationReferences(step.expect, at, known)
+    if (step.createNetwork !== undefined) yield* networkFormats(step.createNetwork, at)
+    if (step.removeNetwork !== undefined) yield* undefinedReference(defined, "network", step.removeNetwork.name, [...at, "name"])
+    if (step.createContainer !== undefined) yield* containerReferences(step.createContainer, at, defined)
+    if (step.removeContainer !== undefined) yield* undefinedReference(defined, "container", step.removeContainer.name, [...at, "name"])
+    if (step.expect !== undefined) yield* expectationReferences(step.expect, at, defined)
   }
 
-  if (file.expect !== undefined) yield* expectationReferences(file.expect, ["expect"], known)
+  if (file.expect !== undefined) yield* expectationReferences(file.expect, ["expect"], defined)
 }
 
 function* uniqueName(
@@ -128,11 +137,8 @@ function* uniqueName(
   kind: string,
 ): Generator<Violation> {
   const first = names.get(name)
-  if (first !== undefined) {
-    const where = first.length === 0 ? "predefined" : `first at ${formatKeyPath(first)}`
-    yield { path, message: `duplicate ${kind} name "${name}" (${where})` }
-  }
-  names.set(name, path)
+  if (first !== undefined) yield { path, message: `duplicate ${kind} name "${name}" (first at ${formatKeyPath(first)})` }
+  else names.set(name, path)
 }
 
 function* networkFormats(network: NetworkEntry, path: KeyPath): Generator<Violation> {
@@ -141,15 +147,15 @@ function* networkFormats(network: NetworkEntry, path: KeyPath): Generator<Violat
   if (network.gateway !== undefined) yield* address(network.gateway, [...path, "gateway"])
 }
 
-function* containerReferences(container: ContainerEntry, path: KeyPath, known: Known): Generator<Violation> {
-  if (container.host !== undefined) yield* reference(known.hosts, container.host, [...path, "host"], "host")
+function* containerReferences(container: ContainerEntry, path: KeyPath, defined: Defined): Generator<Violation> {
+  if (container.host !== undefined) yield* undefinedReference(defined, "host", container.host, [...path, "host"])
   const attached = new Map<string, KeyPath>()
   for (const [index, entry] of (container.networks ?? []).entries()) {
     const { network, ip } = longForm(entry)
     const at: KeyPath = typeof entry === "string" ? [...path, "networks", index] : [...path, "networks", index, "network"]
     // Docker's network mode `default` (= bridge) is a name `docker run` takes for its one network;
     // the recorder connects the others, and `docker network connect default` finds no such network
-    if (!(index === 0 && network === runDefaultNetwork)) yield* reference(known.networks, network, at, "network")
+    if (!(index === 0 && network === runDefaultNetwork)) yield* undefinedReference(defined, "network", network, at)
     const first = attached.get(network)
     if (first !== undefined) {
       yield { path: at, message: `network "${network}" is listed twice for this container (first at ${formatKeyPath(first)})` }
@@ -159,23 +165,24 @@ function* containerReferences(container: ContainerEntry, path: KeyPath, known: K
   }
 }
 
-function* expectationReferences(expect: ExpectBlock | null, path: KeyPath, known: Known): Generator<Violation> {
+function* expectationReferences(expect: ExpectBlock | null, path: KeyPath, defined: Defined): Generator<Violation> {
   for (const [index, reach] of (expect?.reach ?? []).entries()) {
     const at = [...path, "reach", index]
-    yield* reference(known.containers, reach.from, [...at, "from"], "container")
-    yield* reference(known.containers, reach.to, [...at, "to"], "container")
-    if (reach.network !== undefined) yield* reference(known.networks, reach.network, [...at, "network"], "network")
+    yield* undefinedReference(defined, "container", reach.from, [...at, "from"])
+    yield* undefinedReference(defined, "container", reach.to, [...at, "to"])
+    if (reach.network !== undefined) yield* undefinedReference(defined, "network", reach.network, [...at, "network"])
   }
   for (const [index, resolve] of (expect?.resolve ?? []).entries()) {
     const at = [...path, "resolve", index]
-    yield* reference(known.containers, resolve.from, [...at, "from"], "container")
+    yield* undefinedReference(defined, "container", resolve.from, [...at, "from"])
     for (const [position, answer] of (resolve.addresses ?? []).entries()) yield* address(answer, [...at, "addresses", position])
   }
 }
 
-function* reference(names: Map<string, KeyPath>, name: string, path: KeyPath, kind: string): Generator<Violation> {
-  if (names.has(name)) return
-  yield { path, message: `unknown ${kind} "${name}": not defined at this point of the scenario` }
+/** only a name no part of the file defines: one that exists later, or existed before, is the run's to judge */
+function* undefinedReference(defined: Defined, kind: ReferenceKind, name: string, path: KeyPath): Generator<Violation> {
+  if (defined[kind].has(name)) return
+  yield { path, message: `unknown ${kind} "${name}": no part of the file defines it (${definingPlaces[kind]})` }
 }
 
 function* cidr(text: string, path: KeyPath): Generator<Violation> {

@@ -39,6 +39,24 @@ describe("cnmlab", () => {
     }
   })
 
+  it("a name the file defines but that is not there when its step runs: the step's error code, exit 1", () => {
+    const { code, stdout, stderr } = cnmlab(["run", "test/fixtures/scenarios/gone-when-used.yaml", "--json"])
+    expect(code).toBe(1)
+    expect(stderr).not.toContain("gone-when-used.yaml:")
+    const report = JSON.parse(stdout) as { ok: boolean; steps: Array<{ ok: boolean; error?: { code: string } }> }
+    expect(report.ok).toBe(false)
+    expect(report.steps.map((step) => step.error?.code)).toEqual(["ActiveEndpoints", "NotConnected"])
+  })
+
+  it("a name no part of the file defines: exit 2, naming file, line and key path", () => {
+    const { code, stdout, stderr } = cnmlab(["run", "test/fixtures/scenarios/unknown-network.yaml"])
+    expect(code).toBe(2)
+    expect(stdout).toBe("")
+    expect(lines(stderr)).toEqual([
+      'test/fixtures/scenarios/unknown-network.yaml:11: containers[1].networks[1]: unknown network "net-typo": no part of the file defines it (not in networks, not created by any step, not one of the predefined bridge, host, none)',
+    ])
+  })
+
   it("an unknown command or flag: exit 2, one line naming it and pointing to --help", () => {
     const command = cnmlab(["frobnicate"])
     expect(command.code).toBe(2)

@@ -107,9 +107,14 @@ describe("loader errors name the file, the line and the key path", () => {
     ["an error code outside the contract", `${head}steps:\n  - removeNetwork: { name: a }\n    expectError: KernelError\n`, 5, "steps[0].expectError", /one of the contract's error codes/],
     ["an expect step expecting an error", `${head}steps:\n  - expect: {}\n    expectError: InvalidName\n`, 5, "steps[0].expectError", /cannot expect an error/],
     ["a misspelt step operation", `${head}steps:\n  - conect: { container: a, network: b }\n`, 4, "steps[0].conect", /did you mean "connect"/],
-    ["a step using a network removed before", `${head}networks:\n  - name: n1\ncontainers:\n  - name: web\nsteps:\n  - removeNetwork: { name: n1 }\n  - connect: { container: web, network: n1 }\n`, 9, "steps[1].connect.network", /unknown network "n1"/],
-    ["the final expectations see removed containers as gone", `${head}containers:\n  - name: web\n  - name: db\nsteps:\n  - removeContainer: { name: db }\nexpect:\n  reach:\n    - { from: web, to: db, reachable: false }\n`, 10, "expect.reach[0].to", /unknown container "db"/],
-    ["a step referencing a container created only later", `${head}networks:\n  - name: n1\nsteps:\n  - connect: { container: late, network: n1 }\n  - createContainer: { name: late }\n`, 6, "steps[0].connect.container", /unknown container "late"/],
+    ["a connect to a network no part of the file defines", `${head}containers:\n  - name: web\nsteps:\n  - connect: { container: web, network: nowhere }\n`, 6, "steps[0].connect.network", /unknown network "nowhere": no part of the file defines it/],
+    ["a disconnect of a container no part of the file defines", `${head}steps:\n  - disconnect: { container: ghost, network: bridge }\n`, 4, "steps[0].disconnect.container", /unknown container "ghost": no part of the file defines it/],
+    ["a removeNetwork of a network no part of the file defines", `${head}steps:\n  - createNetwork: { name: n1 }\n  - removeNetwork: { name: n2 }\n`, 5, "steps[1].removeNetwork.name", /unknown network "n2"/],
+    ["a removeContainer of a container no part of the file defines", `${head}steps:\n  - createContainer: { name: c1 }\n  - removeContainer: { name: c2 }\n`, 5, "steps[1].removeContainer.name", /unknown container "c2"/],
+    ["a createContainer step on a network no part of the file defines", `${head}steps:\n  - createContainer: { name: c1, networks: [n1] }\n`, 4, "steps[0].createContainer.networks[0]", /unknown network "n1"/],
+    ["an in-step check from a container no part of the file defines", `${head}containers:\n  - name: web\nsteps:\n  - expect:\n      resolve:\n        - { from: gost, name: web }\n`, 8, "steps[0].expect.resolve[0].from", /unknown container "gost"/],
+    ["an unknown host in a createContainer step", `${head}steps:\n  - createContainer: { name: c1, host: h9 }\n`, 4, "steps[0].createContainer.host", /unknown host "h9": no part of the file defines it \(not in hosts\)/],
+    ["`default` is a network only as the first of a new container, as in Docker", `${head}containers:\n  - name: web\nsteps:\n  - connect: { container: web, network: default }\n`, 6, "steps[0].connect.network", /unknown network "default"/],
     ["a duplicate key", `${head}name: again\n`, 3, "", /YAML syntax: Map keys must be unique/],
     ["an alias without its anchor", `${head}description: *nowhere\n`, 3, "", /alias \*nowhere/],
   ])("%s", (_, text, line, path, message) => {
@@ -221,9 +226,19 @@ describe("what loads", () => {
     ])
   })
 
-  it("a step that is expected to fail creates nothing for later steps", () => {
-    const text = `${head}containers:\n  - name: web\nsteps:\n  - createNetwork: { name: n1, subnet: 10.1.0.0/24 }\n    expectError: SubnetOverlap\n  - connect: { container: web, network: n1 }\n`
-    expect(errorOf(loadScenarioText(text, "inline.yaml"))).toMatchObject({ line: 8, path: "steps[1].connect.network" })
+  describe("a name the file defines is checked when the step runs, not here (the contract's \"Names and when they are checked\")", () => {
+    it.each([
+      ["a step using a network removed before", `${head}networks:\n  - name: n1\ncontainers:\n  - name: web\nsteps:\n  - removeNetwork: { name: n1 }\n  - connect: { container: web, network: n1 }\n`],
+      ["a disconnect from a network whose removal failed (Docker: NotConnected)", `${head}networks:\n  - name: n0\n  - name: n1\ncontainers:\n  - { name: c0, networks: [n0] }\n  - { name: c1, networks: [n1] }\nsteps:\n  - removeNetwork: { name: n0 }\n  - disconnect: { container: c1, network: n0 }\n`],
+      ["a removeContainer twice", `${head}containers:\n  - name: web\nsteps:\n  - removeContainer: { name: web }\n  - removeContainer: { name: web }\n`],
+      ["the final expectations name a removed container", `${head}containers:\n  - name: web\n  - name: db\nsteps:\n  - removeContainer: { name: db }\nexpect:\n  reach:\n    - { from: web, to: db, reachable: false }\n    - { from: db, to: web, reachable: false }\n  resolve:\n    - { from: db, name: web, addresses: [] }\n`],
+      ["a step using a container created only later", `${head}networks:\n  - name: n1\nsteps:\n  - connect: { container: late, network: n1 }\n  - createContainer: { name: late }\n`],
+      ["a check from a network and container created only later", `${head}steps:\n  - expect:\n      reach:\n        - { from: late, to: late2, network: ln, reachable: false }\n  - createNetwork: { name: ln }\n  - createContainer: { name: late, networks: [ln] }\n  - createContainer: { name: late2, networks: [ln] }\n`],
+      ["a network whose creating step is expected to fail", `${head}containers:\n  - name: web\nsteps:\n  - createNetwork: { name: n1, subnet: 10.1.0.0/33 }\n    expectError: InvalidSubnet\n  - connect: { container: web, network: n1 }\n`],
+      ["a container whose creating step is expected to fail", `${head}steps:\n  - createContainer: { name: c1, networks: [nowhere] }\n    expectError: NetworkNotFound\n  - removeContainer: { name: c1 }\n`],
+    ])("%s loads", (_, text) => {
+      scenarioOf(loadScenarioText(text, "inline.yaml"))
+    })
   })
 
   it("an empty expect, reach or resolve (YAML null) checks nothing, as the Docker recorder writes it", () => {
