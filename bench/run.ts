@@ -32,16 +32,18 @@ const simBench = (): void => {
   const ops = controllerOps()
   say(`  ${ops.opsPerSec.toLocaleString("en-US")} ops/s (model alone: ${ops.modelOnlyOpsPerSec.toLocaleString("en-US")} ops/s)`)
 
-  const matrix: Record<string, number> = {}
-  const matrixDetail: Record<string, unknown> = {}
+  // the model's prediction of the reach matrix (the tests' oracle), and the same matrix probed
+  // through the simulated kernel: two different things, kept under names that say which is which
+  const predictedMatrix: Record<string, number> = {}
+  const predictedDetail: Record<string, unknown> = {}
   for (const size of [1000, 10000]) {
-    say(`sim: reach matrix, ${size} containers over 100 networks…`)
+    say(`sim: reach matrix predicted by the model, ${size} containers over 100 networks…`)
     const predicted = predictedMatrixMs(size)
-    matrix[size] = Math.round(predicted.ms * 10) / 10
-    matrixDetail[size] = { entries: predicted.entries, reachable: predicted.reachable }
+    predictedMatrix[size] = Math.round(predicted.ms * 10) / 10
+    predictedDetail[size] = { entries: predicted.entries, reachable: predicted.reachable }
     say(`  ${predicted.ms.toFixed(1)} ms for ${predicted.entries.toLocaleString("en-US")} entries`)
   }
-  say("sim: the same matrix measured by probes through the simulated kernel, 1000 containers…")
+  say("sim: the same matrix probed through the simulated kernel, 1000 containers…")
   const probed = probedMatrixMs(1000)
   say(`  ${probed.ms.toFixed(0)} ms for ${probed.entries.toLocaleString("en-US")} probes`)
 
@@ -53,14 +55,15 @@ const simBench = (): void => {
     machine,
     date: new Date().toISOString(),
     opsPerSec: ops.opsPerSec,
-    matrixMs: matrix,
-    goals: { opsPerSec: ">= 200000", matrixMs10000: "<= 2000" },
-    baselines: {
-      modelOnlyOpsPerSec: ops.modelOnlyOpsPerSec,
-      probedMatrixMs: { 1000: Math.round(probed.ms), probes: probed.entries },
-    },
+    /** the model predicting the whole reach matrix (bitsets): what the tests compare probes with */
+    predictedMatrixMs: predictedMatrix,
+    /** the reach matrix measured by walking every probe through the simulated kernel */
+    probedMatrixMs: { 1000: Math.round(probed.ms) },
+    goals: { opsPerSec: ">= 200000", predictedMatrixMs10000: "<= 2000" },
+    baselines: { modelOnlyOpsPerSec: ops.modelOnlyOpsPerSec },
     detail: {
-      matrix: matrixDetail,
+      /** entries visited and how many reachable: the probed matrix must count what the model predicts */
+      matrix: { predicted: predictedDetail, probed: { 1000: { entries: probed.entries, reachable: probed.reachable } } },
       /** µs per call of the model's operations, best of 5 rounds, by number of standing containers */
       modelMicrosecondsPerOp: scaling,
     },
@@ -76,9 +79,9 @@ const simBench = (): void => {
   writeFileSync(
     join(results, "sim-matrix.svg"),
     barChart("reach matrix over 100 networks", "ms", [
-      { label: "predicted, 1,000 containers", value: matrix[1000] as number },
-      { label: "predicted, 10,000 containers", value: matrix[10000] as number },
-      { label: "probed on sim, 1,000 containers", value: probed.ms, baseline: true },
+      { label: "predicted by the model, 1,000 containers", value: predictedMatrix[1000] as number },
+      { label: "predicted by the model, 10,000 containers", value: predictedMatrix[10000] as number },
+      { label: "probed on sim, 1,000 containers", value: probed.ms },
     ]),
   )
   say(`wrote ${join(results, "sim.json")}`)

@@ -21,7 +21,7 @@ const hostWith = (containers: number): Model.CnmState => {
 }
 
 describe("the reach matrix at scale", () => {
-  // how fast: bench/sim.ts (matrixMs); here, that the bitset matrix is right at this size
+  // how fast: bench/sim.ts (predictedMatrixMs); here, that the bitset matrix is right at this size
   it("predicts the whole reach matrix for 10,000 containers on two networks each, agreeing with the plain predictor", () => {
     const state = hostWith(10_000)
     // every container on a second network too: 20,000 targets, 200 million ordered entries
