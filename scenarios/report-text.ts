@@ -153,11 +153,15 @@ const expectationLines = (report: Report, steps: ReadonlyArray<JudgedStep>): Arr
       if (expectation.kind === "error") return [head, `      ${describeRefusal(expectation.actual)}`]
       const differences = differingKeys(expectation)
       if (differences.length === 0) return [head, `      measured: ${JSON.stringify(expectation.actual)}`]
+      // a check from a container that is not there at that point answers nothing: say why
+      const absent =
+        expectation.actual["fromExists"] === false ? [`      (no container ${show(expectation.expected["from"])} at this point)`] : []
       return [
         head,
         ...differences.map(
           (key) => `      ${key}: expected ${show(expectation.expected[key])}, got ${show(expectation.actual[key])}`,
         ),
+        ...absent,
       ]
     })
 }

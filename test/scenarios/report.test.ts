@@ -118,6 +118,30 @@ describe("renderReport", () => {
     ])
   })
 
+  it("a failed check from a container that is not there says so", () => {
+    const text = renderReport({
+      ...emptyReport,
+      ok: false,
+      expectations: [
+        {
+          kind: "reach",
+          ok: false,
+          step: 2,
+          expected: { from: "gone", to: "db", reachable: true },
+          actual: { from: "gone", to: "db", reachable: false, addresses: [], fromExists: false },
+        },
+        { kind: "resolve", ok: false, expected: { from: "db", name: "web", addresses: ["10.1.0.2"] }, actual: { from: "db", name: "web", addresses: [] } },
+      ],
+    })
+    expect(sectionLines(text, "Expectations")).toEqual([
+      "  ✗ reach   step 2: gone → db: reachable",
+      "      reachable: expected true, got false",
+      "      (no container gone at this point)",
+      '  ✗ resolve db resolves "web": [10.1.0.2]',
+      "      addresses: expected [10.1.0.2], got []",
+    ])
+  })
+
   it("shows each expectError beside its step, and in-step expectations with their step", () => {
     const text = renderReport({
       ...emptyReport,
