@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs"
-import { cpus, release, totalmem } from "node:os"
+import { cpus, loadavg, release, totalmem } from "node:os"
 import { join } from "node:path"
 import { barChart } from "./plot.ts"
 import { controllerOps, modelScaling, predictedMatrixMs, probedMatrixMs } from "./sim.ts"
@@ -27,7 +27,11 @@ const machine = {
 
 const say = (line: string) => process.stderr.write(`${line}\n`)
 
+const round2 = (value: number): number => Math.round(value * 100) / 100
+
 const simBench = (): void => {
+  // other work on the machine slows every number below: the 1-minute load average says how much there was
+  const loadAtStart = loadavg()[0] as number
   say("sim: controller ops on 100 networks (2 s, then the model-only baseline 2 s)…")
   const ops = controllerOps()
   say(`  ${ops.opsPerSec.toLocaleString("en-US")} ops/s (model alone: ${ops.modelOnlyOpsPerSec.toLocaleString("en-US")} ops/s)`)
@@ -54,6 +58,7 @@ const simBench = (): void => {
   const sim = {
     machine,
     date: new Date().toISOString(),
+    loadAverage1m: { atStart: round2(loadAtStart), atEnd: round2(loadavg()[0] as number) },
     opsPerSec: ops.opsPerSec,
     /** the model predicting the whole reach matrix (bitsets): what the tests compare probes with */
     predictedMatrixMs: predictedMatrix,
