@@ -1,5 +1,6 @@
 import type { Socket } from "node:dgram"
-import type { DnsAnswer, DnsHandler, DnsQueryResult, DnsRcode } from "../kernel-types.ts"
+import { DnsRecords } from "../dns-records.ts"
+import type { DnsAnswer, DnsQueryResult, DnsRcode, DnsUpdate, DnsView } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
 import { adoptDatagram } from "./datagram.ts"
 import { answerAddresses, decodeMessage, DnsWireError, encodeQuery, encodeResponse, RCODE, TYPE_A } from "./dns-wire.ts"
@@ -21,8 +22,8 @@ const RCODE_NAME = new Map<number, DnsRcode>([
   [RCODE.REFUSED, "REFUSED"],
 ])
 
-/** what the handler says about one query, as a wire reply */
-const reply = (request: Buffer, handler: DnsHandler): Buffer | undefined => {
+/** what `answer` says about one query, as a wire reply */
+const reply = (request: Buffer, answerOf: (name: string) => DnsAnswer): Buffer | undefined => {
   let query
   try {
     query = decodeMessage(request)
@@ -35,7 +36,7 @@ const reply = (request: Buffer, handler: DnsHandler): Buffer | undefined => {
   if (query.opcode !== 0 || !q) return encodeResponse(query, RCODE.NOTIMP, [])
   let answer: DnsAnswer
   try {
-    answer = handler(q.name)
+    answer = answerOf(q.name)
   } catch {
     return encodeResponse(query, RCODE.SERVFAIL, [])
   }
@@ -46,7 +47,8 @@ const reply = (request: Buffer, handler: DnsHandler): Buffer | undefined => {
 
 /** UDP DNS servers bound inside namespaces; each namespace's are stopped with it */
 export class DnsServers {
-  private readonly servers = new Map<string, Socket[]>()
+  private readonly servers = new Map<string, Array<{ readonly socket: Socket; view: DnsView }>>()
+  private readonly resolvers = new Map<string, DnsRecords>()
 
   constructor(
     private readonly native: NetnsAddon,
@@ -60,24 +62,40 @@ export class DnsServers {
    * second server. (In a namespace whose lo was never up there is no local table yet, and the
    * kernel lets any address be bound: measured, and what the conformance suite expects.)
    */
-  async serve(ns: string, address: string, handler: DnsHandler): Promise<void> {
+  async serve(ns: string, address: string, view: DnsView): Promise<void> {
     const socket = await adoptDatagram(this.native, this.namespaces.path(ns), "udp", { address, port: DNS_PORT })
+    const server = { socket, view }
     socket.on("message", (request, from) => {
-      const answer = reply(request, handler)
+      const { resolver, networks } = server.view
+      const answer = reply(request, (name) => this.resolvers.get(resolver)?.answer(networks, name) ?? NXDOMAIN)
       if (answer) socket.send(answer, from.port, from.address)
     })
     // a server must not keep the process alive on its own: its owner stops it or closes the kernel
     socket.unref()
-    this.servers.set(ns, [...(this.servers.get(ns) ?? []), socket])
+    this.servers.set(ns, [...(this.servers.get(ns) ?? []), server])
+  }
+
+  /** all or nothing: a namespace listed without a server refuses the whole update */
+  update(update: DnsUpdate): void {
+    for (const { ns } of update.networks ?? []) {
+      if (!this.running(ns)) throw Object.assign(new Error(`no DNS server runs in ${ns}`), { code: "ENOENT" })
+    }
+    let records = this.resolvers.get(update.resolver)
+    if (records === undefined) this.resolvers.set(update.resolver, (records = new DnsRecords()))
+    records.update(update)
+    for (const { ns, networks } of update.networks ?? []) {
+      for (const server of this.servers.get(ns) ?? []) server.view = { resolver: server.view.resolver, networks }
+    }
   }
 
   stop(ns: string): void {
-    for (const socket of this.servers.get(ns) ?? []) socket.close()
+    for (const { socket } of this.servers.get(ns) ?? []) socket.close()
     this.servers.delete(ns)
   }
 
   stopAll(): void {
     for (const ns of [...this.servers.keys()]) this.stop(ns)
+    this.resolvers.clear()
   }
 
   running(ns: string): boolean {
@@ -86,6 +104,8 @@ export class DnsServers {
 }
 
 const TIMEOUT: DnsQueryResult = { rcode: "TIMEOUT", addresses: [] }
+
+const NXDOMAIN: DnsAnswer = { rcode: "NXDOMAIN", addresses: [] }
 
 /** one A query from a socket inside `ns` to server:53; nothing in time (or unsendable) is TIMEOUT */
 export const queryDns = async (

@@ -148,7 +148,8 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
         await linksSettled()
         return probe(native, namespaces, from, address, randomBytes(random, 16), timeoutMs, probeOptions?.trace ?? false)
       }),
-    serveDns: (ns, address, handler) => attempt(() => dns.serve(ns, address, handler)),
+    serveDns: (ns, address, view) => attempt(() => dns.serve(ns, address, view)),
+    updateDns: (update) => attempt(() => dns.update(update)),
     stopDns: (ns) =>
       attempt(() => {
         namespaces.path(ns)
