@@ -49,6 +49,8 @@ export interface KernelShape {
    * answered from the new names.
    */
   readonly updateDns: (update: DnsUpdate) => Effect.Effect<void, KernelError>
+  /** `updateDns` without an effect (the simulator), for the same hot path as applySync: throws the KernelError */
+  readonly updateDnsSync?: (update: DnsUpdate) => void
   /** send one A query for `name` from inside `ns` to server:53 */
   readonly queryDns: (ns: string, server: string, name: string) => Effect.Effect<DnsQueryResult, KernelError>
   /** remove everything this instance made (namespaces, DNS servers); safe to call twice */

@@ -271,6 +271,11 @@ export interface ProbeResult {
   readonly reason: ProbeReason
   readonly detail?: string
   readonly trace?: ReadonlyArray<ProbeHop>
+  /**
+   * linux: links ("ns/name") the kernel was still bringing up when the echo went out, because
+   * the wait for them gave up (backends/linux/settle.ts); absent when everything had settled
+   */
+  readonly unsettled?: ReadonlyArray<string>
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,8 +316,13 @@ export interface DnsUpdate {
   readonly networks?: ReadonlyArray<{ readonly ns: string; readonly networks: ReadonlyArray<string> }>
 }
 
-/** what a query from inside a namespace got: an answer, or nothing within the timeout */
-export type DnsQueryResult = DnsAnswer | { readonly rcode: "TIMEOUT"; readonly addresses: readonly [] }
+/**
+ * What a query from inside a namespace got: an answer, or nothing within the timeout; with
+ * `unsettled` as a probe has it, when the query went out before the links had settled.
+ */
+export type DnsQueryResult = (DnsAnswer | { readonly rcode: "TIMEOUT"; readonly addresses: readonly [] }) & {
+  readonly unsettled?: ReadonlyArray<string>
+}
 
 export interface Capabilities {
   readonly veth: boolean

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
 import type { KernelError } from "../backends/KernelError.ts"
-import { type DnsEntry, type DnsQueryResult, EMBEDDED_DNS_ADDRESS, type KernelOp, type ProbeResult } from "../backends/kernel-types.ts"
+import { type DnsEntry, type DnsQueryResult, type DnsUpdate, EMBEDDED_DNS_ADDRESS, type KernelOp, type ProbeResult } from "../backends/kernel-types.ts"
 import type { Driver, HostContext, Step } from "../drivers/Driver.ts"
 import { builtinDrivers } from "../drivers/registry.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
@@ -224,7 +224,16 @@ export class Controller {
         const failure = runStepsSync(applySync, steps)
         if (failure) return Effect.fail(kernelFailure(failure))
         if (!dns) return Effect.succeed(prepared.commit())
-        // the one effect left on the fast path (a container on a user network has names and a server)
+        const updateDnsSync = this.kernel.updateDnsSync
+        if (updateDnsSync && dns.serve.length === 0 && dns.stop.length === 0) {
+          try {
+            updateDnsSync(this.dnsUpdateOf(dns) as DnsUpdate)
+          } catch (error) {
+            return undo(this.kernel, steps).pipe(Effect.andThen(Effect.fail(dnsFailure(error as KernelError))))
+          }
+          return Effect.succeed(prepared.commit())
+        }
+        // the one effect left on the fast path (every new container on a user network starts its server)
         return this.changeDns(dns).pipe(
           Effect.matchEffect({
             onFailure: (error) => undo(this.kernel, steps).pipe(Effect.andThen(Effect.fail(dnsFailure(error)))),
@@ -578,16 +587,21 @@ export class Controller {
       effect = effect.pipe(Effect.andThen(this.kernel.serveDns(ns, EMBEDDED_DNS_ADDRESS, { resolver, networks })))
     }
     for (const ns of plan.stop) effect = effect.pipe(Effect.andThen(this.kernel.stopDns(ns)))
-    if (plan.add.length > 0 || plan.remove.length > 0 || plan.networks.length > 0) {
-      const update = this.kernel.updateDns({
-        resolver,
-        ...(plan.remove.length > 0 ? { remove: plan.remove } : {}),
-        ...(plan.add.length > 0 ? { add: plan.add } : {}),
-        ...(plan.networks.length > 0 ? { networks: plan.networks } : {}),
-      })
-      effect = plan.serve.length === 0 && plan.stop.length === 0 ? update : effect.pipe(Effect.andThen(update))
+    const update = this.dnsUpdateOf(plan)
+    if (update === undefined) return effect
+    return plan.serve.length === 0 && plan.stop.length === 0
+      ? this.kernel.updateDns(update)
+      : effect.pipe(Effect.andThen(this.kernel.updateDns(update)))
+  }
+
+  private dnsUpdateOf(plan: DnsPlan): DnsUpdate | undefined {
+    if (plan.add.length === 0 && plan.remove.length === 0 && plan.networks.length === 0) return undefined
+    return {
+      resolver: this.hostNs,
+      ...(plan.remove.length > 0 ? { remove: plan.remove } : {}),
+      ...(plan.add.length > 0 ? { add: plan.add } : {}),
+      ...(plan.networks.length > 0 ? { networks: plan.networks } : {}),
     }
-    return effect
   }
 }
 

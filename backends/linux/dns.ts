@@ -1,58 +1,25 @@
-import type { Socket } from "node:dgram"
-import { DnsRecords } from "../dns-records.ts"
-import type { DnsAnswer, DnsQueryResult, DnsRcode, DnsUpdate, DnsView } from "../kernel-types.ts"
+import type { DnsUpdate, DnsView } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
-import { adoptDatagram } from "./datagram.ts"
-import { answerAddresses, decodeMessage, DnsWireError, encodeQuery, encodeResponse, RCODE, TYPE_A } from "./dns-wire.ts"
+import type { MeasurementPlane } from "./measurement/plane.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 
 const DNS_PORT = 53
 
-const RCODE_OF: Readonly<Record<DnsRcode, number>> = {
-  NOERROR: RCODE.NOERROR,
-  NXDOMAIN: RCODE.NXDOMAIN,
-  SERVFAIL: RCODE.SERVFAIL,
-  REFUSED: RCODE.REFUSED,
-}
-
-const RCODE_NAME = new Map<number, DnsRcode>([
-  [RCODE.NOERROR, "NOERROR"],
-  [RCODE.NXDOMAIN, "NXDOMAIN"],
-  [RCODE.SERVFAIL, "SERVFAIL"],
-  [RCODE.REFUSED, "REFUSED"],
-])
-
-/** what `answer` says about one query, as a wire reply */
-const reply = (request: Buffer, answerOf: (name: string) => DnsAnswer): Buffer | undefined => {
-  let query
-  try {
-    query = decodeMessage(request)
-  } catch (error) {
-    if (error instanceof DnsWireError) return undefined
-    throw error
-  }
-  if (query.response) return undefined
-  const q = query.questions[0]
-  if (query.opcode !== 0 || !q) return encodeResponse(query, RCODE.NOTIMP, [])
-  let answer: DnsAnswer
-  try {
-    answer = answerOf(q.name)
-  } catch {
-    return encodeResponse(query, RCODE.SERVFAIL, [])
-  }
-  // a known name asked for another type (AAAA, say) exists but has no such record: empty NOERROR
-  const addresses = q.type === TYPE_A ? answer.addresses : []
-  return encodeResponse(query, RCODE_OF[answer.rcode], addresses)
-}
-
-/** UDP DNS servers bound inside namespaces; each namespace's are stopped with it */
+/**
+ * The control plane's side of the embedded DNS: sockets bound inside namespaces here, in order
+ * with everything else, then handed to the measurement thread, which answers on them from its
+ * mirror of the resolvers' names. This side knows which namespaces have servers, so an update
+ * naming one without is refused before anything changes.
+ */
 export class DnsServers {
-  private readonly servers = new Map<string, Array<{ readonly socket: Socket; view: DnsView }>>()
-  private readonly resolvers = new Map<string, DnsRecords>()
+  /** namespace → how many servers run in it */
+  private readonly running = new Map<string, number>()
 
   constructor(
     private readonly native: NetnsAddon,
     private readonly namespaces: NamespaceTable,
+    private readonly plane: MeasurementPlane,
+    private readonly scope: number,
   ) {}
 
   /**
@@ -62,87 +29,51 @@ export class DnsServers {
    * second server. (In a namespace whose lo was never up there is no local table yet, and the
    * kernel lets any address be bound: measured, and what the conformance suite expects.)
    */
-  async serve(ns: string, address: string, view: DnsView): Promise<void> {
-    const socket = await adoptDatagram(this.native, this.namespaces.path(ns), "udp", { address, port: DNS_PORT })
-    const server = { socket, view }
-    socket.on("message", (request, from) => {
-      const { resolver, networks } = server.view
-      const answer = reply(request, (name) => this.resolvers.get(resolver)?.answer(networks, name) ?? NXDOMAIN)
-      if (answer) socket.send(answer, from.port, from.address)
-    })
-    // a server must not keep the process alive on its own: its owner stops it or closes the kernel
-    socket.unref()
-    this.servers.set(ns, [...(this.servers.get(ns) ?? []), server])
+  serve(ns: string, address: string, view: DnsView): void {
+    this.plane.assertAlive()
+    const fd = this.native.openInetSocket(this.namespaces.path(ns), "udp", address, DNS_PORT, false)
+    this.plane.serve(this.scope, ns, fd, view)
+    this.running.set(ns, (this.running.get(ns) ?? 0) + 1)
   }
 
   /** all or nothing: a namespace listed without a server refuses the whole update */
   update(update: DnsUpdate): void {
     for (const { ns } of update.networks ?? []) {
-      if (!this.running(ns)) throw Object.assign(new Error(`no DNS server runs in ${ns}`), { code: "ENOENT" })
+      if (!this.running.has(ns)) throw Object.assign(new Error(`no DNS server runs in ${ns}`), { code: "ENOENT" })
     }
-    let records = this.resolvers.get(update.resolver)
-    if (records === undefined) this.resolvers.set(update.resolver, (records = new DnsRecords()))
-    records.update(update)
-    for (const { ns, networks } of update.networks ?? []) {
-      for (const server of this.servers.get(ns) ?? []) server.view = { resolver: server.view.resolver, networks }
-    }
+    this.plane.update(this.scope, update)
   }
 
-  stop(ns: string): void {
-    for (const { socket } of this.servers.get(ns) ?? []) socket.close()
-    this.servers.delete(ns)
+  /** settles once the servers' sockets are closed */
+  async stop(ns: string): Promise<void> {
+    this.namespaces.path(ns)
+    if (!this.running.delete(ns)) return
+    await this.plane.stop(this.scope, ns)
   }
 
-  stopAll(): void {
-    for (const ns of [...this.servers.keys()]) this.stop(ns)
-    this.resolvers.clear()
+  /** the namespace is going: its servers are closed on the measurement thread's next turn */
+  forget(ns: string): void {
+    if (this.running.delete(ns)) this.plane.stopSoon(this.scope, ns)
   }
 
-  running(ns: string): boolean {
-    return (this.servers.get(ns)?.length ?? 0) > 0
+  async stopAll(): Promise<void> {
+    this.running.clear()
+    await this.plane.closeScope(this.scope)
   }
 }
 
-const TIMEOUT: DnsQueryResult = { rcode: "TIMEOUT", addresses: [] }
-
-const NXDOMAIN: DnsAnswer = { rcode: "NXDOMAIN", addresses: [] }
-
-/** one A query from a socket inside `ns` to server:53; nothing in time (or unsendable) is TIMEOUT */
-export const queryDns = async (
+/** one A query from a socket inside `ns` to server:53, sent and timed by the measurement thread */
+export const queryDns = (
   native: NetnsAddon,
   namespaces: NamespaceTable,
+  plane: MeasurementPlane,
   ns: string,
   server: string,
   name: string,
-  id: number,
+  queryId: number,
   timeoutMs: number,
-): Promise<DnsQueryResult> => {
-  const socket = await adoptDatagram(native, namespaces.path(ns), "udp")
-  try {
-    return await new Promise<DnsQueryResult>((resolve) => {
-      const timer = setTimeout(() => resolve(TIMEOUT), timeoutMs)
-      const done = (result: DnsQueryResult): void => {
-        clearTimeout(timer)
-        resolve(result)
-      }
-      socket.on("error", () => done(TIMEOUT))
-      socket.on("message", (message, from) => {
-        if (from.address !== server || from.port !== DNS_PORT) return
-        let decoded
-        try {
-          decoded = decodeMessage(message)
-        } catch {
-          return
-        }
-        if (!decoded.response || decoded.id !== id) return
-        const rcode = RCODE_NAME.get(decoded.rcode) ?? "SERVFAIL"
-        done({ rcode, addresses: rcode === "NOERROR" ? answerAddresses(decoded) : [] })
-      })
-      socket.send(encodeQuery(id, name), DNS_PORT, server, (error) => {
-        if (error) done(TIMEOUT)
-      })
-    })
-  } finally {
-    socket.close()
-  }
+) => {
+  plane.assertAlive()
+  const fd = native.openInetSocket(namespaces.path(ns), "udp", null, 0, false)
+  return plane.query({ kind: "query", fd, server, name, queryId, timeoutMs })
 }

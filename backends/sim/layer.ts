@@ -1,7 +1,7 @@
 import { Effect, Layer } from "effect"
 import { Kernel, type KernelShape } from "../Kernel.ts"
 import { KernelError } from "../KernelError.ts"
-import type { Capabilities, KernelOp } from "../kernel-types.ts"
+import type { Capabilities, DnsUpdate, KernelOp } from "../kernel-types.ts"
 import { applyAll } from "./apply.ts"
 import { queryDns, serveDns, stopDns, updateDns } from "./dns.ts"
 import { destroyNamespace } from "./namespaces.ts"
@@ -26,6 +26,7 @@ export interface SimKernelOptions {
 export interface SimKernel extends KernelShape {
   /** the fast path of `apply`: throws the KernelError instead of failing an Effect */
   readonly applySync: (ops: ReadonlyArray<KernelOp>) => void
+  readonly updateDnsSync: (update: DnsUpdate) => void
 }
 
 export const allCapabilities: Capabilities = {
@@ -86,6 +87,10 @@ export const makeSimKernel = (options: SimKernelOptions = {}): SimKernel => {
         const refused = stopDns(machine, ns)
         return refused === undefined ? Effect.void : Effect.fail(refused)
       }),
+    updateDnsSync: (update) => {
+      const refused = updateDns(machine, update)
+      if (refused !== undefined) throw refused
+    },
     updateDns: (update) =>
       Effect.suspend(() => {
         const refused = updateDns(machine, update)
