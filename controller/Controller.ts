@@ -145,7 +145,13 @@ export class Controller {
     return this.execute(() => this.prepareCreateContainer(request))
   }
 
+  /**
+   * On a kernel that applies asynchronously (linux) a removal goes the way of removeContainers: if
+   * the kernel deleted the namespace and then failed (its teardown not finished in time), the
+   * container is gone from the model too, as it is from the kernel.
+   */
   removeContainer(name: string): Effect.Effect<Container, CnmError> {
+    if (!this.kernel.applySync) return this.removeContainers([name]).pipe(Effect.map((removed) => removed[0] as Container))
     return this.execute(() => this.prepareRemoveContainer(name))
   }
 

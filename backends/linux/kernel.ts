@@ -36,6 +36,10 @@ export interface LinuxKernelOptions {
   readonly timeoutMs?: number
   /** sees every round trip the measurement thread timed (benchmarks and the stress test) */
   readonly onRoundTrip?: (roundTrip: RoundTrip) => void
+  /** how long apply waits for deleted namespaces to be destroyed; default 60 s (TEARDOWN_MAX_MS) */
+  readonly teardownMaxMs?: number
+  /** how long a probe waits for links to settle; default 10 s (SETTLE_MAX_MS) */
+  readonly settleMaxMs?: number
 }
 
 const DEFAULT_TIMEOUT_MS = 1000
@@ -68,12 +72,12 @@ const linksTouchedBy = (namespaces: NamespaceTable, op: KernelOp): ReadonlyArray
   }
 }
 
-const teardownFailure = (left: ReadonlyArray<Teardown>): KernelError => {
+const teardownFailure = (left: ReadonlyArray<Teardown>, waitedMs: number): KernelError => {
   const first = left[0] as Teardown
   const links = left.map((t) => `${t.observer}#${t.index}`).join(", ")
   return kernelError(
     "TimedOut",
-    `the kernel had not destroyed ${[...new Set(left.map((t) => t.ns))].join(", ")} after ${TEARDOWN_MAX_MS / 1000} s: the veth peers ${links} are still there`,
+    `the kernel had not destroyed ${[...new Set(left.map((t) => t.ns))].join(", ")} after ${waitedMs / 1000} s: the veth peers ${links} are still there`,
     { op: "nsDel", ns: first.ns },
     "ETIMEDOUT",
   )
@@ -112,7 +116,9 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   let closed = false
 
   // probes and DNS queries first wait for the links changed before them to settle (settle.ts)
-  const settle = new SettleWatch(namespaces, SETTLE_MAX_MS)
+  const settleMaxMs = options.settleMaxMs ?? SETTLE_MAX_MS
+  const teardownMaxMs = options.teardownMaxMs ?? TEARDOWN_MAX_MS
+  const settle = new SettleWatch(namespaces, settleMaxMs)
 
   /**
    * nsDel's effects (veth peers elsewhere gone) are visible when apply returns, as every other
@@ -124,10 +130,10 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
       Effect.flatMap((exit) =>
         context.teardowns.length === 0
           ? exit
-          : Effect.promise(() => awaitTeardowns(namespaces, context.teardowns, TEARDOWN_MAX_MS)).pipe(
+          : Effect.promise(() => awaitTeardowns(namespaces, context.teardowns, teardownMaxMs)).pipe(
               Effect.flatMap((left) => {
                 if (left.length === 0) return exit
-                const late = teardownFailure(left)
+                const late = teardownFailure(left, teardownMaxMs)
                 if (exit._tag === "Success") return Effect.fail(late)
                 return Effect.failCause(exit.cause).pipe(
                   Effect.mapError((error) => kernelError(error.reason, `${error.detail}; and ${late.detail}`, error.op, error.errno)),
@@ -209,7 +215,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
         const result = await probe(native, namespaces, plane, from, address, token, timeoutMs, probeOptions?.trace ?? false, (echo) =>
           onRoundTrip?.({ kind: "probe", answered: echo.outcome.kind === "reply", ms: echo.ms }),
         )
-        return unsettled.length === 0 ? result : withUnsettled(result, unsettled)
+        return unsettled.length === 0 ? result : withUnsettled(result, unsettled, settleMaxMs)
       }),
     serveDns: (ns, address, view) => attempt(() => dns.serve(ns, address, view)),
     updateDns: (update) => attempt(() => dns.update(update)),
@@ -226,7 +232,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
 }
 
 /** a probe sent before the wait for settling links gave up says so, in its detail too */
-const withUnsettled = (result: ProbeResult, unsettled: ReadonlyArray<string>): ProbeResult => {
-  const said = `sent while ${unsettled.join(", ")} had not settled (the wait gave up after ${SETTLE_MAX_MS / 1000} s)`
+const withUnsettled = (result: ProbeResult, unsettled: ReadonlyArray<string>, waitedMs: number): ProbeResult => {
+  const said = `sent while ${unsettled.join(", ")} had not settled (the wait gave up after ${waitedMs / 1000} s)`
   return { ...result, unsettled, detail: result.detail === undefined ? said : `${result.detail}; ${said}` }
 }
