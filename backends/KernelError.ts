@@ -26,6 +26,8 @@ export const errnoReasons: Readonly<Record<string, KernelReason>> = {
   ENOENT: "NotFound",
   ESRCH: "NotFound",
   EADDRNOTAVAIL: "NotFound",
+  // a namespace name that now stands for another namespace than the one asked for
+  ESTALE: "NotFound",
   EBUSY: "Busy",
   EINVAL: "InvalidArgument",
   EOPNOTSUPP: "NotSupported",

@@ -11,8 +11,8 @@
  * import.meta and must hold there: bench/run.ts writes its results next to itself (import.meta
  * .dirname, pinned below to bench/), and the linux backend loads build/cnmlab_netns.node two
  * directories up from its module, which build/bench/ also is. The linux backend's measurement
- * thread starts from worker-entry.mjs next to its module: in the sources a loader that registers
- * tsx first, here the thread's own bundle, built under that name next to run.mjs.
+ * helper process starts from helper-entry.mjs next to its module: in the sources a loader that
+ * registers tsx first, here the helper's own bundle, built under that name next to run.mjs.
  */
 import { spawnSync } from "node:child_process"
 import { dirname, join } from "node:path"
@@ -37,7 +37,7 @@ const bundle = (entry, outfile, options = {}) =>
   })
 
 await bundle(join(bench, "run.ts"), outfile, { define: { "import.meta.dirname": JSON.stringify(bench) } })
-await bundle(join(root, "backends", "linux", "measurement", "worker.ts"), join(root, "build", "bench", "worker-entry.mjs"))
+await bundle(join(root, "backends", "linux", "measurement", "helper.ts"), join(root, "build", "bench", "helper-entry.mjs"))
 
 const run = spawnSync(process.execPath, [outfile, ...process.argv.slice(2)], { stdio: "inherit" })
 process.exit(run.status ?? 1)

@@ -1,38 +1,26 @@
 import type { DnsUpdate, DnsView } from "../kernel-types.ts"
-import type { NetnsAddon } from "./addon.ts"
 import type { MeasurementPlane } from "./measurement/plane.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 
-const DNS_PORT = 53
-
 /**
- * The control plane's side of the embedded DNS: sockets bound inside namespaces here, in order
- * with everything else, then handed to the measurement thread, which answers on them from its
- * mirror of the resolvers' names. This side knows which namespaces have servers, so an update
- * naming one without is refused before anything changes.
+ * The control plane's side of the embedded DNS: the measurement helper binds the servers inside
+ * their namespaces and answers from its mirror of the resolvers' names, which this side keeps up
+ * to date in order with everything else. This side knows which namespaces have servers, so an
+ * update naming one without is refused before anything changes.
  */
 export class DnsServers {
   /** namespace → how many servers run in it */
   private readonly running = new Map<string, number>()
 
   constructor(
-    private readonly native: NetnsAddon,
     private readonly namespaces: NamespaceTable,
     private readonly plane: MeasurementPlane,
     private readonly scope: number,
   ) {}
 
-  /**
-   * Binds address:53 inside `ns` (the addon creates and binds the socket there: dgram's own bind
-   * resolves the address asynchronously and would escape the namespace). A plain bind, so the
-   * kernel decides: EADDRNOTAVAIL for an address the namespace does not have, EADDRINUSE for a
-   * second server. (In a namespace whose lo was never up there is no local table yet, and the
-   * kernel lets any address be bound: measured, and what the conformance suite expects.)
-   */
-  serve(ns: string, address: string, view: DnsView): void {
-    this.plane.assertAlive()
-    const fd = this.native.openInetSocket(this.namespaces.path(ns), "udp", address, DNS_PORT, false)
-    this.plane.serve(this.scope, ns, fd, view)
+  /** binds address:53 inside `ns`; the kernel's refusal (EADDRINUSE, EADDRNOTAVAIL) is thrown */
+  async serve(ns: string, address: string, view: DnsView): Promise<void> {
+    await this.plane.serve(this.scope, this.namespaces.ref(ns), address, view)
     this.running.set(ns, (this.running.get(ns) ?? 0) + 1)
   }
 
@@ -62,9 +50,8 @@ export class DnsServers {
   }
 }
 
-/** one A query from a socket inside `ns` to server:53, sent and timed by the measurement thread */
+/** one A query from a socket inside `ns` to server:53, sent and timed by the measurement helper */
 export const queryDns = (
-  native: NetnsAddon,
   namespaces: NamespaceTable,
   plane: MeasurementPlane,
   ns: string,
@@ -72,8 +59,4 @@ export const queryDns = (
   name: string,
   queryId: number,
   timeoutMs: number,
-) => {
-  plane.assertAlive()
-  const fd = native.openInetSocket(namespaces.path(ns), "udp", null, 0, false)
-  return plane.query({ kind: "query", fd, server, name, queryId, timeoutMs })
-}
+) => plane.query(namespaces.ref(ns), { server, name, queryId, timeoutMs })

@@ -20,7 +20,7 @@ import { SettleWatch } from "./settle.ts"
 import { awaitTeardowns, type Teardown } from "./teardown.ts"
 import { sysctlRead } from "./sysctl.ts"
 
-/** one echo or DNS query as the measurement thread timed it */
+/** one echo or DNS query as the measurement helper timed it */
 export interface RoundTrip {
   readonly kind: "probe" | "dns"
   /** an echo reply or a DNS answer came back */
@@ -34,7 +34,7 @@ export interface LinuxKernelOptions {
   readonly seed?: number
   /** how long probe and queryDns wait for an answer; default 1000 ms */
   readonly timeoutMs?: number
-  /** sees every round trip the measurement thread timed (benchmarks and the stress test) */
+  /** sees every round trip the measurement helper timed (benchmarks and the stress test) */
   readonly onRoundTrip?: (roundTrip: RoundTrip) => void
   /** how long apply waits for deleted namespaces to be destroyed; default 60 s (TEARDOWN_MAX_MS) */
   readonly teardownMaxMs?: number
@@ -102,7 +102,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const namespaces = new NamespaceTable(native)
   const firewall = new Firewall(native, namespaces)
   const plane = measurementPlane()
-  const dns = new DnsServers(native, namespaces, plane, plane.openScope())
+  const dns = new DnsServers(namespaces, plane, plane.openScope())
   const sysctlKeys = new Map<string, Set<string>>()
   namespaces.onBeforeDelete((ns) => {
     dns.forget(ns)
@@ -189,7 +189,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
     if (closed) return
     closed = true
     await dns.stopAll().catch(() => {
-      // the measurement thread is gone, and its servers with it
+      // the measurement helper is gone, and its servers with it
     })
     for (const ns of namespaces.ours()) {
       try {
@@ -212,7 +212,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
       attempt(async (): Promise<ProbeResult> => {
         const unsettled = await settle.settled()
         const token = randomBytes(random, 16)
-        const result = await probe(native, namespaces, plane, from, address, token, timeoutMs, probeOptions?.trace ?? false, (echo) =>
+        const result = await probe(namespaces, plane, from, address, token, timeoutMs, probeOptions?.trace ?? false, (echo) =>
           onRoundTrip?.({ kind: "probe", answered: echo.outcome.kind === "reply", ms: echo.ms }),
         )
         return unsettled.length === 0 ? result : withUnsettled(result, unsettled, settleMaxMs)
@@ -223,7 +223,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
     queryDns: (ns, server, name) =>
       attempt(async (): Promise<DnsQueryResult> => {
         const unsettled = await settle.settled()
-        const { result, ms } = await queryDns(native, namespaces, plane, ns, server, name, Math.floor(random() * 0x10000), timeoutMs)
+        const { result, ms } = await queryDns(namespaces, plane, ns, server, name, Math.floor(random() * 0x10000), timeoutMs)
         onRoundTrip?.({ kind: "dns", answered: result.rcode !== "TIMEOUT", ms })
         return unsettled.length === 0 ? result : { ...result, unsettled }
       }),

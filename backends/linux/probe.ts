@@ -1,5 +1,4 @@
 import type { ProbeHop, ProbeReason, ProbeResult } from "../kernel-types.ts"
-import type { NetnsAddon } from "./addon.ts"
 import type { EchoResult, MeasurementPlane } from "./measurement/plane.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import type { NetlinkChannel } from "./netlink/channel.ts"
@@ -122,7 +121,6 @@ const diagnoseFirstHop = (namespaces: NamespaceTable, from: string, address: str
  * nothing here can stall. `onEcho` sees what the echo got and how long it took.
  */
 export const probe = async (
-  native: NetnsAddon,
   namespaces: NamespaceTable,
   plane: MeasurementPlane,
   from: string,
@@ -133,14 +131,12 @@ export const probe = async (
   onEcho?: (echo: EchoResult) => void,
 ): Promise<ProbeResult> => {
   ipv4Bytes(address)
-  const nsPath = namespaces.path(from)
+  const at = namespaces.ref(from)
   namespaces.prepare(from, "pings")
   // an inherited resolution: wait for its next ARP request; if it gave up under us, one echo more
   // starts a fresh one, as a first probe would
   const inherited = resolutionPending(namespaces, from, address)
-  plane.assertAlive()
-  const fd = native.openInetSocket(nsPath, "icmp", null, 0, false)
-  const echo = await plane.probe({ kind: "probe", fd, address, token, timeoutMs, inheritedMs: inherited ? ARP_RETRANSMIT_MS : 0 })
+  const echo = await plane.probe(at, { address, token, timeoutMs, inheritedMs: inherited ? ARP_RETRANSMIT_MS : 0 })
   onEcho?.(echo)
   const { outcome } = echo
   const hop = (event: string, dev?: string): ProbeHop => ({ ns: from, ...(dev ? { dev } : {}), event })

@@ -1,6 +1,8 @@
 import type { DnsQueryResult, DnsRcode } from "../../kernel-types.ts"
 import { answerAddresses, decodeMessage, encodeQuery, RCODE } from "../dns-wire.ts"
-import { adopt } from "./adopt.ts"
+import type { NetnsAddon } from "../addon.ts"
+import { socketIn } from "./adopt.ts"
+import type { NamespaceRef } from "./protocol.ts"
 
 const DNS_PORT = 53
 
@@ -14,17 +16,18 @@ const RCODE_NAME = new Map<number, DnsRcode>([
 const TIMEOUT: DnsQueryResult = { rcode: "TIMEOUT", addresses: [] }
 
 /**
- * One A query on the UDP socket `fd` to server:53; nothing in time (or unsendable) is TIMEOUT.
+ * One A query from a UDP socket in `from` to server:53; nothing in time (or unsendable) is TIMEOUT.
  * `ms`: from the send to the answer, or to giving up.
  */
 export const query = async (
-  fd: number,
+  native: NetnsAddon,
+  from: NamespaceRef,
   server: string,
   name: string,
   id: number,
   timeoutMs: number,
 ): Promise<{ readonly result: DnsQueryResult; readonly ms: number }> => {
-  const socket = await adopt(fd)
+  const socket = await socketIn(native, from, "udp")
   try {
     return await new Promise((resolve) => {
       let started = 0
@@ -33,8 +36,8 @@ export const query = async (
         resolve({ result, ms: performance.now() - started })
       }
       socket.on("error", () => done(TIMEOUT))
-      socket.on("message", (message, from) => {
-        if (from.address !== server || from.port !== DNS_PORT) return
+      socket.on("message", (message, sender) => {
+        if (sender.address !== server || sender.port !== DNS_PORT) return
         let decoded
         try {
           decoded = decodeMessage(message)

@@ -1,8 +1,9 @@
-import type { Socket } from "node:dgram"
+import { createSocket, type Socket } from "node:dgram"
 import { DnsRecords } from "../../dns-records.ts"
 import type { DnsAnswer, DnsRcode, DnsUpdate, DnsView } from "../../kernel-types.ts"
+import type { NetnsAddon } from "../addon.ts"
 import { decodeMessage, DnsWireError, encodeResponse, RCODE, TYPE_A } from "../dns-wire.ts"
-import { adopt } from "./adopt.ts"
+import type { NamespaceRef } from "./protocol.ts"
 
 const RCODE_OF: Readonly<Record<DnsRcode, number>> = {
   NOERROR: RCODE.NOERROR,
@@ -12,6 +13,8 @@ const RCODE_OF: Readonly<Record<DnsRcode, number>> = {
 }
 
 const NXDOMAIN: DnsAnswer = { rcode: "NXDOMAIN", addresses: [] }
+
+const DNS_PORT = 53
 
 /** what `answerOf` says about one query, as a wire reply (undefined: not a query, say nothing) */
 const reply = (request: Buffer, answerOf: (name: string) => DnsAnswer): Buffer | undefined => {
@@ -41,7 +44,7 @@ interface Server {
 }
 
 /**
- * The embedded DNS servers of the measurement thread and the names they answer from: every
+ * The embedded DNS servers of the measurement helper and the names they answer from: every
  * resolver's records, mirrored from the control plane's updates in the order they were posted,
  * so a query posted after an update is answered from it. Keys carry the scope (the kernel
  * instance), so two instances in one process never share a server or a resolver.
@@ -50,27 +53,36 @@ export class DnsServers {
   private readonly servers = new Map<string, Server[]>()
   private readonly resolvers = new Map<string, DnsRecords>()
 
+  constructor(private readonly native: NetnsAddon) {}
+
   /**
-   * Known at once, adopted a moment later: an update or a stop handled meanwhile still reaches it
-   * (queries that arrive before the adoption wait in the socket's receive queue).
+   * Binds address:53 inside `at`, synchronously, so that the kernel's refusal (EADDRNOTAVAIL for
+   * an address the namespace lacks, EADDRINUSE for a second server) is thrown here. A plain bind:
+   * in a namespace whose lo was never up there is no local table yet, and the kernel lets any
+   * address be bound (measured, and what the conformance suite expects). The bound socket is
+   * known at once and adopted by dgram a moment later: an update or a stop handled meanwhile still
+   * reaches it, and queries that arrive before then wait in its receive queue.
    */
-  serve(scope: number, ns: string, fd: number, view: DnsView): void {
+  serve(scope: number, at: NamespaceRef, address: string, view: DnsView): void {
+    const fd = this.native.openInetSocket(at.path, "udp", address, DNS_PORT, false, at.inode)
     const server: Server = { socket: undefined, adopted: Promise.resolve(), stopped: false, view }
-    const key = `${scope}/${ns}`
+    const key = `${scope}/${at.ns}`
     this.servers.set(key, [...(this.servers.get(key) ?? []), server])
-    server.adopted = adopt(fd).then((socket) => {
-      server.socket = socket
-      if (server.stopped) {
-        socket.close()
-        return
-      }
-      socket.on("message", (request, from) => {
-        const { resolver, networks } = server.view
-        const records = this.resolvers.get(`${scope}/${resolver}`)
-        const answer = reply(request, (name) => records?.answer(networks, name) ?? NXDOMAIN)
-        if (answer) socket.send(answer, from.port, from.address)
+    server.adopted = new Promise<void>((resolve) => {
+      const socket = createSocket("udp4")
+      socket.bind({ fd }, () => {
+        server.socket = socket
+        if (server.stopped) socket.close()
+        else socket.on("message", (request, from) => answer(request, from.address, from.port))
+        resolve()
       })
     })
+    const answer = (request: Buffer, address: string, port: number): void => {
+      const { resolver, networks } = server.view
+      const records = this.resolvers.get(`${scope}/${resolver}`)
+      const response = reply(request, (name) => records?.answer(networks, name) ?? NXDOMAIN)
+      if (response) server.socket?.send(response, port, address)
+    }
   }
 
   update(scope: number, update: DnsUpdate): void {

@@ -1,6 +1,7 @@
 import type { Socket } from "node:dgram"
-import { adopt } from "./adopt.ts"
-import type { EchoOutcome } from "./protocol.ts"
+import type { NetnsAddon } from "../addon.ts"
+import { socketIn } from "./adopt.ts"
+import type { EchoOutcome, NamespaceRef } from "./protocol.ts"
 
 const ICMP_ECHO_REQUEST = 8
 const ICMP_ECHO_REPLY = 0
@@ -43,18 +44,19 @@ const sendEcho = (socket: Socket, sequence: number, address: string, token: Buff
   })
 
 /**
- * One probe on the ping socket `fd`: an echo, waiting `timeoutMs` (plus `inheritedMs` when it is
+ * One probe from a ping socket in `from`: an echo, waiting `timeoutMs` (plus `inheritedMs` when it is
  * queued behind an earlier resolution of the next hop); such an inherited wait that ends without
  * a reply sends one echo more, which starts a fresh resolution as a first probe would.
  */
 export const probeEcho = async (
-  fd: number,
+  native: NetnsAddon,
+  from: NamespaceRef,
   address: string,
   token: Buffer,
   timeoutMs: number,
   inheritedMs: number,
 ): Promise<Sent> => {
-  const socket = await adopt(fd)
+  const socket = await socketIn(native, from, "icmp")
   try {
     const first = await sendEcho(socket, 1, address, token, timeoutMs + inheritedMs)
     if (inheritedMs === 0 || first.outcome.kind === "reply") return first

@@ -1,8 +1,9 @@
-import { Worker } from "node:worker_threads"
+import { type ChildProcess, fork } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import type { DnsQueryResult, DnsUpdate, DnsView } from "../../kernel-types.ts"
-import type { EchoOutcome, Reply, Request } from "./protocol.ts"
+import type { EchoOutcome, NamespaceRef, Reply, Request } from "./protocol.ts"
 
-/** what a probe's echo got, and how long it took on the measurement thread's clock */
+/** what a probe's echo got, and how long it took on the helper's clock */
 export interface EchoResult {
   readonly outcome: EchoOutcome
   readonly ms: number
@@ -16,49 +17,61 @@ export interface QueryResult {
 type Waiting = { readonly resolve: (reply: Reply) => void; readonly reject: (error: Error) => void }
 
 /** a request without the id the plane gives it */
-type Unnumbered<R> = R extends { readonly id: number } ? Omit<R, "id"> : R
+type Unnumbered<R> = R extends { readonly id?: number } ? Omit<R, "id"> : R
+
+/** a refusal the helper reports: carries the errno name, as the addon's own errors do */
+class HelperRefusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
 
 /**
- * The control plane's side of the measurement thread (worker.ts): one per process, started on
- * first use and shared by every linux kernel instance in it (each its own scope). It keeps the
- * process alive only while a request is waiting for its reply: DNS servers alone do not.
+ * The control plane's side of the measurement helper (helper.ts): one per process, started on
+ * first use and shared by every linux kernel instance in it (each its own scope). It keeps this
+ * process alive only while a request waits for its reply: DNS servers alone do not.
  *
- * If the thread dies, everything waiting and everything after fails with the reason: its DNS
+ * If the helper dies, everything waiting and everything after fails with the reason: its DNS
  * servers died with it, and starting a fresh one would hide that.
  */
 export class MeasurementPlane {
-  private worker: Worker | undefined
+  private child: ChildProcess | undefined
   private failure: Error | undefined
   private readonly waiting = new Map<number, Waiting>()
   private nextId = 1
   private nextScope = 1
-
-  /** throws why the thread is gone, if it is (before a socket is made for it) */
-  assertAlive(): void {
-    if (this.failure) throw this.failure
-  }
+  private scheduled: Promise<string> | undefined
+  private announceScheduling: ((scheduling: string) => void) | undefined
 
   /** a scope for one kernel instance */
   openScope(): number {
     return this.nextScope++
   }
 
-  probe(request: Unnumbered<Extract<Request, { kind: "probe" }>>): Promise<EchoResult> {
-    return this.ask(request).then((reply) => {
-      if (reply.kind !== "probe") throw new Error(`measurement thread: a ${reply.kind} reply to a probe`)
-      return { outcome: reply.outcome, ms: reply.ms }
-    })
+  /** how the helper runs (SCHED_RR, or the fallback and why), once it has started */
+  scheduling(): Promise<string> {
+    this.started()
+    return this.scheduled as Promise<string>
   }
 
-  query(request: Unnumbered<Extract<Request, { kind: "query" }>>): Promise<QueryResult> {
-    return this.ask(request).then((reply) => {
-      if (reply.kind !== "query") throw new Error(`measurement thread: a ${reply.kind} reply to a query`)
-      return { result: reply.result, ms: reply.ms }
-    })
+  async probe(from: NamespaceRef, request: Omit<Extract<Request, { kind: "probe" }>, "id" | "kind" | "from">): Promise<EchoResult> {
+    const reply = await this.ask({ kind: "probe", from, ...request })
+    if (reply.kind !== "probe") throw new Error(`measurement helper: a ${reply.kind} reply to a probe`)
+    return { outcome: reply.outcome, ms: reply.ms }
   }
 
-  serve(scope: number, ns: string, fd: number, view: DnsView): void {
-    this.post({ kind: "serve", scope, ns, fd, view })
+  async query(from: NamespaceRef, request: Omit<Extract<Request, { kind: "query" }>, "id" | "kind" | "from">): Promise<QueryResult> {
+    const reply = await this.ask({ kind: "query", from, ...request })
+    if (reply.kind !== "query") throw new Error(`measurement helper: a ${reply.kind} reply to a query`)
+    return { result: reply.result, ms: reply.ms }
+  }
+
+  /** a DNS server bound in `at`; rejects with the kernel's refusal (EADDRINUSE, EADDRNOTAVAIL …) */
+  async serve(scope: number, at: NamespaceRef, address: string, view: DnsView): Promise<void> {
+    await this.ask({ kind: "serve", scope, at, address, view })
   }
 
   update(scope: number, update: DnsUpdate): void {
@@ -77,7 +90,7 @@ export class MeasurementPlane {
 
   /** closes every server of the scope and forgets its resolvers */
   async closeScope(scope: number): Promise<void> {
-    if (this.worker === undefined && this.failure === undefined) return
+    if (this.child === undefined && this.failure === undefined) return
     await this.ask({ kind: "close", scope })
   }
 
@@ -86,37 +99,66 @@ export class MeasurementPlane {
     return new Promise<Reply>((resolve, reject) => {
       this.post({ ...request, id } as Request)
       this.waiting.set(id, { resolve, reject })
-      if (this.waiting.size === 1) this.worker?.ref()
+      if (this.waiting.size === 1) this.hold(true)
     })
   }
 
   private post(request: Request): void {
     if (this.failure) throw this.failure
-    this.started().postMessage(request)
+    this.started().send(request)
   }
 
-  private started(): Worker {
-    if (this.worker) return this.worker
-    const worker = new Worker(new URL("./worker-entry.mjs", import.meta.url))
-    worker.on("message", (reply: Reply) => this.settle(reply))
-    worker.on("error", (error) => this.fail(new Error(`the measurement thread failed: ${error.message}`)))
-    worker.on("exit", (code) => this.fail(new Error(`the measurement thread exited (code ${code})`)))
-    worker.unref()
-    this.worker = worker
-    return worker
+  private started(): ChildProcess {
+    if (this.child) return this.child
+    this.scheduled = new Promise((resolve) => {
+      this.announceScheduling = resolve
+    })
+    // its own execArgv: whatever flags this process was started with (an inspector, a test
+    // runner's loader) are not the helper's business; it registers the TypeScript loader itself
+    const child = fork(fileURLToPath(new URL("./helper-entry.mjs", import.meta.url)), [], {
+      execArgv: [],
+      serialization: "advanced",
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    })
+    child.on("message", (reply: Reply) => this.settle(reply))
+    child.on("error", (error) => this.fail(new Error(`the measurement helper failed: ${error.message}`)))
+    child.on("exit", (code, signal) => this.fail(new Error(`the measurement helper exited (${signal ?? `code ${code}`})`)))
+    this.child = child
+    this.hold(false)
+    return child
+  }
+
+  /** whether the helper (its process and channel) keeps this process alive */
+  private hold(keep: boolean): void {
+    const child = this.child
+    if (child === undefined) return
+    const channel = child.channel as { ref(): void; unref(): void } | undefined
+    if (keep) {
+      child.ref()
+      channel?.ref()
+    } else {
+      child.unref()
+      channel?.unref()
+    }
   }
 
   private settle(reply: Reply): void {
+    if (reply.kind === "ready") {
+      this.announceScheduling?.(reply.scheduling)
+      return
+    }
     const waiting = this.waiting.get(reply.id)
     if (waiting === undefined) return
     this.waiting.delete(reply.id)
-    if (this.waiting.size === 0) this.worker?.unref()
-    waiting.resolve(reply)
+    if (this.waiting.size === 0) this.hold(false)
+    if (reply.kind === "failed") waiting.reject(new HelperRefusal(reply.code, reply.message))
+    else waiting.resolve(reply)
   }
 
   private fail(error: Error): void {
     this.failure ??= error
-    this.worker = undefined
+    this.child = undefined
+    this.announceScheduling?.(`not running: ${this.failure.message}`)
     for (const waiting of this.waiting.values()) waiting.reject(this.failure)
     this.waiting.clear()
   }

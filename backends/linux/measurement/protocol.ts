@@ -1,40 +1,48 @@
 import type { DnsQueryResult, DnsUpdate, DnsView } from "../../kernel-types.ts"
 
 /**
- * Messages between the control plane (the main thread) and the measurement thread (worker.ts).
- * Sockets travel as file descriptors: the main thread creates each one inside its namespace (the
- * addon enters the namespace on the calling thread), in the order of the control plane's other
- * work, and the measurement thread adopts it. A scope is one linux kernel instance: its servers
- * and resolvers are apart from another instance's in the same process.
+ * Messages between the control plane (the cnmlab process) and the measurement helper
+ * (helper.ts, a process of its own). The helper makes each socket inside its namespace itself,
+ * named by path and identified by inode: the control plane looked the namespace up when it sent
+ * the request, so a name deleted and made again since is refused (ESTALE), never measured in the
+ * wrong namespace. A scope is one linux kernel instance: its servers and resolvers are apart from
+ * another instance's in the same process.
  */
+
+/** a namespace as the control plane saw it */
+export interface NamespaceRef {
+  readonly ns: string
+  readonly path: string
+  readonly inode: number
+}
 
 export type Request =
   /**
-   * One ICMP echo on the ping socket `fd`, waiting `timeoutMs` for its reply, plus `inheritedMs`
-   * when the next hop was still being resolved by an earlier probe (probe.ts); with `inheritedMs`
-   * an unanswered echo is sent once more, as a fresh resolution.
+   * One ICMP echo from a ping socket in `from`, waiting `timeoutMs` for its reply, plus
+   * `inheritedMs` when the next hop was still being resolved by an earlier probe (probe.ts); with
+   * `inheritedMs` an unanswered echo is sent once more, as a fresh resolution.
    */
   | {
       readonly kind: "probe"
       readonly id: number
-      readonly fd: number
+      readonly from: NamespaceRef
       readonly address: string
       readonly token: Uint8Array
       readonly timeoutMs: number
       readonly inheritedMs: number
     }
-  /** one A query on the UDP socket `fd` to server:53, waiting `timeoutMs` for the answer */
+  /** one A query from a UDP socket in `from` to server:53, waiting `timeoutMs` for the answer */
   | {
       readonly kind: "query"
       readonly id: number
-      readonly fd: number
+      readonly from: NamespaceRef
       readonly server: string
       readonly name: string
       readonly queryId: number
       readonly timeoutMs: number
     }
-  /** a DNS server on the bound UDP socket `fd`, in namespace `ns`, answering from `view` */
-  | { readonly kind: "serve"; readonly scope: number; readonly ns: string; readonly fd: number; readonly view: DnsView }
+  /** a DNS server bound to address:53 in `at`, answering from `view` */
+  | { readonly kind: "serve"; readonly id: number; readonly scope: number; readonly at: NamespaceRef; readonly address: string; readonly view: DnsView }
   /** an update of the scope's resolvers and servers; the control plane checked it beforehand */
   | { readonly kind: "update"; readonly scope: number; readonly update: DnsUpdate }
   /** closes the servers of `ns`; answered (done) when `id` is given */
@@ -49,7 +57,11 @@ export type EchoOutcome =
   | { readonly kind: "timeout" }
 
 export type Reply =
+  /** how the helper's scheduling was set up, sent once when it starts */
+  | { readonly kind: "ready"; readonly scheduling: string }
   /** `ms`: from the answered echo's send to its reply; otherwise how long the probe waited */
   | { readonly kind: "probe"; readonly id: number; readonly outcome: EchoOutcome; readonly ms: number }
   | { readonly kind: "query"; readonly id: number; readonly result: DnsQueryResult; readonly ms: number }
   | { readonly kind: "done"; readonly id: number }
+  /** a request the kernel refused (a socket that could not be made or bound): errno name and message */
+  | { readonly kind: "failed"; readonly id: number; readonly code: string; readonly message: string }
