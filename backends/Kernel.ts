@@ -2,8 +2,9 @@ import { Context, type Effect } from "effect"
 import type { KernelError } from "./KernelError.ts"
 import type {
   Capabilities,
-  DnsHandler,
   DnsQueryResult,
+  DnsUpdate,
+  DnsView,
   KernelOp,
   NsState,
   ProbeResult,
@@ -36,9 +37,20 @@ export interface KernelShape {
     address: string,
     options?: { readonly trace?: boolean },
   ) => Effect.Effect<ProbeResult, KernelError>
-  /** serve DNS on address:53 (UDP) inside namespace `ns`, until stopDns or the namespace goes */
-  readonly serveDns: (ns: string, address: string, handler: DnsHandler) => Effect.Effect<void, KernelError>
+  /**
+   * serve DNS on address:53 (UDP) inside namespace `ns`, answering from `view`, until stopDns or
+   * the namespace goes
+   */
+  readonly serveDns: (ns: string, address: string, view: DnsView) => Effect.Effect<void, KernelError>
   readonly stopDns: (ns: string) => Effect.Effect<void, KernelError>
+  /**
+   * Changes a resolver's names, then the networks of running servers (NotFound, changing
+   * nothing, when a namespace listed has no server). Every query sent after it returns is
+   * answered from the new names.
+   */
+  readonly updateDns: (update: DnsUpdate) => Effect.Effect<void, KernelError>
+  /** `updateDns` without an effect (the simulator), for the same hot path as applySync: throws the KernelError */
+  readonly updateDnsSync?: (update: DnsUpdate) => void
   /** send one A query for `name` from inside `ns` to server:53 */
   readonly queryDns: (ns: string, server: string, name: string) => Effect.Effect<DnsQueryResult, KernelError>
   /** remove everything this instance made (namespaces, DNS servers); safe to call twice */

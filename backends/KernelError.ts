@@ -17,6 +17,7 @@ export type KernelReason =
   | "PermissionDenied" // EPERM / EACCES
   | "NoBufferSpace" // ENOBUFS
   | "Full" // EXFULL: a bridge holds 1,023 ports
+  | "TimedOut" // ETIMEDOUT: the kernel did not finish in time (linux only: see backends/linux/README.md)
   | "Unknown"
 
 export const errnoReasons: Readonly<Record<string, KernelReason>> = {
@@ -25,6 +26,8 @@ export const errnoReasons: Readonly<Record<string, KernelReason>> = {
   ENOENT: "NotFound",
   ESRCH: "NotFound",
   EADDRNOTAVAIL: "NotFound",
+  // a namespace name that now stands for another namespace than the one asked for
+  ESTALE: "NotFound",
   EBUSY: "Busy",
   EINVAL: "InvalidArgument",
   EOPNOTSUPP: "NotSupported",
@@ -40,6 +43,7 @@ export const errnoReasons: Readonly<Record<string, KernelReason>> = {
   EACCES: "PermissionDenied",
   ENOBUFS: "NoBufferSpace",
   EXFULL: "Full",
+  ETIMEDOUT: "TimedOut",
 }
 
 export class KernelError extends Data.TaggedError("KernelError")<{

@@ -271,10 +271,19 @@ export interface ProbeResult {
   readonly reason: ProbeReason
   readonly detail?: string
   readonly trace?: ReadonlyArray<ProbeHop>
+  /**
+   * linux: links ("ns/name") the kernel was still bringing up when the echo went out, because
+   * the wait for them gave up (backends/linux/settle.ts); absent when everything had settled
+   */
+  readonly unsettled?: ReadonlyArray<string>
 }
 
 // ---------------------------------------------------------------------------------------------
-// DNS: the controller's embedded resolver answers inside a sandbox; the backend carries the query
+// DNS: the embedded resolver. The kernel holds each resolver's names (one resolver per Docker
+// host, kept up to date by its controller through updateDns) and its servers answer from them
+// by libnetwork's rules (backends/dns-records.ts), each for the networks of its sandbox in order.
+// Data, not a callback: the linux backend answers on a thread of its own, which cannot call back
+// into the control plane's (see backends/linux/README.md, "Measurement plane").
 // ---------------------------------------------------------------------------------------------
 
 export type DnsRcode = "NOERROR" | "NXDOMAIN" | "SERVFAIL" | "REFUSED"
@@ -284,11 +293,36 @@ export interface DnsAnswer {
   readonly addresses: ReadonlyArray<string>
 }
 
-/** answers one A question; `name` arrives without the trailing dot, as asked (case kept) */
-export type DnsHandler = (name: string) => DnsAnswer
+/** the names one endpoint answers to on one network (its container's name and its aliases) */
+export interface DnsEntry {
+  readonly network: string
+  readonly names: ReadonlyArray<string>
+  /** the endpoint's address, without prefix length */
+  readonly address: string
+}
 
-/** what a query from inside a namespace got: an answer, or nothing within the timeout */
-export type DnsQueryResult = DnsAnswer | { readonly rcode: "TIMEOUT"; readonly addresses: readonly [] }
+/** what a server answers from: one resolver's names, asked on these networks in this order */
+export interface DnsView {
+  readonly resolver: string
+  readonly networks: ReadonlyArray<string>
+}
+
+/** a change to one resolver's names, and to the networks running servers answer for */
+export interface DnsUpdate {
+  readonly resolver: string
+  readonly remove?: ReadonlyArray<DnsEntry>
+  readonly add?: ReadonlyArray<DnsEntry>
+  /** namespaces whose servers now answer for other networks (their sandbox joined or left one) */
+  readonly networks?: ReadonlyArray<{ readonly ns: string; readonly networks: ReadonlyArray<string> }>
+}
+
+/**
+ * What a query from inside a namespace got: an answer, or nothing within the timeout; with
+ * `unsettled` as a probe has it, when the query went out before the links had settled.
+ */
+export type DnsQueryResult = (DnsAnswer | { readonly rcode: "TIMEOUT"; readonly addresses: readonly [] }) & {
+  readonly unsettled?: ReadonlyArray<string>
+}
 
 export interface Capabilities {
   readonly veth: boolean

@@ -10,7 +10,10 @@
  * - network create through the lab;
  * - 1,000 containers on one bridge network: all created, then all removed (Lab.removeContainers),
  *   against removing them one at a time, and against closing the whole lab;
- * - `docker network connect` on the same machine when an engine is up (docker.ts).
+ * - `docker network connect` on the same machine when an engine is up (docker.ts);
+ * - the measurement plane: probe and DNS round trips on an idle machine and under load (other
+ *   labs churning namespaces in this process, a spinning process per core), next to the timeout,
+ *   every answer also checked against the model (measurement-load.ts).
  */
 import { spawnSync } from "node:child_process"
 import { writeFileSync } from "node:fs"
@@ -18,11 +21,14 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { addon } from "../backends/linux/addon.ts"
 import { makeLinuxKernel } from "../backends/linux/index.ts"
+import type { RoundTrip } from "../backends/linux/kernel.ts"
+import { measurementPlane } from "../backends/linux/measurement/plane.ts"
 import type { KernelShape } from "../backends/Kernel.ts"
 import type { KernelOp } from "../backends/kernel-types.ts"
 import { CNMLAB_LINK_GROUP } from "../backends/kernel-types.ts"
 import { Lab } from "../controller/Lab.ts"
 import { measureDockerConnect } from "./docker.ts"
+import { measuredLab, measureMany, startLoad } from "./measurement-load.ts"
 import { type BaselineHost, endpointOf, type FloorRound, floorOneAtATime, floorRound, IpSession, gatewayOf, IpNamespaces, ipPerOperation, iprouteVersion } from "./ip-baselines.ts"
 import { barChart } from "./plot.ts"
 import { median, ms, percentile } from "./stats.ts"
@@ -35,7 +41,11 @@ const PER_OP_SAMPLES = 30
 const BULK = 1000
 const ONE_BY_ONE = 20
 
-const GOALS = { attachToFloor: 1.3, up1000Ms: 5000, down1000Ms: 3000 } as const
+const GOALS = { attachToFloor: 1.3, up1000Ms: 5000, down1000Ms: 3000, loadedP99ToTimeout: 0.2 } as const
+/** probes and DNS queries per phase of the measurement-plane benchmark */
+const ROUND_TRIPS = { probes: 3000, questions: 1500, concurrency: 16 } as const
+/** the backend's default timeout, against which the round trips are judged */
+const MEASUREMENT_TIMEOUT_MS = 1000
 
 type Say = (line: string) => void
 
@@ -297,11 +307,46 @@ const measureBulk = async (say: Say, runId: string) => {
   }
 }
 
+interface PhaseTrips {
+  readonly probe: number[]
+  readonly dns: number[]
+  /** measurements that disagreed with the model (false timeouts, false unreachables) */
+  readonly wrong: number
+}
+
+/** probe and DNS round trips, on the helper's clock, idle and then under load */
+const measureRoundTrips = async (say: Say, runId: string) => {
+  let current: RoundTrip[] = []
+  const kernel = await makeLinuxKernel({ timeoutMs: MEASUREMENT_TIMEOUT_MS, onRoundTrip: (trip) => current.push(trip) })
+  try {
+    const target = await measuredLab(kernel, `${runId}m`)
+    const phase = async (): Promise<PhaseTrips> => {
+      current = []
+      const measured = await measureMany(target, { ...ROUND_TRIPS, answeredOnly: true })
+      const answered = (kind: RoundTrip["kind"]) => current.filter((t) => t.kind === kind && t.answered).map((t) => t.ms)
+      return { probe: answered("probe"), dns: answered("dns"), wrong: measured.wrong.length }
+    }
+    say(`linux: measurement plane, ${ROUND_TRIPS.probes} probes and ${ROUND_TRIPS.questions} DNS queries on an idle machine…`)
+    const idle = await phase()
+    say("  …and the same under load (another lab churning namespaces in this process, a spinning process per core)…")
+    const load = await startLoad({ tag: `${runId}l` })
+    const loaded = await phase().catch(async (error: unknown) => {
+      await load.stop()
+      throw error
+    })
+    const churn = await load.stop()
+    return { idle, loaded, churn, scheduling: await measurementPlane().scheduling() }
+  } finally {
+    await Effect.runPromise(kernel.close())
+  }
+}
+
 export const runLinuxBench = async (resultsDir: string, machine: Record<string, unknown>, say: Say): Promise<void> => {
   const runId = `b${process.pid.toString(36)}`
   const loadBefore = (await import("node:os")).loadavg()
   const attach = await measureAttach(say, runId)
   const bulk = await measureBulk(say, runId)
+  const trips = await measureRoundTrips(say, runId)
   say("linux: docker network connect on this machine…")
   const docker = await measureDockerConnect()
   if (docker.cliMs === null) say(`  not measured: ${docker.reason}`)
@@ -315,7 +360,6 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
   const floorBatchedP50 = median(samples.floorBatchedRounds)
   const batchedP50 = median(samples.batched)
   const ratio = attachP50 / floorP50
-  const ratioOf = (a: number, b: number) => Math.round((a / b) * 100) / 100
   const results = {
     machine: {
       ...machine,
@@ -336,18 +380,21 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
     dockerConnectMs: docker.cliMs,
     ...(docker.cliMs === null ? { dockerConnectReason: docker.reason } : {}),
     goals: {
+      measurementLoadedP99: `probe and DNS round trip p99 under load <= timeout / 5 (${GOALS.loadedP99ToTimeout * MEASUREMENT_TIMEOUT_MS} ms), no answer wrong`,
       attachToFloor: `<= ${GOALS.attachToFloor}`,
       attachBatchedToFloorBatched: `<= ${GOALS.attachToFloor}`,
       up1000Ms: `<= ${GOALS.up1000Ms}`,
       down1000Ms: `<= ${GOALS.down1000Ms}`,
     },
     met: {
+      measurementLoadedP99: trips.loaded.wrong === 0 && loadedP99(trips) <= GOALS.loadedP99ToTimeout * MEASUREMENT_TIMEOUT_MS,
       attachToFloor: ratio <= GOALS.attachToFloor,
       attachBatchedToFloorBatched: batchedP50 / floorBatchedP50 <= GOALS.attachToFloor,
       up1000Ms: bulk.up.ms <= GOALS.up1000Ms,
       down1000Ms: bulk.downMs <= GOALS.down1000Ms,
     },
     attachToFloor: ratioOf(attachP50, floorP50),
+    measurement: measurementResults(trips),
     /**
      * Containers made together, against the floor made together: the lab's round of containers
      * (Lab.createContainers, as a scenario's setup does), per container, p50 over the rounds; the
@@ -449,6 +496,20 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
     ]),
   )
   writeFileSync(
+    join(resultsDir, "linux-measurement.svg"),
+    barChart(`probe and DNS round trips, timeout ${MEASUREMENT_TIMEOUT_MS} ms`, "ms", [
+      { label: "probe p50, idle", value: percentile(trips.idle.probe, 50) },
+      { label: "probe p99, idle", value: percentile(trips.idle.probe, 99) },
+      { label: "probe p50, under load", value: percentile(trips.loaded.probe, 50) },
+      { label: "probe p99, under load", value: percentile(trips.loaded.probe, 99) },
+      { label: "DNS p50, idle", value: percentile(trips.idle.dns, 50) },
+      { label: "DNS p99, idle", value: percentile(trips.idle.dns, 99) },
+      { label: "DNS p50, under load", value: percentile(trips.loaded.dns, 50) },
+      { label: "DNS p99, under load", value: percentile(trips.loaded.dns, 99) },
+      { label: "goal for p99 under load: timeout / 5", value: GOALS.loadedP99ToTimeout * MEASUREMENT_TIMEOUT_MS, baseline: true },
+    ]),
+  )
+  writeFileSync(
     join(resultsDir, "linux-bulk.svg"),
     barChart(`${BULK.toLocaleString("en-US")} containers on one bridge network`, "ms", [
       { label: "up: createContainer ×1,000", value: bulk.up.ms },
@@ -462,5 +523,39 @@ export const runLinuxBench = async (resultsDir: string, machine: Record<string, 
       `20 at a time ${batchedP50.toFixed(2)} ms against ${floorBatchedP50.toFixed(2)} ms, ×${(batchedP50 / floorBatchedP50).toFixed(2)}), ` +
       `up ${BULK} ${bulk.up.ms.toFixed(0)} ms, down ${bulk.downMs.toFixed(0)} ms`,
   )
+  say(
+    `linux: round trips p50/p99 idle probe ${percentile(trips.idle.probe, 50).toFixed(2)}/${percentile(trips.idle.probe, 99).toFixed(2)} ms, ` +
+      `DNS ${percentile(trips.idle.dns, 50).toFixed(2)}/${percentile(trips.idle.dns, 99).toFixed(2)} ms; under load probe ` +
+      `${percentile(trips.loaded.probe, 50).toFixed(2)}/${percentile(trips.loaded.probe, 99).toFixed(2)} ms, DNS ` +
+      `${percentile(trips.loaded.dns, 50).toFixed(2)}/${percentile(trips.loaded.dns, 99).toFixed(2)} ms (timeout ${MEASUREMENT_TIMEOUT_MS} ms); ` +
+      `${trips.idle.wrong + trips.loaded.wrong} answers wrong`,
+  )
   say(`wrote ${join(resultsDir, "linux.json")}`)
 }
+
+type Trips = Awaited<ReturnType<typeof measureRoundTrips>>
+
+const loadedP99 = (trips: Trips): number => Math.max(percentile(trips.loaded.probe, 99), percentile(trips.loaded.dns, 99))
+
+const measurementResults = (trips: Trips) => {
+  const summary = (samples: ReadonlyArray<number>) => ({
+    p50Ms: ms(percentile(samples, 50)),
+    p99Ms: ms(percentile(samples, 99)),
+    maxMs: ms(Math.max(...samples)),
+    samples: samples.length,
+  })
+  return {
+    timeoutMs: MEASUREMENT_TIMEOUT_MS,
+    probe: { idle: summary(trips.idle.probe), loaded: summary(trips.loaded.probe) },
+    dns: { idle: summary(trips.idle.dns), loaded: summary(trips.loaded.dns) },
+    loadedP99ToTimeout: ratioOf(loadedP99(trips), MEASUREMENT_TIMEOUT_MS),
+    wrongAnswers: { idle: trips.idle.wrong, loaded: trips.loaded.wrong },
+    how:
+      `per phase ${ROUND_TRIPS.probes} probes and ${ROUND_TRIPS.questions} DNS queries (${ROUND_TRIPS.concurrency} of each in flight) through a lab of six containers on two user networks, ` +
+      "only to targets the model says answer; a round trip is timed by the measurement helper from the send to the answer. Under load: another lab in the same process, " +
+      `on a kernel of its own, making and removing 100 containers at a time (${trips.churn.namespaces} namespaces in ${trips.churn.rounds} rounds during the phase), and a spinning process per core`,
+    helperScheduling: trips.scheduling,
+  }
+}
+
+const ratioOf = (a: number, b: number) => Math.round((a / b) * 100) / 100

@@ -1,13 +1,12 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
 import type { KernelError } from "../backends/KernelError.ts"
-import { type DnsQueryResult, EMBEDDED_DNS_ADDRESS, type KernelOp, type ProbeResult } from "../backends/kernel-types.ts"
+import { type DnsEntry, type DnsQueryResult, type DnsUpdate, EMBEDDED_DNS_ADDRESS, type KernelOp, type ProbeResult } from "../backends/kernel-types.ts"
 import type { Driver, HostContext, Step } from "../drivers/Driver.ts"
 import { builtinDrivers } from "../drivers/registry.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
 import type { AttachRequest, Container, ContainerRequest, DriverName, Endpoint, Network, NetworkRequest } from "../model/types.ts"
-import { DnsRecords } from "./dns-records.ts"
 import { runSteps, runStepsSync, type StepFailure, undo } from "./steps.ts"
 
 export interface ControllerOptions {
@@ -30,7 +29,8 @@ export interface ControllerOptions {
  */
 
 class Sandbox {
-  dns = false
+  /** the networks its embedded DNS answers for, in sandbox order; undefined while it runs none */
+  dnsNetworks: ReadonlyArray<string> | undefined = undefined
   gateway: GatewayRoute | undefined = undefined
   /** the container's endpoints as the kernel holds them, one per network (a container has a few) */
   readonly joined: Array<Joined> = noJoined.slice()
@@ -71,7 +71,6 @@ export class Controller {
   /** what networkIn looked up, valid while the networks stay those of networksVersion */
   private readonly networksByName = new Map<string, Network>()
   private networksVersion: object | undefined = undefined
-  private readonly records = new DnsRecords()
   private hostIfSeq = 0
 
   private constructor(
@@ -146,7 +145,13 @@ export class Controller {
     return this.execute(() => this.prepareCreateContainer(request))
   }
 
+  /**
+   * On a kernel that applies asynchronously (linux) a removal goes the way of removeContainers: if
+   * the kernel deleted the namespace and then failed (its teardown not finished in time), the
+   * container is gone from the model too, as it is from the kernel.
+   */
   removeContainer(name: string): Effect.Effect<Container, CnmError> {
+    if (!this.kernel.applySync) return this.removeContainers([name]).pipe(Effect.map((removed) => removed[0] as Container))
     return this.execute(() => this.prepareRemoveContainer(name))
   }
 
@@ -179,6 +184,7 @@ export class Controller {
           return removals.map((r) => r.container)
         }),
         Effect.catch((failure) => this.keepOnlyTheGone(removals, failure)),
+        Effect.tap(() => this.forgetNames(removals)),
       )
     })
   }
@@ -209,9 +215,10 @@ export class Controller {
   // -------------------------------------------------------------------------------------------
 
   /**
-   * Carry out a prepared operation: run its steps, start or stop the embedded DNS, then keep the
-   * decision. A refused step rolls back what ran before it and nothing is kept. A kernel that can
-   * apply synchronously (the simulator) runs the steps without an effect per step.
+   * Carry out a prepared operation: run its steps, then the embedded DNS's part (servers started
+   * or stopped, names added or removed), then keep the decision. A refused step rolls back what
+   * ran before it and nothing is kept. A kernel that can apply synchronously (the simulator) runs
+   * the steps without an effect per step.
    */
   private execute<A>(prepare: () => Prepared<A> | CnmError): Effect.Effect<A, CnmError> {
     return Effect.suspend(() => {
@@ -223,7 +230,16 @@ export class Controller {
         const failure = runStepsSync(applySync, steps)
         if (failure) return Effect.fail(kernelFailure(failure))
         if (!dns) return Effect.succeed(prepared.commit())
-        // the one effect left on the fast path (every new container starts its DNS server)
+        const updateDnsSync = this.kernel.updateDnsSync
+        if (updateDnsSync && dns.serve.length === 0 && dns.stop.length === 0) {
+          try {
+            updateDnsSync(this.dnsUpdateOf(dns) as DnsUpdate)
+          } catch (error) {
+            return undo(this.kernel, steps).pipe(Effect.andThen(Effect.fail(dnsFailure(error as KernelError))))
+          }
+          return Effect.succeed(prepared.commit())
+        }
+        // the one effect left on the fast path (every new container on a user network starts its server)
         return this.changeDns(dns).pipe(
           Effect.matchEffect({
             onFailure: (error) => undo(this.kernel, steps).pipe(Effect.andThen(Effect.fail(dnsFailure(error)))),
@@ -304,10 +320,10 @@ export class Controller {
     for (let column = 0; each.some((p) => column < p.steps.length); column++) {
       for (const p of each) if (column < p.steps.length) steps.push(p.steps[column] as Step)
     }
-    const dns = each.flatMap((p) => (p.dns === undefined ? [] : isDnsChanges(p.dns) ? p.dns : [p.dns]))
+    const plans = each.flatMap((p) => (p.dns === undefined ? [] : [p.dns]))
     return {
       steps,
-      ...(dns.length > 0 ? { dns } : {}),
+      ...(plans.length > 0 ? { dns: DnsPlan.merge(plans) } : {}),
       commit: () => each.map((p) => p.commit()),
     }
   }
@@ -323,7 +339,7 @@ export class Controller {
     const sandbox = onHost ? new Sandbox(this.hostNs, false) : new Sandbox(`${this.options.sandboxPrefix}${container.name}`, true)
     const joins = new Array<PlannedJoin>(endpoints.length)
     for (let i = 0; i < endpoints.length; i++) joins[i] = this.planJoin(outcome.state, endpoints[i] as Endpoint, sandbox)
-    const settled = this.settle(container.name, sandbox, joins, undefined)
+    const settled = this.settle(sandbox, joins, undefined)
     const steps: Step[] = []
     if (sandbox.own) {
       steps.push({
@@ -337,9 +353,11 @@ export class Controller {
     }
     for (const join of joins) for (const s of join.steps) steps.push(s)
     for (const s of settled.steps) steps.push(s)
+    let dns = dnsPlan(sandbox, settled)
+    for (const join of joins) dns = withName(dns, "add", join.network, join.endpoint)
     return {
       steps,
-      dns: settled.dns,
+      ...(dns ? { dns } : {}),
       state: outcome.state,
       commit: () => {
         this.sandboxes.set(container.name, sandbox)
@@ -356,8 +374,11 @@ export class Controller {
     if (isRefusal(removal)) return removal
     const steps: Step[] = [...removal.leaves]
     if (removal.namespace !== undefined) steps.push({ name: "sandbox.namespace", do: [{ op: "nsDel", ns: removal.namespace }], undo: [] })
+    // its server goes with its namespace
+    const dns = removal.names.length > 0 ? new DnsPlan(undefined, undefined, undefined, undefined, [...removal.names]) : undefined
     return {
       steps,
+      ...(dns ? { dns } : {}),
       commit: () => {
         removal.forget()
         this.current = removal.state
@@ -373,14 +394,19 @@ export class Controller {
     const sandbox = this.sandboxes.get(name) as Sandbox
     const { container, endpoints } = outcome.value
     const leaves: Step[] = []
+    const names: DnsEntry[] = []
     for (let i = 0; i < endpoints.length; i++) {
-      for (const s of this.planLeave(from, endpoints[i] as Endpoint, sandbox, sandbox.own)) leaves.push(s)
+      const endpoint = endpoints[i] as Endpoint
+      for (const s of this.planLeave(from, endpoint, sandbox, sandbox.own)) leaves.push(s)
+      const entry = dnsEntryOf(this.networkIn(from, endpoint.network), endpoint)
+      if (entry) names.push(entry)
     }
     return {
       container,
       state: outcome.state,
       // the namespace takes its links, routes and DNS server along
       leaves,
+      names,
       namespace: sandbox.own ? sandbox.ns : undefined,
       forget: () => {
         for (let i = 0; i < endpoints.length; i++) this.forgetJoin(sandbox, endpoints[i] as Endpoint)
@@ -401,18 +427,29 @@ export class Controller {
       Effect.map((existing) => {
         const left = new Set(existing)
         let state = this.current
+        const gone: Removal[] = []
         for (const removal of removals) {
           if (removal.namespace === undefined || left.has(removal.namespace)) continue
           const outcome = model.removeContainer(state, removal.container.name)
           if (!outcome.ok) continue
           removal.forget()
+          gone.push(removal)
           state = outcome.state
         }
         this.current = state
+        return gone
       }),
+      Effect.flatMap((gone) => this.forgetNames(gone)),
       Effect.ignore,
       Effect.andThen(refused),
     )
+  }
+
+  /** the names of removed containers leave the embedded DNS */
+  private forgetNames(removals: ReadonlyArray<Removal>): Effect.Effect<void, CnmError> {
+    const remove = removals.flatMap((r) => r.names)
+    if (remove.length === 0) return Effect.void
+    return this.kernel.updateDns({ resolver: this.hostNs, remove }).pipe(Effect.mapError(dnsFailure))
   }
 
   private prepareConnect(container: string, attach: AttachRequest): Prepared<Endpoint> | CnmError {
@@ -420,10 +457,11 @@ export class Controller {
     if (!outcome.ok) return outcome.error
     const sandbox = this.sandboxes.get(container) as Sandbox
     const join = this.planJoin(outcome.state, outcome.value, sandbox)
-    const settled = this.settle(container, sandbox, [join], undefined)
+    const settled = this.settle(sandbox, [join], undefined)
+    const dns = withName(dnsPlan(sandbox, settled), "add", join.network, join.endpoint)
     return {
       steps: settled.steps.length === 0 ? join.steps : [...join.steps, ...settled.steps],
-      dns: settled.dns,
+      ...(dns ? { dns } : {}),
       commit: () => {
         this.recordJoin(sandbox, join)
         keepSettled(sandbox, settled)
@@ -441,10 +479,11 @@ export class Controller {
     const leave = this.planLeave(this.current, endpoint, sandbox)
     // the kernel drops the default route together with the interface it used
     const routeGone = sandbox.gateway?.network === network
-    const settled = this.settle(container, sandbox, noJoins, network, routeGone)
+    const settled = this.settle(sandbox, noJoins, network, routeGone)
+    const dns = withName(dnsPlan(sandbox, settled), "remove", this.networkIn(this.current, network), endpoint)
     return {
       steps: settled.steps.length === 0 ? leave : [...leave, ...settled.steps],
-      dns: settled.dns,
+      ...(dns ? { dns } : {}),
       commit: () => {
         this.forgetJoin(sandbox, endpoint)
         keepSettled(sandbox, settled)
@@ -492,38 +531,29 @@ export class Controller {
 
   private recordJoin(sandbox: Sandbox, join: PlannedJoin): void {
     sandbox.joined.push(new Joined(join.network, join.endpoint.ifname, join.hostIf, join.gateway))
-    // Docker gives embedded DNS names only on user-defined networks
-    if (!join.network.predefined) this.records.add(join.endpoint)
   }
 
   private forgetJoin(sandbox: Sandbox, endpoint: Endpoint): void {
     const joined = sandbox.joined
     const at = joined.findIndex((j) => j.network.name === endpoint.network)
     if (at >= 0) joined.splice(at, 1)
-    if (this.hasDnsRecords(endpoint.network)) this.records.remove(endpoint)
-  }
-
-  /** Docker gives embedded DNS names only on user-defined networks */
-  private hasDnsRecords(networkName: string): boolean {
-    const network = this.networkIn(this.current, networkName) as Network | undefined
-    return network !== undefined && !network.predefined
   }
 
   /**
    * What a sandbox needs once its endpoints change: the default route through the first endpoint
-   * (in sandbox order) that offers a gateway, and the embedded DNS while the container is on a
-   * user-defined network. The endpoints are those the sandbox holds (its `joined`, which mirror
-   * the model's), plus `joins` being added and minus the one on network `leaving`.
+   * (in sandbox order) that offers a gateway, and the embedded DNS, answering for its user-defined
+   * networks in sandbox order, while it has any. The endpoints are those the sandbox holds (its
+   * `joined`, which mirror the model's), plus `joins` being added and minus the one on network
+   * `leaving`.
    */
   private settle(
-    container: string,
     sandbox: Sandbox,
     joins: ReadonlyArray<PlannedJoin>,
     leaving: string | undefined,
     routeGone = false,
   ): Settlement {
     if (!sandbox.own) return unchanged
-    // the first in sandbox order (see sandboxOrder) among the endpoints with a gateway, found
+    // the first in sandbox order (see inSandboxOrder) among the endpoints with a gateway, found
     // without sorting nor asking the model: this runs on every join and leave, and most leave
     // the route as it is
     const found = new GatewayChoice()
@@ -533,7 +563,8 @@ export class Controller {
     for (const join of joins) found.consider(join.network, join.gateway, join.endpoint.ifname)
     const current = routeGone ? undefined : sandbox.gateway
     const same = current !== undefined && found.via !== undefined && current.via === found.via && current.dev === found.dev
-    const dns = found.wantsDns !== sandbox.dns ? new DnsChange(sandbox, container, found.wantsDns) : undefined
+    const dnsNetworks = found.dnsNetworks()
+    const dns = dnsChangeOf(sandbox.dnsNetworks, dnsNetworks)
     if (same && dns === undefined) return unchanged
     const wanted = same
       ? current
@@ -551,17 +582,32 @@ export class Controller {
       if (current) undoOps.push({ op: "routeAdd", ns, route: { dst: "default", via: current.via, dev: current.dev } })
       steps = [{ name: "sandbox.gateway", do: doOps, undo: undoOps }]
     }
-    return new Settlement(true, steps, dns, wanted, found.wantsDns)
+    return new Settlement(true, steps, dns, wanted, dnsNetworks)
   }
 
-  private changeDns(change: DnsChange | ReadonlyArray<DnsChange>): Effect.Effect<void, KernelError> {
-    if (isDnsChanges(change)) return Effect.forEach(change, (one) => this.changeDns(one), { discard: true })
-    const { sandbox, container } = change
-    return change.serve
-      ? this.kernel.serveDns(sandbox.ns, EMBEDDED_DNS_ADDRESS, (name) =>
-          this.records.answer(userNetworksInOrder(this.current, container), name),
-        )
-      : this.kernel.stopDns(sandbox.ns)
+  /** servers first (a refusal there changes no name), then the names and the servers' networks */
+  private changeDns(plan: DnsPlan): Effect.Effect<void, KernelError> {
+    const resolver = this.hostNs
+    let effect: Effect.Effect<void, KernelError> = Effect.void
+    for (const [ns, networks] of plan.serve) {
+      effect = effect.pipe(Effect.andThen(this.kernel.serveDns(ns, EMBEDDED_DNS_ADDRESS, { resolver, networks })))
+    }
+    for (const ns of plan.stop) effect = effect.pipe(Effect.andThen(this.kernel.stopDns(ns)))
+    const update = this.dnsUpdateOf(plan)
+    if (update === undefined) return effect
+    return plan.serve.length === 0 && plan.stop.length === 0
+      ? this.kernel.updateDns(update)
+      : effect.pipe(Effect.andThen(this.kernel.updateDns(update)))
+  }
+
+  private dnsUpdateOf(plan: DnsPlan): DnsUpdate | undefined {
+    if (plan.add.length === 0 && plan.remove.length === 0 && plan.networks.length === 0) return undefined
+    return {
+      resolver: this.hostNs,
+      ...(plan.remove.length > 0 ? { remove: plan.remove } : {}),
+      ...(plan.add.length > 0 ? { add: plan.add } : {}),
+      ...(plan.networks.length > 0 ? { networks: plan.networks } : {}),
+    }
   }
 }
 
@@ -588,15 +634,13 @@ class LazyHostContext implements HostContext {
 /** an operation decided by the model and planned by the drivers, not yet carried out */
 interface Prepared<A> {
   readonly steps: ReadonlyArray<Step>
-  /** the embedded DNS to start or stop once the steps are done (several for a batch) */
-  readonly dns?: DnsChange | ReadonlyArray<DnsChange>
+  /** the embedded DNS's part, carried out once the steps are done */
+  readonly dns?: DnsPlan
   /** the model state the commit keeps, for a batch that decides its next operation on it */
   readonly state?: model.CnmState
   /** keep the decision (runtime bookkeeping and the model's next state); runs only after success */
   readonly commit: () => A
 }
-
-const isDnsChanges = (change: DnsChange | ReadonlyArray<DnsChange>): change is ReadonlyArray<DnsChange> => Array.isArray(change)
 
 /** what settle decided for a sandbox; kept by keepSettled once the kernel work is done */
 class Settlement {
@@ -606,7 +650,8 @@ class Settlement {
     readonly steps: ReadonlyArray<Step>,
     readonly dns: DnsChange | undefined,
     readonly gateway: GatewayRoute | undefined,
-    readonly wantsDns: boolean,
+    /** the networks the sandbox's DNS answers for afterwards; undefined: no server */
+    readonly dnsNetworks: ReadonlyArray<string> | undefined,
   ) {}
 }
 
@@ -615,35 +660,40 @@ const noSteps: ReadonlyArray<Step> = []
 const noJoins: ReadonlyArray<PlannedJoin> = []
 
 /**
- * settle's search, one endpoint at a time: whether any is on a user-defined network (DNS), and
+ * settle's search, one endpoint at a time: the user-defined networks (DNS answers for them), and
  * the first in sandbox order (non-internal before internal, then by network name) with a gateway.
  */
 class GatewayChoice {
-  wantsDns = false
+  private userNetworks: Array<Network> | undefined = undefined
   network: Network | undefined = undefined
   via: string | undefined = undefined
   dev: string | undefined = undefined
 
   consider(network: Network, via: string | undefined, dev: string | undefined): void {
-    if (!network.predefined) this.wantsDns = true
+    if (!network.predefined) (this.userNetworks ??= []).push(network)
     if (via === undefined) return
-    const earlier =
-      this.network === undefined ||
-      (network.internal !== this.network.internal ? !network.internal : network.name < this.network.name)
-    if (earlier) {
+    if (this.network === undefined || inSandboxOrder(network, this.network) < 0) {
       this.network = network
       this.via = via
       this.dev = dev
     }
   }
+
+  /** the user-defined networks in sandbox order, the order DNS asks them in; undefined when none */
+  dnsNetworks(): ReadonlyArray<string> | undefined {
+    const networks = this.userNetworks
+    if (networks === undefined) return undefined
+    if (networks.length > 1) networks.sort(inSandboxOrder)
+    return networks.map((n) => n.name)
+  }
 }
 
-const unchanged = new Settlement(false, noSteps, undefined, undefined, false)
+const unchanged = new Settlement(false, noSteps, undefined, undefined, undefined)
 
 const keepSettled = (sandbox: Sandbox, settled: Settlement): void => {
   if (!settled.changed) return
   sandbox.gateway = settled.gateway
-  sandbox.dns = settled.wantsDns
+  sandbox.dnsNetworks = settled.dnsNetworks
 }
 
 const joinedOn = (sandbox: Sandbox, network: string): Joined | undefined => {
@@ -651,12 +701,69 @@ const joinedOn = (sandbox: Sandbox, network: string): Joined | undefined => {
   return undefined
 }
 
-class DnsChange {
+/** what becomes of a sandbox's DNS server: started, stopped, or answering for other networks */
+type DnsChange = "serve" | "stop" | "networks"
+
+const dnsChangeOf = (before: ReadonlyArray<string> | undefined, after: ReadonlyArray<string> | undefined): DnsChange | undefined => {
+  if (before === undefined) return after === undefined ? undefined : "serve"
+  if (after === undefined) return "stop"
+  if (before.length === after.length && before.every((network, i) => network === after[i])) return undefined
+  return "networks"
+}
+
+/** the embedded DNS's part of one operation (or of a batch), carried out after its kernel steps */
+class DnsPlan {
   constructor(
-    readonly sandbox: Sandbox,
-    readonly container: string,
-    readonly serve: boolean,
+    readonly serve: Array<readonly [string, ReadonlyArray<string>]> = [],
+    readonly stop: Array<string> = [],
+    readonly networks: Array<{ readonly ns: string; readonly networks: ReadonlyArray<string> }> = [],
+    readonly add: Array<DnsEntry> = [],
+    readonly remove: Array<DnsEntry> = [],
   ) {}
+
+  static merge(plans: ReadonlyArray<DnsPlan>): DnsPlan {
+    return new DnsPlan(
+      plans.flatMap((p) => p.serve),
+      plans.flatMap((p) => p.stop),
+      plans.flatMap((p) => p.networks),
+      plans.flatMap((p) => p.add),
+      plans.flatMap((p) => p.remove),
+    )
+  }
+}
+
+/** what settle decided for the sandbox's DNS server, as a plan (undefined: nothing to do) */
+const dnsPlan = (sandbox: Sandbox, settled: Settlement): DnsPlan | undefined => {
+  const networks = settled.dnsNetworks
+  switch (settled.dns) {
+    case "serve":
+      return new DnsPlan([[sandbox.ns, networks as ReadonlyArray<string>]])
+    case "stop":
+      return new DnsPlan(undefined, [sandbox.ns])
+    case "networks":
+      return new DnsPlan(undefined, undefined, [{ ns: sandbox.ns, networks: networks as ReadonlyArray<string> }])
+    default:
+      return undefined
+  }
+}
+
+/** Docker gives embedded DNS names only on user-defined networks, and only to endpoints with an address */
+const dnsEntryOf = (network: Network, endpoint: Endpoint): DnsEntry | undefined => {
+  const cidr = endpoint.address
+  if (network.predefined || cidr === undefined) return undefined
+  const slash = cidr.indexOf("/")
+  const names = [endpoint.container]
+  for (let i = 0; i < endpoint.aliases.length; i++) names.push(endpoint.aliases[i] as string)
+  return { network: endpoint.network, names, address: slash < 0 ? cidr : cidr.slice(0, slash) }
+}
+
+/** `plan` with the endpoint's names added or removed (a new plan when there was none) */
+const withName = (plan: DnsPlan | undefined, change: "add" | "remove", network: Network, endpoint: Endpoint): DnsPlan | undefined => {
+  const entry = dnsEntryOf(network, endpoint)
+  if (entry === undefined) return plan
+  const into = plan ?? new DnsPlan()
+  into[change].push(entry)
+  return into
 }
 
 class GatewayRoute {
@@ -675,6 +782,8 @@ interface Removal {
   /** the model state once this container (and those planned before it) are gone */
   readonly state: model.CnmState
   readonly leaves: ReadonlyArray<Step>
+  /** its names in the embedded DNS, removed with it */
+  readonly names: ReadonlyArray<DnsEntry>
   /** its own sandbox namespace, deleted last */
   readonly namespace?: string
   readonly forget: () => void
@@ -692,17 +801,8 @@ interface PlannedJoin {
  * libnetwork keeps a sandbox's endpoints sorted: non-internal networks before internal ones, then by
  * network name. The first one with a gateway carries the default route; DNS asks networks in this order.
  */
-export const sandboxOrder = (state: model.CnmState, container: string): ReadonlyArray<Endpoint> => {
-  const internal = (e: Endpoint) => (model.network(state, e.network)?.internal ? 1 : 0)
-  return [...model.endpointsOf(state, container)].sort(
-    (a, b) => internal(a) - internal(b) || (a.network < b.network ? -1 : a.network > b.network ? 1 : 0),
-  )
-}
-
-const userNetworksInOrder = (state: model.CnmState, container: string): ReadonlyArray<string> =>
-  sandboxOrder(state, container)
-    .filter((e) => !model.network(state, e.network)?.predefined)
-    .map((e) => e.network)
+const inSandboxOrder = (a: Network, b: Network): number =>
+  a.internal !== b.internal ? (a.internal ? 1 : -1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
 
 const kernelFailure = (failure: StepFailure): CnmError =>
   cnmError("KernelError", `${failure.step}: ${failure.error.message}`)

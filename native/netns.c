@@ -70,6 +70,7 @@ static const char *errno_code(int err) {
     case ENOBUFS: return "ENOBUFS";
     case ETIMEDOUT: return "ETIMEDOUT";
     case EMSGSIZE: return "EMSGSIZE";
+    case ESTALE: return "ESTALE";
     default: return "EUNKNOWN";
   }
 }
@@ -151,14 +152,24 @@ typedef struct {
   int target; /* fd of the namespace entered */
 } ns_switch;
 
-/* enters the namespace at path (NULL: stay); returns 0 and throws on failure */
-static int ns_enter(napi_env env, const char *path, ns_switch *sw) {
+/*
+ * enters the namespace at path (NULL: stay); returns 0 and throws on failure. With an expected
+ * inode (nonzero), the namespace found there must be that one: ESTALE when the name now stands for
+ * another (deleted and made again since the caller looked).
+ */
+static int ns_enter_checked(napi_env env, const char *path, uint64_t expected_inode, ns_switch *sw) {
   sw->saved = -1;
   sw->target = -1;
   if (path == NULL) return 1;
   sw->target = open(path, O_RDONLY | O_CLOEXEC);
   if (sw->target < 0) {
     throw_errno(env, "open", path, errno);
+    return 0;
+  }
+  struct stat found;
+  if (expected_inode != 0 && (fstat(sw->target, &found) != 0 || (uint64_t)found.st_ino != expected_inode)) {
+    close(sw->target);
+    throw_errno(env, "open", path, ESTALE);
     return 0;
   }
   sw->saved = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -177,6 +188,8 @@ static int ns_enter(napi_env env, const char *path, ns_switch *sw) {
   }
   return 1;
 }
+
+static int ns_enter(napi_env env, const char *path, ns_switch *sw) { return ns_enter_checked(env, path, 0, sw); }
 
 /* a thread left in the wrong namespace would silently put later sockets there: better to die */
 static void ns_leave(ns_switch *sw) {
@@ -524,15 +537,16 @@ static napi_value netlink_transact(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* openInetSocket(nsPath, kind: "udp" | "icmp", bindAddress | null, bindPort, freebind) -> fd  */
+/* openInetSocket(nsPath, kind, bindAddress | null, bindPort, freebind, expectedInode?) -> fd    */
 /* ------------------------------------------------------------------------------------------ */
 
 static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
+  napi_value argv[6];
   char path[MAX_NAME + 32], kind[16], address[64];
   int32_t port = 0;
   bool freebind = false;
-  if (!get_args(env, info, 5, argv)) return NULL;
+  int64_t expected_inode = 0;
+  if (!get_args(env, info, 6, argv)) return NULL;
   int has_path = !is_nullish(env, argv[0]);
   if (has_path && !get_string(env, argv[0], path, sizeof path, "path")) return NULL;
   if (!get_string(env, argv[1], kind, sizeof kind, "kind")) return NULL;
@@ -540,6 +554,10 @@ static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
   if (has_address && !get_string(env, argv[2], address, sizeof address, "bindAddress")) return NULL;
   if (!is_nullish(env, argv[3]) && !get_int(env, argv[3], &port, "bindPort")) return NULL;
   if (!is_nullish(env, argv[4])) napi_get_value_bool(env, argv[4], &freebind);
+  if (!is_nullish(env, argv[5]) && napi_get_value_int64(env, argv[5], &expected_inode) != napi_ok) {
+    throw_type(env, "expectedInode must be a number");
+    return NULL;
+  }
 
   int protocol;
   if (strcmp(kind, "udp") == 0) protocol = IPPROTO_UDP;
@@ -555,7 +573,7 @@ static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
   }
 
   ns_switch sw;
-  if (!ns_enter(env, has_path ? path : NULL, &sw)) return NULL;
+  if (!ns_enter_checked(env, has_path ? path : NULL, (uint64_t)expected_inode, &sw)) return NULL;
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, protocol);
   int err = fd < 0 ? errno : 0;
   ns_leave(&sw);
@@ -579,6 +597,20 @@ static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * setRealtime(priority): the calling thread runs under SCHED_RR at `priority` (1..99), and
+ * anything it forks does not inherit that. For the measurement helper, whose answers must not
+ * wait behind every ordinary task of a busy machine (backends/linux/README.md).
+ */
+static napi_value set_realtime(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t priority = 0;
+  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &priority, "priority")) return NULL;
+  struct sched_param param = {.sched_priority = priority};
+  if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &param) != 0) throw_errno(env, "sched_setscheduler", "SCHED_RR", errno);
+  return NULL;
+}
+
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
@@ -598,6 +630,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"netlinkTransact", NULL, netlink_transact, NULL, NULL, NULL, napi_default, NULL},
       {"openInetSocket", NULL, open_inet_socket, NULL, NULL, NULL, napi_default, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"setRealtime", NULL, set_realtime, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

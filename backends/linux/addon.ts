@@ -21,15 +21,21 @@ export interface NetnsAddon {
   readonly openNetlink: (path: string | null, receiveBufferBytes: number, timeoutMs: number) => number
   /** sends netlink messages numbered firstSeq..lastSeq and returns every reply up to lastSeq's end */
   readonly netlinkTransact: (fd: number, request: Uint8Array, firstSeq: number, lastSeq: number) => Buffer
-  /** an AF_INET datagram socket (UDP, or an ICMP "ping" socket) created and bound inside `path` */
+  /**
+   * an AF_INET datagram socket (UDP, or an ICMP "ping" socket) created and bound inside `path`;
+   * with `expectedInode`, only in that namespace (ESTALE when the name now stands for another)
+   */
   readonly openInetSocket: (
     path: string | null,
     kind: "udp" | "icmp",
     bindAddress: string | null,
     bindPort: number,
     freebind: boolean,
+    expectedInode?: number,
   ) => number
   readonly closeFd: (fd: number) => void
+  /** the calling thread runs under SCHED_RR at `priority`; its children do not inherit it */
+  readonly setRealtime: (priority: number) => void
 }
 
 export type AddonLoad = { readonly ok: true; readonly addon: NetnsAddon } | { readonly ok: false; readonly reason: string }

@@ -1,128 +1,62 @@
-import type { Socket } from "node:dgram"
-import type { DnsAnswer, DnsHandler, DnsQueryResult, DnsRcode } from "../kernel-types.ts"
-import type { NetnsAddon } from "./addon.ts"
-import { adoptDatagram } from "./datagram.ts"
-import { answerAddresses, decodeMessage, DnsWireError, encodeQuery, encodeResponse, RCODE, TYPE_A } from "./dns-wire.ts"
+import type { DnsUpdate, DnsView } from "../kernel-types.ts"
+import type { MeasurementPlane } from "./measurement/plane.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 
-const DNS_PORT = 53
-
-const RCODE_OF: Readonly<Record<DnsRcode, number>> = {
-  NOERROR: RCODE.NOERROR,
-  NXDOMAIN: RCODE.NXDOMAIN,
-  SERVFAIL: RCODE.SERVFAIL,
-  REFUSED: RCODE.REFUSED,
-}
-
-const RCODE_NAME = new Map<number, DnsRcode>([
-  [RCODE.NOERROR, "NOERROR"],
-  [RCODE.NXDOMAIN, "NXDOMAIN"],
-  [RCODE.SERVFAIL, "SERVFAIL"],
-  [RCODE.REFUSED, "REFUSED"],
-])
-
-/** what the handler says about one query, as a wire reply */
-const reply = (request: Buffer, handler: DnsHandler): Buffer | undefined => {
-  let query
-  try {
-    query = decodeMessage(request)
-  } catch (error) {
-    if (error instanceof DnsWireError) return undefined
-    throw error
-  }
-  if (query.response) return undefined
-  const q = query.questions[0]
-  if (query.opcode !== 0 || !q) return encodeResponse(query, RCODE.NOTIMP, [])
-  let answer: DnsAnswer
-  try {
-    answer = handler(q.name)
-  } catch {
-    return encodeResponse(query, RCODE.SERVFAIL, [])
-  }
-  // a known name asked for another type (AAAA, say) exists but has no such record: empty NOERROR
-  const addresses = q.type === TYPE_A ? answer.addresses : []
-  return encodeResponse(query, RCODE_OF[answer.rcode], addresses)
-}
-
-/** UDP DNS servers bound inside namespaces; each namespace's are stopped with it */
+/**
+ * The control plane's side of the embedded DNS: the measurement helper binds the servers inside
+ * their namespaces and answers from its mirror of the resolvers' names, which this side keeps up
+ * to date in order with everything else. This side knows which namespaces have servers, so an
+ * update naming one without is refused before anything changes.
+ */
 export class DnsServers {
-  private readonly servers = new Map<string, Socket[]>()
+  /** namespace → how many servers run in it */
+  private readonly running = new Map<string, number>()
 
   constructor(
-    private readonly native: NetnsAddon,
     private readonly namespaces: NamespaceTable,
+    private readonly plane: MeasurementPlane,
+    private readonly scope: number,
   ) {}
 
-  /**
-   * Binds address:53 inside `ns` (the addon creates and binds the socket there: dgram's own bind
-   * resolves the address asynchronously and would escape the namespace). A plain bind, so the
-   * kernel decides: EADDRNOTAVAIL for an address the namespace does not have, EADDRINUSE for a
-   * second server. (In a namespace whose lo was never up there is no local table yet, and the
-   * kernel lets any address be bound: measured, and what the conformance suite expects.)
-   */
-  async serve(ns: string, address: string, handler: DnsHandler): Promise<void> {
-    const socket = await adoptDatagram(this.native, this.namespaces.path(ns), "udp", { address, port: DNS_PORT })
-    socket.on("message", (request, from) => {
-      const answer = reply(request, handler)
-      if (answer) socket.send(answer, from.port, from.address)
-    })
-    // a server must not keep the process alive on its own: its owner stops it or closes the kernel
-    socket.unref()
-    this.servers.set(ns, [...(this.servers.get(ns) ?? []), socket])
+  /** binds address:53 inside `ns`; the kernel's refusal (EADDRINUSE, EADDRNOTAVAIL) is thrown */
+  async serve(ns: string, address: string, view: DnsView): Promise<void> {
+    await this.plane.serve(this.scope, this.namespaces.ref(ns), address, view)
+    this.running.set(ns, (this.running.get(ns) ?? 0) + 1)
   }
 
-  stop(ns: string): void {
-    for (const socket of this.servers.get(ns) ?? []) socket.close()
-    this.servers.delete(ns)
+  /** all or nothing: a namespace listed without a server refuses the whole update */
+  update(update: DnsUpdate): void {
+    for (const { ns } of update.networks ?? []) {
+      if (!this.running.has(ns)) throw Object.assign(new Error(`no DNS server runs in ${ns}`), { code: "ENOENT" })
+    }
+    this.plane.update(this.scope, update)
   }
 
-  stopAll(): void {
-    for (const ns of [...this.servers.keys()]) this.stop(ns)
+  /** settles once the servers' sockets are closed */
+  async stop(ns: string): Promise<void> {
+    this.namespaces.path(ns)
+    if (!this.running.delete(ns)) return
+    await this.plane.stop(this.scope, ns)
   }
 
-  running(ns: string): boolean {
-    return (this.servers.get(ns)?.length ?? 0) > 0
+  /** the namespace is going: its servers are closed on the measurement thread's next turn */
+  forget(ns: string): void {
+    if (this.running.delete(ns)) this.plane.stopSoon(this.scope, ns)
+  }
+
+  async stopAll(): Promise<void> {
+    this.running.clear()
+    await this.plane.closeScope(this.scope)
   }
 }
 
-const TIMEOUT: DnsQueryResult = { rcode: "TIMEOUT", addresses: [] }
-
-/** one A query from a socket inside `ns` to server:53; nothing in time (or unsendable) is TIMEOUT */
-export const queryDns = async (
-  native: NetnsAddon,
+/** one A query from a socket inside `ns` to server:53, sent and timed by the measurement helper */
+export const queryDns = (
   namespaces: NamespaceTable,
+  plane: MeasurementPlane,
   ns: string,
   server: string,
   name: string,
-  id: number,
+  queryId: number,
   timeoutMs: number,
-): Promise<DnsQueryResult> => {
-  const socket = await adoptDatagram(native, namespaces.path(ns), "udp")
-  try {
-    return await new Promise<DnsQueryResult>((resolve) => {
-      const timer = setTimeout(() => resolve(TIMEOUT), timeoutMs)
-      const done = (result: DnsQueryResult): void => {
-        clearTimeout(timer)
-        resolve(result)
-      }
-      socket.on("error", () => done(TIMEOUT))
-      socket.on("message", (message, from) => {
-        if (from.address !== server || from.port !== DNS_PORT) return
-        let decoded
-        try {
-          decoded = decodeMessage(message)
-        } catch {
-          return
-        }
-        if (!decoded.response || decoded.id !== id) return
-        const rcode = RCODE_NAME.get(decoded.rcode) ?? "SERVFAIL"
-        done({ rcode, addresses: rcode === "NOERROR" ? answerAddresses(decoded) : [] })
-      })
-      socket.send(encodeQuery(id, name), DNS_PORT, server, (error) => {
-        if (error) done(TIMEOUT)
-      })
-    })
-  } finally {
-    socket.close()
-  }
-}
+) => plane.query(namespaces.ref(ns), { server, name, queryId, timeoutMs })

@@ -1,10 +1,10 @@
 import { existsSync, readdirSync } from "node:fs"
 import { loadAddon } from "./addon.ts"
-import { adoptDatagram } from "./datagram.ts"
 import { linuxAvailability, missingPrivileges } from "./availability.ts"
 import { loopbackUp, measureFeatures, withScratchNamespace } from "./capabilities.ts"
 import { orphanedEntries } from "./clean.ts"
 import { LEDGER_DIR, listEntries, ownerAlive } from "./ledger.ts"
+import { measurementPlane } from "./measurement/plane.ts"
 import { NETNS_DIR, nsPath, NS_PREFIX } from "./namespaces.ts"
 import { nftBinary } from "./nft/run.ts"
 import { probe } from "./probe.ts"
@@ -52,15 +52,26 @@ export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
     try {
       const result = await withScratchNamespace(native, "doctor", async (namespaces, ns) => {
         loopbackUp(namespaces, ns)
-        // the socket itself (allowed as a probe allows it), then a real echo to the namespace's own loopback
+        // the socket itself (allowed as a probe allows it), then a real echo to the namespace's own
+        // loopback, sent by the measurement helper as every probe is
         namespaces.prepare(ns, "pings")
-        ;(await adoptDatagram(native, nsPath(ns), "icmp")).close()
-        return probe(native, namespaces, ns, "127.0.0.1", Buffer.from("cnmlab doctor"), 1000, false)
+        native.closeFd(native.openInetSocket(nsPath(ns), "icmp", null, 0, false))
+        return probe(namespaces, measurementPlane(), ns, "127.0.0.1", Buffer.from("cnmlab doctor"), 1000, false)
       })
       checks.push(check("icmp sockets", result.reachable, result.reachable ? "ping socket inside a namespace: echo answered" : `echo not answered: ${result.reason} ${result.detail ?? ""}`))
     } catch (error) {
       checks.push(check("icmp sockets", false, (error as Error).message))
     }
+    const scheduling = await measurementPlane().scheduling()
+    checks.push(
+      check(
+        "measurement helper",
+        scheduling.startsWith("SCHED_RR"),
+        scheduling.startsWith("SCHED_RR")
+          ? `probes and DNS run in a process of their own under ${scheduling}`
+          : `${scheduling}: on a busy machine probes and DNS answers may wait for a CPU`,
+      ),
+    )
   }
 
   checks.push(...ledgerChecks())

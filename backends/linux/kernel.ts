@@ -2,7 +2,7 @@ import { promises as fs } from "node:fs"
 import { Effect } from "effect"
 import { type KernelError, kernelError } from "../KernelError.ts"
 import type { KernelShape } from "../Kernel.ts"
-import type { KernelOp, NsState } from "../kernel-types.ts"
+import type { DnsQueryResult, KernelOp, NsState, ProbeResult } from "../kernel-types.ts"
 import { addon } from "./addon.ts"
 import { applyOne, type ApplyContext } from "./apply.ts"
 import { linuxAvailability } from "./availability.ts"
@@ -11,26 +11,77 @@ import { capabilitiesFrom, kernelFeatures } from "./capabilities.ts"
 import { DnsServers, queryDns } from "./dns.ts"
 import { toKernelError } from "./errors.ts"
 import { Firewall } from "./firewall.ts"
+import { measurementPlane } from "./measurement/plane.ts"
 import { NamespaceTable } from "./namespaces.ts"
 import { probe } from "./probe.ts"
 import { makeRandom, randomBytes } from "./random.ts"
 import { namesByIndex, readAddrs, readFdb, readLinks, readNeighs, readRoutes } from "./read.ts"
-import { waitForSettledLinks } from "./settle.ts"
-import { awaitTeardowns } from "./teardown.ts"
+import { SettleWatch } from "./settle.ts"
+import { awaitTeardowns, type Teardown } from "./teardown.ts"
 import { sysctlRead } from "./sysctl.ts"
+
+/** one echo or DNS query as the measurement helper timed it */
+export interface RoundTrip {
+  readonly kind: "probe" | "dns"
+  /** an echo reply or a DNS answer came back */
+  readonly answered: boolean
+  /** from the send to the answer; when unanswered, how long it waited */
+  readonly ms: number
+}
 
 export interface LinuxKernelOptions {
   /** seeds the values the backend invents (DNS query ids, ICMP payloads) */
   readonly seed?: number
   /** how long probe and queryDns wait for an answer; default 1000 ms */
   readonly timeoutMs?: number
+  /** sees every round trip the measurement helper timed (benchmarks and the stress test) */
+  readonly onRoundTrip?: (roundTrip: RoundTrip) => void
+  /** how long apply waits for deleted namespaces to be destroyed; default 60 s (TEARDOWN_MAX_MS) */
+  readonly teardownMaxMs?: number
+  /** how long a probe waits for links to settle; default 10 s (SETTLE_MAX_MS) */
+  readonly settleMaxMs?: number
 }
 
 const DEFAULT_TIMEOUT_MS = 1000
-/** how long apply waits for the kernel to destroy deleted namespaces (and their veth peers) */
-const TEARDOWN_MAX_MS = 3000
-/** the kernel's linkwatch runs non-urgent events at most once a second */
-const SETTLE_MAX_MS = 1500
+/**
+ * How long apply waits for the kernel to destroy deleted namespaces (and their veth peers) before
+ * it fails with TimedOut: tens of ms usually, seconds while other processes destroy hundreds of
+ * namespaces (the kernel destroys them in batches, one batch at a time).
+ */
+const TEARDOWN_MAX_MS = 60_000
+/**
+ * How long a probe waits for links to settle before it goes anyway and says so (unsettled): the
+ * kernel's linkwatch runs non-urgent events once a second, later when rtnl is contended.
+ */
+const SETTLE_MAX_MS = 10_000
+
+/** the namespaces whose links' settling an operation can start (see settle.ts) */
+const linksTouchedBy = (namespaces: NamespaceTable, op: KernelOp): ReadonlyArray<string> => {
+  switch (op.op) {
+    case "linkAdd": {
+      const link = op.link
+      if (link.kind === "veth") return [op.ns, link.peer.ns ?? op.ns]
+      if (link.kind === "macvlan" || link.kind === "ipvlan") return [op.ns, link.targetNs ?? op.ns]
+      return [op.ns]
+    }
+    // up or down changes the carrier of a veth's peer, wherever it lives
+    case "linkSet":
+      return op.up === undefined ? [op.ns] : [op.ns, ...namespaces.joinedTo(op.ns)]
+    default:
+      return []
+  }
+}
+
+const teardownFailure = (left: ReadonlyArray<Teardown>, waitedMs: number): KernelError => {
+  const first = left[0] as Teardown
+  const links = left.map((t) => `${t.observer}#${t.index}`).join(", ")
+  return kernelError(
+    "TimedOut",
+    `the kernel had not destroyed ${[...new Set(left.map((t) => t.ns))].join(", ")} after ${waitedMs / 1000} s: the veth peers ${links} are still there`,
+    { op: "nsDel", ns: first.ns },
+    "ETIMEDOUT",
+  )
+}
 
 /** runs backend code and turns whatever it throws into a KernelError */
 const attempt = <A>(fn: () => Promise<A> | A): Effect.Effect<A, KernelError> =>
@@ -50,35 +101,47 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const native = addon()
   const namespaces = new NamespaceTable(native)
   const firewall = new Firewall(native, namespaces)
-  const dns = new DnsServers(native, namespaces)
+  const plane = measurementPlane()
+  const dns = new DnsServers(namespaces, plane, plane.openScope())
   const sysctlKeys = new Map<string, Set<string>>()
   namespaces.onBeforeDelete((ns) => {
-    dns.stop(ns)
+    dns.forget(ns)
     firewall.forget(ns)
   })
   const context: ApplyContext = { native, namespaces, firewall, sysctlKeys, teardowns: [] }
   const capabilities = capabilitiesFrom(await kernelFeatures(native))
   const random = makeRandom(options.seed)
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const onRoundTrip = options.onRoundTrip
   let closed = false
 
-  // probes and DNS queries wait for link state changes made since the last of them to settle
-  // (see settle.ts); concurrent ones share one wait, which starts only after an apply
-  let linksChanged = true
-  let settling: Promise<unknown> | undefined
-  const linksSettled = (): Promise<unknown> => {
-    if (!linksChanged) return settling ?? Promise.resolve()
-    linksChanged = false
-    settling = waitForSettledLinks(namespaces, () => namespaces.ours(), SETTLE_MAX_MS).finally(() => {
-      settling = undefined
-    })
-    return settling
-  }
+  // probes and DNS queries first wait for the links changed before them to settle (settle.ts)
+  const settleMaxMs = options.settleMaxMs ?? SETTLE_MAX_MS
+  const teardownMaxMs = options.teardownMaxMs ?? TEARDOWN_MAX_MS
+  const settle = new SettleWatch(namespaces, settleMaxMs)
 
-  // nsDel's effects (veth peers elsewhere gone) are visible when apply returns, as every other op's are
-  const teardownsDone = Effect.suspend(() =>
-    context.teardowns.length === 0 ? Effect.void : Effect.promise(() => awaitTeardowns(namespaces, context.teardowns, TEARDOWN_MAX_MS)),
-  )
+  /**
+   * nsDel's effects (veth peers elsewhere gone) are visible when apply returns, as every other
+   * op's are; when the kernel has not got there within the bound, apply fails with TimedOut (an
+   * apply refused for another reason keeps that reason, and says this too)
+   */
+  const withTeardowns = (applied: Effect.Effect<void, KernelError>): Effect.Effect<void, KernelError> =>
+    Effect.exit(applied).pipe(
+      Effect.flatMap((exit) =>
+        context.teardowns.length === 0
+          ? exit
+          : Effect.promise(() => awaitTeardowns(namespaces, context.teardowns, teardownMaxMs)).pipe(
+              Effect.flatMap((left) => {
+                if (left.length === 0) return exit
+                const late = teardownFailure(left, teardownMaxMs)
+                if (exit._tag === "Success") return Effect.fail(late)
+                return Effect.failCause(exit.cause).pipe(
+                  Effect.mapError((error) => kernelError(error.reason, `${error.detail}; and ${late.detail}`, error.op, error.errno)),
+                )
+              }),
+            ),
+      ),
+    )
 
   /**
    * The operations in order, stopping at the first refusal. Netlink requests are synchronous, so a
@@ -88,7 +151,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
     Effect.suspend(() => {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i] as KernelOp
-        linksChanged = true
+        for (const ns of linksTouchedBy(namespaces, op)) settle.touched(ns)
         let pending: Promise<void> | void
         try {
           pending = applyOne(context, op)
@@ -125,7 +188,9 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const close = async (): Promise<void> => {
     if (closed) return
     closed = true
-    dns.stopAll()
+    await dns.stopAll().catch(() => {
+      // the measurement helper is gone, and its servers with it
+    })
     for (const ns of namespaces.ours()) {
       try {
         namespaces.delete(ns)
@@ -140,25 +205,34 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   return {
     backend: "linux",
     capabilities,
-    apply: (ops) => applyAll(ops).pipe(Effect.ensuring(teardownsDone)),
+    apply: (ops) => withTeardowns(applyAll(ops)),
     namespaces: () => attempt(() => namespaces.ours()),
     read: (ns) => attempt(() => readState(ns)),
     probe: (from, address, probeOptions) =>
-      attempt(async () => {
-        await linksSettled()
-        return probe(native, namespaces, from, address, randomBytes(random, 16), timeoutMs, probeOptions?.trace ?? false)
+      attempt(async (): Promise<ProbeResult> => {
+        const unsettled = await settle.settled()
+        const token = randomBytes(random, 16)
+        const result = await probe(namespaces, plane, from, address, token, timeoutMs, probeOptions?.trace ?? false, (echo) =>
+          onRoundTrip?.({ kind: "probe", answered: echo.outcome.kind === "reply", ms: echo.ms }),
+        )
+        return unsettled.length === 0 ? result : withUnsettled(result, unsettled, settleMaxMs)
       }),
-    serveDns: (ns, address, handler) => attempt(() => dns.serve(ns, address, handler)),
-    stopDns: (ns) =>
-      attempt(() => {
-        namespaces.path(ns)
-        dns.stop(ns)
-      }),
+    serveDns: (ns, address, view) => attempt(() => dns.serve(ns, address, view)),
+    updateDns: (update) => attempt(() => dns.update(update)),
+    stopDns: (ns) => attempt(() => dns.stop(ns)),
     queryDns: (ns, server, name) =>
-      attempt(async () => {
-        await linksSettled()
-        return queryDns(native, namespaces, ns, server, name, Math.floor(random() * 0x10000), timeoutMs)
+      attempt(async (): Promise<DnsQueryResult> => {
+        const unsettled = await settle.settled()
+        const { result, ms } = await queryDns(namespaces, plane, ns, server, name, Math.floor(random() * 0x10000), timeoutMs)
+        onRoundTrip?.({ kind: "dns", answered: result.rcode !== "TIMEOUT", ms })
+        return unsettled.length === 0 ? result : { ...result, unsettled }
       }),
     close: () => Effect.promise(close),
   }
+}
+
+/** a probe sent before the wait for settling links gave up says so, in its detail too */
+const withUnsettled = (result: ProbeResult, unsettled: ReadonlyArray<string>, waitedMs: number): ProbeResult => {
+  const said = `sent while ${unsettled.join(", ")} had not settled (the wait gave up after ${waitedMs / 1000} s)`
+  return { ...result, unsettled, detail: result.detail === undefined ? said : `${result.detail}; ${said}` }
 }

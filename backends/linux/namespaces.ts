@@ -215,6 +215,15 @@ export class NamespaceTable {
     return channel
   }
 
+  /**
+   * The namespace as it is now, for another process to enter: its path and identity (a stat, so a
+   * name deleted and made again since is told apart); throws ENOENT when it does not exist.
+   */
+  ref(ns: string): { readonly ns: string; readonly path: string; readonly inode: number } {
+    assertOurName(ns)
+    return { ns, path: nsPath(ns), inode: this.inode(ns) }
+  }
+
   /** the path of an existing namespace of ours; throws ENOENT otherwise */
   path(ns: string): string {
     assertOurName(ns)

@@ -1,6 +1,5 @@
 import type { ProbeHop, ProbeReason, ProbeResult } from "../kernel-types.ts"
-import type { NetnsAddon } from "./addon.ts"
-import { adoptDatagram } from "./datagram.ts"
+import type { EchoResult, MeasurementPlane } from "./measurement/plane.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import type { NetlinkChannel } from "./netlink/channel.ts"
 import { AF_INET, IFF_LOWER_UP, IFF_UP, NDA, NUD, RTA, RTM, RTN_LOCAL, RTN_UNICAST } from "./netlink/constants.ts"
@@ -18,9 +17,6 @@ import {
   rtmsg,
 } from "./netlink/wire.ts"
 
-const ICMP_ECHO_REQUEST = 8
-const ICMP_ECHO_REPLY = 0
-
 /** errno on send (or reported later by the socket) -> why the echo could not go out */
 const SEND_ERRORS: Readonly<Record<string, ProbeReason>> = {
   ENETUNREACH: "no-route",
@@ -28,47 +24,6 @@ const SEND_ERRORS: Readonly<Record<string, ProbeReason>> = {
   // an output-hook drop in our own namespace is refused to the sender with EPERM
   EPERM: "filtered",
   EACCES: "filtered",
-}
-
-/** 8-byte ICMP header (the kernel fills in id and checksum on a ping socket) + our token */
-const echoRequest = (sequence: number, token: Buffer): Buffer => {
-  const header = Buffer.alloc(8)
-  header.writeUInt8(ICMP_ECHO_REQUEST, 0)
-  header.writeUInt16BE(sequence & 0xffff, 6)
-  return Buffer.concat([header, token])
-}
-
-type Outcome = { readonly kind: "reply" } | { readonly kind: "error"; readonly code: string } | { readonly kind: "timeout" }
-
-/** sends one echo from inside `from` and waits for its reply, an error, or the timeout */
-const echo = async (
-  native: NetnsAddon,
-  nsPath: string,
-  address: string,
-  token: Buffer,
-  timeoutMs: number,
-): Promise<Outcome> => {
-  const socket = await adoptDatagram(native, nsPath, "icmp")
-  try {
-    return await new Promise<Outcome>((resolve) => {
-      const timer = setTimeout(() => resolve({ kind: "timeout" }), timeoutMs)
-      const done = (outcome: Outcome): void => {
-        clearTimeout(timer)
-        resolve(outcome)
-      }
-      socket.on("error", (error: NodeJS.ErrnoException) => done({ kind: "error", code: error.code ?? "EIO" }))
-      socket.on("message", (message) => {
-        // a ping socket only hands us replies to its own id; the token rules out stale ones
-        if (message[0] === ICMP_ECHO_REPLY && message.subarray(8).equals(token)) done({ kind: "reply" })
-      })
-      // the port is meaningless for ICMP (the kernel ignores it), but dgram insists on one
-      socket.send(echoRequest(1, token), 1, address, (error) => {
-        if (error) done({ kind: "error", code: (error as NodeJS.ErrnoException).code ?? "EIO" })
-      })
-    })
-  } finally {
-    socket.close()
-  }
 }
 
 /** the route the kernel of `channel`'s namespace picks for `address` (throws ENETUNREACH when none) */
@@ -160,23 +115,30 @@ const diagnoseFirstHop = (namespaces: NamespaceTable, from: string, address: str
   return { ...base, detail: `sent via ${dev}${via ? ` and ${via}` : ""}; no echo reply` }
 }
 
+/**
+ * One probe: the pre-send check and the diagnosis afterwards ask the kernel here, on the control
+ * plane; the echo itself is sent, answered and timed out on the measurement thread, whose clock
+ * nothing here can stall. `onEcho` sees what the echo got and how long it took.
+ */
 export const probe = async (
-  native: NetnsAddon,
   namespaces: NamespaceTable,
+  plane: MeasurementPlane,
   from: string,
   address: string,
   token: Buffer,
   timeoutMs: number,
   trace: boolean,
+  onEcho?: (echo: EchoResult) => void,
 ): Promise<ProbeResult> => {
   ipv4Bytes(address)
-  const nsPath = namespaces.path(from)
+  const at = namespaces.ref(from)
   namespaces.prepare(from, "pings")
   // an inherited resolution: wait for its next ARP request; if it gave up under us, one echo more
   // starts a fresh one, as a first probe would
   const inherited = resolutionPending(namespaces, from, address)
-  let outcome = await echo(native, nsPath, address, token, timeoutMs + (inherited ? ARP_RETRANSMIT_MS : 0))
-  if (inherited && outcome.kind !== "reply") outcome = await echo(native, nsPath, address, token, timeoutMs)
+  const echo = await plane.probe(at, { address, token, timeoutMs, inheritedMs: inherited ? ARP_RETRANSMIT_MS : 0 })
+  onEcho?.(echo)
+  const { outcome } = echo
   const hop = (event: string, dev?: string): ProbeHop => ({ ns: from, ...(dev ? { dev } : {}), event })
   if (outcome.kind === "reply") {
     return { reachable: true, reason: "answered", ...(trace ? { trace: [hop(`echo reply from ${address}`)] } : {}) }

@@ -48,16 +48,69 @@ const isUnsettled = (l: RawLink, byIndex: ReadonlyMap<number, RawLink>): boolean
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** waits until no link is unsettled (bounded: a device that never reports running is not waited for forever) */
-export const waitForSettledLinks = async (
-  namespaces: NamespaceTable,
-  nsList: () => ReadonlyArray<string>,
-  maxMs: number,
-): Promise<string[]> => {
-  const started = performance.now()
-  for (;;) {
-    const pending = unsettledLinks(namespaces, nsList())
-    if (pending.length === 0 || performance.now() - started > maxMs) return pending
-    await sleep(2)
+interface Waiter {
+  /** the namespaces whose links changed before this wait began */
+  readonly namespaces: ReadonlyArray<string>
+  readonly started: number
+  readonly resolve: (unsettled: string[]) => void
+}
+
+/**
+ * Which namespaces have links the kernel may not have settled yet, and waits on their state.
+ * Every link operation marks the namespaces whose links it changes (touched); a wait covers the
+ * namespaces marked before it began, and ends when each of them has been seen settled once, so
+ * link changes made meanwhile elsewhere (another lab on the same kernel) never hold it up.
+ * Concurrent waits share one poll of the kernel.
+ *
+ * Bounded, because a device that never reports running must not hang a probe forever; the bound
+ * is generous (linkwatch runs within a second, later when the machine is busy and rtnl is
+ * contended), and a wait that reaches it returns the links still settling so that the probe can
+ * say so.
+ */
+export class SettleWatch {
+  private readonly dirty = new Set<string>()
+  private waiters: Waiter[] = []
+  private polling = false
+
+  constructor(
+    private readonly namespaces: NamespaceTable,
+    private readonly maxMs: number,
+  ) {}
+
+  touched(ns: string): void {
+    this.dirty.add(ns)
+  }
+
+  /** resolves with [] once settled, or with the links ("ns/name") still settling when the wait gave up */
+  settled(): Promise<string[]> {
+    if (this.dirty.size === 0) return Promise.resolve([])
+    return new Promise((resolve) => {
+      this.waiters.push({ namespaces: [...this.dirty], started: performance.now(), resolve })
+      if (!this.polling) void this.poll()
+    })
+  }
+
+  private async poll(): Promise<void> {
+    this.polling = true
+    try {
+      while (this.waiters.length > 0) {
+        const pending = new Map<string, string[]>()
+        for (const ns of [...this.dirty]) {
+          const links = unsettledLinks(this.namespaces, [ns])
+          if (links.length === 0) this.dirty.delete(ns)
+          else pending.set(ns, links)
+        }
+        const now = performance.now()
+        this.waiters = this.waiters.filter((waiter) => {
+          const left = waiter.namespaces.filter((ns) => this.dirty.has(ns))
+          if (left.length > 0 && now - waiter.started <= this.maxMs) return true
+          waiter.resolve(left.flatMap((ns) => pending.get(ns) ?? []))
+          return false
+        })
+        if (this.waiters.length > 0) await sleep(2)
+      }
+    } finally {
+      this.polling = false
+    }
   }
 }

@@ -7,6 +7,8 @@ import { dumpLinks } from "./read.ts"
 
 /** a link in another namespace that goes when a deleted namespace is finally destroyed */
 export interface Teardown {
+  /** the deleted namespace */
+  readonly ns: string
   readonly observer: string
   /** the link's ifindex in the observer (IFLA_LINK of its peer in the deleted namespace) */
   readonly index: number
@@ -40,7 +42,7 @@ export const observersOf = (namespaces: NamespaceTable, ns: string): Teardown[] 
   if (unnamed.size > 0) ask(namespaces.known())
   return crossing.flatMap((l) => {
     const observer = names.get(l.linkNetnsid as number)
-    return observer === undefined ? [] : [{ observer, index: l.linkIndex as number }]
+    return observer === undefined ? [] : [{ ns, observer, index: l.linkIndex as number }]
   })
 }
 
@@ -58,15 +60,19 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 /**
  * Deleting a namespace only unmounts its name: the kernel destroys it later, in a worker, and
- * only then do the veth peers it had elsewhere disappear (a few ms, more under load). Waits,
- * bounded, until those links are gone, so that nsDel's effects are visible when apply returns,
- * as they are for every other operation.
+ * only then do the veth peers it had elsewhere disappear (a few ms; seconds when the machine is
+ * busy or other processes destroy namespaces too, since the kernel destroys them one batch at a
+ * time). Waits until those links are gone, so that nsDel's effects are visible when apply
+ * returns, as they are for every other operation. Bounded, generously: what is still there when
+ * the bound is reached is taken out of `pending` and returned, for the caller to report.
  */
-export const awaitTeardowns = async (namespaces: NamespaceTable, pending: Teardown[], maxMs: number): Promise<void> => {
+export const awaitTeardowns = async (namespaces: NamespaceTable, pending: Teardown[], maxMs: number): Promise<Teardown[]> => {
   const started = performance.now()
   while (pending.length > 0) {
     pending.splice(0, pending.length, ...pending.filter((t) => stillThere(namespaces, t)))
-    if (pending.length === 0 || performance.now() - started > maxMs) return
+    if (pending.length === 0) break
+    if (performance.now() - started > maxMs) return pending.splice(0, pending.length)
     await sleep(2)
   }
+  return []
 }

@@ -1,4 +1,5 @@
-import type { DnsHandler, DnsQueryResult } from "../kernel-types.ts"
+import { DnsRecords } from "../dns-records.ts"
+import type { DnsQueryResult, DnsUpdate, DnsView } from "../kernel-types.ts"
 import { isLocalAddress } from "./addresses.ts"
 import { sendFromNamespace } from "./forwarding.ts"
 import { INVALID, isLoopbackAddress, parseIpv4 } from "./ipv4.ts"
@@ -7,10 +8,10 @@ import type { SimMachine, SimNamespace } from "./state.ts"
 import { Failure, newPacket, Walk } from "./walk.ts"
 
 /**
- * DNS over the simulated network: a server is a handler bound to address:53 in a namespace, as a
- * UDP socket would be. bind() accepts a local address (whatever the state of its link) or any
- * 127/8 address, and refuses others with EADDRNOTAVAIL (measured); a second bind on the same
- * address is EADDRINUSE. A question is walked like a probe, UDP to port 53.
+ * DNS over the simulated network: a server is a view of a resolver's names bound to address:53
+ * in a namespace, as a UDP socket would be. bind() accepts a local address (whatever the state of
+ * its link) or any 127/8 address, and refuses others with EADDRNOTAVAIL (measured); a second bind
+ * on the same address is EADDRINUSE. A question is walked like a probe, UDP to port 53.
  */
 
 const DNS_PORT = 53
@@ -20,7 +21,7 @@ const ANY = 0
 
 const TIMEOUT: DnsQueryResult = { rcode: "TIMEOUT", addresses: [] }
 
-export const serveDns = (machine: SimMachine, nsName: string, address: string, handler: DnsHandler): Outcome => {
+export const serveDns = (machine: SimMachine, nsName: string, address: string, view: DnsView): Outcome => {
   const ns = namespaceOf(machine, nsName)
   if (ns === undefined) return noNamespace(undefined, nsName)
   const bound = address === "0.0.0.0" ? ANY : parseIpv4(address)
@@ -32,7 +33,7 @@ export const serveDns = (machine: SimMachine, nsName: string, address: string, h
   if (servers.has(bound) || servers.has(ANY) || (bound === ANY && servers.size > 0)) {
     return refuse(undefined, "EADDRINUSE", `${address}:53 is already served in "${nsName}"`)
   }
-  servers.set(bound, handler)
+  servers.set(bound, view)
   return undefined
 }
 
@@ -43,7 +44,24 @@ export const stopDns = (machine: SimMachine, nsName: string): Outcome => {
   return undefined
 }
 
-const handlerAt = (ns: SimNamespace, address: number): DnsHandler | undefined => ns.dns?.get(address) ?? ns.dns?.get(ANY)
+/** all or nothing: a namespace listed without a server refuses the whole update */
+export const updateDns = (machine: SimMachine, update: DnsUpdate): Outcome => {
+  const served: Array<readonly [SimNamespace, ReadonlyArray<string>]> = []
+  for (const { ns: nsName, networks } of update.networks ?? []) {
+    const ns = namespaceOf(machine, nsName)
+    if (ns === undefined || ns.dns === undefined) return refuse(undefined, "ENOENT", `no DNS server runs in "${nsName}"`)
+    served.push([ns, networks])
+  }
+  let records = machine.resolvers.get(update.resolver)
+  if (records === undefined) machine.resolvers.set(update.resolver, (records = new DnsRecords()))
+  records.update(update)
+  for (const [ns, networks] of served) {
+    for (const [bound, view] of ns.dns as Map<number, DnsView>) ns.dns?.set(bound, { resolver: view.resolver, networks })
+  }
+  return undefined
+}
+
+const viewAt = (ns: SimNamespace, address: number): DnsView | undefined => ns.dns?.get(address) ?? ns.dns?.get(ANY)
 
 export const queryDns = (
   machine: SimMachine,
@@ -59,12 +77,15 @@ export const queryDns = (
   const question = newPacket(0, serverAddress, "udp", CLIENT_PORT, DNS_PORT, false, false, name)
   const serving = sendFromNamespace(walk, ns, question)
   if (serving instanceof Failure) return TIMEOUT
-  const handler = question.dport === DNS_PORT ? handlerAt(serving, question.dst) : undefined
+  const view = question.dport === DNS_PORT ? viewAt(serving, question.dst) : undefined
   // nothing listens: an ICMP port unreachable, which the resolver sees as no answer
-  if (handler === undefined) return TIMEOUT
-  const answer = handler(name)
+  if (view === undefined) return TIMEOUT
+  const answer = answerFrom(machine, view, name)
   const response = newPacket(question.dst, question.src, "udp", DNS_PORT, CLIENT_PORT, true, false, undefined)
   const home = sendFromNamespace(walk, serving, response)
   if (home instanceof Failure || home !== ns) return TIMEOUT
   return answer
 }
+
+const answerFrom = (machine: SimMachine, view: DnsView, name: string) =>
+  machine.resolvers.get(view.resolver)?.answer(view.networks, name) ?? { rcode: "NXDOMAIN" as const, addresses: [] }

@@ -1,9 +1,9 @@
 import { Effect, Layer } from "effect"
 import { Kernel, type KernelShape } from "../Kernel.ts"
 import { KernelError } from "../KernelError.ts"
-import type { Capabilities, KernelOp } from "../kernel-types.ts"
+import type { Capabilities, DnsUpdate, KernelOp } from "../kernel-types.ts"
 import { applyAll } from "./apply.ts"
-import { queryDns, serveDns, stopDns } from "./dns.ts"
+import { queryDns, serveDns, stopDns, updateDns } from "./dns.ts"
 import { destroyNamespace } from "./namespaces.ts"
 import { probe } from "./probe.ts"
 import { seededRandom } from "./random.ts"
@@ -26,6 +26,7 @@ export interface SimKernelOptions {
 export interface SimKernel extends KernelShape {
   /** the fast path of `apply`: throws the KernelError instead of failing an Effect */
   readonly applySync: (ops: ReadonlyArray<KernelOp>) => void
+  readonly updateDnsSync: (update: DnsUpdate) => void
 }
 
 export const allCapabilities: Capabilities = {
@@ -50,9 +51,11 @@ export const makeSimKernel = (options: SimKernelOptions = {}): SimKernel => {
     generation: 0,
     random: seededRandom(options.seed ?? DEFAULT_SEED),
     capabilities: { ...allCapabilities, ...options.capabilities },
+    resolvers: new Map(),
   }
   const close = (): void => {
     for (const ns of [...machine.namespaces.values()]) destroyNamespace(machine, ns)
+    machine.resolvers.clear()
   }
   return {
     backend: "sim",
@@ -74,14 +77,23 @@ export const makeSimKernel = (options: SimKernelOptions = {}): SimKernel => {
       }),
     probe: (from, address, probeOptions) =>
       Effect.suspend(() => resultOf(probe(machine, from, address, probeOptions?.trace === true))),
-    serveDns: (ns, address, handler) =>
+    serveDns: (ns, address, view) =>
       Effect.suspend(() => {
-        const refused = serveDns(machine, ns, address, handler)
+        const refused = serveDns(machine, ns, address, view)
         return refused === undefined ? Effect.void : Effect.fail(refused)
       }),
     stopDns: (ns) =>
       Effect.suspend(() => {
         const refused = stopDns(machine, ns)
+        return refused === undefined ? Effect.void : Effect.fail(refused)
+      }),
+    updateDnsSync: (update) => {
+      const refused = updateDns(machine, update)
+      if (refused !== undefined) throw refused
+    },
+    updateDns: (update) =>
+      Effect.suspend(() => {
+        const refused = updateDns(machine, update)
         return refused === undefined ? Effect.void : Effect.fail(refused)
       }),
     queryDns: (ns, server, name) => Effect.suspend(() => resultOf(queryDns(machine, ns, server, name))),

@@ -1,4 +1,5 @@
-import type { Capabilities, DnsHandler, IpvlanFlag, IpvlanMode, LinkKind, MacMode } from "../kernel-types.ts"
+import type { DnsRecords } from "../dns-records.ts"
+import type { Capabilities, DnsView, IpvlanFlag, IpvlanMode, LinkKind, MacMode } from "../kernel-types.ts"
 import type { CompiledTable, HookChains } from "./firewall.ts"
 import type { SeededRandom } from "./random.ts"
 
@@ -146,8 +147,8 @@ export class SimNamespace {
   tables: Map<string, CompiledTable> | undefined = undefined
   /** base chains of every table, per hook, ordered by priority; rebuilt when a table changes */
   hooks: HookChains | undefined = undefined
-  /** DNS servers: bound address (0 = any) -> handler */
-  dns: Map<number, DnsHandler> | undefined = undefined
+  /** DNS servers: bound address (0 = any) -> what it answers from */
+  dns: Map<number, DnsView> | undefined = undefined
   readonly loopback: SimLink
   deleted = false
 
@@ -169,4 +170,6 @@ export interface SimMachine {
   generation: number
   readonly random: SeededRandom
   readonly capabilities: Capabilities
+  /** the embedded DNS's names, per resolver (see updateDns) */
+  readonly resolvers: Map<string, DnsRecords>
 }

@@ -3,8 +3,9 @@ import { expect } from "vitest"
 import { Kernel, type KernelShape } from "../../backends/Kernel.ts"
 import type { KernelError, KernelReason } from "../../backends/KernelError.ts"
 import type {
-  DnsHandler,
   DnsQueryResult,
+  DnsUpdate,
+  DnsView,
   KernelOp,
   NsState,
   ProbeResult,
@@ -27,9 +28,11 @@ export interface Harness {
   readonly namespaces: () => Promise<ReadonlyArray<string>>
   readonly probe: (from: string, address: string) => Promise<ProbeResult>
   readonly reachable: (from: string, address: string) => Promise<boolean>
-  readonly serveDns: (ns: string, address: string, handler: DnsHandler) => Promise<void>
-  readonly serveDnsRefusal: (ns: string, address: string, handler: DnsHandler) => Promise<KernelError>
+  readonly serveDns: (ns: string, address: string, view: DnsView) => Promise<void>
+  readonly serveDnsRefusal: (ns: string, address: string, view: DnsView) => Promise<KernelError>
   readonly stopDns: (ns: string) => Promise<void>
+  readonly updateDns: (update: DnsUpdate) => Promise<void>
+  readonly updateDnsRefusal: (update: DnsUpdate) => Promise<KernelError>
   readonly queryDns: (ns: string, server: string, name: string) => Promise<DnsQueryResult>
 }
 
@@ -71,9 +74,11 @@ export const openHarness = async (layer: Layer.Layer<Kernel>): Promise<HarnessHa
     namespaces: () => run(kernel.namespaces()),
     probe: (from, address) => run(kernel.probe(from, address)),
     reachable: async (from, address) => (await run(kernel.probe(from, address))).reachable,
-    serveDns: (ns, address, handler) => run(kernel.serveDns(ns, address, handler)),
-    serveDnsRefusal: (ns, address, handler) => failureOf(kernel.serveDns(ns, address, handler), "serveDns"),
+    serveDns: (ns, address, view) => run(kernel.serveDns(ns, address, view)),
+    serveDnsRefusal: (ns, address, view) => failureOf(kernel.serveDns(ns, address, view), "serveDns"),
     stopDns: (ns) => run(kernel.stopDns(ns)),
+    updateDns: (update) => run(kernel.updateDns(update)),
+    updateDnsRefusal: (update) => failureOf(kernel.updateDns(update), "updateDns"),
     queryDns: (ns, server, name) => run(kernel.queryDns(ns, server, name)),
   }
   return {

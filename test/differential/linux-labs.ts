@@ -26,11 +26,17 @@ export const dropLab = async (kernel: KernelShape, runId: string): Promise<void>
   if (namespaces.length > 0) await Effect.runPromise(kernel.apply(namespaces.map((ns) => ({ op: "nsDel", ns }) as const)))
 }
 
-/** namespaces on this machine whose names start with `prefix` (what `ip netns list` shows) */
+/**
+ * Namespaces on this machine whose names start with `prefix` (what `ip netns list` shows). Its
+ * callers look for leftovers after making namespaces there, so /run/netns must be readable: a
+ * failure to read it is thrown, never taken for "none left behind".
+ */
 export const namespacesNamed = (prefix: string): string[] => {
+  let names: string[]
   try {
-    return readdirSync(NETNS_DIR).filter((name) => name.startsWith(prefix))
-  } catch {
-    return []
+    names = readdirSync(NETNS_DIR)
+  } catch (error) {
+    throw new Error(`cannot list ${NETNS_DIR} to look for namespaces named ${prefix}…: ${(error as Error).message}`)
   }
+  return names.filter((name) => name.startsWith(prefix))
 }

@@ -24,23 +24,3 @@ export const reportView = (report: Report) => ({
 })
 
 export type ReportView = ReturnType<typeof reportView>
-
-/**
- * True when the linux run saw less than the simulator and nothing else differs: unreachable where
- * the simulator reached, an empty answer where it resolved. Only such a run is worth repeating
- * before it counts (see ../model-based/confirm.ts): the real kernel cannot make up an answer.
- */
-export const onlyMissingOnLinux = (sim: ReportView, linux: ReportView): boolean => {
-  const withoutMeasurements = (view: ReportView) => ({ ...view, ok: undefined, reach: undefined, resolve: undefined, expectations: undefined })
-  if (JSON.stringify(withoutMeasurements(sim)) !== JSON.stringify(withoutMeasurements(linux))) return false
-  if (sim.reach.length !== linux.reach.length || sim.resolve.length !== linux.resolve.length) return false
-  const reachLess = sim.reach.every((s, i) => {
-    const l = linux.reach[i]
-    return l !== undefined && l.address === s.address && l.from === s.from && (l.reachable === s.reachable || (s.reachable && !l.reachable))
-  })
-  const resolveLess = sim.resolve.every((s, i) => {
-    const l = linux.resolve[i]
-    return l !== undefined && (JSON.stringify(l) === JSON.stringify(s) || l.addresses.length === 0)
-  })
-  return reachLess && resolveLess
-}

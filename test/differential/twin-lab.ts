@@ -6,7 +6,6 @@ import { Lab } from "../../controller/Lab.ts"
 import { measureReach, type ReachEntry } from "../../controller/measure.ts"
 import type { CnmError } from "../../model/errors.ts"
 import type { Endpoint, Network } from "../../model/types.ts"
-import { confirmNegatives } from "../model-based/confirm.ts"
 import { labPrefix } from "./linux-labs.ts"
 import { diffLists, diffNsViews, nsView } from "./ns-view.ts"
 
@@ -80,15 +79,11 @@ const reachKey = (e: ReachEntry): string => `${e.from} → ${e.to} ${e.address} 
 /**
  * The probe-measured reach matrix and the embedded DNS's answers, on both: for every container,
  * every container name, the shared alias, every container's own alias, and every name.network.
+ * Each is measured once: a disagreement is a divergence, whatever the machine was doing.
  */
 export const compareMeasurements = async (twin: TwinLab, options: { readonly concurrency: number }): Promise<string[]> => {
   const simReach = Effect.runSync(measureReach(twin.sim))
-  const simReachable = new Set(simReach.filter((e) => e.reachable).map(reachKey))
-  const linuxReach = await confirmNegatives(
-    await Effect.runPromise(measureReach(twin.linux, options)),
-    (entry) => !entry.reachable && simReachable.has(reachKey(entry)),
-    (entry) => Effect.runPromise(twin.linux.probe(entry.from, entry.address).pipe(Effect.map((r) => ({ ...entry, reachable: r.reachable, reason: r.reason })))),
-  )
+  const linuxReach = await Effect.runPromise(measureReach(twin.linux, options))
   const linuxByKey = new Map(linuxReach.map((e) => [reachKey(e), e]))
   const lines: string[] = diffLists("probe", simReach.map(reachKey), linuxReach.map(reachKey))
   for (const entry of simReach) {
@@ -100,19 +95,15 @@ export const compareMeasurements = async (twin: TwinLab, options: { readonly con
   const questions = dnsQuestions(twin.sim)
   const ask = (lab: Lab) => (question: Question) => lab.resolve(question.from, question.name).pipe(Effect.map(answerText))
   const simAnswers = Effect.runSync(Effect.forEach(questions, ask(twin.sim)))
-  const askLinux = (question: Question) => ask(twin.linux)(question).pipe(Effect.map((answer) => ({ question, answer })))
-  const linuxAnswers = await confirmNegatives(
-    await Effect.runPromise(Effect.forEach(questions, askLinux, options)),
-    ({ answer }, i) => answer.startsWith("TIMEOUT") && !simAnswers[i]?.startsWith("TIMEOUT"),
-    ({ question }) => Effect.runPromise(askLinux(question)),
-  )
-  linuxAnswers.forEach(({ question, answer }, i) => {
-    if (simAnswers[i] !== answer) lines.push(`dns ${question.from} asks "${question.name}": sim ${simAnswers[i]} / linux ${answer}`)
+  const linuxAnswers = await Effect.runPromise(Effect.forEach(questions, ask(twin.linux), options))
+  questions.forEach((question, i) => {
+    if (simAnswers[i] !== linuxAnswers[i]) lines.push(`dns ${question.from} asks "${question.name}": sim ${simAnswers[i]} / linux ${linuxAnswers[i]}`)
   })
   return lines
 }
 
-const answerText = (answer: DnsQueryResult): string => `${answer.rcode} [${[...answer.addresses].sort().join(", ")}]`
+const answerText = (answer: DnsQueryResult): string =>
+  `${answer.rcode} [${[...answer.addresses].sort().join(", ")}]${answer.unsettled ? ` (asked before ${answer.unsettled.join(", ")} had settled)` : ""}`
 
 interface Question {
   readonly from: string

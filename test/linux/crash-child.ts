@@ -14,6 +14,6 @@ await Effect.runPromise(
     { op: "linkAdd", ns: names[0] as string, link: { kind: "veth", name: "x0", peer: { name: "x1", ns: names[1] as string } } },
   ]),
 )
-await Effect.runPromise(kernel.serveDns(names[0] as string, "127.0.0.11", () => ({ rcode: "NXDOMAIN", addresses: [] })))
+await Effect.runPromise(kernel.serveDns(names[0] as string, "127.0.0.11", { resolver: "r", networks: [] }))
 process.stdout.write(`ready ${names.join(" ")}\n`)
 setInterval(() => {}, 1000)

@@ -1,14 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { KernelShape } from "../../backends/Kernel.ts"
-import { EMBEDDED_DNS_ADDRESS, type DnsHandler } from "../../backends/kernel-types.ts"
+import { EMBEDDED_DNS_ADDRESS, type DnsView } from "../../backends/kernel-types.ts"
 import { makeLinuxKernel } from "../../backends/linux/index.ts"
 import { failure, inNs, inNsAsync, needsRoot, nsName, root, run, sh } from "./support.ts"
 
-const records: Record<string, string[]> = { db: ["10.50.0.3"], web: ["10.50.0.2", "10.60.0.2"] }
-const handler: DnsHandler = (name) => {
-  const addresses = records[name.toLowerCase()]
-  return addresses ? { rcode: "NOERROR", addresses } : { rcode: "NXDOMAIN", addresses: [] }
-}
+const view: DnsView = { resolver: "r", networks: ["n1", "n2"] }
 
 /** UDP sockets listening on port 53 in a namespace (or the machine's own, with ns undefined) */
 const listeners = (ns?: string): string => (ns ? inNs(ns, "ss", "-Hulpn").stdout : sh("ss", ["-Hulpn"])).split("\n").filter((l) => l.includes(":53 ")).join("\n")
@@ -19,6 +15,16 @@ describe.skipIf(!root)(`linux backend: DNS over real UDP inside namespaces (${ne
   const other = nsName("dns-o")
   beforeAll(async () => {
     kernel = await makeLinuxKernel({ seed: 3 })
+    await run(
+      kernel.updateDns({
+        resolver: view.resolver,
+        add: [
+          { network: "n1", names: ["db"], address: "10.50.0.3" },
+          { network: "n1", names: ["web"], address: "10.50.0.2" },
+          { network: "n1", names: ["web"], address: "10.60.0.2" },
+        ],
+      }),
+    )
     await run(
       kernel.apply([
         { op: "nsAdd", ns: box },
@@ -37,7 +43,7 @@ describe.skipIf(!root)(`linux backend: DNS over real UDP inside namespaces (${ne
 
   it("binds 127.0.0.11:53 inside the namespace, not in the machine's own", async () => {
     const rootBefore = listeners()
-    await run(kernel.serveDns(box, EMBEDDED_DNS_ADDRESS, handler))
+    await run(kernel.serveDns(box, EMBEDDED_DNS_ADDRESS, view))
     expect(listeners(box)).toContain(`${EMBEDDED_DNS_ADDRESS}:53`)
     expect(listeners()).toBe(rootBefore)
     expect(listeners(other)).toBe("")
@@ -61,27 +67,27 @@ describe.skipIf(!root)(`linux backend: DNS over real UDP inside namespaces (${ne
   })
 
   it("serves on a routable address too, reached over the veth", async () => {
-    await run(kernel.serveDns(box, "10.50.0.2", handler))
+    await run(kernel.serveDns(box, "10.50.0.2", view))
     expect(await run(kernel.queryDns(other, "10.50.0.2", "db"))).toEqual({ rcode: "NOERROR", addresses: ["10.50.0.3"] })
   })
 
   it("stops serving on stopDns, and refuses a second server on the same address while running", async () => {
-    expect((await failure(kernel.serveDns(box, "10.50.0.2", handler))).reason).toBe("Busy")
+    expect((await failure(kernel.serveDns(box, "10.50.0.2", view))).reason).toBe("Busy")
     await run(kernel.stopDns(box))
     expect(listeners(box)).toBe("")
     const started = performance.now()
     expect(await run(kernel.queryDns(box, EMBEDDED_DNS_ADDRESS, "db"))).toEqual({ rcode: "TIMEOUT", addresses: [] })
     // the query went out and nobody answered: the whole timeout passed
     expect(performance.now() - started).toBeGreaterThanOrEqual(950)
-    await run(kernel.serveDns(box, EMBEDDED_DNS_ADDRESS, handler))
+    await run(kernel.serveDns(box, EMBEDDED_DNS_ADDRESS, view))
     expect((await run(kernel.queryDns(box, EMBEDDED_DNS_ADDRESS, "db"))).rcode).toBe("NOERROR")
   })
 
   it("stops the servers of a namespace that is deleted", async () => {
     const ns = nsName("dns-gone")
     await run(kernel.apply([{ op: "nsAdd", ns }, { op: "linkSet", ns, name: "lo", up: true }]))
-    await run(kernel.serveDns(ns, EMBEDDED_DNS_ADDRESS, handler))
+    await run(kernel.serveDns(ns, EMBEDDED_DNS_ADDRESS, view))
     await run(kernel.apply([{ op: "nsDel", ns }]))
-    expect((await failure(kernel.serveDns(ns, EMBEDDED_DNS_ADDRESS, handler))).reason).toBe("NotFound")
+    expect((await failure(kernel.serveDns(ns, EMBEDDED_DNS_ADDRESS, view))).reason).toBe("NotFound")
   })
 })

@@ -1,38 +1,91 @@
 import { expect, it } from "vitest"
-import { EMBEDDED_DNS_ADDRESS, type DnsHandler } from "../../../backends/kernel-types.ts"
+import { EMBEDDED_DNS_ADDRESS, type DnsUpdate } from "../../../backends/kernel-types.ts"
 import type { Harness } from "../harness.ts"
 import { host, twoBridges } from "../topologies.ts"
 
-/** the embedded-DNS plumbing: a handler served on address:53 inside a namespace, asked over the network */
+/**
+ * The embedded DNS: servers bound to address:53 inside a namespace, answering over the network
+ * from a resolver's names (kept by updateDns) for the networks their view lists, in order.
+ */
 export const dnsCases = (h: () => Harness): void => {
-  /** answers "web" with 10.31.0.3, anything else NXDOMAIN, and remembers what it was asked */
-  const recordingHandler = (): { readonly handler: DnsHandler; readonly asked: Array<string> } => {
-    const asked: Array<string> = []
-    return {
-      asked,
-      handler: (name) => {
-        asked.push(name)
-        return name.toLowerCase() === "web" ? { rcode: "NOERROR", addresses: ["10.31.0.3"] } : { rcode: "NXDOMAIN", addresses: [] }
-      },
-    }
+  const resolver = "r1"
+  /** web on n1 and on n2 (different addresses), db and its alias on n2 only */
+  const names: DnsUpdate = {
+    resolver,
+    add: [
+      { network: "n1", names: ["web", "www"], address: "10.31.0.3" },
+      { network: "n2", names: ["web"], address: "10.32.0.3" },
+      { network: "n2", names: ["db", "Store"], address: "10.32.0.4" },
+    ],
   }
 
-  it("a server on 127.0.0.11 answers questions from its own namespace, name passed as asked", async () => {
+  it("a server on 127.0.0.11 answers its own namespace from its resolver's names, case-insensitively", async () => {
     const harness = h()
     const a = harness.ns("a")
     await harness.apply(host(a))
-    const server = recordingHandler()
-    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, server.handler)
+    await harness.updateDns(names)
+    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n1"] })
     expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "Web")).toEqual({ rcode: "NOERROR", addresses: ["10.31.0.3"] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "www")).toEqual({ rcode: "NOERROR", addresses: ["10.31.0.3"] })
+    // db lives on n2, which this server does not answer for
     expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "db")).toEqual({ rcode: "NXDOMAIN", addresses: [] })
-    expect(server.asked).toEqual(["Web", "db"])
+  })
+
+  it("asks the view's networks in order, and name.network only on that network", async () => {
+    const harness = h()
+    const a = harness.ns("a")
+    await harness.apply(host(a))
+    await harness.updateDns(names)
+    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n2", "n1"] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "NOERROR", addresses: ["10.32.0.3"] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web.n1")).toEqual({ rcode: "NOERROR", addresses: ["10.31.0.3"] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "store.n2")).toEqual({ rcode: "NOERROR", addresses: ["10.32.0.4"] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "db.n1")).toEqual({ rcode: "NXDOMAIN", addresses: [] })
+  })
+
+  it("a query sent after updateDns returns is answered from the new names and networks", async () => {
+    const harness = h()
+    const a = harness.ns("a")
+    await harness.apply(host(a))
+    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n1"] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "NXDOMAIN", addresses: [] })
+    await harness.updateDns(names)
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "NOERROR", addresses: ["10.31.0.3"] })
+    // a second address for the same name answers with both, in address order
+    await harness.updateDns({ resolver, add: [{ network: "n1", names: ["web"], address: "10.31.0.2" }] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "NOERROR", addresses: ["10.31.0.2", "10.31.0.3"] })
+    await harness.updateDns({ resolver, remove: [{ network: "n1", names: ["web", "www"], address: "10.31.0.3" }], networks: [{ ns: a, networks: ["n1", "n2"] }] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "NOERROR", addresses: ["10.31.0.2"] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "www")).toEqual({ rcode: "NXDOMAIN", addresses: [] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "db")).toEqual({ rcode: "NOERROR", addresses: ["10.32.0.4"] })
+  })
+
+  it("resolvers are apart: the same network name in another resolver answers nothing here", async () => {
+    const harness = h()
+    const a = harness.ns("a")
+    await harness.apply(host(a))
+    await harness.updateDns({ resolver: "r2", add: [{ network: "n1", names: ["web"], address: "10.31.0.9" }] })
+    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n1"] })
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "NXDOMAIN", addresses: [] })
+  })
+
+  it("an update naming a namespace without a server is refused with NotFound and changes nothing", async () => {
+    const harness = h()
+    const a = harness.ns("a")
+    const b = harness.ns("b")
+    await harness.apply(host(a), host(b))
+    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n1"] })
+    const error = await harness.updateDnsRefusal({ ...names, networks: [{ ns: b, networks: ["n1"] }] })
+    expect(error.reason).toBe("NotFound")
+    expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "NXDOMAIN", addresses: [] })
   })
 
   it("after stopDns nobody answers: the query times out", async () => {
     const harness = h()
     const a = harness.ns("a")
     await harness.apply(host(a))
-    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, recordingHandler().handler)
+    await harness.updateDns(names)
+    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n1"] })
     await harness.stopDns(a)
     expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "TIMEOUT", addresses: [] })
   })
@@ -41,20 +94,20 @@ export const dnsCases = (h: () => Harness): void => {
     const harness = h()
     const a = harness.ns("a")
     await harness.apply({ op: "nsAdd", ns: a })
-    const server = recordingHandler()
-    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, server.handler)
+    await harness.updateDns(names)
+    await harness.serveDns(a, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n1"] })
     expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "TIMEOUT", addresses: [] })
-    expect(server.asked).toEqual([])
   })
 
   it("a server on a container's address answers a neighbour on the same bridge", async () => {
     const harness = h()
     const net = twoBridges(harness.ns)
     await harness.apply(net.ops)
-    await harness.serveDns(net.c3, "10.31.0.3", recordingHandler().handler)
+    await harness.updateDns(names)
+    await harness.serveDns(net.c3, "10.31.0.3", { resolver, networks: ["n1"] })
     expect(await harness.queryDns(net.c1, "10.31.0.3", "web")).toEqual({ rcode: "NOERROR", addresses: ["10.31.0.3"] })
     // c1 serves only on 127.0.0.11: its eth0 address has no listener
-    await harness.serveDns(net.c1, EMBEDDED_DNS_ADDRESS, recordingHandler().handler)
+    await harness.serveDns(net.c1, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n1"] })
     expect(await harness.queryDns(net.c3, "10.31.0.2", "web")).toEqual({ rcode: "TIMEOUT", addresses: [] })
   })
 
@@ -62,7 +115,7 @@ export const dnsCases = (h: () => Harness): void => {
     const harness = h()
     const a = harness.ns("a")
     await harness.apply(host(a))
-    const error = await harness.serveDnsRefusal(a, "10.31.0.9", recordingHandler().handler)
+    const error = await harness.serveDnsRefusal(a, "10.31.0.9", { resolver, networks: ["n1"] })
     expect(error.reason).toBe("NotFound")
   })
 }

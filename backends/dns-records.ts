@@ -1,5 +1,4 @@
-import type { DnsAnswer } from "../backends/kernel-types.ts"
-import type { Endpoint } from "../model/types.ts"
+import type { DnsAnswer, DnsEntry, DnsUpdate } from "./kernel-types.ts"
 
 /**
  * The addresses one name answers with on one network: almost always a single one, kept as the
@@ -8,32 +7,32 @@ import type { Endpoint } from "../model/types.ts"
 type Addresses = string | Array<string>
 
 /**
- * The embedded DNS's records, per network (libnetwork's svcRecords): lower-cased name → the
- * addresses answering it. Kept up to date as endpoints join and leave, and consulted per query.
- * An endpoint answers to its container's name and to its aliases, with its address.
+ * One resolver's names, per network (libnetwork's svcRecords): lower-cased name → the addresses
+ * answering it, and how a sandbox's question is answered from them. Both backends' DNS servers
+ * answer from one of these (the simulator's in place, the linux backend's on its measurement
+ * thread); the controller keeps it up to date through the Kernel interface's updateDns.
  */
 export class DnsRecords {
   private readonly byNetwork = new Map<string, Map<string, Addresses>>()
 
-  /** an endpoint without an address (host, none) has no records */
-  add(endpoint: Endpoint): void {
-    const address = hostAddress(endpoint)
-    if (address === undefined) return
-    let records = this.byNetwork.get(endpoint.network)
-    if (!records) this.byNetwork.set(endpoint.network, (records = new Map()))
-    addName(records, endpoint.container, address)
-    // by index: the model freezes its arrays, and for-of is slow on frozen arrays
-    for (let i = 0; i < endpoint.aliases.length; i++) addName(records, endpoint.aliases[i] as string, address)
+  /** removals first, then additions: an update that moves a name leaves it on its new address */
+  update(update: DnsUpdate): void {
+    for (const entry of update.remove ?? []) this.remove(entry)
+    for (const entry of update.add ?? []) this.add(entry)
   }
 
-  remove(endpoint: Endpoint): void {
-    const address = hostAddress(endpoint)
-    if (address === undefined) return
-    const records = this.byNetwork.get(endpoint.network)
+  add(entry: DnsEntry): void {
+    let records = this.byNetwork.get(entry.network)
+    if (!records) this.byNetwork.set(entry.network, (records = new Map()))
+    // by index: the model freezes its arrays, and for-of is slow on frozen arrays
+    for (let i = 0; i < entry.names.length; i++) addName(records, entry.names[i] as string, entry.address)
+  }
+
+  remove(entry: DnsEntry): void {
+    const records = this.byNetwork.get(entry.network)
     if (!records) return
-    removeName(records, endpoint.container, address)
-    for (let i = 0; i < endpoint.aliases.length; i++) removeName(records, endpoint.aliases[i] as string, address)
-    if (records.size === 0) this.byNetwork.delete(endpoint.network)
+    for (let i = 0; i < entry.names.length; i++) removeName(records, entry.names[i] as string, entry.address)
+    if (records.size === 0) this.byNetwork.delete(entry.network)
   }
 
   /**
@@ -60,14 +59,6 @@ export class DnsRecords {
     }
     return { rcode: "NXDOMAIN", addresses: [] }
   }
-}
-
-/** "172.18.0.2/16" → "172.18.0.2" */
-const hostAddress = (endpoint: Endpoint): string | undefined => {
-  const cidr = endpoint.address
-  if (cidr === undefined) return undefined
-  const slash = cidr.indexOf("/")
-  return slash < 0 ? cidr : cidr.slice(0, slash)
 }
 
 /** names are case-insensitive; most are lower case already, and toLowerCase would copy them */
