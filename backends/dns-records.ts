@@ -9,8 +9,8 @@ type Addresses = string | Array<string>
 /**
  * One resolver's names, per network (libnetwork's svcRecords): lower-cased name → the addresses
  * answering it, and how a sandbox's question is answered from them. Both backends' DNS servers
- * answer from one of these (the simulator's in place, the linux backend's on its measurement
- * thread); the controller keeps it up to date through the Kernel interface's updateDns.
+ * answer from one of these (the simulator's in place, the linux backend's in its measurement
+ * helper); the controller keeps it up to date through the Kernel interface's updateDns.
  */
 export class DnsRecords {
   private readonly byNetwork = new Map<string, Map<string, Addresses>>()

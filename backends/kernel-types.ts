@@ -282,8 +282,8 @@ export interface ProbeResult {
 // DNS: the embedded resolver. The kernel holds each resolver's names (one resolver per Docker
 // host, kept up to date by its controller through updateDns) and its servers answer from them
 // by libnetwork's rules (backends/dns-records.ts), each for the networks of its sandbox in order.
-// Data, not a callback: the linux backend answers on a thread of its own, which cannot call back
-// into the control plane's (see backends/linux/README.md, "Measurement plane").
+// Data, not a callback: the linux backend answers in a process of its own, which cannot call back
+// into the control plane (see backends/linux/README.md, "Measurement plane").
 // ---------------------------------------------------------------------------------------------
 
 export type DnsRcode = "NOERROR" | "NXDOMAIN" | "SERVFAIL" | "REFUSED"

@@ -39,7 +39,7 @@ export class DnsServers {
     await this.plane.stop(this.scope, ns)
   }
 
-  /** the namespace is going: its servers are closed on the measurement thread's next turn */
+  /** the namespace is going: its servers are closed on the measurement helper's next turn */
   forget(ns: string): void {
     if (this.running.delete(ns)) this.plane.stopSoon(this.scope, ns)
   }

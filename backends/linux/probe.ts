@@ -117,7 +117,7 @@ const diagnoseFirstHop = (namespaces: NamespaceTable, from: string, address: str
 
 /**
  * One probe: the pre-send check and the diagnosis afterwards ask the kernel here, on the control
- * plane; the echo itself is sent, answered and timed out on the measurement thread, whose clock
+ * plane; the echo itself is sent, answered and timed out by the measurement helper, whose clock
  * nothing here can stall. `onEcho` sees what the echo got and how long it took.
  */
 export const probe = async (
