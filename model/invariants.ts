@@ -20,7 +20,7 @@ import * as IntTrie from "./int-trie.ts"
 import { defaultPools, gatewayHolder, macForAddress, reservedHolder } from "./ipam.ts"
 import type { CnmState, ContainerRecord, NetworkRecord } from "./representation.ts"
 import * as StringMap from "./string-map.ts"
-import type { Endpoint } from "./types.ts"
+import { type Endpoint, scopeOf } from "./types.ts"
 
 export interface InvariantViolation {
   readonly invariant: string
@@ -264,16 +264,17 @@ export const invariants: ReadonlyArray<Invariant> = [
     },
   },
   {
+    // within one address space: the host's local one, or the swarm's (see network-ops subnetsInUse)
     name: "subnets-disjoint",
     check: (state) => {
       const subnets = networkRecords(state).flatMap((record) => {
         const subnet = subnetOf(record)
-        return subnet === undefined ? [] : [{ name: record.network.name, subnet }]
+        return subnet === undefined ? [] : [{ name: record.network.name, scope: scopeOf(record.network), subnet }]
       })
       const problems: Array<string> = []
       subnets.forEach((a, index) => {
         for (const b of subnets.slice(index + 1)) {
-          if (cidrsOverlap(a.subnet, b.subnet)) {
+          if (a.scope === b.scope && cidrsOverlap(a.subnet, b.subnet)) {
             problems.push(`networks ${a.name} (${formatCidr(a.subnet)}) and ${b.name} (${formatCidr(b.subnet)}) overlap`)
           }
         }
@@ -300,9 +301,11 @@ export const invariants: ReadonlyArray<Invariant> = [
       }),
   },
   {
+    // a swarm network's book also holds the other hosts' endpoints: the lab checks it (lab-invariants)
     name: "address-book-matches-endpoints",
     check: (state) =>
       networkRecords(state).flatMap((record) => {
+        if (scopeOf(record.network) === "swarm") return []
         const name = record.network.name
         const subnet = subnetOf(record)
         const book = record.addresses
