@@ -215,6 +215,9 @@ export const allocateStatic = (book: AddressBook, address: number, holder: numbe
   return { book: withHolders(book, IntTrie.set(book.holders, offset, holder)), address }
 }
 
+/** the same book with its serial cursor elsewhere (what a failed attempt leaves, see lab-store tracesOf) */
+export const withCursor = (book: AddressBook, next: number): AddressBook => withHolders(book, book.holders, next)
+
 export const release = (book: AddressBook, address: number): AddressBook =>
   withHolders(book, IntTrie.remove(book.holders, address - book.subnet.base))
 

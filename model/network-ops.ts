@@ -199,7 +199,11 @@ export const planAddresses = (
   })
 }
 
-export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome<Network> => {
+/**
+ * The checks before the daemon looks at the subnet: an empty name, the client's own checks, a
+ * name Docker keeps, a name in use (`nameTaken`: on this host, or for a swarm network anywhere).
+ */
+export const nameProblem = (request: NetworkRequest, nameTaken: (name: string) => boolean): Refusal | undefined => {
   const { name } = request
   if (name.trim() === "") return fail("InvalidName", "invalid name: name is empty")
   const refusedByClient = clientProblem(request)
@@ -207,12 +211,25 @@ export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome
   if (reservedNetworkNames.has(name)) {
     return fail("PredefinedNetwork", `operation is not permitted on predefined ${name} network`)
   }
-  if (networkRecord(state, name) !== undefined) return fail("NetworkNameConflict", `network with name ${name} already exists`)
+  return nameTaken(name) ? fail("NetworkNameConflict", `network with name ${name} already exists`) : undefined
+}
 
-  const parsedSubnet = request.subnet === undefined ? undefined : parseCidrWithAddress(request.subnet)
-  if (request.subnet !== undefined && parsedSubnet === undefined) {
-    return fail("InvalidSubnet", `Invalid subnet ${request.subnet} : invalid CIDR address: ${request.subnet}`)
-  }
+/** the --subnet text as the daemon parses it (getIpamConfig); undefined when none was given */
+export const requestedSubnet = (request: NetworkRequest): Checked<ParsedCidr | undefined> => {
+  if (request.subnet === undefined) return accept(undefined)
+  const parsed = parseCidrWithAddress(request.subnet)
+  return parsed === undefined
+    ? fail("InvalidSubnet", `Invalid subnet ${request.subnet} : invalid CIDR address: ${request.subnet}`)
+    : accept(parsed)
+}
+
+export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome<Network> => {
+  const { name } = request
+  const refusedByName = nameProblem(request, (wanted) => networkRecord(state, wanted) !== undefined)
+  if (refusedByName !== undefined) return refusedByName
+  const subnetText = requestedSubnet(request)
+  if (!subnetText.ok) return subnetText
+  const parsedSubnet = subnetText.value
 
   const driverText = request.driver ?? "bridge"
   if (!isDriverName(driverText)) return fail("DriverNotFound", `plugin "${driverText}" not found`)

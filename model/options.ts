@@ -19,7 +19,7 @@ export const parseGoBool = (text: string): boolean | undefined =>
   goTrue.has(text) ? true : goFalse.has(text) ? false : undefined
 
 /** Go's strconv.Atoi on a 64-bit host: optional sign, decimal digits, within int64 */
-const parseGoInt = (text: string): bigint | undefined => {
+export const parseGoInt = (text: string): bigint | undefined => {
   if (!/^[+-]?[0-9]+$/.test(text)) return undefined
   const value = BigInt(text)
   return value >= -(2n ** 63n) && value < 2n ** 63n ? value : undefined
