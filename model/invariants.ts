@@ -17,10 +17,10 @@ import {
   parseIPv4,
 } from "./cidr.ts"
 import * as IntTrie from "./int-trie.ts"
-import { defaultPools, gatewayHolder, macForAddress, reservedHolder } from "./ipam.ts"
+import { type AddressBook, defaultPools, gatewayHolder, macForAddress, reservedHolder } from "./ipam.ts"
 import type { CnmState, ContainerRecord, NetworkRecord } from "./representation.ts"
 import * as StringMap from "./string-map.ts"
-import { type Endpoint, scopeOf } from "./types.ts"
+import { type Endpoint, type Network, scopeOf } from "./types.ts"
 
 export interface InvariantViolation {
   readonly invariant: string
@@ -92,6 +92,48 @@ const exclusiveModeProblems = (state: CnmState, driver: "host" | "null", label: 
 
 const subnetOf = (record: NetworkRecord): Cidr | undefined =>
   record.network.subnet === undefined ? undefined : parseCidr(record.network.subnet)
+
+/**
+ * Where a network's address book and its endpoints disagree: the book must hold exactly the
+ * subnet's network and broadcast addresses, the gateway, and each endpoint's address under its
+ * container's sequence number. `endpoints` visits every endpoint of the network (on every host,
+ * for a swarm network) with that number.
+ */
+export const bookProblems = (
+  network: Network,
+  book: AddressBook | undefined,
+  endpoints: (visit: (endpoint: Endpoint, seq: number) => void) => void,
+): Array<string> => {
+  const { name } = network
+  const subnet = network.subnet === undefined ? undefined : parseCidr(network.subnet)
+  if (subnet === undefined || book === undefined) {
+    return subnet === book ? [] : [`network ${name}: subnet ${network.subnet} but address book ${book && formatCidr(book.subnet)}`]
+  }
+  if (book.subnet.base !== subnet.base || book.subnet.prefix !== subnet.prefix) {
+    return [`network ${name}: subnet ${formatCidr(subnet)} but address book for ${formatCidr(book.subnet)}`]
+  }
+  const expected = new Map<number, number>([
+    [0, reservedHolder],
+    [blockSize(subnet.prefix) - 1, reservedHolder],
+  ])
+  const gateway = network.gateway === undefined ? undefined : parseIPv4(network.gateway)
+  if (gateway !== undefined) expected.set(gateway - subnet.base, gatewayHolder)
+  endpoints((endpoint, seq) => {
+    const address = addressOf(endpoint)
+    if (address !== undefined) expected.set(address - subnet.base, seq)
+  })
+  const problems: Array<string> = []
+  IntTrie.forEach(book.holders, (holder, offset) => {
+    if (expected.get(offset) !== holder) {
+      problems.push(`network ${name}: address ${formatIPv4(subnet.base + offset)} is booked for ${holder}, expected ${expected.get(offset)}`)
+    }
+    expected.delete(offset)
+  })
+  for (const [offset, holder] of expected) {
+    problems.push(`network ${name}: address ${formatIPv4(subnet.base + offset)} of ${holder} is not booked`)
+  }
+  return problems
+}
 
 export const invariants: ReadonlyArray<Invariant> = [
   {
@@ -304,43 +346,11 @@ export const invariants: ReadonlyArray<Invariant> = [
     // a swarm network's book also holds the other hosts' endpoints: the lab checks it (lab-invariants)
     name: "address-book-matches-endpoints",
     check: (state) =>
-      networkRecords(state).flatMap((record) => {
-        if (scopeOf(record.network) === "swarm") return []
-        const name = record.network.name
-        const subnet = subnetOf(record)
-        const book = record.addresses
-        if (subnet === undefined || book === undefined) {
-          return subnet === book
-            ? []
-            : [`network ${name}: subnet ${record.network.subnet} but address book ${book && formatCidr(book.subnet)}`]
-        }
-        if (book.subnet.base !== subnet.base || book.subnet.prefix !== subnet.prefix) {
-          return [`network ${name}: subnet ${formatCidr(subnet)} but address book for ${formatCidr(book.subnet)}`]
-        }
-        const expected = new Map<number, number>([
-          [0, reservedHolder],
-          [blockSize(subnet.prefix) - 1, reservedHolder],
-        ])
-        const gateway = record.network.gateway === undefined ? undefined : parseIPv4(record.network.gateway)
-        if (gateway !== undefined) expected.set(gateway - subnet.base, gatewayHolder)
-        IntTrie.forEach(record.endpoints, (endpoint, seq) => {
-          const address = addressOf(endpoint)
-          if (address !== undefined) expected.set(address - subnet.base, seq)
-        })
-        const problems: Array<string> = []
-        IntTrie.forEach(book.holders, (holder, offset) => {
-          if (expected.get(offset) !== holder) {
-            problems.push(
-              `network ${name}: address ${formatIPv4(subnet.base + offset)} is booked for ${holder}, expected ${expected.get(offset)}`,
-            )
-          }
-          expected.delete(offset)
-        })
-        for (const [offset, holder] of expected) {
-          problems.push(`network ${name}: address ${formatIPv4(subnet.base + offset)} of ${holder} is not booked`)
-        }
-        return problems
-      }),
+      networkRecords(state).flatMap((record) =>
+        scopeOf(record.network) === "swarm"
+          ? []
+          : bookProblems(record.network, record.addresses, (visit) => IntTrie.forEach(record.endpoints, visit)),
+      ),
   },
   {
     name: "dynamic-addresses-inside-ip-range",

@@ -200,14 +200,28 @@ export const createSwarmNetwork = (lab: LabState, request: LabNetworkRequest): L
 export const createLabNetwork = (lab: LabState, request: LabNetworkRequest): LabOutcome<ReadonlyArray<LabNetworkRow>> =>
   request.driver === "overlay" ? createSwarmNetwork(lab, request) : createLocalNetwork(lab, request)
 
-const dropVlan = (lab: LabState, network: Network): LabState =>
-  StringMap.has(lab.vlans, network.id) ? { ...lab, vlans: StringMap.remove(lab.vlans, network.id) } : lab
+/**
+ * Forgets a removed network's driver data. Docker deletes a parent the network made even while a
+ * network of the other driver still uses it, which leaves that one without its link; cnmlab
+ * hands the parent over instead, and the last network on it removes it.
+ */
+const dropVlan = (lab: LabState, index: number, network: Network): LabState => {
+  const info = StringMap.get(lab.vlans, network.id)
+  if (info === undefined) return lab
+  let vlans = StringMap.remove(lab.vlans, network.id)
+  const heir = info.createdParent ? vlanNetworksOn(lab, index).find((other) => other.network.id !== network.id && other.info.parent === info.parent) : undefined
+  if (heir !== undefined) {
+    const { parentKind, vlanOf } = info
+    vlans = StringMap.set(vlans, heir.network.id, { ...heir.info, createdParent: true, parentKind, ...(vlanOf === undefined ? {} : { vlanOf }) })
+  }
+  return { ...lab, vlans }
+}
 
 const removeOnHost = (lab: LabState, index: number, name: string): LabOutcome<LabNetworkRow> => {
   const outcome = removeNetwork(hostStateForOperation(lab, index), name)
   if (!outcome.ok) return refuseWith(outcome)
   const row = { network: outcome.value, scope: scopeOf(outcome.value), host: (lab.hosts[index] as { name: string }).name }
-  return labSucceed(dropVlan(withHostState(lab, index, outcome.state), outcome.value), row)
+  return labSucceed(dropVlan(withHostState(lab, index, outcome.state), index, outcome.value), row)
 }
 
 /**

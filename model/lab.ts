@@ -6,7 +6,7 @@
  * every host `docker_gwbridge` (the next local pool, ICC off, masquerade on) with the ingress
  * sandbox's gateway leg on it.
  */
-import { type Cidr, blockSize, cidrContains, formatIPv4, parseCidr, parseCidrWithAddress, parseIPv4 } from "./cidr.ts"
+import { type Cidr, blockSize, formatIPv4, parseCidr, parseCidrWithAddress, parseIPv4 } from "./cidr.ts"
 import { createNetwork } from "./network-ops.ts"
 import { createSandbox } from "./container-ops.ts"
 import type { LabHost, LabRequest, LabState } from "./lab-types.ts"
@@ -118,6 +118,3 @@ export const createLab = (request: LabRequest = {}): Checked<LabState> => {
   }
   return { ok: true, value: request.swarm === true ? formSwarm(lab) : lab }
 }
-
-/** the host's underlay address lies on the lab's underlay */
-export const onUnderlay = (lab: LabState, host: LabHost): boolean => cidrContains(lab.underlay, parseIPv4(host.address) as number)
