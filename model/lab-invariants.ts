@@ -19,7 +19,7 @@ import {
 } from "./lab-store.ts"
 import { containersOn, isGatewayLeg, needsGatewayLeg } from "./lab-sandboxes.ts"
 import { firstVni, isEncrypted, lastVni, overlayMtu, overlayOptionKeys, underlayMtu } from "./overlay-driver.ts"
-import { type ContainerRecord, type NetworkRecord, containerRecord, networkRecord } from "./representation.ts"
+import { type ContainerRecord, containerRecord, networkRecord } from "./representation.ts"
 import * as StringMap from "./string-map.ts"
 import { isVlanDriver } from "./vlan-driver.ts"
 
@@ -253,7 +253,8 @@ export const labInvariants: ReadonlyArray<LabInvariant> = [
       for (const [name] of swarmEntries(lab)) {
         lab.hostStates.forEach((state, index) => {
           const sandbox = containerRecord(state, name === ingressNetwork ? ingressSandbox : loadBalancerSandbox(name))
-          const wanted = name === ingressNetwork || containersOn(networkRecord(state, name) as NetworkRecord) > 0
+          const record = networkRecord(state, name)
+          const wanted = name === ingressNetwork || (record !== undefined && containersOn(record) > 0)
           if (wanted !== (sandbox !== undefined)) {
             problems.push(`${hostName(lab, index)} ${wanted ? "lacks" : "keeps"} its load balancer on ${name}`)
           }

@@ -54,8 +54,8 @@ export const givesGateway = (lab: LabState, network: Network): boolean =>
 export const needsGatewayLeg = (lab: LabState, state: CnmState, record: ContainerRecord): boolean => {
   let need = false
   for (const endpoint of record.endpoints) {
-    if (isGatewayLeg(lab, record.container.name, endpoint)) continue
-    const network = (networkRecord(state, endpoint.network) as NetworkRecord).network
+    const network = networkRecord(state, endpoint.network)?.network
+    if (network === undefined || isGatewayLeg(lab, record.container.name, endpoint)) continue
     if (network.driver === "null" || network.driver === "host" || network.internal || isIpvlanL3(lab, network)) continue
     if (givesGateway(lab, network)) return false
     need = true
