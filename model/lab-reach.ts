@@ -93,14 +93,20 @@ const hearsChild = (from: VlanView, station: Station): boolean => {
   return mode === "bridge" || mode === "l2" || mode === "l3"
 }
 
+/** can `station` answer an ARP request that `listener` sends (a child, or a host from its eth0)? */
+const hears = (listener: Station, station: Station): boolean =>
+  listener.child === undefined
+    ? station.host !== listener.host && (station.child === undefined || !isL3(station.child.view))
+    : hearsChild(listener.child.view, station)
+
 /** the station's echo reply finds the way back to `address` on-link */
 const repliesTo = (topology: Topology, station: Station, address: number): boolean =>
   station.child === undefined ? onHostLink(topology, station.host, address) : cidrContains(station.child.view.subnet, address)
 
 /**
  * The outcome among the stations that hear the request: none, false; several, a race unless none
- * could answer; one, its answer, unless the source's own address is also held by someone else on
- * the segment (the reply may then go there).
+ * could answer; one, its answer, unless someone else that station hears also holds the source's
+ * address (its reply may then go there).
  */
 const settle = (
   topology: Topology,
@@ -113,7 +119,8 @@ const settle = (
   if (candidates.length === 0) return false
   const outcomes = candidates.map(outcome)
   if (candidates.length > 1) return outcomes.every((answer) => !answer) ? false : undefined
-  const shared = (topology.segments.get(segment)?.get(sourceAddress) ?? []).some((station) => !isSelf(station))
+  const replier = candidates[0] as Station
+  const shared = (topology.segments.get(segment)?.get(sourceAddress) ?? []).some((station) => !isSelf(station) && hears(replier, station))
   return outcomes[0] === true && shared ? undefined : outcomes[0]
 }
 
