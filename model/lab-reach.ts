@@ -216,8 +216,17 @@ const throughBridgeHost = (topology: Topology, host: number, internal: boolean, 
 const underlayShared = (topology: Topology, host: number): boolean =>
   stationsFor(topology, underlaySegment, (topology.underlay[host] as { address: number }).address).length > 1
 
-/** VXLAN between two hosts: each reaches the other on-link, and each receives on its eth0 */
+/** VXLAN between two hosts, remembered per pair of hosts: a matrix asks it for most of its cells */
 const vxlanBetween = (topology: Topology, a: number, b: number): Reach => {
+  const key = a * 4096 + b
+  if (topology.pairs.has(key)) return topology.pairs.get(key)
+  const reach = vxlanPath(topology, a, b)
+  topology.pairs.set(key, reach)
+  return reach
+}
+
+/** each host reaches the other on-link, and each receives on its eth0 */
+const vxlanPath = (topology: Topology, a: number, b: number): Reach => {
   const address = (host: number) => (topology.underlay[host] as { address: number }).address
   const works =
     onHostLink(topology, a, address(b)) &&
@@ -302,28 +311,57 @@ const sourceOf = (lab: LabState, name: string): Source | undefined => {
   return record === undefined ? undefined : { host, name, record }
 }
 
-/** can container `from` ping `target`? (a topology built for the lab) */
-export const reachFrom = (topology: Topology, from: string, target: number): Reach => {
+/** what a source's pings depend on, worked out once for all its targets */
+interface PreparedSource {
+  readonly source: Source
+  readonly onHostNetwork: boolean
+  readonly routes: ReadonlyArray<Route>
+  /** the block each route reaches on-link */
+  readonly blocks: ReadonlyArray<{ readonly route: Route; readonly base: number; readonly last: number; readonly prefix: number }>
+}
+
+const prepare = (topology: Topology, from: string): PreparedSource | undefined => {
   const source = sourceOf(topology.lab, from)
-  if (source === undefined) return false
+  if (source === undefined) return undefined
   const onHostNetwork = source.record.endpoints.some((endpoint) => networkOf(topology, source.host, endpoint.network).driver === "host")
-  if (onHostNetwork) {
+  const routes = routesOf(topology, source)
+  const blocks = routes.flatMap((route) => {
+    const block = viewOfRoute(topology, source, route)?.subnet
+    return block === undefined ? [] : [{ route, base: block.base, last: block.base + 2 ** (32 - block.prefix) - 1, prefix: block.prefix }]
+  })
+  return { source, onHostNetwork, routes, blocks }
+}
+
+const reachPrepared = (topology: Topology, prepared: PreparedSource, target: number): Reach => {
+  const { source, routes } = prepared
+  if (prepared.onHostNetwork) {
     if ((topology.ownAddresses[source.host] as ReadonlySet<number>).has(target)) return true
     return hostRoutes(topology, source.host, target, true)
   }
-  const routes = routesOf(topology, source)
-  if (routes.some((route) => route.address === target)) return true
+  for (const route of routes) if (route.address === target) return true
+  // the longest prefix holding the target; a tie (overlapping subnets of two address spaces) must agree
   let best = -1
-  let chosen: Array<Route> = []
-  for (const route of routes) {
-    const block = viewOfRoute(topology, source, route)?.subnet
-    if (block === undefined || !cidrContains(block, target) || block.prefix < best) continue
-    if (block.prefix > best) chosen = []
+  let first: Route | undefined
+  let tied: Array<Route> | undefined
+  for (const block of prepared.blocks) {
+    if (target < block.base || target > block.last || block.prefix < best) continue
+    if (block.prefix > best) {
+      first = block.route
+      tied = undefined
+    } else {
+      tied = [...(tied ?? [first as Route]), block.route]
+    }
     best = block.prefix
-    chosen.push(route)
   }
-  if (chosen.length > 0) return agreed(chosen.map((route) => onLink(topology, source, route, target)))
+  if (tied !== undefined) return agreed(tied.map((route) => onLink(topology, source, route, target)))
+  if (first !== undefined) return onLink(topology, source, first, target)
   return viaDefaultRoute(topology, source, routes, target)
+}
+
+/** can container `from` ping `target`? (a topology built for the lab) */
+export const reachFrom = (topology: Topology, from: string, target: number): Reach => {
+  const prepared = prepare(topology, from)
+  return prepared === undefined ? false : reachPrepared(topology, prepared, target)
 }
 
 /**
@@ -358,14 +396,16 @@ export const predictLabReachMatrix = (lab: LabState): ReadonlyArray<LabReachRow>
   const topology = buildTopology(lab)
   const targets = labEndpoints(lab).filter((endpoint) => endpoint.address !== undefined)
   const rows: Array<LabReachRow> = []
+  const parsed = targets.map((endpoint) => {
+    const address = stripPrefix(endpoint.address as string)
+    return { endpoint, address, target: parseIPv4(address) as number }
+  })
   for (const from of IntTrie.values(lab.containerOrder)) {
-    const memo = new Map<number, Reach>()
-    for (const endpoint of targets) {
+    const prepared = prepare(topology, from)
+    for (const { endpoint, address, target } of parsed) {
       if (endpoint.container === from) continue
-      const address = stripPrefix(endpoint.address as string)
-      const target = parseIPv4(address) as number
-      if (!memo.has(target)) memo.set(target, reachFrom(topology, from, target))
-      rows.push({ from, to: endpoint.container, network: endpoint.network, address, reachable: memo.get(target) })
+      const reachable = prepared === undefined ? false : reachPrepared(topology, prepared, target)
+      rows.push({ from, to: endpoint.container, network: endpoint.network, address, reachable })
     }
   }
   return rows
@@ -382,7 +422,11 @@ export interface LabHostReachRow {
 /** every container against every host's underlay address: the report's `reachHosts` */
 export const predictLabReachHosts = (lab: LabState): ReadonlyArray<LabHostReachRow> => {
   const topology = buildTopology(lab)
-  return IntTrie.values(lab.containerOrder).flatMap((from) =>
-    lab.hosts.map((host) => ({ from, host: host.name, address: host.address, reachable: reachFrom(topology, from, parseIPv4(host.address) as number) })),
-  )
+  return IntTrie.values(lab.containerOrder).flatMap((from) => {
+    const prepared = prepare(topology, from)
+    return lab.hosts.map((host) => {
+      const reachable = prepared === undefined ? false : reachPrepared(topology, prepared, parseIPv4(host.address) as number)
+      return { from, host: host.name, address: host.address, reachable }
+    })
+  })
 }

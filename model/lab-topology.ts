@@ -54,6 +54,8 @@ export interface Topology {
   readonly vlans: ReadonlyArray<ReadonlyMap<string, VlanView>>
   /** segment → address → the stations that answer for it */
   readonly segments: ReadonlyMap<string, ReadonlyMap<number, ReadonlyArray<Station>>>
+  /** what lab-reach found about VXLAN between two hosts (a × 4096 + b), filled as it is asked: the lab never changes under it */
+  readonly pairs: Map<number, boolean | undefined>
 }
 
 /** the segment of the untagged underlay, which every host's eth0 is on */
@@ -138,7 +140,7 @@ export const buildTopology = (lab: LabState): Topology => {
       for (const [address, { sandbox, host }] of view.holders) addStation(view.segment, { host, address, child: { view, sandbox } })
     }
   })
-  return { lab, underlay, ownAddresses, underlayTaken, bridges, swarm, vlans, segments }
+  return { lab, underlay, ownAddresses, underlayTaken, bridges, swarm, vlans, segments, pairs: new Map() }
 }
 
 /** the host reaches the address on-link through its eth0 */
