@@ -96,7 +96,7 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
   const outcome = connect(hostStateForOperation(start, index), container, attach)
   if (!outcome.ok) return refuseWith(outcome)
   const settled = afterJoin(lab, withHostState(start, index, outcome.state), index, outcome.value)
-  return settled.ok ? labSucceed(settled.lab, outcome.value) : labRefuse(lab, settled.lab ?? lab, settled)
+  return settled.ok ? labSucceed(settled.lab, outcome.value) : settled
 }
 
 /**
@@ -122,13 +122,14 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest):
     placement: StringMap.set(lab.placement, request.name, index),
     containerOrder: IntTrie.set(lab.containerOrder, seq, request.name),
   }
+  // every refusal below is relative to `lab`: the container goes, Docker's cursors stay where the attempt left them
   let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint)
   for (const attach of rest) {
     if (!current.ok) break
     const joined: LabOutcome<unknown> = joinOn(current.lab, index, request.name, attach)
     current = joined.ok ? labSucceed(joined.lab, undefined) : labRefuse(lab, joined.lab ?? current.lab, joined)
   }
-  if (!current.ok) return current.lab === undefined ? current : labRefuse(lab, current.lab, current)
+  if (!current.ok) return current
   const record = containerRecord(hostState(current.lab, index), request.name) as ContainerRecord
   return labSucceed(current.lab, { container: record.container, endpoints: listedEndpoints(current.lab, record), host: hostName(lab, index) })
 }

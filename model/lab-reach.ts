@@ -28,6 +28,7 @@
 import { cidrContains, parseIPv4, stripPrefix } from "./cidr.ts"
 import type { LabState } from "./lab-types.ts"
 import { hostState } from "./lab-store.ts"
+import { masqueradeEnabled } from "./options.ts"
 import { isGatewayLeg } from "./lab-sandboxes.ts"
 import { labEndpoints } from "./lab-queries.ts"
 import {
@@ -185,10 +186,13 @@ const hostOnUnderlay = (topology: Topology, host: number, target: number): Reach
 
 /**
  * The host's route for an address it does not own: the longest prefix among its bridges and its
- * eth0. `originated`: the host's own ping (a `host` container), which enters any bridge; a
- * forwarded one is dropped there (isolation).
+ * eth0. `from`: the host's own ping (a `host` container), which enters any bridge; or one it
+ * forwards from a bridge, dropped at another bridge (isolation) and sent out of eth0 with the
+ * host's address only when that bridge masquerades (a reply to a container's own address finds
+ * no way back).
  */
-const hostRoutes = (topology: Topology, host: number, target: number, originated: boolean): Reach => {
+const hostRoutes = (topology: Topology, host: number, target: number, from: "host" | "masqueraded" | "forwarded"): Reach => {
+  const originated = from === "host"
   let best = -1
   let outcomes: Array<Reach> = []
   const consider = (prefix: number, outcome: () => Reach) => {
@@ -201,15 +205,17 @@ const hostRoutes = (topology: Topology, host: number, target: number, originated
     if (cidrContains(view.subnet, target)) consider(view.subnet.prefix, () => originated && view.holders.has(target))
   }
   if (onHostLink(topology, host, target)) {
-    consider((topology.underlay[host] as { onLink: { prefix: number } }).onLink.prefix, () => hostOnUnderlay(topology, host, target))
+    const prefix = (topology.underlay[host] as { onLink: { prefix: number } }).onLink.prefix
+    consider(prefix, () => from !== "forwarded" && hostOnUnderlay(topology, host, target))
   }
   return outcomes.length === 0 ? false : agreed(outcomes)
 }
 
 /** a ping that reached the host through a bridge (its gateway) */
-const throughBridgeHost = (topology: Topology, host: number, internal: boolean, target: number): Reach => {
+const throughBridgeHost = (topology: Topology, host: number, bridge: Network, target: number): Reach => {
   if ((topology.ownAddresses[host] as ReadonlySet<number>).has(target)) return true
-  return internal ? false : hostRoutes(topology, host, target, false)
+  if (bridge.internal) return false
+  return hostRoutes(topology, host, target, masqueradeEnabled(bridge.options) ? "masqueraded" : "forwarded")
 }
 
 /** the underlay addresses of two hosts are held twice (a child took one): VXLAN between them is a race */
@@ -301,7 +307,7 @@ const viaDefaultRoute = (topology: Topology, source: Source, routes: ReadonlyArr
   if (gateway === undefined) return false
   const vlan = vlanView(topology, source.host, gateway.network.name)
   if (vlan !== undefined) return childViaGateway(topology, vlan, source.name, gateway.address, target)
-  return throughBridgeHost(topology, source.host, gateway.network.internal, target)
+  return throughBridgeHost(topology, source.host, gateway.network, target)
 }
 
 const sourceOf = (lab: LabState, name: string): Source | undefined => {
@@ -336,7 +342,7 @@ const reachPrepared = (topology: Topology, prepared: PreparedSource, target: num
   const { source, routes } = prepared
   if (prepared.onHostNetwork) {
     if ((topology.ownAddresses[source.host] as ReadonlySet<number>).has(target)) return true
-    return hostRoutes(topology, source.host, target, true)
+    return hostRoutes(topology, source.host, target, "host")
   }
   for (const route of routes) if (route.address === target) return true
   // the longest prefix holding the target; a tie (overlapping subnets of two address spaces) must agree

@@ -71,8 +71,15 @@ export const mtuProblem = (driver: DriverName, options: Readonly<Record<string, 
   return `failed to set MTU ${mtuText} on host interface: invalid argument`
 }
 
-/** inter-container communication on a bridge network: on unless the option says false */
-export const iccEnabled = (options: Readonly<Record<string, string>>): boolean => {
-  const value = options[optionKeys.enableIcc]
+/** a bridge network's boolean option that is on unless it says false */
+const onUnlessFalse = (options: Readonly<Record<string, string>>, key: string): boolean => {
+  const value = options[key]
   return value === undefined || parseGoBool(value) !== false
 }
+
+/** inter-container communication on a bridge network: on unless the option says false */
+export const iccEnabled = (options: Readonly<Record<string, string>>): boolean => onUnlessFalse(options, optionKeys.enableIcc)
+
+/** a bridge network's traffic leaves the host with the host's address: on unless the option says false */
+export const masqueradeEnabled = (options: Readonly<Record<string, string>>): boolean =>
+  onUnlessFalse(options, optionKeys.enableIpMasquerade)

@@ -206,3 +206,14 @@ describe("the matrices", () => {
     ])
   })
 })
+
+describe("masquerade", () => {
+  it("is what takes a bridge container's ping to another host: without it the reply has no way back", () => {
+    const lab = labOf(
+      { hosts: hostsNamed(2) },
+      network({ name: "plain", hosts: ["host1"], options: { "com.docker.network.bridge.enable_ip_masquerade": "false" } }),
+      container("b1", "host1", "plain"),
+    )
+    expect([toHost(lab, "b1", "host1"), toHost(lab, "b1", "host2")]).toEqual([true, false])
+  })
+})
