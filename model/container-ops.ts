@@ -294,11 +294,22 @@ const defaultModeName = "default"
 const asRunNetwork = (request: AttachRequest): AttachRequest =>
   request.network === defaultModeName ? { ...request, network: "bridge" } : request
 
-export const createContainer = (state: CnmState, request: ContainerRequest): Outcome<ContainerWithEndpoints> => {
+/** Docker's refusal of a container name, if it refuses it */
+export const containerNameProblem = (name: string): Refusal | undefined =>
+  containerNamePattern.test(name)
+    ? undefined
+    : fail("InvalidName", `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
+
+export const createContainer = (state: CnmState, request: ContainerRequest): Outcome<ContainerWithEndpoints> =>
+  containerNameProblem(request.name) ?? createSandbox(state, request)
+
+/**
+ * A sandbox with endpoints, as createContainer makes one, without Docker's rule for container
+ * names: also for the sandboxes Docker makes for itself (a swarm host's ingress sandbox, an
+ * overlay network's load balancer), which take a name no container can have.
+ */
+export const createSandbox = (state: CnmState, request: ContainerRequest): Outcome<ContainerWithEndpoints> => {
   const { name } = request
-  if (!containerNamePattern.test(name)) {
-    return fail("InvalidName", `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`)
-  }
   if (containerRecord(state, name) !== undefined) {
     return fail("ContainerNameConflict", `Conflict. The container name "/${name}" is already in use`)
   }

@@ -23,11 +23,20 @@ export const errorCodes = [
   "HostNetworkExclusive",
   "NoneNetworkExclusive",
   "InvalidOption",
+  "SwarmRequired",
+  "ParentInUse",
+  "ParentNotFound",
   /** not in the contract's table: the kernel refused what the model allowed (a backend fault) */
   "KernelError",
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]
+
+/**
+ * The codes only a lab gives (model/lab-ops.ts): they need the swarm, or the links of a host,
+ * which one host's CnmState does not know.
+ */
+export const labErrorCodes: ReadonlyArray<ErrorCode> = ["SwarmRequired", "ParentInUse", "ParentNotFound"]
 
 export interface CnmError {
   readonly code: ErrorCode

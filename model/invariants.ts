@@ -17,10 +17,10 @@ import {
   parseIPv4,
 } from "./cidr.ts"
 import * as IntTrie from "./int-trie.ts"
-import { defaultPools, gatewayHolder, macForAddress, reservedHolder } from "./ipam.ts"
+import { type AddressBook, defaultPools, gatewayHolder, macForAddress, reservedHolder } from "./ipam.ts"
 import type { CnmState, ContainerRecord, NetworkRecord } from "./representation.ts"
 import * as StringMap from "./string-map.ts"
-import type { Endpoint } from "./types.ts"
+import { type Endpoint, type Network, scopeOf } from "./types.ts"
 
 export interface InvariantViolation {
   readonly invariant: string
@@ -92,6 +92,48 @@ const exclusiveModeProblems = (state: CnmState, driver: "host" | "null", label: 
 
 const subnetOf = (record: NetworkRecord): Cidr | undefined =>
   record.network.subnet === undefined ? undefined : parseCidr(record.network.subnet)
+
+/**
+ * Where a network's address book and its endpoints disagree: the book must hold exactly the
+ * subnet's network and broadcast addresses, the gateway, and each endpoint's address under its
+ * container's sequence number. `endpoints` visits every endpoint of the network (on every host,
+ * for a swarm network) with that number.
+ */
+export const bookProblems = (
+  network: Network,
+  book: AddressBook | undefined,
+  endpoints: (visit: (endpoint: Endpoint, seq: number) => void) => void,
+): Array<string> => {
+  const { name } = network
+  const subnet = network.subnet === undefined ? undefined : parseCidr(network.subnet)
+  if (subnet === undefined || book === undefined) {
+    return subnet === book ? [] : [`network ${name}: subnet ${network.subnet} but address book ${book && formatCidr(book.subnet)}`]
+  }
+  if (book.subnet.base !== subnet.base || book.subnet.prefix !== subnet.prefix) {
+    return [`network ${name}: subnet ${formatCidr(subnet)} but address book for ${formatCidr(book.subnet)}`]
+  }
+  const expected = new Map<number, number>([
+    [0, reservedHolder],
+    [blockSize(subnet.prefix) - 1, reservedHolder],
+  ])
+  const gateway = network.gateway === undefined ? undefined : parseIPv4(network.gateway)
+  if (gateway !== undefined) expected.set(gateway - subnet.base, gatewayHolder)
+  endpoints((endpoint, seq) => {
+    const address = addressOf(endpoint)
+    if (address !== undefined) expected.set(address - subnet.base, seq)
+  })
+  const problems: Array<string> = []
+  IntTrie.forEach(book.holders, (holder, offset) => {
+    if (expected.get(offset) !== holder) {
+      problems.push(`network ${name}: address ${formatIPv4(subnet.base + offset)} is booked for ${holder}, expected ${expected.get(offset)}`)
+    }
+    expected.delete(offset)
+  })
+  for (const [offset, holder] of expected) {
+    problems.push(`network ${name}: address ${formatIPv4(subnet.base + offset)} of ${holder} is not booked`)
+  }
+  return problems
+}
 
 export const invariants: ReadonlyArray<Invariant> = [
   {
@@ -264,16 +306,17 @@ export const invariants: ReadonlyArray<Invariant> = [
     },
   },
   {
+    // within one address space: the host's local one, or the swarm's (see network-ops subnetsInUse)
     name: "subnets-disjoint",
     check: (state) => {
       const subnets = networkRecords(state).flatMap((record) => {
         const subnet = subnetOf(record)
-        return subnet === undefined ? [] : [{ name: record.network.name, subnet }]
+        return subnet === undefined ? [] : [{ name: record.network.name, scope: scopeOf(record.network), subnet }]
       })
       const problems: Array<string> = []
       subnets.forEach((a, index) => {
         for (const b of subnets.slice(index + 1)) {
-          if (cidrsOverlap(a.subnet, b.subnet)) {
+          if (a.scope === b.scope && cidrsOverlap(a.subnet, b.subnet)) {
             problems.push(`networks ${a.name} (${formatCidr(a.subnet)}) and ${b.name} (${formatCidr(b.subnet)}) overlap`)
           }
         }
@@ -300,44 +343,14 @@ export const invariants: ReadonlyArray<Invariant> = [
       }),
   },
   {
+    // a swarm network's book also holds the other hosts' endpoints: the lab checks it (lab-invariants)
     name: "address-book-matches-endpoints",
     check: (state) =>
-      networkRecords(state).flatMap((record) => {
-        const name = record.network.name
-        const subnet = subnetOf(record)
-        const book = record.addresses
-        if (subnet === undefined || book === undefined) {
-          return subnet === book
-            ? []
-            : [`network ${name}: subnet ${record.network.subnet} but address book ${book && formatCidr(book.subnet)}`]
-        }
-        if (book.subnet.base !== subnet.base || book.subnet.prefix !== subnet.prefix) {
-          return [`network ${name}: subnet ${formatCidr(subnet)} but address book for ${formatCidr(book.subnet)}`]
-        }
-        const expected = new Map<number, number>([
-          [0, reservedHolder],
-          [blockSize(subnet.prefix) - 1, reservedHolder],
-        ])
-        const gateway = record.network.gateway === undefined ? undefined : parseIPv4(record.network.gateway)
-        if (gateway !== undefined) expected.set(gateway - subnet.base, gatewayHolder)
-        IntTrie.forEach(record.endpoints, (endpoint, seq) => {
-          const address = addressOf(endpoint)
-          if (address !== undefined) expected.set(address - subnet.base, seq)
-        })
-        const problems: Array<string> = []
-        IntTrie.forEach(book.holders, (holder, offset) => {
-          if (expected.get(offset) !== holder) {
-            problems.push(
-              `network ${name}: address ${formatIPv4(subnet.base + offset)} is booked for ${holder}, expected ${expected.get(offset)}`,
-            )
-          }
-          expected.delete(offset)
-        })
-        for (const [offset, holder] of expected) {
-          problems.push(`network ${name}: address ${formatIPv4(subnet.base + offset)} of ${holder} is not booked`)
-        }
-        return problems
-      }),
+      networkRecords(state).flatMap((record) =>
+        scopeOf(record.network) === "swarm"
+          ? []
+          : bookProblems(record.network, record.addresses, (visit) => IntTrie.forEach(record.endpoints, visit)),
+      ),
   },
   {
     name: "dynamic-addresses-inside-ip-range",

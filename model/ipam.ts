@@ -29,6 +29,22 @@ export const defaultPools: ReadonlyArray<Cidr> = [
   ...splitCidr(cidr("192.168.0.0/16"), 20),
 ]
 
+/** an ordered list of pools, read by index: swarm's list has 65,536 entries, never built as an array */
+export interface PoolList {
+  readonly count: number
+  readonly at: (index: number) => Cidr
+}
+
+/** Docker's local default pools as a PoolList */
+export const localPools: PoolList = { count: defaultPools.length, at: (index) => defaultPools[index] as Cidr }
+
+/**
+ * Swarm's default address pool (`docker swarm init --default-addr-pool 10.0.0.0/8
+ * --default-addr-pool-mask-length 24`, the defaults): 10.0.0.0/8 cut into /24s, in address order.
+ * The manager's allocator takes overlay subnets from it; `ingress` gets the first.
+ */
+export const swarmPools: PoolList = { count: 2 ** 16, at: (index) => ({ base: 0x0a000000 + index * 256, prefix: 24 }) }
+
 export interface PoolChoice {
   readonly pool: Cidr
   /** where the next search starts */
@@ -36,23 +52,27 @@ export interface PoolChoice {
 }
 
 /**
- * The default pool for a network without a subnet, as Docker 20.10's allocator picks it
- * (libnetwork ipam getPredefinedPool): walk the pool list rotated to start at the cursor, take
- * the first pool that overlaps no subnet in use, and move the cursor just past it. A pool freed
- * by a removed network is therefore not handed out again until the search wraps around. When
- * the new cursor would run past the end of the list, Docker resets it to 0, so after a wrapped
- * allocation the search starts again from the lowest pool.
+ * The pool for a network without a subnet, as Docker 20.10's allocator picks it (libnetwork ipam
+ * getPredefinedPool, the same code for the local and the swarm address space): walk the pool
+ * list rotated to start at the cursor, take the first pool that overlaps no subnet in use, and
+ * move the cursor just past it. A pool freed by a removed network is therefore not handed out
+ * again until the search wraps around. When the new cursor would run past the end of the list,
+ * Docker resets it to 0, so after a wrapped allocation the search starts again from the lowest pool.
  */
-export const nextDefaultPool = (subnetsInUse: ReadonlyArray<Cidr>, cursor: number): PoolChoice | undefined => {
-  const start = cursor >= 0 && cursor < defaultPools.length ? cursor : 0
-  for (let step = 0; step < defaultPools.length; step++) {
-    const pool = defaultPools[(start + step) % defaultPools.length] as Cidr
+export const nextPool = (pools: PoolList, subnetsInUse: ReadonlyArray<Cidr>, cursor: number): PoolChoice | undefined => {
+  const start = cursor >= 0 && cursor < pools.count ? cursor : 0
+  for (let step = 0; step < pools.count; step++) {
+    const pool = pools.at((start + step) % pools.count)
     if (subnetsInUse.some((subnet) => cidrsOverlap(subnet, pool))) continue
     const next = start + step + 1
-    return { pool, nextCursor: next >= defaultPools.length ? 0 : next }
+    return { pool, nextCursor: next >= pools.count ? 0 : next }
   }
   return undefined
 }
+
+/** the next local default pool (nextPool over Docker's 31 local pools) */
+export const nextDefaultPool = (subnetsInUse: ReadonlyArray<Cidr>, cursor: number): PoolChoice | undefined =>
+  nextPool(localPools, subnetsInUse, cursor)
 
 /** who holds an address of a network: a container (its sequence number) or the network itself */
 export const reservedHolder = -1
@@ -66,6 +86,18 @@ export interface AddressBook {
   readonly gateway: number
   /** offset → holder: a container's sequence number, reservedHolder or gatewayHolder */
   readonly holders: IntTrie.IntTrie<number>
+  /**
+   * Serial allocation, as swarm's manager asks for every overlay address (cnmallocator
+   * setIPAMSerialAlloc): a dynamic address is searched from `next` on, and only from the start of
+   * the range once nothing is free after it, so a freed address is not handed out again at once.
+   * Local networks allocate lowest-free and ignore `next`.
+   */
+  readonly serial: boolean
+  /**
+   * libnetwork's bitmask cursor (bitseq Handle.curr): one past the offset of the last dynamic
+   * allocation; 0 before any. A static address does not move it. Kept for serial books only.
+   */
+  readonly next: number
 }
 
 /** a class, not an object literal: every endpoint change builds one (see arrays.ts for why) */
@@ -76,6 +108,8 @@ class Book implements AddressBook {
     readonly dynamicLast: number,
     readonly gateway: number,
     readonly holders: IntTrie.IntTrie<number>,
+    readonly serial: boolean,
+    readonly next: number,
   ) {}
 }
 
@@ -122,6 +156,7 @@ export const openAddressBook = (
   subnet: Cidr,
   userGateway: number | undefined,
   ipRange: Cidr | undefined,
+  serial = false,
 ): AddressBook | undefined => {
   const size = blockSize(subnet.prefix)
   const holders = IntTrie.set(IntTrie.set(IntTrie.empty<number>(), 0, reservedHolder), size - 1, reservedHolder)
@@ -129,22 +164,39 @@ export const openAddressBook = (
   const gatewayOffset =
     userGateway === undefined ? IntTrie.firstAbsent(holders, dynamicFirst, dynamicLast) : userGateway - subnet.base
   if (gatewayOffset < 0 || IntTrie.has(holders, gatewayOffset)) return undefined
-  return new Book(subnet, dynamicFirst, dynamicLast, subnet.base + gatewayOffset, IntTrie.set(holders, gatewayOffset, gatewayHolder))
+  // swarm asks for the gateway like any address: an automatic one moves the cursor, a given one does not
+  const next = serial && userGateway === undefined ? gatewayOffset + 1 : 0
+  const booked = IntTrie.set(holders, gatewayOffset, gatewayHolder)
+  return new Book(subnet, dynamicFirst, dynamicLast, subnet.base + gatewayOffset, booked, serial, next)
 }
 
-const withHolders = (book: AddressBook, holders: IntTrie.IntTrie<number>): AddressBook =>
-  new Book(book.subnet, book.dynamicFirst, book.dynamicLast, book.gateway, holders)
+const withHolders = (book: AddressBook, holders: IntTrie.IntTrie<number>, next: number = book.next): AddressBook =>
+  new Book(book.subnet, book.dynamicFirst, book.dynamicLast, book.gateway, holders, book.serial, next)
 
 export interface Allocation {
   readonly book: AddressBook
   readonly address: number
 }
 
-/** the lowest free address of the dynamic range; undefined when the range is full */
+/**
+ * Where a serial search finds a free offset (bitseq getAvailableFromCurrent): from the cursor when
+ * it lies past the start of the range, then, if nothing is free up to the range's end, from the start.
+ */
+const serialOffset = (book: AddressBook): number => {
+  const { dynamicFirst, dynamicLast, next } = book
+  if (next !== 0 && next > dynamicFirst && next <= dynamicLast) {
+    const offset = IntTrie.firstAbsent(book.holders, next, dynamicLast)
+    if (offset >= 0) return offset
+  }
+  return IntTrie.firstAbsent(book.holders, dynamicFirst, dynamicLast)
+}
+
+/** the lowest free address of the dynamic range (serial books: the next free one); undefined when the range is full */
 export const allocateDynamic = (book: AddressBook, holder: number): Allocation | undefined => {
-  const offset = IntTrie.firstAbsent(book.holders, book.dynamicFirst, book.dynamicLast)
+  const offset = book.serial ? serialOffset(book) : IntTrie.firstAbsent(book.holders, book.dynamicFirst, book.dynamicLast)
   if (offset < 0) return undefined
-  return { book: withHolders(book, IntTrie.set(book.holders, offset, holder)), address: book.subnet.base + offset }
+  const holders = IntTrie.set(book.holders, offset, holder)
+  return { book: withHolders(book, holders, book.serial ? offset + 1 : book.next), address: book.subnet.base + offset }
 }
 
 export type StaticProblem = "AddressOutOfRange" | "PoolExhausted" | "AddressInUse"
@@ -162,6 +214,9 @@ export const allocateStatic = (book: AddressBook, address: number, holder: numbe
   if (IntTrie.has(book.holders, offset)) return "AddressInUse"
   return { book: withHolders(book, IntTrie.set(book.holders, offset, holder)), address }
 }
+
+/** the same book with its serial cursor elsewhere (what a failed attempt leaves, see lab-store tracesOf) */
+export const withCursor = (book: AddressBook, next: number): AddressBook => withHolders(book, book.holders, next)
 
 export const release = (book: AddressBook, address: number): AddressBook =>
   withHolders(book, IntTrie.remove(book.holders, address - book.subnet.base))

@@ -15,7 +15,7 @@ import {
   parseCidrWithAddress,
   parseIPv4,
 } from "./cidr.ts"
-import { type AddressBook, gatewayProblem, nextDefaultPool, openAddressBook } from "./ipam.ts"
+import { type AddressBook, type PoolList, gatewayProblem, localPools, nextPool, openAddressBook } from "./ipam.ts"
 import { buildNetworkRecord } from "./network-record.ts"
 import { optionProblem } from "./options.ts"
 import {
@@ -43,15 +43,41 @@ const reservedNetworkNames: ReadonlySet<string> = new Set(["bridge", "host", "no
 /** drivers whose single network is predefined: a second one is refused */
 const singletonDrivers: ReadonlySet<DriverName> = new Set(["null", "host"])
 
-const isDriverName = (text: string): text is DriverName => (driverNames as ReadonlyArray<string>).includes(text)
+export const isDriverName = (text: string): text is DriverName => (driverNames as ReadonlyArray<string>).includes(text)
 
+/**
+ * The subnets of the host's local address space. A swarm network a host knows of lives in the
+ * manager's address space (libnetwork "GlobalDefault"), which Docker checks for overlaps only
+ * against other swarm networks: a local network may overlap an overlay subnet.
+ */
 const subnetsInUse = (state: CnmState): Array<Cidr> => {
   const subnets: Array<Cidr> = []
   StringMap.forEach(state.networks, (record) => {
-    if (record.addresses !== undefined) subnets.push(record.addresses.subnet)
+    if (record.addresses !== undefined && record.network.scope === undefined) subnets.push(record.addresses.subnet)
   })
   return subnets
 }
+
+/** an IPAM address space as a new network sees it: where automatic subnets come from, and what is taken */
+export interface AddressSpace {
+  /** libnetwork's name for it, as its messages say */
+  readonly name: "LocalDefault" | "GlobalDefault"
+  readonly pools: PoolList
+  readonly subnetsInUse: ReadonlyArray<Cidr>
+  /** where the search for the next automatic pool starts */
+  readonly poolCursor: number
+  /** addresses handed out serially (swarm) or lowest-free (local) */
+  readonly serial: boolean
+}
+
+/** the host's own address space: Docker's local default pools */
+const localAddressSpace = (state: CnmState): AddressSpace => ({
+  name: "LocalDefault",
+  pools: localPools,
+  subnetsInUse: subnetsInUse(state),
+  poolCursor: state.poolCursor,
+  serial: false,
+})
 
 /**
  * Where the 20.10 client places an --ip-range or --gateway value inside the subnet (cli
@@ -69,7 +95,7 @@ const clientAddressOf = (text: string): number | undefined =>
  * "every ip-range or gateway must have a corresponding subnet" InvalidGateway when a gateway was
  * given and InvalidSubnet otherwise.
  */
-const clientProblem = (request: NetworkRequest): Refusal | undefined => {
+export const clientProblem = (request: NetworkRequest): Refusal | undefined => {
   const { subnet: subnetText, ipRange, gateway } = request
   if (ipRange === undefined && gateway === undefined) return undefined
   if (subnetText === undefined) {
@@ -94,7 +120,7 @@ const clientProblem = (request: NetworkRequest): Refusal | undefined => {
   return undefined
 }
 
-interface AddressPlan {
+export interface AddressPlan {
   readonly addresses: AddressBook
   /** the --subnet text as the user wrote it, which Docker lists unchanged */
   readonly configuredSubnet?: string
@@ -112,23 +138,27 @@ const noGatewayLeft = (subnet: Cidr, gateway: string): Refusal =>
  * then the pool request (ip-range text, overlap, or the next default pool), then the gateway
  * address. The client has already matched the range and the gateway against the subnet.
  */
-const planAddresses = (state: CnmState, request: NetworkRequest, parsedSubnet: ParsedCidr | undefined): Checked<AddressPlan> => {
+export const planAddresses = (
+  space: AddressSpace,
+  request: NetworkRequest,
+  parsedSubnet: ParsedCidr | undefined,
+): Checked<AddressPlan> => {
   let gateway: number | undefined
   if (request.gateway !== undefined) {
     gateway = parseIPv4(request.gateway)
     if (gateway === undefined) return fail("InvalidGateway", `invalid gateway address ${request.gateway} in Ipam configuration`)
   }
-  const inUse = subnetsInUse(state)
+  const inUse = space.subnetsInUse
 
   if (parsedSubnet === undefined) {
-    const choice = nextDefaultPool(inUse, state.poolCursor)
+    const choice = nextPool(space.pools, inUse, space.poolCursor)
     if (choice === undefined) {
       return fail(
         "PoolExhausted",
         "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
       )
     }
-    const addresses = openAddressBook(choice.pool, undefined, undefined)
+    const addresses = openAddressBook(choice.pool, undefined, undefined, space.serial)
     if (addresses === undefined) return noGatewayLeft(choice.pool, "")
     return accept({ addresses, userSubnet: false, poolCursor: choice.nextCursor })
   }
@@ -141,7 +171,7 @@ const planAddresses = (state: CnmState, request: NetworkRequest, parsedSubnet: P
     const parsedRange = parseCidrWithAddress(request.ipRange)
     if (parsedRange === undefined) {
       const pool = `pool "${formatCidr(subnet)}" subpool "${request.ipRange}"`
-      return fail("InvalidSubnet", `failed to parse pool request for address space "LocalDefault" ${pool}: Invalid Address SubPool`)
+      return fail("InvalidSubnet", `failed to parse pool request for address space "${space.name}" ${pool}: Invalid Address SubPool`)
     }
     ipRange = { base: parsedRange.base, prefix: parsedRange.prefix }
   }
@@ -158,18 +188,22 @@ const planAddresses = (state: CnmState, request: NetworkRequest, parsedSubnet: P
       return fail("AddressInUse", `failed to allocate gateway (${request.gateway}): Address already in use`)
     }
   }
-  const addresses = openAddressBook(subnet, gateway, ipRange)
+  const addresses = openAddressBook(subnet, gateway, ipRange, space.serial)
   if (addresses === undefined) return noGatewayLeft(subnet, request.gateway ?? "")
   return accept({
     addresses,
     configuredSubnet: request.subnet as string,
     ...(ipRange === undefined ? {} : { ipRange }),
     userSubnet: true,
-    poolCursor: state.poolCursor,
+    poolCursor: space.poolCursor,
   })
 }
 
-export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome<Network> => {
+/**
+ * The checks before the daemon looks at the subnet: an empty name, the client's own checks, a
+ * name Docker keeps, a name in use (`nameTaken`: on this host, or for a swarm network anywhere).
+ */
+export const nameProblem = (request: NetworkRequest, nameTaken: (name: string) => boolean): Refusal | undefined => {
   const { name } = request
   if (name.trim() === "") return fail("InvalidName", "invalid name: name is empty")
   const refusedByClient = clientProblem(request)
@@ -177,12 +211,25 @@ export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome
   if (reservedNetworkNames.has(name)) {
     return fail("PredefinedNetwork", `operation is not permitted on predefined ${name} network`)
   }
-  if (networkRecord(state, name) !== undefined) return fail("NetworkNameConflict", `network with name ${name} already exists`)
+  return nameTaken(name) ? fail("NetworkNameConflict", `network with name ${name} already exists`) : undefined
+}
 
-  const parsedSubnet = request.subnet === undefined ? undefined : parseCidrWithAddress(request.subnet)
-  if (request.subnet !== undefined && parsedSubnet === undefined) {
-    return fail("InvalidSubnet", `Invalid subnet ${request.subnet} : invalid CIDR address: ${request.subnet}`)
-  }
+/** the --subnet text as the daemon parses it (getIpamConfig); undefined when none was given */
+export const requestedSubnet = (request: NetworkRequest): Checked<ParsedCidr | undefined> => {
+  if (request.subnet === undefined) return accept(undefined)
+  const parsed = parseCidrWithAddress(request.subnet)
+  return parsed === undefined
+    ? fail("InvalidSubnet", `Invalid subnet ${request.subnet} : invalid CIDR address: ${request.subnet}`)
+    : accept(parsed)
+}
+
+export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome<Network> => {
+  const { name } = request
+  const refusedByName = nameProblem(request, (wanted) => networkRecord(state, wanted) !== undefined)
+  if (refusedByName !== undefined) return refusedByName
+  const subnetText = requestedSubnet(request)
+  if (!subnetText.ok) return subnetText
+  const parsedSubnet = subnetText.value
 
   const driverText = request.driver ?? "bridge"
   if (!isDriverName(driverText)) return fail("DriverNotFound", `plugin "${driverText}" not found`)
@@ -191,7 +238,7 @@ export const createNetwork = (state: CnmState, request: NetworkRequest): Outcome
     return fail("InvalidOption", `only one instance of "${driverText}" network is allowed`)
   }
 
-  const planned = planAddresses(state, request, parsedSubnet)
+  const planned = planAddresses(localAddressSpace(state), request, parsedSubnet)
   if (!planned.ok) return planned
   const plan = planned.value
 

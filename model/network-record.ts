@@ -7,7 +7,7 @@ import { type Cidr, formatCidr, formatIPv4 } from "./cidr.ts"
 import * as IntTrie from "./int-trie.ts"
 import type { AddressBook } from "./ipam.ts"
 import { type NetworkRecord, NetworkRecordValue } from "./representation.ts"
-import type { DriverName, Network } from "./types.ts"
+import type { DriverName, Network, NetworkScope } from "./types.ts"
 
 /** Docker's ids are random; ours hash the creation sequence so that a replayed run gets the same ids */
 export const networkId = (seq: number, name: string): string =>
@@ -26,6 +26,8 @@ export interface NetworkSpec {
   readonly internal: boolean
   readonly predefined: boolean
   readonly options: Readonly<Record<string, string>>
+  /** swarm-scope networks only */
+  readonly scope?: NetworkScope
 }
 
 export const buildNetworkRecord = (spec: NetworkSpec): NetworkRecord => {
@@ -43,6 +45,7 @@ export const buildNetworkRecord = (spec: NetworkSpec): NetworkRecord => {
     predefined: spec.predefined,
     options: { ...spec.options },
     seq: spec.seq,
+    ...(spec.scope === undefined ? {} : { scope: spec.scope }),
   }
   // networks are shared by every later state, handed to drivers and reports: nobody may edit one
   Object.freeze(network.options)

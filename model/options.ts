@@ -19,7 +19,7 @@ export const parseGoBool = (text: string): boolean | undefined =>
   goTrue.has(text) ? true : goFalse.has(text) ? false : undefined
 
 /** Go's strconv.Atoi on a 64-bit host: optional sign, decimal digits, within int64 */
-const parseGoInt = (text: string): bigint | undefined => {
+export const parseGoInt = (text: string): bigint | undefined => {
   if (!/^[+-]?[0-9]+$/.test(text)) return undefined
   const value = BigInt(text)
   return value >= -(2n ** 63n) && value < 2n ** 63n ? value : undefined
@@ -71,8 +71,15 @@ export const mtuProblem = (driver: DriverName, options: Readonly<Record<string, 
   return `failed to set MTU ${mtuText} on host interface: invalid argument`
 }
 
-/** inter-container communication on a bridge network: on unless the option says false */
-export const iccEnabled = (options: Readonly<Record<string, string>>): boolean => {
-  const value = options[optionKeys.enableIcc]
+/** a bridge network's boolean option that is on unless it says false */
+const onUnlessFalse = (options: Readonly<Record<string, string>>, key: string): boolean => {
+  const value = options[key]
   return value === undefined || parseGoBool(value) !== false
 }
+
+/** inter-container communication on a bridge network: on unless the option says false */
+export const iccEnabled = (options: Readonly<Record<string, string>>): boolean => onUnlessFalse(options, optionKeys.enableIcc)
+
+/** a bridge network's traffic leaves the host with the host's address: on unless the option says false */
+export const masqueradeEnabled = (options: Readonly<Record<string, string>>): boolean =>
+  onUnlessFalse(options, optionKeys.enableIpMasquerade)

@@ -182,16 +182,16 @@ export const predictReachMatrix = (state: CnmState): ReachMatrix => {
 const compareNames = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
 /** the order in which libnetwork's resolver asks the sandbox's networks: non-internal first, then by name */
-const resolverOrder = (state: CnmState, endpoints: ReadonlyArray<Endpoint>): Array<NetworkRecord> =>
+export const resolverOrder = (state: CnmState, endpoints: ReadonlyArray<Endpoint>): Array<NetworkRecord> =>
   endpoints
     .map((endpoint) => networkRecord(state, endpoint.network) as NetworkRecord)
     .filter((record) => !record.network.predefined)
     .sort((a, b) => Number(a.network.internal) - Number(b.network.internal) || compareNames(a.network.name, b.network.name))
 
-const answersTo = (endpoint: Endpoint, wanted: string): boolean =>
+export const answersTo = (endpoint: Endpoint, wanted: string): boolean =>
   endpoint.container.toLowerCase() === wanted || endpoint.aliases.some((alias) => alias.toLowerCase() === wanted)
 
-interface NameQuery {
+export interface NameQuery {
   /** lower-cased */
   readonly name: string
   /** only this network may answer (exact, case-sensitive); undefined: any of the asker's */
@@ -204,7 +204,7 @@ interface NameQuery {
  * on network "c", then as "a" on network "b.c". Names and network names may hold dots, so every
  * cut is a candidate.
  */
-const readingsOf = (query: string): ReadonlyArray<NameQuery> => {
+export const readingsOf = (query: string): ReadonlyArray<NameQuery> => {
   const whole = query.endsWith(".") ? query.slice(0, -1) : query
   const readings: Array<NameQuery> = [{ name: whole.toLowerCase() }]
   for (let cut = whole.lastIndexOf("."); cut >= 0; cut = whole.lastIndexOf(".", cut - 1)) {

@@ -6,6 +6,12 @@
 export const driverNames = ["bridge", "overlay", "macvlan", "ipvlan", "null", "host"] as const
 export type DriverName = (typeof driverNames)[number]
 
+/**
+ * Where a network lives (libnetwork's scope): `local` on one Docker host with that host's IPAM,
+ * `swarm` across every host of a swarm with the manager's IPAM (overlay).
+ */
+export type NetworkScope = "local" | "swarm"
+
 /** the networks every controller starts with */
 export const predefinedNetworks = ["bridge", "host", "none"] as const
 
@@ -57,7 +63,11 @@ export interface Network {
   readonly options: Readonly<Record<string, string>>
   /** creation order, used for stable listings */
   readonly seq: number
+  /** set only on swarm-scope networks; absent means local (see scopeOf) */
+  readonly scope?: NetworkScope
 }
+
+export const scopeOf = (network: Network): NetworkScope => network.scope ?? "local"
 
 export interface Endpoint {
   readonly container: string

@@ -1,0 +1,46 @@
+/**
+ * The embedded DNS across a lab: what a container's resolver answers. As on one host
+ * (predict.ts predictResolve: the readings of a query, the container's networks in resolver
+ * order, the first network that knows the name answers with every holder), except that a swarm
+ * network knows the names and aliases of its containers on every host (NetworkDB carries them),
+ * and a local network only those on the asker's host. Docker's own sandboxes and the gateway legs
+ * have no names.
+ */
+import { formatIPv4, parseIPv4, stripPrefix } from "./cidr.ts"
+import * as IntTrie from "./int-trie.ts"
+import type { LabState } from "./lab-types.ts"
+import { hostState, isSystemSandbox } from "./lab-store.ts"
+import { listedEndpoints } from "./lab-sandboxes.ts"
+import { type NetworkRecord, containerRecord, networkRecord } from "./representation.ts"
+import { answersTo, readingsOf, resolverOrder } from "./predict.ts"
+import * as StringMap from "./string-map.ts"
+import type { Endpoint } from "./types.ts"
+
+/** the network's endpoints the asker's resolver knows: on every host for a swarm network, else on its own */
+const knownEndpoints = (lab: LabState, host: number, record: NetworkRecord): Array<Endpoint> => {
+  const states = record.network.scope === "swarm" ? lab.hostStates : [hostState(lab, host)]
+  return states.flatMap((state) => {
+    const copy = networkRecord(state, record.network.name)
+    return copy === undefined ? [] : IntTrie.values(copy.endpoints).filter((endpoint) => !isSystemSandbox(endpoint.container))
+  })
+}
+
+/** container `from`'s resolver asked for `name`: the sorted addresses, [] when it does not answer */
+export const predictLabResolve = (lab: LabState, from: string, name: string): ReadonlyArray<string> => {
+  const host = StringMap.get(lab.placement, from)
+  if (host === undefined) return []
+  const state = hostState(lab, host)
+  const source = containerRecord(state, from)
+  if (source === undefined) return []
+  const networks = resolverOrder(state, listedEndpoints(lab, source))
+  for (const reading of readingsOf(name)) {
+    for (const record of networks) {
+      if (reading.network !== undefined && reading.network !== record.network.name) continue
+      const addresses = knownEndpoints(lab, host, record)
+        .filter((endpoint) => endpoint.address !== undefined && answersTo(endpoint, reading.name))
+        .map((endpoint) => parseIPv4(stripPrefix(endpoint.address as string)) as number)
+      if (addresses.length > 0) return addresses.sort((a, b) => a - b).map(formatIPv4)
+    }
+  }
+  return []
+}
