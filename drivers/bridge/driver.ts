@@ -78,7 +78,11 @@ export const bridgeDriver: Driver = {
         { op: "linkSet", ns: at.sandboxNs, name: ifname, up: true },
       ]),
     ]
-    return network.internal ? { steps } : { steps, gateway: network.gateway as string }
+    // an internal network offers its gateway too: Docker 20.10 gives a container that is only on
+    // internal networks `default via <gateway>`, so it reaches every address of the host (only
+    // forwarding beyond is dropped); a non-internal network still wins the default route
+    // (docs/docker-20.10.md §4)
+    return { steps, gateway: network.gateway as string }
   },
 
   // deleting either end of a veth takes the other along, and so does deleting the sandbox namespace
