@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../../backends/Kernel.ts"
 import type { KernelError } from "../../backends/KernelError.ts"
-import { CNMLAB_LINK_GROUP, type FwRule, type NsState } from "../../backends/kernel-types.ts"
+import { CNMLAB_LINK_GROUP, type FwRule, type FwTable, type NsState } from "../../backends/kernel-types.ts"
 import * as model from "../../model/index.ts"
 
 /**
@@ -79,9 +79,9 @@ interface LinkFact {
   readonly up: boolean
   readonly mtu: number
   readonly group: number
-  readonly master?: string
-  readonly peer?: string
-  readonly mac?: string
+  readonly master?: string | undefined
+  readonly peer?: string | undefined
+  readonly mac?: string | undefined
 }
 
 const linkFact = (link: LinkFact): string =>
@@ -96,8 +96,15 @@ const HOST_END = "(host end)"
 const routeFact = (dst: string, dev: string, scope: string, origin: string, via?: string): string =>
   `route ${dst}${via === undefined ? "" : ` via ${via}`} dev ${dev} scope ${scope} ${origin}`
 
+const knownMatches = new Set(["iif", "iifNot", "oif", "oifNot", "bridge", "src", "srcNot", "dst", "dstNot", "proto", "dport", "ctState"])
+
+/** rules are immutable, and a table the kernel holds unchanged is read back as the same objects */
+const ruleTexts = new WeakMap<FwRule, string>()
+
 /** an nftables rule in iptables' words, its matches in the order iptables-save prints them */
 export const ruleText = (rule: FwRule): string => {
+  const known = ruleTexts.get(rule)
+  if (known !== undefined) return known
   const m = rule.match as Record<string, unknown>
   const words: string[] = []
   const put = (key: string, flag: string, negated: boolean) => {
@@ -115,12 +122,31 @@ export const ruleText = (rule: FwRule): string => {
   put("proto", "-p", false)
   put("dport", "--dport", false)
   if (rule.match.ctState !== undefined) words.push(`--ctstate ${[...rule.match.ctState].map((s) => s.toUpperCase()).sort().join(",")}`)
-  const known = new Set(["iif", "iifNot", "oif", "oifNot", "bridge", "src", "srcNot", "dst", "dstNot", "proto", "dport", "ctState"])
-  for (const key of Object.keys(m).sort()) if (!known.has(key)) words.push(`?${key}=${JSON.stringify(m[key])}`)
+  for (const key of Object.keys(m).sort()) if (!knownMatches.has(key)) words.push(`?${key}=${JSON.stringify(m[key])}`)
   const v = rule.verdict
   const target =
     v.kind === "jump" ? v.chain : v.kind === "dnat" ? `DNAT --to ${v.to}${v.port === undefined ? "" : `:${v.port}`}` : v.kind.toUpperCase()
-  return [...words, `-j ${target}`].join(" ")
+  const text = [...words, `-j ${target}`].join(" ")
+  ruleTexts.set(rule, text)
+  return text
+}
+
+const tableFactsMade = new WeakMap<FwTable, ReadonlyArray<string>>()
+
+const tableFacts = (table: FwTable): ReadonlyArray<string> => {
+  const known = tableFactsMade.get(table)
+  if (known !== undefined) return known
+  const facts = [`table ${table.name}`]
+  for (const chain of table.chains) {
+    const where = `${table.name}/${chain.name}`
+    const base = chain.hook === undefined ? "" : ` hook ${chain.hook} ${chain.type} priority ${chain.priority} policy ${chain.policy}`
+    facts.push(`chain ${where}${base}`)
+    for (const rule of chain.rules) facts.push(`rule ${where}: ${ruleText(rule)}`)
+    const first = chain.rules[0]
+    if (chain.policy === "drop" && first !== undefined) facts.push(`first ${where}: ${ruleText(first)}`)
+  }
+  tableFactsMade.set(table, facts)
+  return facts
 }
 
 /**
@@ -140,18 +166,8 @@ export const readFacts = (state: NsState, sandboxPrefix: string): string[] => {
   const facts: string[] = []
   for (const link of state.links) {
     const peer = link.peer === undefined ? undefined : inSandbox && !link.peer.ns.startsWith(sandboxPrefix) ? `${link.peer.ns}/${HOST_END}` : `${link.peer.ns}/${link.peer.name}`
-    facts.push(
-      linkFact({
-        name: name(link.name),
-        kind: link.kind,
-        up: link.up,
-        mtu: link.mtu,
-        group: link.group,
-        ...(link.master === undefined ? {} : { master: link.master }),
-        ...(peer === undefined ? {} : { peer }),
-        ...(inSandbox && link.kind !== "loopback" ? { mac: link.mac } : {}),
-      }),
-    )
+    const mac = inSandbox && link.kind !== "loopback" ? link.mac : undefined
+    facts.push(linkFact({ name: name(link.name), kind: link.kind, up: link.up, mtu: link.mtu, group: link.group, master: link.master, peer, mac }))
     if (link.parent !== undefined) facts.push(`link ${name(link.name)} parent ${link.parent}`)
     if (link.vni !== undefined) facts.push(`link ${name(link.name)} vni ${link.vni}`)
   }
@@ -160,17 +176,7 @@ export const readFacts = (state: NsState, sandboxPrefix: string): string[] => {
   for (const n of state.neighs) facts.push(`neigh ${n.ip} dev ${name(n.dev)} lladdr ${n.mac}`)
   for (const f of state.fdb) facts.push(`fdb ${f.mac} dev ${name(f.dev)}${f.dst === undefined ? "" : ` dst ${f.dst}`}`)
   for (const [key, value] of Object.entries(state.sysctls)) facts.push(`sysctl ${key}=${value}`)
-  for (const table of state.firewall) {
-    facts.push(`table ${table.name}`)
-    for (const chain of table.chains) {
-      const where = `${table.name}/${chain.name}`
-      const base = chain.hook === undefined ? "" : ` hook ${chain.hook} ${chain.type} priority ${chain.priority} policy ${chain.policy}`
-      facts.push(`chain ${where}${base}`)
-      for (const rule of chain.rules) facts.push(`rule ${where}: ${ruleText(rule)}`)
-      const first = chain.rules[0]
-      if (chain.policy === "drop" && first !== undefined) facts.push(`first ${where}: ${ruleText(first)}`)
-    }
-  }
+  for (const table of state.firewall) for (const fact of tableFacts(table)) facts.push(fact)
   return facts
 }
 
@@ -269,16 +275,7 @@ const hostFacts = (state: model.CnmState, names: ReturnType<typeof labNamespaces
     routeFact(UPLINK_SUBNET, HOST_UPLINK, "link", "kernel"),
     "sysctl net.ipv4.ip_forward=1",
   ]
-  const bridges = model.networks(state).filter((n) => n.driver === "bridge" && n.subnet !== undefined)
-  for (const network of bridges) {
-    const br = bridgeOf(network)
-    const prefix = (network.subnet as string).split("/")[1] as string
-    facts.push(
-      linkFact({ name: br, kind: "bridge", up: true, mtu: mtuOf(network), group: CNMLAB_LINK_GROUP }),
-      `addr ${br} ${network.gateway as string}/${prefix}`,
-      routeFact(network.subnet as string, br, "link", "kernel"),
-    )
-  }
+  for (const fact of networkFacts(state)) facts.push(fact)
   for (const { container, endpoint, network } of model.containers(state).flatMap((c) =>
     bridgeEndpoints(state, c.name).map((j) => ({ container: c.name, ...j })),
   )) {
@@ -296,7 +293,29 @@ const hostFacts = (state: model.CnmState, names: ReturnType<typeof labNamespaces
       }),
     )
   }
+  return facts
+}
+
+/** what a host holds for its bridge networks, made once per set of networks (containers come and go far more often) */
+const networkFactsMade = new WeakMap<object, ReadonlyArray<string>>()
+
+const networkFacts = (state: model.CnmState): ReadonlyArray<string> => {
+  const version = model.networksVersion(state)
+  const known = networkFactsMade.get(version)
+  if (known !== undefined) return known
+  const facts: string[] = []
+  const bridges = model.networks(state).filter((n) => n.driver === "bridge" && n.subnet !== undefined)
+  for (const network of bridges) {
+    const br = bridgeOf(network)
+    const prefix = (network.subnet as string).split("/")[1] as string
+    facts.push(
+      linkFact({ name: br, kind: "bridge", up: true, mtu: mtuOf(network), group: CNMLAB_LINK_GROUP }),
+      `addr ${br} ${network.gateway as string}/${prefix}`,
+      routeFact(network.subnet as string, br, "link", "kernel"),
+    )
+  }
   facts.push(...firewallFacts(bridges))
+  networkFactsMade.set(version, facts)
   return facts
 }
 
@@ -323,8 +342,37 @@ export const expectedKernel = (state: model.CnmState, layout: LabLayout): Kernel
   return expected
 }
 
+/** each expected namespace's facts as a set, made once: the same expectation meets many reads */
+const factSets = new WeakMap<ReadonlyArray<string>, ReadonlySet<string>>()
+
+const factSet = (facts: ReadonlyArray<string>): ReadonlySet<string> => {
+  let set = factSets.get(facts)
+  if (set === undefined) factSets.set(facts, (set = new Set(facts)))
+  return set
+}
+
+/** the two agree: the same facts, none twice on either side (an expectation lists none twice) */
+const sameFacts = (want: ReadonlyArray<string>, have: ReadonlyArray<string>): boolean => {
+  if (want.length !== have.length) return false
+  const wanted = factSet(want)
+  if (wanted.size !== want.length) return false
+  for (const fact of have) if (!wanted.has(fact)) return false
+  return new Set(have).size === have.length
+}
+
 /** readable lines for what one side has and the other has not ([] when they agree) */
 export const kernelDifferences = (expected: KernelFacts, actual: KernelFacts): string[] => {
+  if (expected.size === actual.size) {
+    let same = true
+    for (const [ns, want] of expected) {
+      const have = actual.get(ns)
+      if (have === undefined || !sameFacts(want, have)) {
+        same = false
+        break
+      }
+    }
+    if (same) return []
+  }
   const lines: string[] = []
   for (const ns of [...new Set([...expected.keys(), ...actual.keys()])].sort()) {
     const want = expected.get(ns)
