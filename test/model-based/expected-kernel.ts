@@ -210,7 +210,23 @@ export const gatewayEndpoint = (joined: ReadonlyArray<Joined>): Joined | undefin
 const onHostNetwork = (state: model.CnmState, container: string): boolean =>
   model.endpointsOf(state, container).some((e) => model.network(state, e.network)?.driver === "host")
 
-const sandboxFacts = (state: model.CnmState, container: string, hostNs: string): string[] => {
+/**
+ * A container's sandbox facts, made once per list of endpoints: a container whose endpoints are
+ * unchanged keeps the very same list from state to state, and so do its networks (they are
+ * immutable, and none can go while it has endpoints).
+ */
+const sandboxFactsMade = new WeakMap<ReadonlyArray<model.Endpoint>, { readonly hostNs: string; readonly facts: ReadonlyArray<string> }>()
+
+const sandboxFacts = (state: model.CnmState, container: string, hostNs: string): ReadonlyArray<string> => {
+  const endpoints = model.endpointsOf(state, container)
+  const known = sandboxFactsMade.get(endpoints)
+  if (known !== undefined && known.hostNs === hostNs) return known.facts
+  const facts = makeSandboxFacts(state, container, hostNs)
+  sandboxFactsMade.set(endpoints, { hostNs, facts })
+  return facts
+}
+
+const makeSandboxFacts = (state: model.CnmState, container: string, hostNs: string): string[] => {
   const joined = bridgeEndpoints(state, container)
   const facts = [...LOOPBACK]
   for (const { endpoint, network } of joined) {
@@ -342,22 +358,30 @@ export const expectedKernel = (state: model.CnmState, layout: LabLayout): Kernel
   return expected
 }
 
-/** each expected namespace's facts as a set, made once: the same expectation meets many reads */
-const factSets = new WeakMap<ReadonlyArray<string>, ReadonlySet<string>>()
+/** each expected namespace's facts by position, made once: the same expectation meets many reads */
+const factIndexes = new WeakMap<ReadonlyArray<string>, ReadonlyMap<string, number> | undefined>()
 
-const factSet = (facts: ReadonlyArray<string>): ReadonlySet<string> => {
-  let set = factSets.get(facts)
-  if (set === undefined) factSets.set(facts, (set = new Set(facts)))
-  return set
+/** undefined when a fact is listed twice (an expectation lists none twice; the slow path tells) */
+const factIndex = (facts: ReadonlyArray<string>): ReadonlyMap<string, number> | undefined => {
+  if (factIndexes.has(facts)) return factIndexes.get(facts)
+  const index = new Map(facts.map((fact, i) => [fact, i] as const))
+  const made = index.size === facts.length ? index : undefined
+  factIndexes.set(facts, made)
+  return made
 }
 
-/** the two agree: the same facts, none twice on either side (an expectation lists none twice) */
+/** the two agree: every fact read back is expected, none twice, as many as expected */
 const sameFacts = (want: ReadonlyArray<string>, have: ReadonlyArray<string>): boolean => {
   if (want.length !== have.length) return false
-  const wanted = factSet(want)
-  if (wanted.size !== want.length) return false
-  for (const fact of have) if (!wanted.has(fact)) return false
-  return new Set(have).size === have.length
+  const index = factIndex(want)
+  if (index === undefined) return false
+  const seen = new Uint8Array(want.length)
+  for (const fact of have) {
+    const at = index.get(fact)
+    if (at === undefined || seen[at] === 1) return false
+    seen[at] = 1
+  }
+  return true
 }
 
 /** readable lines for what one side has and the other has not ([] when they agree) */
@@ -396,16 +420,67 @@ export const kernelDifferences = (expected: KernelFacts, actual: KernelFacts): s
   return lines
 }
 
-/** every namespace of the lab as the kernel holds it, as facts */
-export const readKernel = (kernel: KernelShape, layout: LabLayout): Effect.Effect<KernelFacts, KernelError> => {
-  const names = labNamespaces(layout)
-  return kernel.namespaces().pipe(
-    Effect.flatMap((all) =>
-      Effect.forEach(
-        all.filter((ns) => ns.startsWith(names.all)),
-        (ns) => kernel.read(ns).pipe(Effect.map((state) => [ns, readFacts(state, names.sandboxPrefix)] as const)),
-      ),
-    ),
-    Effect.map((entries) => new Map(entries)),
-  )
+/** plain data (what a kernel read gives: objects, arrays, strings, numbers, booleans) equal throughout */
+const sameData = (a: unknown, b: unknown): boolean => {
+  if (a === b) return true
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false
+    return true
+  }
+  const x = a as Record<string, unknown>
+  const y = b as Record<string, unknown>
+  let keys = 0
+  for (const key in x) {
+    keys++
+    if (!sameData(x[key], y[key])) return false
+  }
+  for (const _ in y) keys--
+  return keys === 0
 }
+
+/**
+ * Reads a lab's namespaces back as facts, again and again: a namespace read back exactly as the
+ * time before keeps the facts made then (most commands change one or two namespaces of a lab),
+ * so only what changed is spelled out anew. Every namespace is still read every time.
+ */
+export class KernelReader {
+  private readonly last = new Map<string, { readonly state: NsState; readonly facts: ReadonlyArray<string> }>()
+  private readonly names: ReturnType<typeof labNamespaces>
+
+  constructor(
+    private readonly kernel: KernelShape,
+    layout: LabLayout,
+  ) {
+    this.names = labNamespaces(layout)
+  }
+
+  read(): Effect.Effect<KernelFacts, KernelError> {
+    const names = this.names
+    return this.kernel.namespaces().pipe(
+      Effect.flatMap((all) =>
+        Effect.forEach(
+          all.filter((ns) => ns.startsWith(names.all)),
+          (ns) => this.kernel.read(ns).pipe(Effect.map((state) => [ns, this.factsOf(ns, state)] as const)),
+        ),
+      ),
+      Effect.map((entries) => {
+        for (const ns of this.last.keys()) if (!entries.some(([name]) => name === ns)) this.last.delete(ns)
+        return new Map(entries)
+      }),
+    )
+  }
+
+  private factsOf(ns: string, state: NsState): ReadonlyArray<string> {
+    const before = this.last.get(ns)
+    if (before !== undefined && sameData(before.state, state)) return before.facts
+    const facts = readFacts(state, this.names.sandboxPrefix)
+    this.last.set(ns, { state, facts })
+    return facts
+  }
+}
+
+/** every namespace of the lab as the kernel holds it, as facts */
+export const readKernel = (kernel: KernelShape, layout: LabLayout): Effect.Effect<KernelFacts, KernelError> =>
+  new KernelReader(kernel, layout).read()

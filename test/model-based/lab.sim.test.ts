@@ -16,25 +16,43 @@ import type { LabModel, LabReal } from "./LabModel.ts"
  * covered and fails below the floors. Replay a failure with CNMLAB_SEED, CNMLAB_PATH and
  * CNMLAB_REPLAY (fast-check prints all three); CNMLAB_RUNS sets the number of sequences.
  */
-const runs = Number(process.env.CNMLAB_RUNS ?? 10_000)
+const DEFAULT_RUNS = 10_000
+const runs = Number(process.env.CNMLAB_RUNS ?? DEFAULT_RUNS)
 const seed = process.env.CNMLAB_SEED === undefined ? undefined : Number(process.env.CNMLAB_SEED)
 const path = process.env.CNMLAB_PATH
 const layout = { runId: "mbt", host: "host1" } as const
 
 /**
- * The least a run must cover; measured on 10,000 sequences (the numbers each floor sits under are
- * in the comments), a floor a bit below, so that a generator that drifts is caught.
+ * The least a run of the default 10,000 sequences must cover, each floor under what such runs
+ * measured (the number after "measured"); a run asked for fewer sequences (a replay, a quick
+ * try) prints its distribution without being held to them.
  */
 const floors: Floors = {
-  sequences: Math.min(runs, 10_000),
-  richChecks: 0.5,
-  successes: { createNetwork: 0.6, createContainer: 0.6, connect: 0.6, disconnect: 0.6, removeContainer: 0.6, removeNetwork: 0.3 },
+  sequences: DEFAULT_RUNS,
+  // measured 66.3%
+  richChecks: 0.55,
+  // measured: createNetwork 82.9%, createContainers 90.9%, createContainer 73.0%, connect 78.5%,
+  // disconnect 81.8%, removeContainer 88.7%, removeNetwork 27.0% (most networks have endpoints)
+  successes: {
+    createNetwork: 0.7,
+    createContainers: 0.8,
+    createContainer: 0.6,
+    connect: 0.65,
+    disconnect: 0.7,
+    removeContainer: 0.75,
+    removeNetwork: 0.2,
+  },
+  // measured: the rarest, AddressOutOfRange 88, SubnetOverlap 101, PoolExhausted 196
   codes: labErrorCodes,
-  probesPerCheck: 10,
-  reachableShare: 0.2,
-  gatewayProbes: 10_000,
-  questions: { container: 10_000, alias: 5_000, "name.network": 10_000, "must-not-resolve": 10_000 },
-  answeredShare: 0.3,
+  timesEach: 20,
+  // measured 9.4 per check, 61.7% answered, 215,792 to gateways
+  probesPerCheck: 8,
+  reachableShare: 0.45,
+  gatewayProbes: 150_000,
+  // measured: container 250,516, alias 169,072, name.network 374,683, must-not-resolve 259,473;
+  // container and alias questions answered 68.0%
+  questions: { container: 150_000, alias: 100_000, "name.network": 250_000, "must-not-resolve": 150_000 },
+  answeredShare: 0.55,
 }
 
 describe("model-based: lab on the simulator agrees with the model", () => {
@@ -60,6 +78,6 @@ describe("model-based: lab on the simulator agrees with the model", () => {
       { numRuns: runs, ...(seed === undefined ? {} : { seed }), ...(path === undefined ? {} : { path }) },
     )
     console.log(coverage.report(floors))
-    if (!replaying && runs >= floors.sequences) expect(coverage.shortfalls(floors)).toEqual([])
+    if (!replaying && runs >= DEFAULT_RUNS) expect(coverage.shortfalls(floors), "what the run covered, against the floors").toEqual([])
   })
 })

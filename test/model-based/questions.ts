@@ -16,8 +16,8 @@ const userNetworks = (state: model.CnmState): string[] => model.networks(state).
  * `alias.network` for every endpoint on the asker's user networks, and names that must not resolve, one of
  * each kind: a pool name of a container that does not exist, an alias nobody holds, the asker and
  * another container on a network they are not on, a network's name. What each should answer is the model's prediction (predictResolve); the kind
- * only says what the question is meant to exercise, and a must-not-resolve question the model
- * would answer is a mistake of this list (mustNotResolveProblems).
+ * only says what the question is meant to exercise (a must-not-resolve question the model would
+ * answer is a mistake of this list).
  */
 export const questionsFrom = (state: model.CnmState, from: string): Question[] => {
   const containers = model.containers(state).map((c) => c.name)
@@ -48,9 +48,3 @@ export const questionsFrom = (state: model.CnmState, from: string): Question[] =
   if (networks[0] !== undefined) ask("must-not-resolve", networks[0])
   return questions
 }
-
-/** must-not-resolve questions the model answers: this list's mistakes, not the lab's */
-export const mustNotResolveProblems = (state: model.CnmState, questions: ReadonlyArray<Question>): string[] =>
-  questions
-    .filter((q) => q.kind === "must-not-resolve" && model.predictResolve(state, q.from, q.name).length > 0)
-    .map((q) => `${q.from} asks "${q.name}", meant not to resolve, but the model answers`)
