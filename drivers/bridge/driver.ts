@@ -7,6 +7,19 @@ import { BRIDGE_NAME, bridgeName } from "./names.ts"
 
 const prefixOf = (network: Network): string => (network.subnet as string).split("/")[1] as string
 
+/**
+ * The bridge's own MAC, set when it is made, as Docker does (a random locally administered one;
+ * here drawn from the network's id, so that runs replay). A bridge whose MAC was never set takes
+ * the lowest MAC of its ports and changes it when that port goes; the containers' neighbour
+ * caches would then hold a stale MAC for the gateway, and the host would stop answering them for
+ * seconds after another container left the network.
+ */
+const bridgeMac = (network: Network): string => {
+  const bytes = Array.from({ length: 6 }, (_, i) => Number.parseInt(network.id.slice(2 * i, 2 * i + 2), 16))
+  bytes[0] = ((bytes[0] as number) & 0xfe) | 0x02
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":")
+}
+
 /** built field by field, then handed over read-only */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -34,7 +47,7 @@ export const bridgeDriver: Driver = {
     return [
       step(
         "bridge.device",
-        [{ op: "linkAdd", ns: host.ns, link: { kind: "bridge", name: br, group: CNMLAB_LINK_GROUP, ...(mtu ? { mtu } : {}) } }],
+        [{ op: "linkAdd", ns: host.ns, link: { kind: "bridge", name: br, mac: bridgeMac(network), group: CNMLAB_LINK_GROUP, ...(mtu ? { mtu } : {}) } }],
         [{ op: "linkDel", ns: host.ns, name: br }],
       ),
       step("bridge.address", [{ op: "addrAdd", ns: host.ns, dev: br, cidr: `${network.gateway}/${prefixOf(network)}` }]),
