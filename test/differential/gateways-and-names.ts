@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import type { DnsQueryResult } from "../../backends/kernel-types.ts"
 import type { Lab } from "../../controller/Lab.ts"
+import * as model from "../../model/index.ts"
 import { type Question, questionsFrom } from "../model-based/questions.ts"
 import type { TwinLab } from "./twin-lab.ts"
 
@@ -30,10 +31,18 @@ const gatewayProbes = (lab: Lab): GatewayProbe[] => {
   return lab.containers().flatMap((from) => gateways.map((g) => ({ from, ...g })))
 }
 
-/** the questions not already asked by compareMeasurements: every kind but plain container names */
+/**
+ * The questions not already asked by compareMeasurements: every kind but plain container names.
+ * A container without a resolver (on no user network) asks one: every question it asks goes
+ * unanswered, on linux only once the whole timeout is over.
+ */
 const extraQuestions = (lab: Lab): Question[] => {
   const state = (lab.controllers[0] as (typeof lab.controllers)[number]).state
-  return lab.containers().flatMap((from) => questionsFrom(state, from).filter((q) => q.kind !== "container" || q.name !== q.name.toLowerCase() || q.name.endsWith(".")))
+  return lab.containers().flatMap((from) => {
+    const questions = questionsFrom(state, from).filter((q) => q.kind !== "container" || q.name !== q.name.toLowerCase() || q.name.endsWith("."))
+    const resolver = model.endpointsOf(state, from).some((e) => model.network(state, e.network)?.predefined === false)
+    return resolver ? questions : questions.slice(0, 1)
+  })
 }
 
 export const compareGatewaysAndNames = async (twin: TwinLab, options: { readonly concurrency: number }): Promise<Compared> => {

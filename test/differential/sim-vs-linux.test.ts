@@ -93,10 +93,10 @@ const check = async (lane: Lane, when: string, measure: boolean): Promise<void> 
   const lines = [...compareLabs(lane.twin), ...(await compareKernels(lane.twin))]
   tally.kernelComparisons++
   if (lines.length === 0 && measure) {
+    // both at once: most of a measurement is waiting for the answers that never come
     const options = { concurrency: PROBE_CONCURRENCY }
-    lines.push(...(await compareMeasurements(lane.twin, options)))
-    const more = await compareGatewaysAndNames(lane.twin, options)
-    lines.push(...more.lines)
+    const [measured, more] = await Promise.all([compareMeasurements(lane.twin, options), compareGatewaysAndNames(lane.twin, options)])
+    lines.push(...measured, ...more.lines)
     tally.measurements++
     tally.probes += reachProbes(lane.twin)
     tally.gatewayProbes += more.probes
