@@ -43,6 +43,26 @@ export const predictReach = (state: CnmState, from: string, to: string, address:
   return shared && membersReachEachOther(network)
 }
 
+/**
+ * Can container `from` ping the gateway of `network`? A bridge network's gateway is the host's
+ * own address on its bridge, and Docker 20.10 filters only what the host forwards, never what is
+ * addressed to the host itself. So every container with an endpoint on a bridge network reaches
+ * every bridge's gateway: on the network itself, or through its default route, which an internal
+ * network offers as well; enable_icc and internal change nothing. A host container owns the
+ * address. A container on none, or without endpoints, has no route. (Measured on Docker 20.10,
+ * docs/docker-20.10.md §4.) Other drivers' gateways are not the host's, and a container only on
+ * them is not predicted to reach the host (docker_gwbridge is not modelled): false.
+ */
+export const predictGatewayReach = (state: CnmState, from: string, network: string): boolean => {
+  const source = containerRecord(state, from)
+  const target = networkRecord(state, network)?.network
+  if (source === undefined || target === undefined || target.driver !== "bridge" || target.gateway === undefined) return false
+  return source.endpoints.some((endpoint) => {
+    const driver = networkRecord(state, endpoint.network)?.network.driver
+    return driver === "bridge" || driver === "host"
+  })
+}
+
 export interface ReachTarget {
   readonly container: string
   /** position of the container in ReachMatrix.containers */

@@ -7,6 +7,19 @@ import { BRIDGE_NAME, bridgeName } from "./names.ts"
 
 const prefixOf = (network: Network): string => (network.subnet as string).split("/")[1] as string
 
+/**
+ * The bridge's own MAC, set when it is made, as Docker does (a random locally administered one;
+ * here drawn from the network's id, so that runs replay). A bridge whose MAC was never set takes
+ * the lowest MAC of its ports and changes it when that port goes; the containers' neighbour
+ * caches would then hold a stale MAC for the gateway, and the host would stop answering them for
+ * seconds after another container left the network.
+ */
+const bridgeMac = (network: Network): string => {
+  const bytes = Array.from({ length: 6 }, (_, i) => Number.parseInt(network.id.slice(2 * i, 2 * i + 2), 16))
+  bytes[0] = ((bytes[0] as number) & 0xfe) | 0x02
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":")
+}
+
 /** built field by field, then handed over read-only */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -34,7 +47,7 @@ export const bridgeDriver: Driver = {
     return [
       step(
         "bridge.device",
-        [{ op: "linkAdd", ns: host.ns, link: { kind: "bridge", name: br, group: CNMLAB_LINK_GROUP, ...(mtu ? { mtu } : {}) } }],
+        [{ op: "linkAdd", ns: host.ns, link: { kind: "bridge", name: br, mac: bridgeMac(network), group: CNMLAB_LINK_GROUP, ...(mtu ? { mtu } : {}) } }],
         [{ op: "linkDel", ns: host.ns, name: br }],
       ),
       step("bridge.address", [{ op: "addrAdd", ns: host.ns, dev: br, cidr: `${network.gateway}/${prefixOf(network)}` }]),
@@ -78,7 +91,11 @@ export const bridgeDriver: Driver = {
         { op: "linkSet", ns: at.sandboxNs, name: ifname, up: true },
       ]),
     ]
-    return network.internal ? { steps } : { steps, gateway: network.gateway as string }
+    // an internal network offers its gateway too: Docker 20.10 gives a container that is only on
+    // internal networks `default via <gateway>`, so it reaches every address of the host (only
+    // forwarding beyond is dropped); a non-internal network still wins the default route
+    // (docs/docker-20.10.md §4)
+    return { steps, gateway: network.gateway as string }
   },
 
   // deleting either end of a veth takes the other along, and so does deleting the sandbox namespace

@@ -168,6 +168,17 @@ describe("sim: the machine itself", () => {
     expect(macs(7)).not.toEqual(macs(8))
   })
 
+  it("a bridge learns: once it has seen a MAC, frames for it leave by that one port instead of every port", () => {
+    const net = twoBridges(names)
+    const c4 = names("c4")
+    const kernel = built(net.ops, containerOnBridge({ hostNs: net.host, bridge: "br0", hostEnd: "vc4", container: c4, cidr: "10.31.0.4/24" }))
+    const crossings = (result: ProbeResult) => (result.trace ?? []).filter((hop) => hop.event.startsWith("bridge ")).map((hop) => hop.event)
+    // the first probe asks ARP (a broadcast, flooded: vc3 sees it before vc4 answers); the bridge learns both MACs
+    expect(crossings(probe(kernel, net.c1, "10.31.0.4", true))).toContain("bridge vc1 -> vc3")
+    // the second knows the MAC: the request goes straight to vc4 and the reply straight back, never by vc3
+    expect(crossings(probe(kernel, net.c1, "10.31.0.4", true))).toEqual(["bridge vc1 -> vc4", "bridge vc4 -> vc1"])
+  })
+
   it("a bridge takes the lowest MAC of its ports unless its own was set", () => {
     const a = names("a")
     const kernel = built(host(a), [

@@ -9,15 +9,17 @@ import { asyncCommands } from "../model-based/async-commands.ts"
 import { labCommands, labTopology } from "../model-based/commands.ts"
 import { judgeOutcome, type LabCommand, type LabModel, type LabOperation } from "../model-based/LabModel.ts"
 import { dropLab, namespacesNamed, runIdSource } from "./linux-labs.ts"
-import { compareKernels, compareLabs, compareMeasurements, compareOutcomes, makeTwinLab, type TwinLab } from "./twin-lab.ts"
+import { compareGatewaysAndNames } from "./gateways-and-names.ts"
+import { compareKernels, compareLabs, compareMeasurements, compareOutcomes, dnsQuestions, makeTwinLab, type TwinLab } from "./twin-lab.ts"
 
 /**
  * Differential: the same generated command sequences on a lab over the simulator and a lab over
  * the real kernel, side by side. After every command both must agree on the outcome, on what
  * the controllers decided, and on every namespace's kernel state as read back; at the end of a
- * sequence on the probe-measured reach matrix and the DNS answers (after every command with
- * CNMLAB_DIFF_REACH=every). Linux is the truth: a divergence is a simulator bug until shown
- * otherwise.
+ * sequence on the probe-measured reach matrix, every container's probe of every bridge gateway,
+ * and the DNS answers (gateways-and-names.ts). A third of the lanes (and all of them with
+ * CNMLAB_DIFF_REACH=every) measure all that after every command instead. Linux is the truth: a
+ * divergence is a simulator bug until shown otherwise. The run prints how much it compared.
  *
  * Several sequences run at once, one lane each (its own linux kernel and labs): most of a
  * sequence's time is spent waiting (probe timeouts, the kernel's linkwatch settling new links),
@@ -45,11 +47,28 @@ class Divergence extends Error {
   override readonly name = "Divergence"
 }
 
+/** lanes 0 … MEASURING_LANES - 1 measure reach and DNS after every command: a third of the sequences */
+const measuringLanes = reachEveryCommand ? lanes : Math.ceil(lanes / 3)
+
 /** one sequence on one lane: what ran so far, for the report */
 interface Lane {
   readonly index: number
   readonly twin: TwinLab
   readonly ran: string[]
+  /** reach and DNS after every command, not only at the end */
+  readonly measureEveryCommand: boolean
+}
+
+/** how much the run compared */
+const tally = {
+  sequences: 0,
+  sequencesMeasuredEveryCommand: 0,
+  commands: 0,
+  kernelComparisons: 0,
+  measurements: 0,
+  probes: 0,
+  gatewayProbes: 0,
+  questions: 0,
 }
 
 const fail = (lane: Lane, when: string, lines: ReadonlyArray<string>): never => {
@@ -64,9 +83,25 @@ const fail = (lane: Lane, when: string, lines: ReadonlyArray<string>): never => 
   )
 }
 
+/** the reach matrix's probes: every container to every address of every other container */
+const reachProbes = (twin: TwinLab): number => {
+  const endpoints = twin.sim.endpoints().filter((e) => e.address !== undefined)
+  return twin.sim.containers().reduce((sum, from) => sum + endpoints.filter((e) => e.container !== from).length, 0)
+}
+
 const check = async (lane: Lane, when: string, measure: boolean): Promise<void> => {
   const lines = [...compareLabs(lane.twin), ...(await compareKernels(lane.twin))]
-  if (lines.length === 0 && measure) lines.push(...(await compareMeasurements(lane.twin, { concurrency: PROBE_CONCURRENCY })))
+  tally.kernelComparisons++
+  if (lines.length === 0 && measure) {
+    // both at once: most of a measurement is waiting for the answers that never come
+    const options = { concurrency: PROBE_CONCURRENCY }
+    const [measured, more] = await Promise.all([compareMeasurements(lane.twin, options), compareGatewaysAndNames(lane.twin, options)])
+    lines.push(...measured, ...more.lines)
+    tally.measurements++
+    tally.probes += reachProbes(lane.twin)
+    tally.gatewayProbes += more.probes
+    tally.questions += dnsQuestions(lane.twin.sim).length + more.questions
+  }
   if (lines.length > 0) fail(lane, when, lines)
 }
 
@@ -75,6 +110,7 @@ const carryOut = async (m: LabModel, lane: Lane, operation: LabOperation, comman
   const onSim = Effect.runSync(Effect.result(operation.onLab(lane.twin.sim)))
   const onLinux = await Effect.runPromise(Effect.result(operation.onLab(lane.twin.linux)))
   lane.ran.push(`${command.toString()} → ${onSim._tag === "Success" ? "ok" : onSim.failure.code}`)
+  tally.commands++
   const when = `after command ${lane.ran.length}, ${command.toString()}`
   const outcomes = compareOutcomes(onSim, onLinux)
   if (outcomes.length > 0) fail(lane, when, outcomes)
@@ -82,7 +118,7 @@ const carryOut = async (m: LabModel, lane: Lane, operation: LabOperation, comman
   judgeOutcome(m, expected, onSim)
   // a refusal the model made itself never reached a kernel: nothing to read back
   const kernelsUntouched = !expected.ok && onSim._tag === "Failure" && onSim.failure.code !== "KernelError"
-  if (!kernelsUntouched || reachEveryCommand) await check(lane, when, reachEveryCommand)
+  if (!kernelsUntouched || lane.measureEveryCommand) await check(lane, when, lane.measureEveryCommand)
 }
 
 describe.skipIf(!root)(`differential: the simulator agrees with the real kernel (${needsRoot})`, () => {
@@ -101,7 +137,9 @@ describe.skipIf(!root)(`differential: the simulator agrees with the real kernel 
     const kernel = kernels[index] as KernelShape
     const runId = nextRunId()
     try {
-      const lane: Lane = { index, twin: await makeTwinLab(kernel, runId), ran: [] }
+      const lane: Lane = { index, twin: await makeTwinLab(kernel, runId), ran: [], measureEveryCommand: index < measuringLanes }
+      tally.sequences++
+      if (lane.measureEveryCommand) tally.sequencesMeasuredEveryCommand++
       await check(lane, "right after the labs were made", false)
       const setup = async () => ({ model: { state: model.initialState() }, real: lane })
       await fc.asyncModelRun(setup, asyncCommands(commands, (l: Lane) => l.twin.sim, carryOut))
@@ -133,6 +171,15 @@ describe.skipIf(!root)(`differential: the simulator agrees with the real kernel 
           ...(path === undefined ? {} : { path }),
         },
       )
+      console.log(
+        [
+          `sequences: ${tally.sequences}, of which ${tally.sequencesMeasuredEveryCommand} compared reach and DNS after every command; commands: ${tally.commands}`,
+          `kernel and controller comparisons: ${tally.kernelComparisons}; reach and DNS comparisons: ${tally.measurements}`,
+          `compared: ${tally.probes} probes between containers, ${tally.gatewayProbes} gateway probes, ${tally.questions} DNS questions; divergences: 0`,
+        ].join("\n"),
+      )
+      expect(tally.sequences).toBeGreaterThanOrEqual(runs * lanes)
+      expect(tally.sequencesMeasuredEveryCommand * 3).toBeGreaterThanOrEqual(tally.sequences)
       expect(namespacesNamed(`cnm-${RUN_TAG}${process.pid.toString(36)}`)).toEqual([])
     },
   )

@@ -110,7 +110,7 @@ interface Question {
   readonly name: string
 }
 
-const dnsQuestions = (lab: Lab): ReadonlyArray<Question> => {
+export const dnsQuestions = (lab: Lab): ReadonlyArray<Question> => {
   const containers = lab.containers()
   const names = new Set([
     ...containers,

@@ -5,10 +5,13 @@ import type { Lab } from "../../controller/Lab.ts"
 import { measureReach, type ReachEntry } from "../../controller/measure.ts"
 import type { CnmError } from "../../model/errors.ts"
 import * as model from "../../model/index.ts"
+import type { CommandKind, Coverage } from "./coverage.ts"
 
 /** the oracle: the formal model's state, advanced by the model's own operations */
 export interface LabModel {
   state: model.CnmState
+  /** checks made so far in this sequence (a check may take turns among the containers by it) */
+  checks?: number
 }
 
 /** the system under test: a lab (controller + drivers) on a backend */
@@ -19,37 +22,23 @@ export interface LabReal {
    * then hands the operation over instead of running it, and the runner carries it out.
    */
   readonly handOver?: (operation: LabOperation) => void
+  /** counts what the run covered */
+  readonly coverage?: Coverage
+  /**
+   * The check after every command (default: checkAgreement); `changed` says whether the
+   * command moved the oracle's state (a refusal usually does not).
+   */
+  readonly check?: (m: LabModel, r: LabReal, changed: boolean) => void
 }
 
 /** what a command asks of the oracle and of the lab, once it has resolved its positions */
 export interface LabOperation {
+  readonly kind: CommandKind
   readonly onModel: (s: model.CnmState) => model.Outcome<unknown>
   readonly onLab: (lab: Lab) => Effect.Effect<unknown, CnmError>
 }
 
 export type LabCommand = fc.Command<LabModel, LabReal>
-
-/** names new objects are created with; a small pool, so name conflicts come up too */
-export const networkNames = ["bridge", "host", "none", "n0", "n1", "n2", "n3"] as const
-export const containerNames = ["c0", "c1", "c2", "c3", "c4"] as const
-
-/**
- * Commands name existing objects by position (k-th network, k-th container of the current state),
- * so every generated command stays meaningful in any state; past the end of the list a position
- * names an object from the pool that may not exist, to exercise NotFound paths as well.
- */
-export const networkAt = (m: LabModel, position: number): string => {
-  const existing = model.networks(m.state).map((n) => n.name)
-  const slots = existing.length + 1
-  const k = position % slots
-  return k < existing.length ? (existing[k] as string) : (networkNames[position % networkNames.length] as string)
-}
-
-export const containerAt = (m: LabModel, position: number): string => {
-  const existing = model.containers(m.state).map((c) => c.name)
-  const k = position % (existing.length + 1)
-  return k < existing.length ? (existing[k] as string) : (containerNames[position % containerNames.length] as string)
-}
 
 /**
  * Run one operation on the oracle and on the lab; both must agree on success or on the error code.
@@ -58,13 +47,17 @@ export const containerAt = (m: LabModel, position: number): string => {
 export const runBoth = <A>(
   m: LabModel,
   r: LabReal,
+  kind: CommandKind,
   onModel: (s: model.CnmState) => model.Outcome<A>,
   onLab: (lab: Lab) => Effect.Effect<unknown, CnmError>,
 ): void => {
-  if (r.handOver) return r.handOver({ onModel, onLab })
+  if (r.handOver) return r.handOver({ kind, onModel, onLab })
+  const before = m.state
   const expected = onModel(m.state)
-  judgeOutcome(m, expected, Effect.runSync(Effect.result(onLab(r.lab))))
-  checkAgreement(m, r)
+  const actual = Effect.runSync(Effect.result(onLab(r.lab)))
+  r.coverage?.command(kind, actual._tag === "Failure" ? actual.failure.code : undefined)
+  judgeOutcome(m, expected, actual)
+  ;(r.check ?? checkAgreement)(m, r, m.state !== before)
 }
 
 /**
@@ -118,10 +111,13 @@ export const checkMeasurements = (m: LabModel, measured: ReadonlyArray<ReachEntr
   })
 }
 
-const endpointView = (e: model.Endpoint) => ({
+/** what the lab and the oracle must agree on about an endpoint */
+export const endpointView = (e: model.Endpoint) => ({
   container: e.container,
   network: e.network,
   address: e.address,
   mac: e.mac,
   ifname: e.ifname,
+  aliases: e.aliases,
+  staticAddress: e.staticAddress,
 })

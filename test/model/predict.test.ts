@@ -82,6 +82,34 @@ describe("predictReach", () => {
   })
 })
 
+describe("predictGatewayReach", () => {
+  const gateway = (from: string, network: string) => Model.predictGatewayReach(state, from, network)
+
+  it("lets every container on a bridge network reach every bridge's gateway, internal and icc=false ones included", () => {
+    for (const from of ["web", "api", "db", "q1", "classic"]) {
+      for (const network of ["front", "back", "quiet", "vault", "bridge"]) expect(gateway(from, network), `${from} → ${network}`).toBe(true)
+    }
+  })
+
+  it("lets a host container reach them too: they are its own addresses", () => {
+    expect(["front", "vault", "quiet", "bridge"].map((network) => gateway("hostbox", network))).toEqual([true, true, true, true])
+  })
+
+  it("gives none, a container without endpoints, and one only on other drivers no way to the host", () => {
+    expect([gateway("nonebox", "front"), gateway("gone", "front"), gateway("o1", "front"), gateway("m1", "bridge")]).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ])
+  })
+
+  it("is false for gateways that are not the host's, networks without one, and unknown names", () => {
+    expect([gateway("web", "ovl"), gateway("web", "mac"), gateway("web", "host"), gateway("web", "none")]).toEqual([false, false, false, false])
+    expect([gateway("ghost", "front"), gateway("web", "nowhere")]).toEqual([false, false])
+  })
+})
+
 describe("predictReachMatrix", () => {
   const matrix = Model.predictReachMatrix(state)
 

@@ -1,28 +1,25 @@
 import * as model from "../../../model/index.ts"
-import { containerAt, type LabCommand, type LabModel, type LabReal, networkAt, runBoth } from "../LabModel.ts"
-import { staticAddress } from "./CreateContainerCommand.ts"
+import { type LabCommand, type LabModel, type LabReal, runBoth } from "../LabModel.ts"
+import { anyContainer, anyNetwork, type AttachPick, canJoin, choose, existingContainers, joinable, type Pick, resolveAttach } from "../targets.ts"
 
 export class ConnectCommand implements LabCommand {
   private resolved = "?"
 
   constructor(
-    readonly containerPosition: number,
-    readonly networkPosition: number,
-    readonly staticHost: number | undefined,
-    readonly alias: boolean,
+    readonly container: Pick,
+    readonly attachment: AttachPick,
   ) {}
 
   check = () => true
 
   run(m: LabModel, r: LabReal): void {
-    const container = containerAt(m, this.containerPosition)
-    const network = networkAt(m, this.networkPosition)
-    const subnet = model.network(m.state, network)?.subnet
-    const ip = this.staticHost !== undefined && subnet ? staticAddress(subnet, this.staticHost) : undefined
-    // one alias shared by every container that takes one: several answers for one name
-    const attach: model.AttachRequest = { network, ...(ip ? { ip } : {}), aliases: this.alias ? ["shared", `${container}-alias`] : [] }
+    // fitting: a container with a bridge network left to join, and one of those networks
+    const fitting = existingContainers(m.state).filter((c) => canJoin(m.state, c) && joinable(m.state, c).length > 0)
+    const container = choose(this.container, fitting, anyContainer(m.state))
+    const network = choose(this.attachment.network, joinable(m.state, container), anyNetwork(m.state))
+    const attach = resolveAttach(m.state, container, network, this.attachment)
     this.resolved = `${container}, ${JSON.stringify(attach)}`
-    runBoth(m, r, (s) => model.connect(s, container, attach), (lab) => lab.connect(container, attach))
+    runBoth(m, r, "connect", (s) => model.connect(s, container, attach), (lab) => lab.connect(container, attach))
   }
 
   toString = () => `connect(${this.resolved})`

@@ -1,35 +1,55 @@
+import fc from "fast-check"
 import * as model from "../../../model/index.ts"
-import { containerNames, type LabCommand, type LabModel, type LabReal, networkAt, runBoth } from "../LabModel.ts"
+import { type LabCommand, type LabModel, type LabReal, runBoth } from "../LabModel.ts"
+import { anyNetwork, type AttachPick, attachPick, bridgeNetworks, choose, freeContainerNames, type Pick, pickOf, refusedContainerNames, resolveAttach } from "../targets.ts"
+
+/** where a new container goes: bridge networks (the usual), the host's namespace, none, or Docker's default */
+export type ContainerMode = "networks" | "host" | "none" | "default"
+
+export interface ContainerSpec {
+  readonly name: Pick
+  readonly mode: ContainerMode
+  readonly attachments: ReadonlyArray<AttachPick>
+}
+
+export const containerSpec = (fitWeight: number): fc.Arbitrary<ContainerSpec> =>
+  fc.record({
+    name: pickOf(fitWeight),
+    mode: fc.oneof(
+      { weight: 30, arbitrary: fc.constant("networks" as const) },
+      { weight: 1, arbitrary: fc.constant("host" as const) },
+      { weight: 1, arbitrary: fc.constant("none" as const) },
+      { weight: 1, arbitrary: fc.constant("default" as const) },
+    ),
+    attachments: fc.array(attachPick(fitWeight), { minLength: 1, maxLength: 3 }),
+  })
+
+/** the request a spec stands for in this state */
+export const resolveContainer = (state: model.CnmState, spec: ContainerSpec): model.ContainerRequest => {
+  const name = choose(spec.name, freeContainerNames(state), refusedContainerNames(state))
+  const networks: model.AttachRequest[] = []
+  if (spec.mode === "host" || spec.mode === "none") networks.push({ network: spec.mode })
+  if (spec.mode === "networks") {
+    for (const attachment of spec.attachments) {
+      // fitting: a bridge network not chosen yet for this container
+      const fitting = bridgeNetworks(state).filter((n) => !networks.some((chosen) => chosen.network === n))
+      networks.push(resolveAttach(state, name, choose(attachment.network, fitting, anyNetwork(state)), attachment))
+    }
+  }
+  return { name, networks }
+}
 
 export class CreateContainerCommand implements LabCommand {
   private request: model.ContainerRequest | undefined
 
-  constructor(
-    readonly nameIndex: number,
-    readonly networkPositions: ReadonlyArray<number>,
-    /** a static host number for the first network (hits or misses the subnet, or the gateway) */
-    readonly staticHost: number | undefined,
-  ) {}
+  constructor(readonly spec: ContainerSpec) {}
 
   check = () => true
 
   run(m: LabModel, r: LabReal): void {
-    const networks = this.networkPositions.map((position, i) => {
-      const network = networkAt(m, position)
-      const subnet = model.network(m.state, network)?.subnet
-      const ip = i === 0 && this.staticHost !== undefined && subnet ? staticAddress(subnet, this.staticHost) : undefined
-      return ip ? { network, ip } : { network }
-    })
-    const request = { name: containerNames[this.nameIndex % containerNames.length] as string, networks }
-    this.request = request
-    runBoth(m, r, (s) => model.createContainer(s, request), (lab) => lab.createContainer(request))
+    const request = (this.request = resolveContainer(m.state, this.spec))
+    runBoth(m, r, "createContainer", (s) => model.createContainer(s, request), (lab) => lab.createContainer(request))
   }
 
-  toString = () => `createContainer(${JSON.stringify(this.request ?? { positions: this.networkPositions })})`
-}
-
-/** the address `host` inside a subnet's first /24 */
-export const staticAddress = (subnet: string, host: number): string => {
-  const [a, b, c] = (subnet.split("/")[0] as string).split(".")
-  return `${a}.${b}.${c}.${host}`
+  toString = () => `createContainer(${this.request === undefined ? "?" : JSON.stringify(this.request)})`
 }

@@ -1,16 +1,17 @@
 import * as model from "../../../model/index.ts"
-import { containerAt, type LabCommand, type LabModel, type LabReal, runBoth } from "../LabModel.ts"
+import { type LabCommand, type LabModel, type LabReal, runBoth } from "../LabModel.ts"
+import { anyContainer, choose, existingContainers, type Pick } from "../targets.ts"
 
 export class RemoveContainerCommand implements LabCommand {
   private name = "?"
 
-  constructor(readonly position: number) {}
+  constructor(readonly pick: Pick) {}
 
   check = () => true
 
   run(m: LabModel, r: LabReal): void {
-    const name = (this.name = containerAt(m, this.position))
-    runBoth(m, r, (s) => model.removeContainer(s, name), (lab) => lab.removeContainer(name))
+    const name = (this.name = choose(this.pick, existingContainers(m.state), anyContainer(m.state)))
+    runBoth(m, r, "removeContainer", (s) => model.removeContainer(s, name), (lab) => lab.removeContainer(name))
   }
 
   toString = () => `removeContainer(${this.name})`

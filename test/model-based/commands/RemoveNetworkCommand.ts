@@ -1,16 +1,20 @@
 import * as model from "../../../model/index.ts"
-import { type LabCommand, type LabModel, type LabReal, networkAt, runBoth } from "../LabModel.ts"
+import { type LabCommand, type LabModel, type LabReal, runBoth } from "../LabModel.ts"
+import { anyNetwork, choose, type Pick } from "../targets.ts"
 
 export class RemoveNetworkCommand implements LabCommand {
   private name = "?"
 
-  constructor(readonly position: number) {}
+  constructor(readonly pick: Pick) {}
 
   check = () => true
 
   run(m: LabModel, r: LabReal): void {
-    const name = (this.name = networkAt(m, this.position))
-    runBoth(m, r, (s) => model.removeNetwork(s, name), (lab) => lab.removeNetwork(name))
+    // a user network without endpoints fits; with none left, any user network (ActiveEndpoints)
+    const user = model.networks(m.state).filter((n) => !n.predefined)
+    const empty = user.filter((n) => model.endpointsOn(m.state, n.name).length === 0)
+    const name = (this.name = choose(this.pick, (empty.length > 0 ? empty : user).map((n) => n.name), anyNetwork(m.state)))
+    runBoth(m, r, "removeNetwork", (s) => model.removeNetwork(s, name), (lab) => lab.removeNetwork(name))
   }
 
   toString = () => `removeNetwork(${this.name})`
