@@ -1,4 +1,4 @@
-import { type ErrorCode, errorCodes } from "../../model/errors.ts"
+import { type ErrorCode, errorCodes, labErrorCodes } from "../../model/errors.ts"
 import * as model from "../../model/index.ts"
 
 export const commandKinds = [
@@ -18,9 +18,12 @@ export type QuestionKind = (typeof questionKinds)[number]
 
 /**
  * The error codes a single-host lab of bridge, host and null networks can answer: the model's
- * codes (the contract's table) without KernelError, which only a backend fault gives.
+ * codes (the contract's table) without KernelError, which only a backend fault gives, and without the
+ * codes only several hosts give (model labErrorCodes).
  */
-export const labErrorCodes: ReadonlyArray<ErrorCode> = errorCodes.filter((code) => code !== "KernelError")
+export const singleHostErrorCodes: ReadonlyArray<ErrorCode> = errorCodes.filter(
+  (code) => code !== "KernelError" && !labErrorCodes.includes(code),
+)
 
 /**
  * The least a run must have covered. Shares are of all checks (or of all commands of a kind);
