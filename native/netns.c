@@ -584,13 +584,19 @@ static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
   int one = 1;
   /* the embedded DNS address may be bound before lo carries it, as Docker's resolver does */
   if (freebind) setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
-  if (has_address || port) {
-    if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) {
-      err = errno;
-      close(fd);
-      throw_errno(env, "bind", has_address ? address : "0.0.0.0", err);
-      return NULL;
-    }
+  /*
+   * Always bound here, port 0 included, before libuv adopts the socket: uv_udp_open sets
+   * SO_REUSEADDR, and two unbound sockets that both have it can be given the same ephemeral port
+   * (a ping socket the same echo id) when they first send; every reply then goes to one of them,
+   * and the other waits for nothing. Measured: two DNS queries sent in the same tick from one
+   * namespace both left from port 53677, and one timed out. A socket bound without the flag gets
+   * a port nobody else holds.
+   */
+  if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) {
+    err = errno;
+    close(fd);
+    throw_errno(env, "bind", has_address ? address : "0.0.0.0", err);
+    return NULL;
   }
   napi_value result;
   napi_create_int32(env, fd, &result);
