@@ -552,7 +552,7 @@ const measurementResults = (trips: Trips) => {
     wrongAnswers: { idle: trips.idle.wrong, loaded: trips.loaded.wrong },
     how:
       `per phase ${ROUND_TRIPS.probes} probes and ${ROUND_TRIPS.questions} DNS queries (${ROUND_TRIPS.concurrency} of each in flight) through a lab of six containers on two user networks, ` +
-      "only to targets the model says answer; a round trip is timed by the measurement helper from the send to the answer. Under load: another lab in the same process, " +
+      "only to targets the model says answer; a round trip is timed by the measurement helper from the send to the answer. Idle: no load of this benchmark's own (whatever else runs on the machine shows in machine.loadAverage1m). Under load: another lab in the same process, " +
       `on a kernel of its own, making and removing 100 containers at a time (${trips.churn.namespaces} namespaces in ${trips.churn.rounds} rounds during the phase), and a spinning process per core`,
     helperScheduling: trips.scheduling,
   }
