@@ -9,7 +9,7 @@ import { asyncCommands } from "../model-based/async-commands.ts"
 import { labCommands, labTopology } from "../model-based/commands.ts"
 import { judgeOutcome, type LabCommand, type LabModel, type LabOperation } from "../model-based/LabModel.ts"
 import { dropLab, namespacesNamed, runIdSource } from "./linux-labs.ts"
-import { compareGatewaysAndNames } from "./gateways-and-names.ts"
+import { compareEverything, compareGatewaysAndNames } from "./gateways-and-names.ts"
 import { compareKernels, compareLabs, compareMeasurements, compareOutcomes, dnsQuestions, makeTwinLab, type TwinLab } from "./twin-lab.ts"
 
 /**
@@ -98,22 +98,38 @@ const reachProbes = (twin: TwinLab): number => {
   return twin.sim.containers().reduce((sum, from) => sum + endpoints.filter((e) => e.container !== from).length, 0)
 }
 
-/** `kernels`: read every namespace back on both (on linux that runs nft in each: the dearest part) */
-const check = async (lane: Lane, when: string, what: { readonly kernels: boolean; readonly measure: boolean }): Promise<void> => {
+/**
+ * `kernels`: read every namespace back on both (on linux that runs nft in each: the dearest part);
+ * `measure`: "all" at the end of a sequence, "lean" after a command (compareEverything, one wait)
+ */
+const check = async (
+  lane: Lane,
+  when: string,
+  what: { readonly kernels: boolean; readonly measure: "no" | "lean" | "all" },
+): Promise<void> => {
   const lines = compareLabs(lane.twin)
   if (what.kernels) {
     lines.push(...(await compareKernels(lane.twin)))
     tally.kernelComparisons++
   }
-  if (lines.length === 0 && what.measure) {
-    // both at once: most of a measurement is waiting for the answers that never come
+  if (lines.length === 0 && what.measure !== "no") {
     const options = { concurrency: PROBE_CONCURRENCY }
-    const [measured, more] = await Promise.all([compareMeasurements(lane.twin, options), compareGatewaysAndNames(lane.twin, options)])
-    lines.push(...measured, ...more.lines)
+    if (what.measure === "all") {
+      // at the end of a sequence: compareMeasurements' own questions too, both at once (a
+      // measurement is mostly waiting for the answers that never come)
+      const [measured, more] = await Promise.all([compareMeasurements(lane.twin, options), compareGatewaysAndNames(lane.twin, options)])
+      lines.push(...measured, ...more.lines)
+      tally.probes += reachProbes(lane.twin)
+      tally.gatewayProbes += more.probes
+      tally.questions += dnsQuestions(lane.twin.sim).length + more.questions
+    } else {
+      const now = await compareEverything(lane.twin, options)
+      lines.push(...now.lines)
+      tally.probes += now.reach
+      tally.gatewayProbes += now.probes
+      tally.questions += now.questions
+    }
     tally.measurements++
-    tally.probes += reachProbes(lane.twin)
-    tally.gatewayProbes += more.probes
-    tally.questions += dnsQuestions(lane.twin.sim).length + more.questions
   }
   if (lines.length > 0) fail(lane, when, lines)
 }
@@ -138,7 +154,7 @@ const carryOut = async (m: LabModel, lane: Lane, operation: LabOperation, comman
   // a refusal the model made itself never reached a kernel: nothing to read back
   if (!lane.measureEveryCommand) return fastChecks(lane, when)
   const kernelsUntouched = !expected.ok && onSim._tag === "Failure" && onSim.failure.code !== "KernelError"
-  await check(lane, when, { kernels: !kernelsUntouched, measure: true })
+  await check(lane, when, { kernels: !kernelsUntouched, measure: "lean" })
 }
 
 describe.skipIf(!root)(`differential: the simulator agrees with the real kernel (${needsRoot})`, () => {
@@ -160,10 +176,10 @@ describe.skipIf(!root)(`differential: the simulator agrees with the real kernel 
       const lane: Lane = { index, twin: await makeTwinLab(kernel, runId), ran: [], measureEveryCommand }
       tally.sequences++
       if (lane.measureEveryCommand) tally.sequencesMeasuredEveryCommand++
-      await check(lane, "right after the labs were made", { kernels: true, measure: false })
+      await check(lane, "right after the labs were made", { kernels: true, measure: "no" })
       const setup = async () => ({ model: { state: model.initialState() }, real: lane })
       await fc.asyncModelRun(setup, asyncCommands(commands, (l: Lane) => l.twin.sim, carryOut))
-      await check(lane, "at the end of the sequence", { kernels: true, measure: true })
+      await check(lane, "at the end of the sequence", { kernels: true, measure: "all" })
     } finally {
       await dropLab(kernel, runId)
     }
