@@ -6,11 +6,11 @@ import { type Question, questionsFrom } from "../model-based/questions.ts"
 import type { TwinLab } from "./twin-lab.ts"
 
 /**
- * What the differential compares beyond compareMeasurements (twin-lab.ts): every container's
+ * What the differential measures beyond compareMeasurements (twin-lab.ts): every container's
  * probe of every bridge network's gateway, and the DNS questions of the model-based tests
- * (../model-based/questions.ts: aliases in capitals, `name.network` and `alias.network`, names
- * that must not resolve) from every container. Each is measured once on each backend; the counts
- * say how much was compared.
+ * (../model-based/questions.ts: names in capitals and with a trailing dot, aliases,
+ * `name.network` and `alias.network`, names that must not resolve) from every container. Each is
+ * measured once on each backend; the counts say how much was compared.
  */
 export interface Compared {
   readonly lines: ReadonlyArray<string>
@@ -31,35 +31,79 @@ const gatewayProbes = (lab: Lab): GatewayProbe[] => {
   return lab.containers().flatMap((from) => gateways.map((g) => ({ from, ...g })))
 }
 
-/**
- * The questions not already asked by compareMeasurements: every kind but plain container names.
- * A container without a resolver (on no user network) asks one: every question it asks goes
- * unanswered, on linux only once the whole timeout is over.
- */
-const extraQuestions = (lab: Lab): Question[] => {
+const questionsOf = (lab: Lab, keep: (q: Question) => boolean): Question[] => {
   const state = (lab.controllers[0] as (typeof lab.controllers)[number]).state
   return lab.containers().flatMap((from) => {
-    const questions = questionsFrom(state, from).filter((q) => q.kind !== "container" || q.name !== q.name.toLowerCase() || q.name.endsWith("."))
+    const questions = questionsFrom(state, from).filter(keep)
     const resolver = model.endpointsOf(state, from).some((e) => model.network(state, e.network)?.predefined === false)
     return resolver ? questions : questions.slice(0, 1)
   })
 }
 
-export const compareGatewaysAndNames = async (twin: TwinLab, options: { readonly concurrency: number }): Promise<Compared> => {
-  const probes = gatewayProbes(twin.sim)
-  const probe = (lab: Lab) => (p: GatewayProbe) => lab.probe(p.from, p.address).pipe(Effect.map((r) => r.reachable))
-  const simReach = Effect.runSync(Effect.forEach(probes, probe(twin.sim)))
-  const linuxReach = await Effect.runPromise(Effect.forEach(probes, probe(twin.linux), options))
-  const lines: string[] = []
-  probes.forEach((p, i) => {
-    if (simReach[i] !== linuxReach[i]) lines.push(`gateway ${p.from} → ${p.address} (${p.network}): sim ${simReach[i]} / linux ${linuxReach[i]}`)
-  })
-  const questions = extraQuestions(twin.sim)
+const allQuestions = (lab: Lab): Question[] => questionsOf(lab, () => true)
+
+/**
+ * The questions not already asked by compareMeasurements: every kind but plain container names.
+ * A container without a resolver (on no user network) asks one: every question it asks goes
+ * unanswered, on linux only once the whole timeout is over.
+ */
+const extraQuestions = (lab: Lab): Question[] =>
+  questionsOf(lab, (q) => q.kind !== "container" || q.name !== q.name.toLowerCase() || q.name.endsWith("."))
+
+/** an address of another container to probe, as the reach matrix has it */
+interface ReachProbe {
+  readonly from: string
+  readonly to: string
+  readonly network: string
+  readonly address: string
+}
+
+const reachProbes = (lab: Lab): ReachProbe[] => {
+  const targets = lab.endpoints().flatMap((e) => (e.address === undefined ? [] : [{ to: e.container, network: e.network, address: model.stripPrefix(e.address) }]))
+  return lab.containers().flatMap((from) => targets.filter((t) => t.to !== from).map((t) => ({ from, ...t })))
+}
+
+/**
+ * Everything measured on both labs at once, probes and questions together: a measurement is
+ * mostly waiting for what does not answer (the probe timeout), and this way it waits once.
+ * `reach`: the reach matrix too (compareMeasurements measures it otherwise); `questions`: which.
+ */
+const measureBoth = async (
+  twin: TwinLab,
+  options: { readonly concurrency: number },
+  what: { readonly reach: boolean; readonly questions: (lab: Lab) => Question[] },
+): Promise<Compared & { readonly reach: number }> => {
+  const reach = what.reach ? reachProbes(twin.sim) : []
+  const gateways = gatewayProbes(twin.sim)
+  const questions = what.questions(twin.sim)
+  const probe = (lab: Lab) => (p: { readonly from: string; readonly address: string }) => lab.probe(p.from, p.address).pipe(Effect.map((r) => r.reachable))
   const ask = (lab: Lab) => (q: Question) => lab.resolve(q.from, q.name).pipe(Effect.map(answerText))
-  const simAnswers = Effect.runSync(Effect.forEach(questions, ask(twin.sim)))
-  const linuxAnswers = await Effect.runPromise(Effect.forEach(questions, ask(twin.linux), options))
+  const all = (lab: Lab) =>
+    Effect.all([Effect.forEach(reach, probe(lab), options), Effect.forEach(gateways, probe(lab), options), Effect.forEach(questions, ask(lab), options)], {
+      concurrency: "unbounded",
+    })
+  const [simReach, simGateways, simAnswers] = Effect.runSync(all(twin.sim))
+  const [linuxReach, linuxGateways, linuxAnswers] = await Effect.runPromise(all(twin.linux))
+  const lines: string[] = []
+  reach.forEach((p, i) => {
+    if (simReach[i] !== linuxReach[i]) lines.push(`reach ${p.from} → ${p.to} ${p.address} (${p.network}): sim ${simReach[i]} / linux ${linuxReach[i]}`)
+  })
+  gateways.forEach((p, i) => {
+    if (simGateways[i] !== linuxGateways[i]) lines.push(`gateway ${p.from} → ${p.address} (${p.network}): sim ${simGateways[i]} / linux ${linuxGateways[i]}`)
+  })
   questions.forEach((q, i) => {
     if (simAnswers[i] !== linuxAnswers[i]) lines.push(`dns ${q.from} asks "${q.name}" (${q.kind}): sim ${simAnswers[i]} / linux ${linuxAnswers[i]}`)
   })
-  return { lines, probes: probes.length, questions: questions.length }
+  return { lines, reach: reach.length, probes: gateways.length, questions: questions.length }
 }
+
+/** at the end of a sequence, beside compareMeasurements: the gateways, and the questions it does not ask */
+export const compareGatewaysAndNames = (twin: TwinLab, options: { readonly concurrency: number }): Promise<Compared> =>
+  measureBoth(twin, options, { reach: false, questions: extraQuestions })
+
+/**
+ * After every command of a measuring run: the reach matrix, the gateways, and every question of
+ * questions.ts from every container (plain container names among them), in one wait.
+ */
+export const compareEverything = (twin: TwinLab, options: { readonly concurrency: number }): Promise<Compared & { readonly reach: number }> =>
+  measureBoth(twin, options, { reach: true, questions: allQuestions })

@@ -23,17 +23,23 @@ const createContainer = (fit: number) => containerSpec(fit).map((spec) => new Cr
 const connect = (fit: number) => fc.tuple(pickOf(fit), attachPick(fit)).map(([container, attach]) => new ConnectCommand(container, attach))
 const disconnect = fc.tuple(pickOf(FIT), pickOf(FIT)).map(([container, network]) => new DisconnectCommand(container, network))
 
+/** smaller topologies where every kernel operation and every check costs real time (linux) */
+export interface TopologySize {
+  readonly maxNetworks?: number
+  readonly maxContainers?: number
+}
+
 /**
  * A starting topology, built before anything is torn down: two or three user networks, then three
  * to five containers (mostly on one to three of them) made together, as a scenario's setup makes
  * them (Lab.createContainers), then up to two connects. The commands are the ordinary ones,
  * checked the ordinary way, with picks that almost always fit.
  */
-export const labTopology = (): fc.Arbitrary<ReadonlyArray<LabCommand>> =>
+export const labTopology = (size: TopologySize = {}): fc.Arbitrary<ReadonlyArray<LabCommand>> =>
   fc
     .tuple(
-      fc.array(createNetwork(TOPOLOGY_FIT, false), { minLength: 2, maxLength: 3 }),
-      fc.array(containerSpec(TOPOLOGY_FIT), { minLength: 3, maxLength: 5 }).map((specs) => new CreateContainersCommand(specs)),
+      fc.array(createNetwork(TOPOLOGY_FIT, false), { minLength: 2, maxLength: size.maxNetworks ?? 3 }),
+      fc.array(containerSpec(TOPOLOGY_FIT), { minLength: 3, maxLength: size.maxContainers ?? 5 }).map((specs) => new CreateContainersCommand(specs)),
       fc.array(connect(TOPOLOGY_FIT), { maxLength: 2 }),
     )
     .map(([networks, containers, connects]): ReadonlyArray<LabCommand> => [...networks, containers, ...connects])
