@@ -494,7 +494,7 @@ export class Controller {
   }
 
   private hostContext(state: model.CnmState): HostContext {
-    return new LazyHostContext(this.hostNs, state)
+    return new LazyHostContext(this.hostNs, this.host, state)
   }
 
   /** a network of `state` by name; looked up a dozen times per container operation, so kept at hand */
@@ -623,6 +623,7 @@ class LazyHostContext implements HostContext {
 
   constructor(
     readonly ns: string,
+    readonly host: string,
     private readonly state: model.CnmState,
   ) {}
 

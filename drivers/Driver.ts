@@ -1,4 +1,5 @@
 import type { KernelOp } from "../backends/kernel-types.ts"
+import type { OverlayInfo, VlanInfo } from "../model/lab-types.ts"
 import type { Endpoint, Network } from "../model/types.ts"
 
 /**
@@ -12,10 +13,45 @@ export interface Step {
   readonly undo: ReadonlyArray<KernelOp>
 }
 
+/**
+ * libnetwork's driver scope: a local driver's networks live on one host each; a global driver's
+ * network spans the hosts, and each host's driver learns the endpoints on the others through peer
+ * events carried by the global-scope store.
+ */
+export type DriverScope = "local" | "global"
+
+/** an endpoint on another host, as a global-scope driver programs it (libnetwork's peerAdd/peerDelete) */
+export interface Peer {
+  /** plain IPv4 address of the remote endpoint */
+  readonly address: string
+  /** the remote endpoint's prefix length on the network */
+  readonly prefix: number
+  readonly mac: string
+  /** the remote host's underlay address: where its VXLAN traffic goes */
+  readonly vtep: string
+}
+
+/** the host's leg on the underlay joining the Docker hosts */
+export interface UnderlayLeg {
+  /** the link in the host namespace, `eth0` as on a Docker host */
+  readonly dev: string
+  /** plain IPv4 address */
+  readonly address: string
+  readonly mtu: number
+}
+
 /** the Docker host a driver works on, as the controller sees it */
 export interface HostContext {
   /** the host's network namespace */
   readonly ns: string
+  /** the host's name in the lab */
+  readonly host: string
+  /** absent on a lab without an underlay */
+  readonly underlay?: UnderlayLeg
+  /** what swarm allocated for an overlay network (VNI, MTU, encryption) */
+  readonly overlayOf?: (network: Network) => OverlayInfo | undefined
+  /** a macvlan or ipvlan network's parent and mode on this host */
+  readonly vlanOf?: (network: Network) => VlanInfo | undefined
   /** every network on this host after the change being made (a driver programs rules across its networks) */
   readonly networks: ReadonlyArray<Network>
 }
@@ -42,12 +78,17 @@ export interface JoinPlan {
  */
 export interface Driver {
   readonly name: Network["driver"]
+  readonly scope: DriverScope
   /** validate driver options before anything is made; a message means InvalidOption */
   readonly checkOptions?: (network: Network) => string | undefined
   readonly createNetwork: (network: Network, host: HostContext) => ReadonlyArray<Step>
   readonly deleteNetwork: (network: Network, host: HostContext) => ReadonlyArray<Step>
   readonly join: (network: Network, endpoint: Endpoint, host: HostContext, at: Attachment) => JoinPlan
   readonly leave: (network: Network, endpoint: Endpoint, host: HostContext, at: Attachment) => ReadonlyArray<Step>
+  /** global scope: an endpoint appeared on another host (called for each remote endpoint, on each host holding the network) */
+  readonly peerAdd?: (network: Network, peer: Peer, host: HostContext) => ReadonlyArray<Step>
+  /** global scope: that endpoint went away */
+  readonly peerDelete?: (network: Network, peer: Peer, host: HostContext) => ReadonlyArray<Step>
 }
 
 export const step = (name: string, doOps: ReadonlyArray<KernelOp>, undo: ReadonlyArray<KernelOp> = []): Step => ({

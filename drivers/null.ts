@@ -3,6 +3,7 @@ import type { Driver } from "./Driver.ts"
 /** a driver whose networks need nothing in the kernel: `none` and `host` */
 export const withoutKernelWork = (name: "null" | "host"): Driver => ({
   name,
+  scope: "local",
   createNetwork: () => [],
   deleteNetwork: () => [],
   join: () => ({ steps: [] }),

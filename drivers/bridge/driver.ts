@@ -38,6 +38,7 @@ const checkOptions = (network: Network): string | undefined => {
  */
 export const bridgeDriver: Driver = {
   name: "bridge",
+  scope: "local",
   checkOptions,
 
   createNetwork: (network, host) => {
