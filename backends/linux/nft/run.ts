@@ -1,26 +1,12 @@
-import { spawn } from "node:child_process"
-import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs"
-import type { NetnsAddon } from "../addon.ts"
+import type { NetnsAddon, NftContext } from "../addon.ts"
+import type { NamespaceTable } from "../namespaces.ts"
 
-const CANDIDATES = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/usr/local/sbin/nft"]
+/** null when libnftables can be used, otherwise why not (asked once per process) */
+let unavailable: string | null | undefined
 
-let found: string | null | undefined
-
-/** the nft binary, or null when nftables is not installed (apt-get install nftables) */
-export const nftBinary = (): string | null => {
-  if (found !== undefined) return found
-  const fromPath = (process.env.PATH ?? "").split(":").filter(Boolean).map((dir) => `${dir}/nft`)
-  found = null
-  for (const candidate of [...CANDIDATES, ...fromPath]) {
-    try {
-      accessSync(candidate, constants.X_OK)
-      found = candidate
-      break
-    } catch {
-      // not there: try the next one
-    }
-  }
-  return found
+export const nftUnavailable = (native: NetnsAddon): string | null => {
+  if (unavailable === undefined) unavailable = native.nftAvailable()
+  return unavailable
 }
 
 /** nft's words for the kernel's errno (it prints strerror), back to the errno name */
@@ -51,51 +37,69 @@ const errnoOf = (stderr: string): string => {
   return "EINVAL"
 }
 
-/** where nft input files go (tmpfs, root only) */
-export const NFT_INPUT_DIR = "/run/cnmlab/nft"
-let inputCounter = 0
-
-/**
- * Runs nft inside the namespace: the child is spawned while the thread is inside it (withNetns),
- * so nft and its netlink socket live there. spawn() forks synchronously, which is what makes
- * that sound; everything after (pipes, exit) is ordinary async I/O.
- */
-const runInNamespace = (native: NetnsAddon, nsPath: string, binary: string, args: ReadonlyArray<string>): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const child = native.withNetns(nsPath, () => spawn(binary, [...args], { stdio: ["ignore", "pipe", "pipe"] }))
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk))
-    child.on("error", (error) => reject(error))
-    child.on("close", (code) => {
-      const stderr = Buffer.concat(err).toString("utf8").trim()
-      if (code === 0) resolve(Buffer.concat(out).toString("utf8"))
-      else reject(new NftFailure(errnoOf(stderr), `nft ${args.join(" ")}: ${stderr || `exit ${code}`}`))
-    })
-  })
-
-/** `nft ARGS` inside the namespace; returns its standard output */
-export const runNft = (native: NetnsAddon, nsPath: string, args: ReadonlyArray<string>): Promise<string> => {
-  const binary = nftBinary()
-  if (!binary) return Promise.reject(new NftFailure("ENOENT", "nft is not installed (apt-get install nftables)"))
-  return runInNamespace(native, nsPath, binary, args)
+interface OpenContext {
+  readonly context: NftContext
+  /** the namespace's identity when the context was made: a namespace made again needs a new one */
+  readonly inode: number
 }
 
 /**
- * `nft -j -f FILE` inside the namespace, with `input` as the file: nft cannot read a Node stdin
- * pipe (it is a socket, and nft opens /dev/stdin, which fails with ENXIO), and one argv string
- * is capped at 128 KiB.
+ * nftables inside our namespaces through libnftables, the library behind the nft command: one
+ * context per namespace, made inside it on first use, so its netlink socket belongs to that
+ * namespace. A run is what `nft -j -f FILE` does with the same input (one transaction; what nft
+ * would print on stderr is the failure's message), without a process: an nft process per change
+ * cost 20-40 ms, mostly its start (backends/linux/README.md, "Firewall").
+ *
+ * A context's socket keeps its namespace alive, so every context is closed before its namespace
+ * is deleted (through the table's onBeforeDelete), and all of them when the kernel instance closes.
  */
-export const runNftJson = async (native: NetnsAddon, nsPath: string, input: unknown): Promise<string> => {
-  const binary = nftBinary()
-  if (!binary) throw new NftFailure("ENOENT", "nft is not installed (apt-get install nftables)")
-  mkdirSync(NFT_INPUT_DIR, { recursive: true, mode: 0o700 })
-  const file = `${NFT_INPUT_DIR}/${process.pid}-${++inputCounter}.json`
-  writeFileSync(file, JSON.stringify(input))
-  try {
-    return await runInNamespace(native, nsPath, binary, ["-j", "-f", file])
-  } finally {
-    rmSync(file, { force: true })
+export class NftContexts {
+  private readonly open = new Map<string, OpenContext>()
+
+  constructor(
+    private readonly native: NetnsAddon,
+    private readonly namespaces: NamespaceTable,
+  ) {
+    namespaces.onBeforeDelete((ns) => this.close(ns))
+  }
+
+  get available(): boolean {
+    return nftUnavailable(this.native) === null
+  }
+
+  /** runs `commands` (nft JSON or nft syntax) in `ns`; returns what nft prints on stdout */
+  run(ns: string, commands: string): string {
+    const why = nftUnavailable(this.native)
+    if (why !== null) throw new NftFailure("ENOENT", why)
+    const { path, inode } = this.namespaces.ref(ns)
+    let open = this.open.get(ns)
+    if (open && open.inode !== inode) {
+      this.close(ns)
+      open = undefined
+    }
+    if (!open) {
+      open = { context: this.native.nftOpen(path), inode }
+      this.open.set(ns, open)
+    }
+    const result = this.native.nftRun(open.context, path, commands)
+    if (result.ok) return result.output
+    const said = result.error.trim()
+    throw new NftFailure(errnoOf(said), `nft: ${said || "failed without saying why"}`)
+  }
+
+  /** the namespaces with a context open (what tests look at) */
+  openIn(): string[] {
+    return [...this.open.keys()]
+  }
+
+  close(ns: string): void {
+    const open = this.open.get(ns)
+    if (!open) return
+    this.open.delete(ns)
+    this.native.nftClose(open.context)
+  }
+
+  closeAll(): void {
+    for (const ns of [...this.open.keys()]) this.close(ns)
   }
 }
