@@ -71,7 +71,15 @@ export class NftContexts {
   run(ns: string, commands: string): string {
     const why = nftUnavailable(this.native)
     if (why !== null) throw new NftFailure("ENOENT", why)
-    const { path, inode } = this.namespaces.ref(ns)
+    let ref: { readonly path: string; readonly inode: number }
+    try {
+      ref = this.namespaces.ref(ns)
+    } catch (error) {
+      // deleted behind our back (not through our table): its context must not keep it alive
+      this.close(ns)
+      throw error
+    }
+    const { path, inode } = ref
     let open = this.open.get(ns)
     if (open && open.inode !== inode) {
       this.close(ns)
