@@ -404,12 +404,13 @@ static napi_value with_netns(napi_env env, napi_callback_info info) {
 /* rtnetlink                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-/* openNetlink(nsPath | null, receiveBufferBytes, timeoutMs) -> fd */
+/* openNetlink(nsPath | null, receiveBufferBytes, timeoutMs, protocol = NETLINK_ROUTE) -> fd */
 static napi_value open_netlink(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   char path[MAX_NAME + 32];
-  int32_t rcvbuf = 0, timeout_ms = 0;
-  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t rcvbuf = 0, timeout_ms = 0, protocol = NETLINK_ROUTE;
+  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!is_nullish(env, argv[3]) && !get_int(env, argv[3], &protocol, "protocol")) return NULL;
   int has_path = !is_nullish(env, argv[0]);
   if (has_path && !get_string(env, argv[0], path, sizeof path, "path")) return NULL;
   if (!get_int(env, argv[1], &rcvbuf, "receiveBufferBytes") || !get_int(env, argv[2], &timeout_ms, "timeoutMs"))
@@ -417,7 +418,7 @@ static napi_value open_netlink(napi_env env, napi_callback_info info) {
 
   ns_switch sw;
   if (!ns_enter(env, has_path ? path : NULL, &sw)) return NULL;
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   int err = fd < 0 ? errno : 0;
   ns_leave(&sw);
   if (fd < 0) {

@@ -17,8 +17,8 @@ export interface NetnsAddon {
   readonly deleteNetns: (name: string) => void
   /** runs a synchronous function with the calling thread inside the namespace at `path` */
   readonly withNetns: <T>(path: string, fn: () => T) => T
-  /** an rtnetlink socket opened inside the namespace at `path` (null: the current one) */
-  readonly openNetlink: (path: string | null, receiveBufferBytes: number, timeoutMs: number) => number
+  /** a netlink socket (rtnetlink unless `protocol` says otherwise) opened inside the namespace at `path` (null: the current one) */
+  readonly openNetlink: (path: string | null, receiveBufferBytes: number, timeoutMs: number, protocol?: number) => number
   /** sends netlink messages numbered firstSeq..lastSeq and returns every reply up to lastSeq's end */
   readonly netlinkTransact: (fd: number, request: Uint8Array, firstSeq: number, lastSeq: number) => Buffer
   /**

@@ -2,9 +2,12 @@ import type { FwTable } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import { parseRuleset, sameTable } from "./nft/parse.ts"
+import { appendedRules } from "./nft/append.ts"
 import { bridgesMatched, type Family, nftTableName, renderDelete, renderTable } from "./nft/render.ts"
 import { NftContexts, NftFailure } from "./nft/run.ts"
 import { dumpLinks } from "./read.ts"
+
+type Json = Record<string, unknown>
 
 /**
  * Firewall tables in our namespaces, through libnftables (nft/run.ts). Remembers, per namespace, the last table set
@@ -16,6 +19,11 @@ export class Firewall {
   private readonly requested = new Map<string, Map<string, FwTable>>()
   /** watchesBridges, remembered until the namespace's tables change */
   private readonly watching = new Map<string, boolean>()
+  /**
+   * per namespace, the commands of each table as last committed by us, and nftables' generation
+   * right after our last commit there: while it is unchanged, the kernel holds exactly those
+   */
+  private readonly committed = new Map<string, { generation: number; readonly tables: Map<string, Json[]> }>()
   private readonly nft: NftContexts
 
   constructor(
@@ -32,7 +40,17 @@ export class Firewall {
 
   async set(ns: string, table: FwTable): Promise<void> {
     const ports = this.bridgePorts(ns, bridgesMatched(table))
-    this.nft.run(ns, JSON.stringify(renderTable(table, ports)))
+    const commands = renderTable(table, ports).nftables as Json[]
+    const known = this.committed.get(ns)
+    const before = known?.tables.get(table.name)
+    // rules added at the ends of chains (a network created) are sent alone, when nothing else
+    // changed the namespace's tables since our last commit; otherwise the whole table is replaced
+    const batch = before && known && this.nft.generation(ns) === known.generation ? (appendedRules(before, commands) ?? commands) : commands
+    // an empty batch: the kernel holds this very table already
+    if (batch.length > 0) {
+      this.nft.run(ns, JSON.stringify({ nftables: batch }))
+      this.remember(ns, table.name, commands)
+    }
     this.tablesOf(ns).set(table.name, table)
     this.watching.delete(ns)
   }
@@ -41,6 +59,7 @@ export class Firewall {
     const present = this.familiesHolding(ns, name)
     if (present.length === 0) throw new NftFailure("ENOENT", `no firewall table ${name} in ${ns}`)
     this.nft.run(ns, JSON.stringify(renderDelete(name, present)))
+    this.remember(ns, name, undefined)
     this.tablesOf(ns).delete(name)
     this.watching.delete(ns)
   }
@@ -78,6 +97,19 @@ export class Firewall {
   forget(ns: string): void {
     this.requested.delete(ns)
     this.watching.delete(ns)
+    this.committed.delete(ns)
+  }
+
+  /** after a commit of ours: the table's commands (none: deleted) and the generation it made */
+  private remember(ns: string, table: string, commands: Json[] | undefined): void {
+    const generation = this.nft.generation(ns)
+    const known = this.committed.get(ns)
+    // a generation that moved by more than our own commit means someone else's came in between:
+    // nothing known before counts
+    const tables = known && generation === known.generation + 1 ? known.tables : new Map<string, Json[]>()
+    if (commands) tables.set(table, commands)
+    else tables.delete(table)
+    this.committed.set(ns, { generation, tables })
   }
 
   /** closes every namespace's nftables context (the kernel instance is closing) */
@@ -85,10 +117,6 @@ export class Firewall {
     this.nft.closeAll()
   }
 
-  /** the namespaces where an nftables context is open */
-  contextsOpen(): string[] {
-    return this.nft.openIn()
-  }
 
   private tablesOf(ns: string): Map<string, FwTable> {
     let tables = this.requested.get(ns)

@@ -94,6 +94,31 @@ describe.skipIf(!root)(`linux backend: nftables contexts, one per namespace (${n
     expect(deleted.reason).toBe("NotFound")
   })
 
+  it("rules added at the ends of chains go alone, refused or not, and a table changed behind our back is replaced whole", async () => {
+    const ns = nsName("nc-a")
+    const withRules = (...extra: FwTable["chains"][number]["rules"]): FwTable => ({
+      ...accepting,
+      chains: [{ ...(accepting.chains[0] as FwTable["chains"][number]), rules: [...(accepting.chains[0] as FwTable["chains"][number]).rules, ...extra] }],
+    })
+    const grown = withRules({ match: { oif: "br1" }, verdict: { kind: "accept" }, comment: "grown" })
+    await run(kernel.apply([{ op: "nsAdd", ns }, { op: "firewallSet", ns, table: accepting }]))
+    await run(kernel.apply([{ op: "firewallSet", ns, table: grown }]))
+    expect((await run(kernel.read(ns))).firewall).toEqual([grown])
+    const before = listing(ns)
+    // the added rule is refused by the kernel: nothing changes, the reason is nft's
+    const error = await failure(kernel.apply([{ op: "firewallSet", ns, table: withRules(...(grown.chains[0]?.rules.slice(1) ?? []), { match: {}, verdict: { kind: "jump", chain: "missing" } }) }]))
+    expect(error.reason).toBe("NotFound")
+    expect(error.detail).toContain("Could not process rule: No such file or directory")
+    expect(listing(ns)).toEqual(before)
+    // someone else adds a rule: the next change must not build on a table it no longer knows
+    sh("ip", ["netns", "exec", ns, "nft", "add", "rule", "ip", "cnm-kept", "forward", "counter", "drop"])
+    const grownAgain = withRules(...(grown.chains[0]?.rules.slice(1) ?? []), { match: { oif: "br2" }, verdict: { kind: "accept" }, comment: "again" })
+    await run(kernel.apply([{ op: "firewallSet", ns, table: grownAgain }]))
+    expect((await run(kernel.read(ns))).firewall).toEqual([grownAgain])
+    expect(JSON.stringify(listing(ns))).not.toContain("counter")
+    await run(kernel.apply([{ op: "nsDel", ns }]))
+  })
+
   it("no process runs in a namespace's firewall: changes and reads start none", async () => {
     const ns = nsName("nc-p")
     await run(kernel.apply([{ op: "nsAdd", ns }]))

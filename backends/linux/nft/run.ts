@@ -1,5 +1,14 @@
 import type { NetnsAddon, NftContext } from "../addon.ts"
 import type { NamespaceTable } from "../namespaces.ts"
+import { NetlinkChannel } from "../netlink/channel.ts"
+import { parseAttrs } from "../netlink/wire.ts"
+
+const NETLINK_NETFILTER = 12
+/** (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN */
+const NFT_MSG_GETGEN = (10 << 8) | 16
+const NFTA_GEN_ID = 1
+/** nfgenmsg: family AF_UNSPEC, NFNETLINK_V0, res_id 0 */
+const NFGENMSG = Uint8Array.of(0, 0, 0, 0)
 
 /** null when libnftables can be used, otherwise why not (asked once per process) */
 let unavailable: string | null | undefined
@@ -39,6 +48,8 @@ const errnoOf = (stderr: string): string => {
 
 interface OpenContext {
   readonly context: NftContext
+  /** a NETLINK_NETFILTER socket in the same namespace, for its generation */
+  readonly netfilter: NetlinkChannel
   /** the namespace's identity when the context was made: a namespace made again needs a new one */
   readonly inode: number
 }
@@ -50,7 +61,7 @@ interface OpenContext {
  * would print on stderr is the failure's message), without a process: an nft process per change
  * cost 20-40 ms, mostly its start (backends/linux/README.md, "Firewall").
  *
- * A context's socket keeps its namespace alive, so every context is closed before its namespace
+ * A context's socket (and the generation socket next to it) keeps its namespace alive, so every context is closed before its namespace
  * is deleted (through the table's onBeforeDelete), and all of them when the kernel instance closes.
  */
 export class NftContexts {
@@ -85,19 +96,25 @@ export class NftContexts {
       this.close(ns)
       open = undefined
     }
-    if (!open) {
-      open = { context: this.native.nftOpen(path), inode }
-      this.open.set(ns, open)
-    }
+    if (!open) open = this.openIn(ns, path, inode)
     const result = this.native.nftRun(open.context, path, commands)
     if (result.ok) return result.output
     const said = result.error.trim()
     throw new NftFailure(errnoOf(said), `nft: ${said || "failed without saying why"}`)
   }
 
-  /** the namespaces with a context open (what tests look at) */
-  openIn(): string[] {
-    return [...this.open.keys()]
+  /**
+   * nftables' generation in `ns`: the kernel counts up every committed transaction there, so an
+   * unchanged number means nothing changed the namespace's tables meanwhile (one netlink request)
+   */
+  generation(ns: string): number {
+    const { path, inode } = this.namespaces.ref(ns)
+    const open = this.open.get(ns)
+    const netfilter = open && open.inode === inode ? open.netfilter : this.openIn(ns, path, inode).netfilter
+    const [reply] = netfilter.request(NFT_MSG_GETGEN, 0, [NFGENMSG], "nftables generation")
+    const id = reply ? parseAttrs(reply.payload, NFGENMSG.length).get(NFTA_GEN_ID) : undefined
+    if (!id || id.length < 4) throw new NftFailure("EPROTO", `nftables generation in ${ns}: no NFTA_GEN_ID in the answer`)
+    return id.readUInt32BE(0)
   }
 
   close(ns: string): void {
@@ -105,6 +122,22 @@ export class NftContexts {
     if (!open) return
     this.open.delete(ns)
     this.native.nftClose(open.context)
+    open.netfilter.close()
+  }
+
+  private openIn(ns: string, path: string, inode: number): OpenContext {
+    this.close(ns)
+    const context = this.native.nftOpen(path)
+    let netfilter: NetlinkChannel
+    try {
+      netfilter = new NetlinkChannel(this.native, path, NETLINK_NETFILTER)
+    } catch (error) {
+      this.native.nftClose(context)
+      throw error
+    }
+    const open = { context, netfilter, inode }
+    this.open.set(ns, open)
+    return open
   }
 
   closeAll(): void {
