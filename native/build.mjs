@@ -11,7 +11,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const source = join(root, "native", "netns.c")
+const sources = ["netns.c", "nftables.c"].map((file) => join(root, "native", file))
 const output = join(root, "build", "cnmlab_netns.node")
 
 if (process.platform !== "linux") {
@@ -30,7 +30,7 @@ try {
 
 mkdirSync(dirname(output), { recursive: true })
 const compiler = process.env.CC || "cc"
-const args = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-shared", "-fPIC", "-I", includeDir, "-o", output, source]
+const args = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-shared", "-fPIC", "-I", includeDir, "-o", output, ...sources, "-ldl"]
 const result = spawnSync(compiler, args, { stdio: "inherit" })
 if (result.error) {
   console.error(`cnmlab: cannot run ${compiler}: ${result.error.message} (install a C compiler, e.g. apt-get install gcc)`)

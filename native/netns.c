@@ -32,6 +32,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "netns.h"
+
 #ifndef NETLINK_EXT_ACK
 #define NETLINK_EXT_ACK 11
 #endif
@@ -75,7 +77,7 @@ static const char *errno_code(int err) {
   }
 }
 
-static void throw_errno(napi_env env, const char *syscall, const char *what, int err) {
+void throw_errno(napi_env env, const char *syscall, const char *what, int err) {
   char message[512];
   snprintf(message, sizeof message, "%s(%s): %s", syscall, what ? what : "", strerror(err));
   napi_value msg, error, value;
@@ -96,7 +98,7 @@ static void throw_type(napi_env env, const char *message) { napi_throw_type_erro
 /* argument helpers                                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
   for (size_t i = argc; i < want; i++) napi_get_undefined(env, &argv[i]);
@@ -104,7 +106,7 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
 }
 
 /* copies a JS string into out; returns 0 (and throws) unless it fits */
-static int get_string(napi_env env, napi_value value, char *out, size_t size, const char *what) {
+int get_string(napi_env env, napi_value value, char *out, size_t size, const char *what) {
   size_t length = 0;
   if (napi_get_value_string_utf8(env, value, out, size, &length) != napi_ok) {
     char message[128];
@@ -147,10 +149,6 @@ static int valid_ns_name(const char *name) {
 /* entering and leaving a namespace on the calling thread                                      */
 /* ------------------------------------------------------------------------------------------ */
 
-typedef struct {
-  int saved;  /* fd of the namespace the thread came from */
-  int target; /* fd of the namespace entered */
-} ns_switch;
 
 /*
  * enters the namespace at path (NULL: stay); returns 0 and throws on failure. With an expected
@@ -189,10 +187,10 @@ static int ns_enter_checked(napi_env env, const char *path, uint64_t expected_in
   return 1;
 }
 
-static int ns_enter(napi_env env, const char *path, ns_switch *sw) { return ns_enter_checked(env, path, 0, sw); }
+int ns_enter(napi_env env, const char *path, ns_switch *sw) { return ns_enter_checked(env, path, 0, sw); }
 
 /* a thread left in the wrong namespace would silently put later sockets there: better to die */
-static void ns_leave(ns_switch *sw) {
+void ns_leave(ns_switch *sw) {
   if (sw->saved < 0) return;
   if (setns(sw->saved, CLONE_NEWNET) != 0) {
     fprintf(stderr, "cnmlab netns: cannot return to the original network namespace: %s\n", strerror(errno));
@@ -406,12 +404,13 @@ static napi_value with_netns(napi_env env, napi_callback_info info) {
 /* rtnetlink                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-/* openNetlink(nsPath | null, receiveBufferBytes, timeoutMs) -> fd */
+/* openNetlink(nsPath | null, receiveBufferBytes, timeoutMs, protocol = NETLINK_ROUTE) -> fd */
 static napi_value open_netlink(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   char path[MAX_NAME + 32];
-  int32_t rcvbuf = 0, timeout_ms = 0;
-  if (!get_args(env, info, 3, argv)) return NULL;
+  int32_t rcvbuf = 0, timeout_ms = 0, protocol = NETLINK_ROUTE;
+  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!is_nullish(env, argv[3]) && !get_int(env, argv[3], &protocol, "protocol")) return NULL;
   int has_path = !is_nullish(env, argv[0]);
   if (has_path && !get_string(env, argv[0], path, sizeof path, "path")) return NULL;
   if (!get_int(env, argv[1], &rcvbuf, "receiveBufferBytes") || !get_int(env, argv[2], &timeout_ms, "timeoutMs"))
@@ -419,7 +418,7 @@ static napi_value open_netlink(napi_env env, napi_callback_info info) {
 
   ns_switch sw;
   if (!ns_enter(env, has_path ? path : NULL, &sw)) return NULL;
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   int err = fd < 0 ? errno : 0;
   ns_leave(&sw);
   if (fd < 0) {
@@ -637,6 +636,10 @@ static napi_value init(napi_env env, napi_value exports) {
       {"openInetSocket", NULL, open_inet_socket, NULL, NULL, NULL, napi_default, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setRealtime", NULL, set_realtime, NULL, NULL, NULL, napi_default, NULL},
+      {"nftAvailable", NULL, nft_available, NULL, NULL, NULL, napi_default, NULL},
+      {"nftOpen", NULL, nft_open, NULL, NULL, NULL, napi_default, NULL},
+      {"nftRun", NULL, nft_run, NULL, NULL, NULL, napi_default, NULL},
+      {"nftClose", NULL, nft_close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
   return exports;

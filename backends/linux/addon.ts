@@ -17,8 +17,8 @@ export interface NetnsAddon {
   readonly deleteNetns: (name: string) => void
   /** runs a synchronous function with the calling thread inside the namespace at `path` */
   readonly withNetns: <T>(path: string, fn: () => T) => T
-  /** an rtnetlink socket opened inside the namespace at `path` (null: the current one) */
-  readonly openNetlink: (path: string | null, receiveBufferBytes: number, timeoutMs: number) => number
+  /** a netlink socket (rtnetlink unless `protocol` says otherwise) opened inside the namespace at `path` (null: the current one) */
+  readonly openNetlink: (path: string | null, receiveBufferBytes: number, timeoutMs: number, protocol?: number) => number
   /** sends netlink messages numbered firstSeq..lastSeq and returns every reply up to lastSeq's end */
   readonly netlinkTransact: (fd: number, request: Uint8Array, firstSeq: number, lastSeq: number) => Buffer
   /**
@@ -36,6 +36,27 @@ export interface NetnsAddon {
   readonly closeFd: (fd: number) => void
   /** the calling thread runs under SCHED_RR at `priority`; its children do not inherit it */
   readonly setRealtime: (priority: number) => void
+  /** null when libnftables.so.1 loads, otherwise why not */
+  readonly nftAvailable: () => string | null
+  /**
+   * a libnftables context made inside the namespace at `path` (native/nftables.c); throws ENOENT
+   * when libnftables.so.1 is not installed
+   */
+  readonly nftOpen: (path: string) => NftContext
+  /** one run of nft input (JSON or nft syntax) in one transaction, with the thread inside `path` */
+  readonly nftRun: (context: NftContext, path: string, commands: string) => NftRunResult
+  /** frees the context and its netlink socket (which would keep a deleted namespace alive) */
+  readonly nftClose: (context: NftContext) => void
+}
+
+/** an open libnftables context: opaque */
+export type NftContext = { readonly __nftContext: unique symbol }
+
+/** what `nft -j` would have printed: standard output and standard error */
+export interface NftRunResult {
+  readonly ok: boolean
+  readonly output: string
+  readonly error: string
 }
 
 export type AddonLoad = { readonly ok: true; readonly addon: NetnsAddon } | { readonly ok: false; readonly reason: string }

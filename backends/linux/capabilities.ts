@@ -4,6 +4,7 @@ import { toKernelError } from "./errors.ts"
 import { Firewall } from "./firewall.ts"
 import { linkAdd } from "./links.ts"
 import { NamespaceTable } from "./namespaces.ts"
+import { nftUnavailable } from "./nft/run.ts"
 import { IFF_UP, IFLA, RTM } from "./netlink/constants.ts"
 import { attrString, ifinfomsg } from "./netlink/wire.ts"
 
@@ -73,7 +74,7 @@ export const measureFeatures = (native: NetnsAddon): Promise<MeasuredFeatures> =
     for (const spec of TRIALS) links[spec.kind] = tryStep(() => linkAdd(namespaces, ns, spec))
     const firewall = new Firewall(native, namespaces)
     let firewallCheck: FeatureCheck
-    if (!firewall.available) firewallCheck = { ok: false, detail: "nft is not installed (apt-get install nftables)" }
+    if (!firewall.available) firewallCheck = { ok: false, detail: nftUnavailable(native) ?? "libnftables is not usable" }
     else {
       try {
         await firewall.set(ns, {

@@ -3,7 +3,6 @@ import { join } from "node:path"
 import type { NetnsAddon } from "./addon.ts"
 import { deadLedgerFiles, forgetEntries, type LedgerEntry, LEDGER_DIR, listEntries, ownerAlive } from "./ledger.ts"
 import { NS_PREFIX, nsPath } from "./namespaces.ts"
-import { NFT_INPUT_DIR } from "./nft/run.ts"
 
 /** ledger entries whose process is gone: what a crash or SIGKILL left behind */
 export const orphanedEntries = (): LedgerEntry[] => listEntries().filter((entry) => !ownerAlive(entry))
@@ -53,7 +52,10 @@ export const cleanOrphans = (native: NetnsAddon): CleanResult => {
   return { removed: [...removed], failed }
 }
 
-/** nft input files (`<pid>-<n>.json`) a killed process had no chance to delete */
+/** where versions that ran an nft process per change left its input files */
+const NFT_INPUT_DIR = "/run/cnmlab/nft"
+
+/** nft input files (`<pid>-<n>.json`) a killed process of such a version had no chance to delete */
 const removeDeadNftInputs = (): void => {
   let names: string[]
   try {

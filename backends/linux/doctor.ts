@@ -6,7 +6,7 @@ import { orphanedEntries } from "./clean.ts"
 import { LEDGER_DIR, listEntries, ownerAlive } from "./ledger.ts"
 import { measurementPlane } from "./measurement/plane.ts"
 import { NETNS_DIR, nsPath, NS_PREFIX } from "./namespaces.ts"
-import { nftBinary } from "./nft/run.ts"
+import { nftUnavailable } from "./nft/run.ts"
 import { probe } from "./probe.ts"
 
 export interface DoctorCheck {
@@ -35,8 +35,8 @@ export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
     ),
   )
   checks.push(check("addon", addon.ok, addon.ok ? "build/cnmlab_netns.node loaded" : addon.reason))
-  const nft = nftBinary()
-  checks.push(check("nft", nft !== null, nft ?? "nft is not installed (apt-get install nftables)"))
+  const nftMissing = addon.ok ? nftUnavailable(addon.addon) : "needs the addon"
+  checks.push(check("nft", nftMissing === null, nftMissing ?? "libnftables.so.1 loaded (nftables' own library, one context per namespace)"))
 
   if (availability.ok && addon.ok) {
     const native = addon.addon

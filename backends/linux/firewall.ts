@@ -2,12 +2,15 @@ import type { FwTable } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import { parseRuleset, sameTable } from "./nft/parse.ts"
+import { appendedRules } from "./nft/append.ts"
 import { bridgesMatched, type Family, nftTableName, renderDelete, renderTable } from "./nft/render.ts"
-import { nftBinary, NftFailure, runNft, runNftJson } from "./nft/run.ts"
+import { NftContexts, NftFailure } from "./nft/run.ts"
 import { dumpLinks } from "./read.ts"
 
+type Json = Record<string, unknown>
+
 /**
- * Firewall tables in our namespaces, through nft. Remembers, per namespace, the last table set
+ * Firewall tables in our namespaces, through libnftables (nft/run.ts). Remembers, per namespace, the last table set
  * under each name: read() shows that exact table when the kernel's content matches it (spelling
  * and defaults aside), and the kernel's own version otherwise; and tables that match on a bridge
  * are re-rendered whenever that bridge's ports change (their port set, see nft/render.ts).
@@ -16,36 +19,54 @@ export class Firewall {
   private readonly requested = new Map<string, Map<string, FwTable>>()
   /** watchesBridges, remembered until the namespace's tables change */
   private readonly watching = new Map<string, boolean>()
+  /**
+   * per namespace, the commands of each table as last committed by us, and nftables' generation
+   * right after our last commit there: while it is unchanged, the kernel holds exactly those
+   */
+  private readonly committed = new Map<string, { generation: number; readonly tables: Map<string, Json[]> }>()
+  private readonly nft: NftContexts
 
   constructor(
-    private readonly native: NetnsAddon,
+    native: NetnsAddon,
     private readonly namespaces: NamespaceTable,
-  ) {}
+  ) {
+    this.nft = new NftContexts(native, namespaces)
+    namespaces.onBeforeDelete((ns) => this.forget(ns))
+  }
 
   get available(): boolean {
-    return nftBinary() !== null
+    return this.nft.available
   }
 
   async set(ns: string, table: FwTable): Promise<void> {
-    const path = this.namespaces.path(ns)
     const ports = this.bridgePorts(ns, bridgesMatched(table))
-    await runNftJson(this.native, path, renderTable(table, ports))
+    const commands = renderTable(table, ports).nftables as Json[]
+    const known = this.committed.get(ns)
+    const before = known?.tables.get(table.name)
+    // rules added at the ends of chains (a network created) are sent alone, when nothing else
+    // changed the namespace's tables since our last commit; otherwise the whole table is replaced
+    const batch = before && known && this.nft.generation(ns) === known.generation ? (appendedRules(before, commands) ?? commands) : commands
+    // an empty batch: the kernel holds this very table already
+    if (batch.length > 0) {
+      this.nft.run(ns, JSON.stringify({ nftables: batch }))
+      this.remember(ns, table.name, commands)
+    }
     this.tablesOf(ns).set(table.name, table)
     this.watching.delete(ns)
   }
 
   async delete(ns: string, name: string): Promise<void> {
-    const path = this.namespaces.path(ns)
-    const present = await this.familiesHolding(path, name)
+    const present = this.familiesHolding(ns, name)
     if (present.length === 0) throw new NftFailure("ENOENT", `no firewall table ${name} in ${ns}`)
-    await runNftJson(this.native, path, renderDelete(name, present))
+    this.nft.run(ns, JSON.stringify(renderDelete(name, present)))
+    this.remember(ns, name, undefined)
     this.tablesOf(ns).delete(name)
     this.watching.delete(ns)
   }
 
   async read(ns: string): Promise<FwTable[]> {
     if (!this.available) return []
-    const ruleset = JSON.parse(await runNft(this.native, this.namespaces.path(ns), ["-j", "list", "ruleset"])) as unknown
+    const ruleset = JSON.parse(this.nft.run(ns, "list ruleset")) as unknown
     const known = this.requested.get(ns)
     return parseRuleset(ruleset).map((actual) => {
       const asked = known?.get(actual.name)
@@ -72,10 +93,30 @@ export class Firewall {
     return watching
   }
 
+  /** what was set in `ns` no longer counts (it is being deleted) */
   forget(ns: string): void {
     this.requested.delete(ns)
     this.watching.delete(ns)
+    this.committed.delete(ns)
   }
+
+  /** after a commit of ours: the table's commands (none: deleted) and the generation it made */
+  private remember(ns: string, table: string, commands: Json[] | undefined): void {
+    const generation = this.nft.generation(ns)
+    const known = this.committed.get(ns)
+    // a generation that moved by more than our own commit means someone else's came in between:
+    // nothing known before counts
+    const tables = known && generation === known.generation + 1 ? known.tables : new Map<string, Json[]>()
+    if (commands) tables.set(table, commands)
+    else tables.delete(table)
+    this.committed.set(ns, { generation, tables })
+  }
+
+  /** closes every namespace's nftables context (the kernel instance is closing) */
+  close(): void {
+    this.nft.closeAll()
+  }
+
 
   private tablesOf(ns: string): Map<string, FwTable> {
     let tables = this.requested.get(ns)
@@ -100,8 +141,8 @@ export class Firewall {
     return ports
   }
 
-  private async familiesHolding(path: string, name: string): Promise<Family[]> {
-    const listing = JSON.parse(await runNft(this.native, path, ["-j", "list", "tables"])) as {
+  private familiesHolding(ns: string, name: string): Family[] {
+    const listing = JSON.parse(this.nft.run(ns, "list tables")) as {
       nftables?: Array<{ table?: { family?: string; name?: string } }>
     }
     const families = new Set<Family>()

@@ -89,7 +89,7 @@ const attempt = <A>(fn: () => Promise<A> | A): Effect.Effect<A, KernelError> =>
 
 /**
  * The real kernel behind the Kernel interface: namespaces made in-process by the native helper,
- * rtnetlink through one socket per namespace, nftables through nft run inside the namespace,
+ * rtnetlink through one socket per namespace, nftables through a libnftables context per namespace,
  * probes as real ICMP echoes and DNS as real UDP, all from sockets opened inside the namespaces.
  */
 export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise<KernelShape> => {
@@ -104,10 +104,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const plane = measurementPlane()
   const dns = new DnsServers(namespaces, plane, plane.openScope())
   const sysctlKeys = new Map<string, Set<string>>()
-  namespaces.onBeforeDelete((ns) => {
-    dns.forget(ns)
-    firewall.forget(ns)
-  })
+  namespaces.onBeforeDelete((ns) => dns.forget(ns))
   const context: ApplyContext = { native, namespaces, firewall, sysctlKeys, teardowns: [] }
   const capabilities = capabilitiesFrom(await kernelFeatures(native))
   const random = makeRandom(options.seed)
@@ -198,6 +195,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
         // already gone, or refused: keep closing the rest
       }
     }
+    firewall.close()
     namespaces.closeAllChannels()
     releaseOwnJournals()
   }

@@ -1,5 +1,6 @@
 /** Helpers for the linux-backend tests that need root: names, effects, and iproute2 as the oracle. */
 import { spawn, spawnSync } from "node:child_process"
+import { readdirSync, readlinkSync, statSync } from "node:fs"
 import { Effect } from "effect"
 import type { KernelError } from "../../backends/KernelError.ts"
 import { linuxAvailability } from "../../backends/linux/index.ts"
@@ -55,3 +56,18 @@ export const inNsAsync = (ns: string, command: string, ...args: string[]): Promi
     child.on("error", reject)
     child.on("close", (status) => resolve({ status, stdout, stderr }))
   })
+
+/** the pids of every process whose network namespace is the one named `ns` */
+export const processesIn = (ns: string): number[] => {
+  const inode = statSync(`/run/netns/${ns}`).ino
+  const found: number[] = []
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/net`) === `net:[${inode}]`) found.push(Number(entry))
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found
+}

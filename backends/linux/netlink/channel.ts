@@ -23,7 +23,7 @@ const RECEIVE_BUFFER_BYTES = 4 << 20
 const REPLY_TIMEOUT_MS = 10_000
 
 /**
- * One rtnetlink socket, opened inside one namespace, used synchronously: each request is sent and
+ * One netlink socket (rtnetlink unless asked otherwise), opened inside one namespace, used synchronously: each request is sent and
  * its answer read before the next one, so exactly one request is ever in flight and a dump can
  * never interleave with anything else on the socket.
  */
@@ -34,8 +34,10 @@ export class NetlinkChannel {
   constructor(
     private readonly native: NetnsAddon,
     nsPath: string | null,
+    /** NETLINK_ROUTE (0) unless given: nftables' generation is asked over NETLINK_NETFILTER */
+    protocol?: number,
   ) {
-    this.fd = native.openNetlink(nsPath, RECEIVE_BUFFER_BYTES, REPLY_TIMEOUT_MS)
+    this.fd = native.openNetlink(nsPath, RECEIVE_BUFFER_BYTES, REPLY_TIMEOUT_MS, protocol)
   }
 
   get closed(): boolean {

@@ -1,26 +1,21 @@
-import { spawn } from "node:child_process"
-import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs"
-import type { NetnsAddon } from "../addon.ts"
+import type { NetnsAddon, NftContext } from "../addon.ts"
+import type { NamespaceTable } from "../namespaces.ts"
+import { NetlinkChannel } from "../netlink/channel.ts"
+import { parseAttrs } from "../netlink/wire.ts"
 
-const CANDIDATES = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/usr/local/sbin/nft"]
+const NETLINK_NETFILTER = 12
+/** (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN */
+const NFT_MSG_GETGEN = (10 << 8) | 16
+const NFTA_GEN_ID = 1
+/** nfgenmsg: family AF_UNSPEC, NFNETLINK_V0, res_id 0 */
+const NFGENMSG = Uint8Array.of(0, 0, 0, 0)
 
-let found: string | null | undefined
+/** null when libnftables can be used, otherwise why not (asked once per process) */
+let unavailable: string | null | undefined
 
-/** the nft binary, or null when nftables is not installed (apt-get install nftables) */
-export const nftBinary = (): string | null => {
-  if (found !== undefined) return found
-  const fromPath = (process.env.PATH ?? "").split(":").filter(Boolean).map((dir) => `${dir}/nft`)
-  found = null
-  for (const candidate of [...CANDIDATES, ...fromPath]) {
-    try {
-      accessSync(candidate, constants.X_OK)
-      found = candidate
-      break
-    } catch {
-      // not there: try the next one
-    }
-  }
-  return found
+export const nftUnavailable = (native: NetnsAddon): string | null => {
+  if (unavailable === undefined) unavailable = native.nftAvailable()
+  return unavailable
 }
 
 /** nft's words for the kernel's errno (it prints strerror), back to the errno name */
@@ -51,51 +46,101 @@ const errnoOf = (stderr: string): string => {
   return "EINVAL"
 }
 
-/** where nft input files go (tmpfs, root only) */
-export const NFT_INPUT_DIR = "/run/cnmlab/nft"
-let inputCounter = 0
-
-/**
- * Runs nft inside the namespace: the child is spawned while the thread is inside it (withNetns),
- * so nft and its netlink socket live there. spawn() forks synchronously, which is what makes
- * that sound; everything after (pipes, exit) is ordinary async I/O.
- */
-const runInNamespace = (native: NetnsAddon, nsPath: string, binary: string, args: ReadonlyArray<string>): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const child = native.withNetns(nsPath, () => spawn(binary, [...args], { stdio: ["ignore", "pipe", "pipe"] }))
-    const out: Buffer[] = []
-    const err: Buffer[] = []
-    child.stdout.on("data", (chunk: Buffer) => out.push(chunk))
-    child.stderr.on("data", (chunk: Buffer) => err.push(chunk))
-    child.on("error", (error) => reject(error))
-    child.on("close", (code) => {
-      const stderr = Buffer.concat(err).toString("utf8").trim()
-      if (code === 0) resolve(Buffer.concat(out).toString("utf8"))
-      else reject(new NftFailure(errnoOf(stderr), `nft ${args.join(" ")}: ${stderr || `exit ${code}`}`))
-    })
-  })
-
-/** `nft ARGS` inside the namespace; returns its standard output */
-export const runNft = (native: NetnsAddon, nsPath: string, args: ReadonlyArray<string>): Promise<string> => {
-  const binary = nftBinary()
-  if (!binary) return Promise.reject(new NftFailure("ENOENT", "nft is not installed (apt-get install nftables)"))
-  return runInNamespace(native, nsPath, binary, args)
+interface OpenContext {
+  readonly context: NftContext
+  /** a NETLINK_NETFILTER socket in the same namespace, for its generation */
+  readonly netfilter: NetlinkChannel
+  /** the namespace's identity when the context was made: a namespace made again needs a new one */
+  readonly inode: number
 }
 
 /**
- * `nft -j -f FILE` inside the namespace, with `input` as the file: nft cannot read a Node stdin
- * pipe (it is a socket, and nft opens /dev/stdin, which fails with ENXIO), and one argv string
- * is capped at 128 KiB.
+ * nftables inside our namespaces through libnftables, the library behind the nft command: one
+ * context per namespace, made inside it on first use, so its netlink socket belongs to that
+ * namespace. A run is what `nft -j -f FILE` does with the same input (one transaction; what nft
+ * would print on stderr is the failure's message), without a process: an nft process per change
+ * cost 20-40 ms, mostly its start (backends/linux/README.md, "Firewall").
+ *
+ * A context's socket (and the generation socket next to it) keeps its namespace alive, so every context is closed before its namespace
+ * is deleted (through the table's onBeforeDelete), and all of them when the kernel instance closes.
  */
-export const runNftJson = async (native: NetnsAddon, nsPath: string, input: unknown): Promise<string> => {
-  const binary = nftBinary()
-  if (!binary) throw new NftFailure("ENOENT", "nft is not installed (apt-get install nftables)")
-  mkdirSync(NFT_INPUT_DIR, { recursive: true, mode: 0o700 })
-  const file = `${NFT_INPUT_DIR}/${process.pid}-${++inputCounter}.json`
-  writeFileSync(file, JSON.stringify(input))
-  try {
-    return await runInNamespace(native, nsPath, binary, ["-j", "-f", file])
-  } finally {
-    rmSync(file, { force: true })
+export class NftContexts {
+  private readonly open = new Map<string, OpenContext>()
+
+  constructor(
+    private readonly native: NetnsAddon,
+    private readonly namespaces: NamespaceTable,
+  ) {
+    namespaces.onBeforeDelete((ns) => this.close(ns))
+  }
+
+  get available(): boolean {
+    return nftUnavailable(this.native) === null
+  }
+
+  /** runs `commands` (nft JSON or nft syntax) in `ns`; returns what nft prints on stdout */
+  run(ns: string, commands: string): string {
+    const why = nftUnavailable(this.native)
+    if (why !== null) throw new NftFailure("ENOENT", why)
+    let ref: { readonly path: string; readonly inode: number }
+    try {
+      ref = this.namespaces.ref(ns)
+    } catch (error) {
+      // deleted behind our back (not through our table): its context must not keep it alive
+      this.close(ns)
+      throw error
+    }
+    const { path, inode } = ref
+    let open = this.open.get(ns)
+    if (open && open.inode !== inode) {
+      this.close(ns)
+      open = undefined
+    }
+    if (!open) open = this.openIn(ns, path, inode)
+    const result = this.native.nftRun(open.context, path, commands)
+    if (result.ok) return result.output
+    const said = result.error.trim()
+    throw new NftFailure(errnoOf(said), `nft: ${said || "failed without saying why"}`)
+  }
+
+  /**
+   * nftables' generation in `ns`: the kernel counts up every committed transaction there, so an
+   * unchanged number means nothing changed the namespace's tables meanwhile (one netlink request)
+   */
+  generation(ns: string): number {
+    const { path, inode } = this.namespaces.ref(ns)
+    const open = this.open.get(ns)
+    const netfilter = open && open.inode === inode ? open.netfilter : this.openIn(ns, path, inode).netfilter
+    const [reply] = netfilter.request(NFT_MSG_GETGEN, 0, [NFGENMSG], "nftables generation")
+    const id = reply ? parseAttrs(reply.payload, NFGENMSG.length).get(NFTA_GEN_ID) : undefined
+    if (!id || id.length < 4) throw new NftFailure("EPROTO", `nftables generation in ${ns}: no NFTA_GEN_ID in the answer`)
+    return id.readUInt32BE(0)
+  }
+
+  close(ns: string): void {
+    const open = this.open.get(ns)
+    if (!open) return
+    this.open.delete(ns)
+    this.native.nftClose(open.context)
+    open.netfilter.close()
+  }
+
+  private openIn(ns: string, path: string, inode: number): OpenContext {
+    this.close(ns)
+    const context = this.native.nftOpen(path)
+    let netfilter: NetlinkChannel
+    try {
+      netfilter = new NetlinkChannel(this.native, path, NETLINK_NETFILTER)
+    } catch (error) {
+      this.native.nftClose(context)
+      throw error
+    }
+    const open = { context, netfilter, inode }
+    this.open.set(ns, open)
+    return open
+  }
+
+  closeAll(): void {
+    for (const ns of [...this.open.keys()]) this.close(ns)
   }
 }
