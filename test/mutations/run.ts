@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process"
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs"
+import { failures } from "./failures.ts"
 import { type Mutation, mutations, type TestSet } from "./mutations.ts"
 
 /**
@@ -71,32 +72,6 @@ const mutated = (source: string, mutation: Mutation): string => {
     throw new Error(`${mutation.id}: the text to change occurs ${at < 0 ? "nowhere" : "more than once"} in ${mutation.file}`)
   }
   return source.slice(0, at) + mutation.to + source.slice(at + mutation.from.length)
-}
-
-/**
- * What each failed test printed, from vitest's console report: the " FAIL  file > … > name" header,
- * then the error; the first line an assertion's diff adds is what differed ("left behind link br-…").
- */
-const failures = (output: string): Array<{ file: string; test: string; first: string; replay?: string }> => {
-  const lines = output.replace(/\x1b\[[0-9;]*m/g, "").split("\n")
-  const found: Array<{ file: string; test: string; first: string; replay?: string }> = []
-  for (let i = 0; i < lines.length; i++) {
-    const header = /^ FAIL {2}(\S+) > (.*)$/.exec(lines[i] as string)
-    if (header === null) continue
-    let end = i + 1
-    while (end < lines.length && !/^ FAIL {2}/.test(lines[end] as string) && !/⎯\[\d+\/\d+\]⎯/.test(lines[end] as string)) end++
-    const section = lines.slice(i + 1, end)
-    const error = [...section].reverse().find((line) => /^(Caused by: )?\w*Error\b/.test(line.trim())) ?? section.find((line) => line.trim() !== "") ?? ""
-    const added = section.find((line) => /^\+\s{2,}\S/.test(line))
-    const replay = section.find((line) => /^\{ seed: /.test(line.trim()))
-    found.push({
-      file: header[1] as string,
-      test: (header[2] as string).replace(/ > /g, " › "),
-      first: added === undefined ? error.trim() : `${error.trim().replace(/: expected .*$/, "")}: ${added.replace(/^\+\s+/, "").replace(/^"|",?$/g, "")}`,
-      ...(replay === undefined ? {} : { replay: replay.trim() }),
-    })
-  }
-  return found
 }
 
 const main = (): void => {
