@@ -13,7 +13,7 @@ export interface Mutation {
   readonly sets: ReadonlyArray<TestSet>
 }
 
-export type TestSet = "sim" | "model" | "linux"
+export type TestSet = "sim" | "model" | "fixtures" | "linux"
 
 export const mutations: ReadonlyArray<Mutation> = [
   {

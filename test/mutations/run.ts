@@ -7,7 +7,7 @@ import { type Mutation, mutations, type TestSet } from "./mutations.ts"
  * Makes one mutation (mutations.ts), runs the test files that should catch it, puts the file back,
  * and prints which tests failed, each with the first line of its failure:
  *
- *   npx tsx test/mutations/run.ts <id> [--seed N] [--sets sim,model,linux] [--seeded-only] [--record file.jsonl]
+ *   npx tsx test/mutations/run.ts <id> [--seed N] [--sets sim,model,fixtures,linux] [--seeded-only] [--record file.jsonl]
  *
  * --seed is handed to the model-based tests as CNMLAB_SEED; --seeded-only runs only the files a
  * seed changes (a second run of the others would repeat the first); --record appends the outcome
@@ -32,6 +32,8 @@ const testSets: Record<TestSet, { readonly all: ReadonlyArray<string>; readonly 
   },
   // the model's own tests draw their seeds themselves: every run is another seed
   model: { all: ["test/model"], seeded: ["test/model"] },
+  // Docker's recorded answers and the scenarios: what sees a change of the model without the model-based test
+  fixtures: { all: ["test/docker-fixtures.test.ts", "test/scenarios"], seeded: [] },
   linux: {
     all: ["test/model-based/lab.linux.test.ts", "test/conformance/linux.test.ts", "test/differential/scenarios-both-backends.test.ts"],
     seeded: ["test/model-based/lab.linux.test.ts"],
