@@ -388,13 +388,17 @@ export const predictLabReachHost = (lab: LabState, from: string, host: string): 
   return reachFrom(buildTopology(lab), from, parseIPv4(target.address) as number)
 }
 
-export interface LabReachRow {
+/** one probe the report lists: a container, the address it pings, whether the reply comes home */
+interface ReachRowOf {
   readonly from: string
-  readonly to: string
-  readonly network: string
   /** plain address */
   readonly address: string
   readonly reachable: Reach
+}
+
+export interface LabReachRow extends ReachRowOf {
+  readonly to: string
+  readonly network: string
 }
 
 /** every ordered pair of distinct containers, every listed address of the second: the report's `reach` */
@@ -417,12 +421,9 @@ export const predictLabReachMatrix = (lab: LabState): ReadonlyArray<LabReachRow>
   return rows
 }
 
-export interface LabHostReachRow {
-  readonly from: string
+/** `address` is the host's underlay address */
+export interface LabHostReachRow extends ReachRowOf {
   readonly host: string
-  /** the host's underlay address */
-  readonly address: string
-  readonly reachable: Reach
 }
 
 /** every container against every host's underlay address: the report's `reachHosts` */

@@ -2,26 +2,20 @@
 import { expect } from "vitest"
 import * as Model from "../../model/index.ts"
 import * as StringMap from "../../model/string-map.ts"
+import { refusal, succeeded } from "./support.ts"
 
 export type LabStep = (lab: Model.LabState) => Model.LabOutcome<unknown>
 
-export const mustLab = (checked: ReturnType<typeof Model.createLab>): Model.LabState => {
-  if (!checked.ok) throw new Error(`expected a lab, got ${checked.error.code}: ${checked.error.message}`)
-  return checked.value
-}
+export const mustLab = (checked: ReturnType<typeof Model.createLab>): Model.LabState => succeeded(checked).value
 
 /** the new lab of an operation that must succeed */
 export const mustDo = <A>(outcome: Model.LabOutcome<A>): { lab: Model.LabState; value: A } => {
-  if (!outcome.ok) throw new Error(`expected success, got ${outcome.error.code}: ${outcome.error.message}`)
-  return { lab: outcome.lab, value: outcome.value }
+  const { lab, value } = succeeded(outcome)
+  return { lab, value }
 }
 
 /** the error code of an operation that must be refused */
-export const refusedWith = <A>(outcome: Model.LabOutcome<A>): Model.ErrorCode => {
-  if (outcome.ok) throw new Error(`expected a refusal, got success with ${JSON.stringify(outcome.value)}`)
-  expect(outcome.error.message.length).toBeGreaterThan(0)
-  return outcome.error.code
-}
+export const refusedWith = refusal
 
 /** a lab of `count` hosts host1 … hostN */
 export const hostsNamed = (count: number): ReadonlyArray<Model.HostRequest> =>

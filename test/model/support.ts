@@ -2,14 +2,23 @@
 import { expect } from "vitest"
 import * as Model from "../../model/index.ts"
 
-/** the new state and value of an operation that must succeed */
-export const must = <A>(outcome: Model.Outcome<A>): { state: Model.CnmState; value: A } => {
+/** an outcome of one of the model's operations: on a one-host state (Outcome) or on a lab (LabOutcome) */
+type AnyOutcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Model.CnmError }
+
+/** the outcome of an operation that must succeed */
+export const succeeded = <O extends AnyOutcome>(outcome: O): Extract<O, { readonly ok: true }> => {
   if (!outcome.ok) throw new Error(`expected success, got ${outcome.error.code}: ${outcome.error.message}`)
-  return { state: outcome.state, value: outcome.value }
+  return outcome as Extract<O, { readonly ok: true }>
 }
 
-/** the error code of an operation that must be refused */
-export const refusal = <A>(outcome: Model.Outcome<A>): Model.ErrorCode => {
+/** the new state and value of an operation that must succeed */
+export const must = <A>(outcome: Model.Outcome<A>): { state: Model.CnmState; value: A } => {
+  const { state, value } = succeeded(outcome)
+  return { state, value }
+}
+
+/** the error code of an operation that must be refused, with a message */
+export const refusal = (outcome: AnyOutcome): Model.ErrorCode => {
   if (outcome.ok) throw new Error(`expected a refusal, got success with ${JSON.stringify(outcome.value)}`)
   expect(outcome.error.message.length).toBeGreaterThan(0)
   return outcome.error.code

@@ -23,6 +23,10 @@ export interface NetworkSpec {
   readonly internal: boolean
   readonly icc: boolean
   readonly masquerade: boolean
+  /** with a user subnet of /24 or /29: dynamic addresses from its upper half only (--ip-range) */
+  readonly ipRange: boolean
+  /** com.docker.network.driver.mtu: every link of the network (bridge, both ends of each veth) takes it */
+  readonly mtu: number | undefined
   /** enable_icc with a value Go's ParseBool refuses */
   readonly badOption: boolean
 }
@@ -53,6 +57,8 @@ export const networkSpec = (fitWeight: number, refusals: boolean): fc.Arbitrary<
     internal: weighted([3, false], [1, true]),
     icc: weighted([3, true], [1, false]),
     masquerade: weighted([7, true], [1, false]),
+    ipRange: weighted([3, false], [1, true]),
+    mtu: weighted<number | undefined>([4, undefined], [1, 1400]),
     badOption: choices([40, false], [rare(1), true]),
   })
 }
@@ -72,6 +78,13 @@ const subnetText = (state: model.CnmState, subnet: SubnetPick): string | undefin
       return blockOf(choose(subnet.block, free, blocks), subnet.prefix)
     }
   }
+}
+
+/** the upper half of a user subnet (10.k.0.128/25 of a /24); none where half would leave no address for a container */
+const ipRangeText = (subnet: string | undefined): string | undefined => {
+  const cidr = subnet === undefined ? undefined : model.parseCidr(subnet)
+  if (cidr === undefined || cidr.prefix > 29) return undefined
+  return `${model.formatIPv4(cidr.base + 2 ** (31 - cidr.prefix))}/${cidr.prefix + 1}`
 }
 
 const gatewayText = (subnet: string | undefined, gateway: GatewayPick): string => {
@@ -95,11 +108,14 @@ export class CreateNetworkCommand implements LabCommand {
     const options: Record<string, string> = {}
     if (!spec.icc || spec.badOption) options["com.docker.network.bridge.enable_icc"] = spec.badOption ? "maybe" : "false"
     if (!spec.masquerade) options["com.docker.network.bridge.enable_ip_masquerade"] = "false"
+    if (spec.mtu !== undefined) options["com.docker.network.driver.mtu"] = String(spec.mtu)
+    const ipRange = spec.ipRange && spec.subnet.kind === "user" ? ipRangeText(subnet) : undefined
     const request: model.NetworkRequest = {
       name: choose(spec.name, freeNetworkNames(m.state), refusedNetworkNames(m.state)),
       ...(spec.driver === "bridge" ? {} : { driver: spec.driver }),
       ...(subnet === undefined ? {} : { subnet }),
       ...(spec.gateway === undefined ? {} : { gateway: gatewayText(subnet, spec.gateway) }),
+      ...(ipRange === undefined ? {} : { ipRange }),
       internal: spec.internal,
       options,
     }
