@@ -1,13 +1,15 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
-import type { KernelError } from "../backends/KernelError.ts"
-import { type DnsEntry, type DnsQueryResult, type DnsUpdate, EMBEDDED_DNS_ADDRESS, type KernelOp, type ProbeResult } from "../backends/kernel-types.ts"
+import { type DnsEntry, type DnsQueryResult, EMBEDDED_DNS_ADDRESS, type ProbeResult } from "../backends/kernel-types.ts"
 import type { Driver, HostContext, Step } from "../drivers/Driver.ts"
 import { builtinDrivers } from "../drivers/registry.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
 import type { AttachRequest, Container, ContainerRequest, DriverName, Endpoint, Network, NetworkRequest } from "../model/types.ts"
-import { runSteps, runStepsSync, type StepFailure, undo } from "./steps.ts"
+import { DnsPlan, dnsEntryOf, dnsPlan, withName } from "./dns-plan.ts"
+import { type PlannedJoin, Sandbox, forgetJoin, joinedOn, keepSettled, noJoins, recordJoin, settle } from "./sandbox-policy.ts"
+import { runSteps, type StepFailure } from "./steps.ts"
+import { dnsFailure, execute, interleave, isRefusal, kernelFailure } from "./transaction.ts"
 
 export interface ControllerOptions {
   /** the Docker host's name in the scenario */
@@ -17,46 +19,6 @@ export interface ControllerOptions {
   /** sandbox namespaces are named `${sandboxPrefix}${container}` */
   readonly sandboxPrefix: string
   readonly drivers?: ReadonlyMap<DriverName, Driver>
-}
-
-/*
- * Two V8 costs shape the container paths below (measured on the controller benchmark, see
- * model/arrays.ts and model/container-ops.ts): what the controller keeps per container is made
- * of class instances, not object or array literals, whose allocations V8 moves to the old
- * generation for good once those of a lab's standing containers survived; and the model's
- * arrays, which are frozen, are walked by index, as for-of and the array builtins take a slow
- * path on frozen arrays.
- */
-
-class Sandbox {
-  /** the networks its embedded DNS answers for, in sandbox order; undefined while it runs none */
-  dnsNetworks: ReadonlyArray<string> | undefined = undefined
-  gateway: GatewayRoute | undefined = undefined
-  /** the container's endpoints as the kernel holds them, one per network (a container has a few) */
-  readonly joined: Array<Joined> = noJoined.slice()
-
-  constructor(
-    readonly ns: string,
-    /** false for host-network containers, whose sandbox is the host's namespace */
-    readonly own: boolean,
-  ) {}
-}
-
-/** never changed, only copied (not frozen: slicing a frozen array is ten times slower) */
-const noJoined: ReadonlyArray<Joined> = []
-
-/** what the controller remembers of one endpoint once it is in the kernel */
-class Joined {
-  constructor(
-    /** networks are immutable, and one cannot go while it has endpoints: this one stays as it is */
-    readonly network: Network,
-    /** its interface in the sandbox (none on host and none) */
-    readonly ifname: string | undefined,
-    /** the host side of its veth, needed to take it out again */
-    readonly hostIf: string,
-    /** the gateway its network offers the sandbox, if any */
-    readonly gateway: string | undefined,
-  ) {}
 }
 
 /**
@@ -129,20 +91,20 @@ export class Controller {
   }
 
   createNetwork(request: NetworkRequest): Effect.Effect<Network, CnmError> {
-    return this.execute(() => this.prepareCreateNetwork(request))
+    return this.run(() => this.prepareCreateNetwork(request))
   }
 
   removeNetwork(name: string): Effect.Effect<Network, CnmError> {
-    return this.execute(() => this.prepareRemoveNetwork(name))
+    return this.run(() => this.prepareRemoveNetwork(name))
   }
 
   /** several containers, made together (see prepareCreateContainers); all or nothing */
   createContainers(requests: ReadonlyArray<ContainerRequest>): Effect.Effect<ReadonlyArray<Container>, CnmError> {
-    return this.execute(() => this.prepareCreateContainers(requests))
+    return this.run(() => this.prepareCreateContainers(requests))
   }
 
   createContainer(request: ContainerRequest): Effect.Effect<Container, CnmError> {
-    return this.execute(() => this.prepareCreateContainer(request))
+    return this.run(() => this.prepareCreateContainer(request))
   }
 
   /**
@@ -152,7 +114,7 @@ export class Controller {
    */
   removeContainer(name: string): Effect.Effect<Container, CnmError> {
     if (!this.kernel.applySync) return this.removeContainers([name]).pipe(Effect.map((removed) => removed[0] as Container))
-    return this.execute(() => this.prepareRemoveContainer(name))
+    return this.run(() => this.prepareRemoveContainer(name))
   }
 
   /**
@@ -190,11 +152,11 @@ export class Controller {
   }
 
   connect(container: string, attach: AttachRequest): Effect.Effect<Endpoint, CnmError> {
-    return this.execute(() => this.prepareConnect(container, attach))
+    return this.run(() => this.prepareConnect(container, attach))
   }
 
   disconnect(container: string, network: string): Effect.Effect<Endpoint, CnmError> {
-    return this.execute(() => this.prepareDisconnect(container, network))
+    return this.run(() => this.prepareDisconnect(container, network))
   }
 
   probe(container: string, address: string, trace = false): Effect.Effect<ProbeResult, CnmError> {
@@ -214,54 +176,16 @@ export class Controller {
 
   // -------------------------------------------------------------------------------------------
 
-  /**
-   * Carry out a prepared operation: run its steps, then the embedded DNS's part (servers started
-   * or stopped, names added or removed), then keep the decision. A refused step rolls back what
-   * ran before it and nothing is kept. A kernel that can apply synchronously (the simulator) runs
-   * the steps without an effect per step.
-   */
-  private execute<A>(prepare: () => Prepared<A> | CnmError): Effect.Effect<A, CnmError> {
-    return Effect.suspend(() => {
+  private run<A>(prepare: () => HostPrepared<A> | CnmError): Effect.Effect<A, CnmError> {
+    return execute(this.kernel, () => {
       const prepared = prepare()
-      if (isRefusal(prepared)) return Effect.fail(prepared)
-      const { steps, dns } = prepared
-      const applySync = this.kernel.applySync
-      if (applySync) {
-        const failure = runStepsSync(applySync, steps)
-        if (failure) return Effect.fail(kernelFailure(failure))
-        if (!dns) return Effect.succeed(prepared.commit())
-        const updateDnsSync = this.kernel.updateDnsSync
-        if (updateDnsSync && dns.serve.length === 0 && dns.stop.length === 0) {
-          try {
-            updateDnsSync(this.dnsUpdateOf(dns) as DnsUpdate)
-          } catch (error) {
-            return undo(this.kernel, steps).pipe(Effect.andThen(Effect.fail(dnsFailure(error as KernelError))))
-          }
-          return Effect.succeed(prepared.commit())
-        }
-        // the one effect left on the fast path (every new container on a user network starts its server)
-        return this.changeDns(dns).pipe(
-          Effect.matchEffect({
-            onFailure: (error) => undo(this.kernel, steps).pipe(Effect.andThen(Effect.fail(dnsFailure(error)))),
-            onSuccess: () => Effect.succeed(prepared.commit()),
-          }),
-        )
-      }
-      const dnsDone = dns
-        ? this.changeDns(dns).pipe(
-            Effect.mapError((error): StepFailure => ({ step: "sandbox.dns", error })),
-            Effect.tapError(() => undo(this.kernel, steps)),
-          )
-        : Effect.void
-      return runSteps(this.kernel, steps).pipe(
-        Effect.andThen(dnsDone),
-        Effect.mapError(kernelFailure),
-        Effect.map(() => prepared.commit()),
-      )
+      if (isRefusal(prepared)) return prepared
+      const { steps, dns, commit } = prepared
+      return dns === undefined ? { steps, commit } : { steps, dns: [{ resolver: this.hostNs, plan: dns }], commit }
     })
   }
 
-  private prepareCreateNetwork(request: NetworkRequest): Prepared<Network> | CnmError {
+  private prepareCreateNetwork(request: NetworkRequest): HostPrepared<Network> | CnmError {
     const outcome = model.createNetwork(this.current, request)
     if (!outcome.ok) {
       // a refusal Docker keeps a trace of (its pool cursor moved): nothing in the kernel, only the model state
@@ -282,7 +206,7 @@ export class Controller {
     }
   }
 
-  private prepareRemoveNetwork(name: string): Prepared<Network> | CnmError {
+  private prepareRemoveNetwork(name: string): HostPrepared<Network> | CnmError {
     const outcome = model.removeNetwork(this.current, name)
     if (!outcome.ok) return outcome.error
     const network = outcome.value
@@ -302,9 +226,9 @@ export class Controller {
    * container (measured: 1.1–1.2 against 1.3–1.6 ms per container, bench/linux.ts). All or nothing:
    * a refusal anywhere rolls back every step done so far.
    */
-  private prepareCreateContainers(requests: ReadonlyArray<ContainerRequest>): Prepared<ReadonlyArray<Container>> | CnmError {
+  private prepareCreateContainers(requests: ReadonlyArray<ContainerRequest>): HostPrepared<ReadonlyArray<Container>> | CnmError {
     const before = this.current
-    const each: Array<Prepared<Container>> = []
+    const each: Array<HostPrepared<Container>> = []
     for (const request of requests) {
       const prepared = this.prepareCreateContainer(request)
       if (isRefusal(prepared)) {
@@ -316,10 +240,7 @@ export class Controller {
       this.current = prepared.state as model.CnmState
     }
     this.current = before
-    const steps: Step[] = []
-    for (let column = 0; each.some((p) => column < p.steps.length); column++) {
-      for (const p of each) if (column < p.steps.length) steps.push(p.steps[column] as Step)
-    }
+    const steps = interleave(each.map((p) => p.steps))
     const plans = each.flatMap((p) => (p.dns === undefined ? [] : [p.dns]))
     return {
       steps,
@@ -328,7 +249,7 @@ export class Controller {
     }
   }
 
-  private prepareCreateContainer(request: ContainerRequest): Prepared<Container> | CnmError {
+  private prepareCreateContainer(request: ContainerRequest): HostPrepared<Container> | CnmError {
     const outcome = model.createContainer(this.current, request)
     if (!outcome.ok) return outcome.error
     const { container, endpoints } = outcome.value
@@ -339,7 +260,7 @@ export class Controller {
     const sandbox = onHost ? new Sandbox(this.hostNs, false) : new Sandbox(`${this.options.sandboxPrefix}${container.name}`, true)
     const joins = new Array<PlannedJoin>(endpoints.length)
     for (let i = 0; i < endpoints.length; i++) joins[i] = this.planJoin(outcome.state, endpoints[i] as Endpoint, sandbox)
-    const settled = this.settle(sandbox, joins, undefined)
+    const settled = settle(sandbox, joins, undefined)
     const steps: Step[] = []
     if (sandbox.own) {
       steps.push({
@@ -361,7 +282,7 @@ export class Controller {
       state: outcome.state,
       commit: () => {
         this.sandboxes.set(container.name, sandbox)
-        for (const join of joins) this.recordJoin(sandbox, join)
+        for (const join of joins) recordJoin(sandbox, join)
         keepSettled(sandbox, settled)
         this.current = outcome.state
         return container
@@ -369,7 +290,7 @@ export class Controller {
     }
   }
 
-  private prepareRemoveContainer(name: string): Prepared<Container> | CnmError {
+  private prepareRemoveContainer(name: string): HostPrepared<Container> | CnmError {
     const removal = this.planRemoval(name, this.current)
     if (isRefusal(removal)) return removal
     const steps: Step[] = [...removal.leaves]
@@ -409,7 +330,7 @@ export class Controller {
       names,
       namespace: sandbox.own ? sandbox.ns : undefined,
       forget: () => {
-        for (let i = 0; i < endpoints.length; i++) this.forgetJoin(sandbox, endpoints[i] as Endpoint)
+        for (let i = 0; i < endpoints.length; i++) forgetJoin(sandbox, (endpoints[i] as Endpoint).network)
         this.sandboxes.delete(name)
       },
     }
@@ -452,18 +373,18 @@ export class Controller {
     return this.kernel.updateDns({ resolver: this.hostNs, remove }).pipe(Effect.mapError(dnsFailure))
   }
 
-  private prepareConnect(container: string, attach: AttachRequest): Prepared<Endpoint> | CnmError {
+  private prepareConnect(container: string, attach: AttachRequest): HostPrepared<Endpoint> | CnmError {
     const outcome = model.connect(this.current, container, attach)
     if (!outcome.ok) return outcome.error
     const sandbox = this.sandboxes.get(container) as Sandbox
     const join = this.planJoin(outcome.state, outcome.value, sandbox)
-    const settled = this.settle(sandbox, [join], undefined)
+    const settled = settle(sandbox, [join], undefined)
     const dns = withName(dnsPlan(sandbox, settled), "add", join.network, join.endpoint)
     return {
       steps: settled.steps.length === 0 ? join.steps : [...join.steps, ...settled.steps],
       ...(dns ? { dns } : {}),
       commit: () => {
-        this.recordJoin(sandbox, join)
+        recordJoin(sandbox, join)
         keepSettled(sandbox, settled)
         this.current = outcome.state
         return outcome.value
@@ -471,7 +392,7 @@ export class Controller {
     }
   }
 
-  private prepareDisconnect(container: string, network: string): Prepared<Endpoint> | CnmError {
+  private prepareDisconnect(container: string, network: string): HostPrepared<Endpoint> | CnmError {
     const outcome = model.disconnect(this.current, container, network)
     if (!outcome.ok) return outcome.error
     const endpoint = outcome.value
@@ -479,13 +400,13 @@ export class Controller {
     const leave = this.planLeave(this.current, endpoint, sandbox)
     // the kernel drops the default route together with the interface it used
     const routeGone = sandbox.gateway?.network === network
-    const settled = this.settle(sandbox, noJoins, network, routeGone)
+    const settled = settle(sandbox, noJoins, network, routeGone)
     const dns = withName(dnsPlan(sandbox, settled), "remove", this.networkIn(this.current, network), endpoint)
     return {
       steps: settled.steps.length === 0 ? leave : [...leave, ...settled.steps],
       ...(dns ? { dns } : {}),
       commit: () => {
-        this.forgetJoin(sandbox, endpoint)
+        forgetJoin(sandbox, endpoint.network)
         keepSettled(sandbox, settled)
         this.current = outcome.state
         return endpoint
@@ -528,87 +449,6 @@ export class Controller {
     const hostIf = joinedOn(sandbox, endpoint.network)?.hostIf ?? ""
     return this.driverOf(network).leave(network, endpoint, this.hostContext(state), { sandboxNs: sandbox.ns, hostIf, sandboxClosing })
   }
-
-  private recordJoin(sandbox: Sandbox, join: PlannedJoin): void {
-    sandbox.joined.push(new Joined(join.network, join.endpoint.ifname, join.hostIf, join.gateway))
-  }
-
-  private forgetJoin(sandbox: Sandbox, endpoint: Endpoint): void {
-    const joined = sandbox.joined
-    const at = joined.findIndex((j) => j.network.name === endpoint.network)
-    if (at >= 0) joined.splice(at, 1)
-  }
-
-  /**
-   * What a sandbox needs once its endpoints change: the default route through the first endpoint
-   * (in sandbox order) that offers a gateway, and the embedded DNS, answering for its user-defined
-   * networks in sandbox order, while it has any. The endpoints are those the sandbox holds (its
-   * `joined`, which mirror the model's), plus `joins` being added and minus the one on network
-   * `leaving`.
-   */
-  private settle(
-    sandbox: Sandbox,
-    joins: ReadonlyArray<PlannedJoin>,
-    leaving: string | undefined,
-    routeGone = false,
-  ): Settlement {
-    if (!sandbox.own) return unchanged
-    // the first in sandbox order (see inSandboxOrder) among the endpoints with a gateway, found
-    // without sorting nor asking the model: this runs on every join and leave, and most leave
-    // the route as it is
-    const found = new GatewayChoice()
-    for (const joined of sandbox.joined) {
-      if (joined.network.name !== leaving) found.consider(joined.network, joined.gateway, joined.ifname)
-    }
-    for (const join of joins) found.consider(join.network, join.gateway, join.endpoint.ifname)
-    const current = routeGone ? undefined : sandbox.gateway
-    const same = current !== undefined && found.via !== undefined && current.via === found.via && current.dev === found.dev
-    const dnsNetworks = found.dnsNetworks()
-    const dns = dnsChangeOf(sandbox.dnsNetworks, dnsNetworks)
-    if (same && dns === undefined) return unchanged
-    const wanted = same
-      ? current
-      : found.network && new GatewayRoute(found.via as string, found.dev as string, found.network.name)
-    let steps = noSteps
-    if (!same && (current !== undefined || wanted !== undefined)) {
-      const ns = sandbox.ns
-      const doOps: KernelOp[] = []
-      const undoOps: KernelOp[] = []
-      if (current) doOps.push({ op: "routeDel", ns, route: { dst: "default", via: current.via, dev: current.dev } })
-      if (wanted) {
-        doOps.push({ op: "routeAdd", ns, route: { dst: "default", via: wanted.via, dev: wanted.dev } })
-        undoOps.push({ op: "routeDel", ns, route: { dst: "default", via: wanted.via, dev: wanted.dev } })
-      }
-      if (current) undoOps.push({ op: "routeAdd", ns, route: { dst: "default", via: current.via, dev: current.dev } })
-      steps = [{ name: "sandbox.gateway", do: doOps, undo: undoOps }]
-    }
-    return new Settlement(true, steps, dns, wanted, dnsNetworks)
-  }
-
-  /** servers first (a refusal there changes no name), then the names and the servers' networks */
-  private changeDns(plan: DnsPlan): Effect.Effect<void, KernelError> {
-    const resolver = this.hostNs
-    let effect: Effect.Effect<void, KernelError> = Effect.void
-    for (const [ns, networks] of plan.serve) {
-      effect = effect.pipe(Effect.andThen(this.kernel.serveDns(ns, EMBEDDED_DNS_ADDRESS, { resolver, networks })))
-    }
-    for (const ns of plan.stop) effect = effect.pipe(Effect.andThen(this.kernel.stopDns(ns)))
-    const update = this.dnsUpdateOf(plan)
-    if (update === undefined) return effect
-    return plan.serve.length === 0 && plan.stop.length === 0
-      ? this.kernel.updateDns(update)
-      : effect.pipe(Effect.andThen(this.kernel.updateDns(update)))
-  }
-
-  private dnsUpdateOf(plan: DnsPlan): DnsUpdate | undefined {
-    if (plan.add.length === 0 && plan.remove.length === 0 && plan.networks.length === 0) return undefined
-    return {
-      resolver: this.hostNs,
-      ...(plan.remove.length > 0 ? { remove: plan.remove } : {}),
-      ...(plan.add.length > 0 ? { add: plan.add } : {}),
-      ...(plan.networks.length > 0 ? { networks: plan.networks } : {}),
-    }
-  }
 }
 
 /**
@@ -632,150 +472,14 @@ class LazyHostContext implements HostContext {
   }
 }
 
-/** an operation decided by the model and planned by the drivers, not yet carried out */
-interface Prepared<A> {
+/** an operation of this host, decided and planned: its DNS part is the host resolver's */
+interface HostPrepared<A> {
   readonly steps: ReadonlyArray<Step>
-  /** the embedded DNS's part, carried out once the steps are done */
   readonly dns?: DnsPlan
   /** the model state the commit keeps, for a batch that decides its next operation on it */
   readonly state?: model.CnmState
-  /** keep the decision (runtime bookkeeping and the model's next state); runs only after success */
   readonly commit: () => A
 }
-
-/** what settle decided for a sandbox; kept by keepSettled once the kernel work is done */
-class Settlement {
-  constructor(
-    /** false when there is nothing to keep: the sandbox is the host's namespace, or nothing changed */
-    readonly changed: boolean,
-    readonly steps: ReadonlyArray<Step>,
-    readonly dns: DnsChange | undefined,
-    readonly gateway: GatewayRoute | undefined,
-    /** the networks the sandbox's DNS answers for afterwards; undefined: no server */
-    readonly dnsNetworks: ReadonlyArray<string> | undefined,
-  ) {}
-}
-
-const noSteps: ReadonlyArray<Step> = []
-
-const noJoins: ReadonlyArray<PlannedJoin> = []
-
-/**
- * settle's search, one endpoint at a time: the user-defined networks (DNS answers for them), and
- * the first in sandbox order (non-internal before internal, then by network name) with a gateway.
- */
-class GatewayChoice {
-  private userNetworks: Array<Network> | undefined = undefined
-  network: Network | undefined = undefined
-  via: string | undefined = undefined
-  dev: string | undefined = undefined
-
-  consider(network: Network, via: string | undefined, dev: string | undefined): void {
-    if (!network.predefined) (this.userNetworks ??= []).push(network)
-    if (via === undefined) return
-    if (this.network === undefined || inSandboxOrder(network, this.network) < 0) {
-      this.network = network
-      this.via = via
-      this.dev = dev
-    }
-  }
-
-  /** the user-defined networks in sandbox order, the order DNS asks them in; undefined when none */
-  dnsNetworks(): ReadonlyArray<string> | undefined {
-    const networks = this.userNetworks
-    if (networks === undefined) return undefined
-    if (networks.length > 1) networks.sort(inSandboxOrder)
-    return networks.map((n) => n.name)
-  }
-}
-
-const unchanged = new Settlement(false, noSteps, undefined, undefined, undefined)
-
-const keepSettled = (sandbox: Sandbox, settled: Settlement): void => {
-  if (!settled.changed) return
-  sandbox.gateway = settled.gateway
-  sandbox.dnsNetworks = settled.dnsNetworks
-}
-
-const joinedOn = (sandbox: Sandbox, network: string): Joined | undefined => {
-  for (const joined of sandbox.joined) if (joined.network.name === network) return joined
-  return undefined
-}
-
-/** what becomes of a sandbox's DNS server: started, stopped, or answering for other networks */
-type DnsChange = "serve" | "stop" | "networks"
-
-const dnsChangeOf = (before: ReadonlyArray<string> | undefined, after: ReadonlyArray<string> | undefined): DnsChange | undefined => {
-  if (before === undefined) return after === undefined ? undefined : "serve"
-  if (after === undefined) return "stop"
-  if (before.length === after.length && before.every((network, i) => network === after[i])) return undefined
-  return "networks"
-}
-
-/** the embedded DNS's part of one operation (or of a batch), carried out after its kernel steps */
-class DnsPlan {
-  constructor(
-    readonly serve: Array<readonly [string, ReadonlyArray<string>]> = [],
-    readonly stop: Array<string> = [],
-    readonly networks: Array<{ readonly ns: string; readonly networks: ReadonlyArray<string> }> = [],
-    readonly add: Array<DnsEntry> = [],
-    readonly remove: Array<DnsEntry> = [],
-  ) {}
-
-  static merge(plans: ReadonlyArray<DnsPlan>): DnsPlan {
-    return new DnsPlan(
-      plans.flatMap((p) => p.serve),
-      plans.flatMap((p) => p.stop),
-      plans.flatMap((p) => p.networks),
-      plans.flatMap((p) => p.add),
-      plans.flatMap((p) => p.remove),
-    )
-  }
-}
-
-/** what settle decided for the sandbox's DNS server, as a plan (undefined: nothing to do) */
-const dnsPlan = (sandbox: Sandbox, settled: Settlement): DnsPlan | undefined => {
-  const networks = settled.dnsNetworks
-  switch (settled.dns) {
-    case "serve":
-      return new DnsPlan([[sandbox.ns, networks as ReadonlyArray<string>]])
-    case "stop":
-      return new DnsPlan(undefined, [sandbox.ns])
-    case "networks":
-      return new DnsPlan(undefined, undefined, [{ ns: sandbox.ns, networks: networks as ReadonlyArray<string> }])
-    default:
-      return undefined
-  }
-}
-
-/** Docker gives embedded DNS names only on user-defined networks, and only to endpoints with an address */
-const dnsEntryOf = (network: Network, endpoint: Endpoint): DnsEntry | undefined => {
-  const cidr = endpoint.address
-  if (network.predefined || cidr === undefined) return undefined
-  const slash = cidr.indexOf("/")
-  const names = [endpoint.container]
-  for (let i = 0; i < endpoint.aliases.length; i++) names.push(endpoint.aliases[i] as string)
-  return { network: endpoint.network, names, address: slash < 0 ? cidr : cidr.slice(0, slash) }
-}
-
-/** `plan` with the endpoint's names added or removed (a new plan when there was none) */
-const withName = (plan: DnsPlan | undefined, change: "add" | "remove", network: Network, endpoint: Endpoint): DnsPlan | undefined => {
-  const entry = dnsEntryOf(network, endpoint)
-  if (entry === undefined) return plan
-  const into = plan ?? new DnsPlan()
-  into[change].push(entry)
-  return into
-}
-
-class GatewayRoute {
-  constructor(
-    readonly via: string,
-    readonly dev: string,
-    readonly network: string,
-  ) {}
-}
-
-const isRefusal = <T extends object>(prepared: T | CnmError): prepared is CnmError => "code" in prepared
 
 /** one container's removal, planned: the kernel work, and the bookkeeping to drop once it is done */
 interface Removal {
@@ -790,22 +494,3 @@ interface Removal {
   readonly forget: () => void
 }
 
-interface PlannedJoin {
-  readonly endpoint: Endpoint
-  readonly network: Network
-  readonly hostIf: string
-  readonly steps: ReadonlyArray<Step>
-  readonly gateway: string | undefined
-}
-
-/**
- * libnetwork keeps a sandbox's endpoints sorted: non-internal networks before internal ones, then by
- * network name. The first one with a gateway carries the default route; DNS asks networks in this order.
- */
-const inSandboxOrder = (a: Network, b: Network): number =>
-  a.internal !== b.internal ? (a.internal ? 1 : -1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
-
-const kernelFailure = (failure: StepFailure): CnmError =>
-  cnmError("KernelError", `${failure.step}: ${failure.error.message}`)
-
-const dnsFailure = (error: KernelError): CnmError => kernelFailure({ step: "sandbox.dns", error })
