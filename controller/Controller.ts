@@ -1,15 +1,18 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
 import { type DnsEntry, type DnsQueryResult, EMBEDDED_DNS_ADDRESS, type ProbeResult } from "../backends/kernel-types.ts"
-import type { Driver, HostContext, Step } from "../drivers/Driver.ts"
+import type { Driver, Step } from "../drivers/Driver.ts"
 import { builtinDrivers } from "../drivers/registry.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
-import type { AttachRequest, Container, ContainerRequest, DriverName, Endpoint, Network, NetworkRequest } from "../model/types.ts"
+import type { LabState } from "../model/lab-types.ts"
+import { type ContainerRecord, containerRecord, networkRecord } from "../model/representation.ts"
+import type { DriverName, Endpoint, Network } from "../model/types.ts"
 import { DnsPlan, dnsEntryOf, dnsPlan, withName } from "./dns-plan.ts"
+import { LabHostContext } from "./host-context.ts"
 import { type PlannedJoin, Sandbox, forgetJoin, joinedOn, keepSettled, noJoins, recordJoin, settle } from "./sandbox-policy.ts"
-import { runSteps, type StepFailure } from "./steps.ts"
-import { dnsFailure, execute, interleave, isRefusal, kernelFailure } from "./transaction.ts"
+import { runSteps } from "./steps.ts"
+import { kernelFailure } from "./transaction.ts"
 
 export interface ControllerOptions {
   /** the Docker host's name in the scenario */
@@ -18,28 +21,55 @@ export interface ControllerOptions {
   readonly hostNs: string
   /** sandbox namespaces are named `${sandboxPrefix}${container}` */
   readonly sandboxPrefix: string
+  /** Docker's own sandboxes on this host (ingress, load balancers) are named `${systemPrefix}${name without #}` */
+  readonly systemPrefix?: string
   readonly drivers?: ReadonlyMap<DriverName, Driver>
 }
 
+/** what a lab operation changed on one host, to be realized by its controller */
+export interface HostChange {
+  readonly before: LabState
+  readonly after: LabState
+  /** networks that may have come or gone on this host */
+  readonly networks: ReadonlyArray<string>
+  /** containers (and Docker's own sandboxes) whose endpoints may have changed on this host */
+  readonly containers: ReadonlyArray<string>
+}
+
 /**
- * libnetwork's job for one Docker host: the model decides (validation, IPAM) and the drivers
- * realize each decision in the kernel; the new model state is kept only when the kernel work
- * succeeded, and half-done kernel work is rolled back, so a refused operation changes nothing.
+ * One host's kernel work for a change, in the order the lab runs it: networks made, each
+ * sandbox's work (kept apart so a batch can go column by column), networks deleted, and the
+ * sandbox namespaces to delete last (together, so the kernel destroys them in one go).
+ */
+export interface HostPlan {
+  readonly created: ReadonlyArray<Step>
+  readonly sandboxes: ReadonlyArray<ReadonlyArray<Step>>
+  readonly deleted: ReadonlyArray<Step>
+  readonly namespaces: ReadonlyArray<string>
+  readonly dns: DnsPlan | undefined
+  /** keep the change: the host's model state and the sandboxes' bookkeeping; only after success */
+  readonly commit: () => void
+}
+
+/**
+ * libnetwork's job for one Docker host: the lab's model decides (validation, IPAM, for every
+ * host at once) and this controller plans, with its drivers, what that decision means in its
+ * host's kernel; the lab runs the plans of all hosts as one transaction, and each controller
+ * keeps its host's new state only when the kernel work succeeded.
  */
 export class Controller {
-  private current: model.CnmState = model.initialState()
+  private current: model.CnmState
   private readonly drivers: ReadonlyMap<DriverName, Driver>
   private readonly sandboxes = new Map<string, Sandbox>()
-  /** what networkIn looked up, valid while the networks stay those of networksVersion */
-  private readonly networksByName = new Map<string, Network>()
-  private networksVersion: object | undefined = undefined
   private hostIfSeq = 0
 
   private constructor(
     readonly kernel: KernelShape,
     readonly options: ControllerOptions,
+    state: model.CnmState,
   ) {
     this.drivers = options.drivers ?? builtinDrivers
+    this.current = state
   }
 
   get host(): string {
@@ -50,13 +80,15 @@ export class Controller {
     return this.options.hostNs
   }
 
+  /** the host's Docker state as its kernel holds it */
   get state(): model.CnmState {
     return this.current
   }
 
-  /** make the host namespace and Docker's predefined networks in it */
-  static make(kernel: KernelShape, options: ControllerOptions): Effect.Effect<Controller, CnmError> {
-    const controller = new Controller(kernel, options)
+  /** make the host namespace and the networks the lab's state has on the host (Docker's predefined ones) */
+  static make(kernel: KernelShape, options: ControllerOptions, lab: LabState): Effect.Effect<Controller, CnmError> {
+    const state = model.hostStateOf(lab, options.host) as model.CnmState
+    const controller = new Controller(kernel, options, state)
     const ns = options.hostNs
     const hostSteps: Step[] = [
       {
@@ -69,20 +101,13 @@ export class Controller {
         undo: [{ op: "nsDel", ns }],
       },
     ]
-    const context = controller.hostContext(controller.current)
-    const predefined = model.networks(controller.current).flatMap((n) => controller.driverOf(n).createNetwork(n, context))
-    return runSteps(kernel, [...hostSteps, ...predefined]).pipe(
-      Effect.mapError(kernelFailure),
-      Effect.as(controller),
-    )
+    const context = controller.context(lab, lab, state)
+    const predefined = model.networks(state).flatMap((n) => controller.driverOf(n).createNetwork(n, context))
+    return runSteps(kernel, [...hostSteps, ...predefined]).pipe(Effect.mapError(kernelFailure), Effect.as(controller))
   }
 
   networks(): ReadonlyArray<Network> {
     return model.networks(this.current)
-  }
-
-  endpoints(): ReadonlyArray<Endpoint> {
-    return model.endpoints(this.current)
   }
 
   /** the namespace a container's packets start from */
@@ -90,73 +115,15 @@ export class Controller {
     return this.sandboxes.get(container)?.ns
   }
 
-  createNetwork(request: NetworkRequest): Effect.Effect<Network, CnmError> {
-    return this.run(() => this.prepareCreateNetwork(request))
+  /** every sandbox namespace of its own on this host (containers' and Docker's), by name */
+  ownSandboxes(): ReadonlyArray<readonly [string, string]> {
+    const found: Array<readonly [string, string]> = []
+    for (const [name, sandbox] of this.sandboxes) if (sandbox.own) found.push([name, sandbox.ns])
+    return found
   }
 
-  removeNetwork(name: string): Effect.Effect<Network, CnmError> {
-    return this.run(() => this.prepareRemoveNetwork(name))
-  }
-
-  /** several containers, made together (see prepareCreateContainers); all or nothing */
-  createContainers(requests: ReadonlyArray<ContainerRequest>): Effect.Effect<ReadonlyArray<Container>, CnmError> {
-    return this.run(() => this.prepareCreateContainers(requests))
-  }
-
-  createContainer(request: ContainerRequest): Effect.Effect<Container, CnmError> {
-    return this.run(() => this.prepareCreateContainer(request))
-  }
-
-  /**
-   * On a kernel that applies asynchronously (linux) a removal goes the way of removeContainers: if
-   * the kernel deleted the namespace and then failed (its teardown not finished in time), the
-   * container is gone from the model too, as it is from the kernel.
-   */
-  removeContainer(name: string): Effect.Effect<Container, CnmError> {
-    if (!this.kernel.applySync) return this.removeContainers([name]).pipe(Effect.map((removed) => removed[0] as Container))
-    return this.run(() => this.prepareRemoveContainer(name))
-  }
-
-  /**
-   * Remove several containers with one round of kernel work: their sandbox namespaces go in a
-   * single apply, so the kernel destroys them together and the wait for their veth peers to go
-   * (20-60 ms per namespace on Linux) is paid once. The model decides for all of them first, and
-   * a refusal changes nothing. If the kernel refuses midway, the containers whose namespaces are
-   * gone are removed and the others kept, so the model and the kernel still agree.
-   */
-  removeContainers(names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Container>, CnmError> {
-    return Effect.suspend(() => {
-      const removals: Removal[] = []
-      let state = this.current
-      for (const name of names) {
-        const removal = this.planRemoval(name, state)
-        if (isRefusal(removal)) return Effect.fail(removal)
-        removals.push(removal)
-        state = removal.state
-      }
-      const deletions: Step = {
-        name: "sandbox.namespace",
-        do: removals.flatMap((r) => (r.namespace === undefined ? [] : [{ op: "nsDel", ns: r.namespace } as const])),
-        undo: [],
-      }
-      return runSteps(this.kernel, [...removals.flatMap((r) => r.leaves), deletions]).pipe(
-        Effect.map(() => {
-          for (const removal of removals) removal.forget()
-          this.current = state
-          return removals.map((r) => r.container)
-        }),
-        Effect.catch((failure) => this.keepOnlyTheGone(removals, failure)),
-        Effect.tap(() => this.forgetNames(removals)),
-      )
-    })
-  }
-
-  connect(container: string, attach: AttachRequest): Effect.Effect<Endpoint, CnmError> {
-    return this.run(() => this.prepareConnect(container, attach))
-  }
-
-  disconnect(container: string, network: string): Effect.Effect<Endpoint, CnmError> {
-    return this.run(() => this.prepareDisconnect(container, network))
+  driver(name: DriverName): Driver | undefined {
+    return this.drivers.get(name)
   }
 
   probe(container: string, address: string, trace = false): Effect.Effect<ProbeResult, CnmError> {
@@ -174,92 +141,112 @@ export class Controller {
       .pipe(Effect.mapError((error) => kernelFailure({ step: "dns.query", error })))
   }
 
-  // -------------------------------------------------------------------------------------------
-
-  private run<A>(prepare: () => HostPrepared<A> | CnmError): Effect.Effect<A, CnmError> {
-    return execute(this.kernel, () => {
-      const prepared = prepare()
-      if (isRefusal(prepared)) return prepared
-      const { steps, dns, commit } = prepared
-      return dns === undefined ? { steps, commit } : { steps, dns: [{ resolver: this.hostNs, plan: dns }], commit }
-    })
-  }
-
-  private prepareCreateNetwork(request: NetworkRequest): HostPrepared<Network> | CnmError {
-    const outcome = model.createNetwork(this.current, request)
-    if (!outcome.ok) {
-      // a refusal Docker keeps a trace of (its pool cursor moved): nothing in the kernel, only the model state
-      if (outcome.state !== undefined) this.current = outcome.state
-      return outcome.error
-    }
-    const network = outcome.value
-    const driver = this.drivers.get(network.driver)
-    if (!driver) return cnmError("DriverNotFound", `driver "${network.driver}" is not available in this cnmlab version`)
-    const refusal = driver.checkOptions?.(network)
-    if (refusal) return cnmError("InvalidOption", refusal)
-    return {
-      steps: driver.createNetwork(network, this.hostContext(outcome.state)),
-      commit: () => {
-        this.current = outcome.state
-        return network
-      },
-    }
-  }
-
-  private prepareRemoveNetwork(name: string): HostPrepared<Network> | CnmError {
-    const outcome = model.removeNetwork(this.current, name)
-    if (!outcome.ok) return outcome.error
-    const network = outcome.value
-    return {
-      steps: this.driverOf(network).deleteNetwork(network, this.hostContext(outcome.state)),
-      commit: () => {
-        this.current = outcome.state
-        return network
-      },
-    }
+  /** the host as its drivers see it, between two lab states (lookups fall back to `before` for what is going) */
+  context(before: LabState, after: LabState, state: model.CnmState): LabHostContext {
+    return new LabHostContext(this.hostNs, this.host, before, after, state)
   }
 
   /**
-   * Several containers at once, as a scenario's setup makes them. The model decides them one after
-   * the other; the kernel work then goes step by step across all of them (every sandbox namespace,
-   * then every veth, then every address …), which the real kernel does faster than container after
-   * container (measured: 1.1–1.2 against 1.3–1.6 ms per container, bench/linux.ts). All or nothing:
-   * a refusal anywhere rolls back every step done so far.
+   * Plan what the change means in this host's kernel: networks made or deleted, sandboxes made,
+   * joined, left or deleted, their default routes and DNS. Refused (changing nothing) when a
+   * network needs a driver this cnmlab lacks or options its driver refuses.
    */
-  private prepareCreateContainers(requests: ReadonlyArray<ContainerRequest>): HostPrepared<ReadonlyArray<Container>> | CnmError {
+  plan(change: HostChange): HostPlan | CnmError {
     const before = this.current
-    const each: Array<HostPrepared<Container>> = []
-    for (const request of requests) {
-      const prepared = this.prepareCreateContainer(request)
-      if (isRefusal(prepared)) {
-        this.current = before
-        return prepared
+    const after = model.hostStateOf(change.after, this.host) as model.CnmState
+    const context = this.context(change.before, change.after, after)
+    const created: Step[] = []
+    const deleted: Step[] = []
+    for (const name of change.networks) {
+      const was = networkRecord(before, name)?.network
+      const is = networkRecord(after, name)?.network
+      if (was === undefined && is !== undefined) {
+        const driver = this.drivers.get(is.driver)
+        if (!driver) return cnmError("DriverNotFound", `driver "${is.driver}" is not available in this cnmlab version`)
+        const refusal = driver.checkOptions?.(is)
+        if (refusal) return cnmError("InvalidOption", refusal)
+        for (const s of driver.createNetwork(is, context)) created.push(s)
+      } else if (was !== undefined && is === undefined) {
+        for (const s of this.driverOf(was).deleteNetwork(was, context)) deleted.push(s)
       }
-      each.push(prepared)
-      // the next decision sees this one, as it would after its commit
-      this.current = prepared.state as model.CnmState
     }
-    this.current = before
-    const steps = interleave(each.map((p) => p.steps))
-    const plans = each.flatMap((p) => (p.dns === undefined ? [] : [p.dns]))
+    const sandboxes: Array<ReadonlyArray<Step>> = []
+    const namespaces: string[] = []
+    const commits: Array<() => void> = []
+    let dns: DnsPlan | undefined
+    for (const name of change.containers) {
+      const was = containerRecord(before, name)
+      const is = containerRecord(after, name)
+      if (was === is) continue
+      const planned =
+        was === undefined
+          ? this.planSandbox(is as ContainerRecord, after, context)
+          : is === undefined
+            ? this.planClosing(was, before, context)
+            : this.planChanged(was, is, before, after, context)
+      if (planned === undefined) continue
+      if (planned.steps.length > 0) sandboxes.push(planned.steps)
+      if (planned.namespace !== undefined) namespaces.push(planned.namespace)
+      if (planned.dns !== undefined) dns = dns === undefined ? planned.dns : DnsPlan.merge([dns, planned.dns])
+      commits.push(planned.commit)
+    }
     return {
-      steps,
-      ...(plans.length > 0 ? { dns: DnsPlan.merge(plans) } : {}),
-      commit: () => each.map((p) => p.commit()),
+      created,
+      sandboxes,
+      deleted,
+      namespaces,
+      dns,
+      commit: () => {
+        for (const commit of commits) commit()
+        this.current = after
+      },
     }
   }
 
-  private prepareCreateContainer(request: ContainerRequest): HostPrepared<Container> | CnmError {
-    const outcome = model.createContainer(this.current, request)
-    if (!outcome.ok) return outcome.error
-    const { container, endpoints } = outcome.value
+  /** keep a state that differs from the current one only in what the kernel does not hold (Docker's cursors) */
+  keep(lab: LabState): void {
+    this.current = model.hostStateOf(lab, this.host) as model.CnmState
+  }
+
+  /**
+   * After a partly failed removal: these sandboxes are gone from the kernel (their namespaces
+   * were deleted before the refusal); forget them and keep the state that no longer has them.
+   */
+  forgetGone(names: ReadonlyArray<string>, lab: LabState): void {
+    for (const name of names) this.sandboxes.delete(name)
+    this.keep(lab)
+  }
+
+  /** the names a container gives the embedded DNS on this host, for a removal that went only part-way */
+  namesOf(name: string): ReadonlyArray<DnsEntry> {
+    const record = containerRecord(this.current, name)
+    if (record === undefined) return []
+    return record.endpoints.flatMap((endpoint) => {
+      const network = networkRecord(this.current, endpoint.network)?.network
+      const entry = network === undefined ? undefined : dnsEntryOf(network, endpoint)
+      return entry === undefined ? [] : [entry]
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private sandboxNs(name: string): string {
+    return model.isSystemSandbox(name)
+      ? `${this.options.systemPrefix ?? `${this.hostNs}-`}${name.slice(1)}`
+      : `${this.options.sandboxPrefix}${name}`
+  }
+
+  /** a new sandbox with its endpoints; a host-network container's is the host's namespace */
+  private planSandbox(record: ContainerRecord, state: model.CnmState, context: LabHostContext): SandboxPlan {
+    const { container, endpoints } = record
     let onHost = false
     for (let i = 0; i < endpoints.length; i++) {
-      if (this.networkIn(outcome.state, (endpoints[i] as Endpoint).network).driver === "host") onHost = true
+      if (this.networkIn(state, (endpoints[i] as Endpoint).network).driver === "host") onHost = true
     }
-    const sandbox = onHost ? new Sandbox(this.hostNs, false) : new Sandbox(`${this.options.sandboxPrefix}${container.name}`, true)
+    const system = model.isSystemSandbox(container.name)
+    const sandbox = onHost ? new Sandbox(this.hostNs, false) : new Sandbox(this.sandboxNs(container.name), true, system)
     const joins = new Array<PlannedJoin>(endpoints.length)
-    for (let i = 0; i < endpoints.length; i++) joins[i] = this.planJoin(outcome.state, endpoints[i] as Endpoint, sandbox)
+    for (let i = 0; i < endpoints.length; i++) joins[i] = this.planJoin(state, endpoints[i] as Endpoint, sandbox, context)
     const settled = settle(sandbox, joins, undefined)
     const steps: Step[] = []
     if (sandbox.own) {
@@ -276,221 +263,97 @@ export class Controller {
     for (const s of settled.steps) steps.push(s)
     let dns = dnsPlan(sandbox, settled)
     for (const join of joins) dns = withName(dns, "add", join.network, join.endpoint)
-    return {
-      steps,
-      ...(dns ? { dns } : {}),
-      state: outcome.state,
-      commit: () => {
-        this.sandboxes.set(container.name, sandbox)
-        for (const join of joins) recordJoin(sandbox, join)
-        keepSettled(sandbox, settled)
-        this.current = outcome.state
-        return container
-      },
-    }
+    return new SandboxPlan(steps, undefined, dns, () => {
+      this.sandboxes.set(container.name, sandbox)
+      for (const join of joins) recordJoin(sandbox, join)
+      keepSettled(sandbox, settled)
+    })
   }
 
-  private prepareRemoveContainer(name: string): HostPrepared<Container> | CnmError {
-    const removal = this.planRemoval(name, this.current)
-    if (isRefusal(removal)) return removal
-    const steps: Step[] = [...removal.leaves]
-    if (removal.namespace !== undefined) steps.push({ name: "sandbox.namespace", do: [{ op: "nsDel", ns: removal.namespace }], undo: [] })
-    // its server goes with its namespace
-    const dns = removal.names.length > 0 ? new DnsPlan(undefined, undefined, undefined, undefined, [...removal.names]) : undefined
-    return {
-      steps,
-      ...(dns ? { dns } : {}),
-      commit: () => {
-        removal.forget()
-        this.current = removal.state
-        return removal.container
-      },
-    }
-  }
-
-  /** removing one container, decided on `from` (not necessarily the current state); changes nothing yet */
-  private planRemoval(name: string, from: model.CnmState): Removal | CnmError {
-    const outcome = model.removeContainer(from, name)
-    if (!outcome.ok) return outcome.error
+  /** a sandbox going: its endpoints leave, its namespace (taking links, routes and DNS server along) is deleted last */
+  private planClosing(record: ContainerRecord, state: model.CnmState, context: LabHostContext): SandboxPlan {
+    const name = record.container.name
     const sandbox = this.sandboxes.get(name) as Sandbox
-    const { container, endpoints } = outcome.value
-    const leaves: Step[] = []
-    const names: DnsEntry[] = []
+    const steps: Step[] = []
+    let dns: DnsPlan | undefined
+    const endpoints = record.endpoints
     for (let i = 0; i < endpoints.length; i++) {
       const endpoint = endpoints[i] as Endpoint
-      for (const s of this.planLeave(from, endpoint, sandbox, sandbox.own)) leaves.push(s)
-      const entry = dnsEntryOf(this.networkIn(from, endpoint.network), endpoint)
-      if (entry) names.push(entry)
+      for (const s of this.planLeave(state, endpoint, sandbox, context, sandbox.own)) steps.push(s)
+      dns = withName(dns, "remove", this.networkIn(state, endpoint.network), endpoint)
     }
-    return {
-      container,
-      state: outcome.state,
-      // the namespace takes its links, routes and DNS server along
-      leaves,
-      names,
-      namespace: sandbox.own ? sandbox.ns : undefined,
-      forget: () => {
-        for (let i = 0; i < endpoints.length; i++) forgetJoin(sandbox, (endpoints[i] as Endpoint).network)
-        this.sandboxes.delete(name)
-      },
-    }
+    return new SandboxPlan(steps, sandbox.own ? sandbox.ns : undefined, dns, () => {
+      this.sandboxes.delete(name)
+    })
   }
 
-  /**
-   * After removeContainers failed: a refused leave step was rolled back and nothing is kept; a
-   * refused namespace deletion leaves the namespaces deleted before it gone, and those containers
-   * (only those) are removed from the model.
-   */
-  private keepOnlyTheGone(removals: ReadonlyArray<Removal>, failure: StepFailure): Effect.Effect<never, CnmError> {
-    const refused = Effect.fail(kernelFailure(failure))
-    if (failure.step !== "sandbox.namespace") return refused
-    return this.kernel.namespaces().pipe(
-      Effect.map((existing) => {
-        const left = new Set(existing)
-        let state = this.current
-        const gone: Removal[] = []
-        for (const removal of removals) {
-          if (removal.namespace === undefined || left.has(removal.namespace)) continue
-          const outcome = model.removeContainer(state, removal.container.name)
-          if (!outcome.ok) continue
-          removal.forget()
-          gone.push(removal)
-          state = outcome.state
-        }
-        this.current = state
-        return gone
-      }),
-      Effect.flatMap((gone) => this.forgetNames(gone)),
-      Effect.ignore,
-      Effect.andThen(refused),
-    )
-  }
-
-  /** the names of removed containers leave the embedded DNS */
-  private forgetNames(removals: ReadonlyArray<Removal>): Effect.Effect<void, CnmError> {
-    const remove = removals.flatMap((r) => r.names)
-    if (remove.length === 0) return Effect.void
-    return this.kernel.updateDns({ resolver: this.hostNs, remove }).pipe(Effect.mapError(dnsFailure))
-  }
-
-  private prepareConnect(container: string, attach: AttachRequest): HostPrepared<Endpoint> | CnmError {
-    const outcome = model.connect(this.current, container, attach)
-    if (!outcome.ok) return outcome.error
-    const sandbox = this.sandboxes.get(container) as Sandbox
-    const join = this.planJoin(outcome.state, outcome.value, sandbox)
-    const settled = settle(sandbox, [join], undefined)
-    const dns = withName(dnsPlan(sandbox, settled), "add", join.network, join.endpoint)
-    return {
-      steps: settled.steps.length === 0 ? join.steps : [...join.steps, ...settled.steps],
-      ...(dns ? { dns } : {}),
-      commit: () => {
-        recordJoin(sandbox, join)
-        keepSettled(sandbox, settled)
-        this.current = outcome.state
-        return outcome.value
-      },
-    }
-  }
-
-  private prepareDisconnect(container: string, network: string): HostPrepared<Endpoint> | CnmError {
-    const outcome = model.disconnect(this.current, container, network)
-    if (!outcome.ok) return outcome.error
-    const endpoint = outcome.value
-    const sandbox = this.sandboxes.get(container) as Sandbox
-    const leave = this.planLeave(this.current, endpoint, sandbox)
+  /** endpoints left and joined on a standing sandbox (a connect, a disconnect, and the legs Docker adds or takes with them) */
+  private planChanged(
+    was: ContainerRecord,
+    is: ContainerRecord,
+    before: model.CnmState,
+    after: model.CnmState,
+    context: LabHostContext,
+  ): SandboxPlan | undefined {
+    const sandbox = this.sandboxes.get(is.container.name) as Sandbox
+    const left = was.endpoints.filter((e) => !is.endpoints.some((other) => other.network === e.network))
+    const joined = is.endpoints.filter((e) => !was.endpoints.some((other) => other.network === e.network))
+    if (left.length === 0 && joined.length === 0) return undefined
+    const steps: Step[] = []
+    let dns: DnsPlan | undefined
+    for (const endpoint of left) for (const s of this.planLeave(before, endpoint, sandbox, context)) steps.push(s)
+    const joins = joined.map((endpoint) => this.planJoin(after, endpoint, sandbox, context))
+    for (const join of joins) for (const s of join.steps) steps.push(s)
+    const leaving = left.map((e) => e.network)
     // the kernel drops the default route together with the interface it used
-    const routeGone = sandbox.gateway?.network === network
-    const settled = settle(sandbox, noJoins, network, routeGone)
-    const dns = withName(dnsPlan(sandbox, settled), "remove", this.networkIn(this.current, network), endpoint)
-    return {
-      steps: settled.steps.length === 0 ? leave : [...leave, ...settled.steps],
-      ...(dns ? { dns } : {}),
-      commit: () => {
-        forgetJoin(sandbox, endpoint.network)
-        keepSettled(sandbox, settled)
-        this.current = outcome.state
-        return endpoint
-      },
-    }
+    const routeGone = sandbox.gateway !== undefined && leaving.includes(sandbox.gateway.network)
+    const settled = settle(sandbox, joins.length === 0 ? noJoins : joins, leaving.length === 0 ? undefined : leaving, routeGone)
+    for (const s of settled.steps) steps.push(s)
+    dns = dnsPlan(sandbox, settled)
+    for (const endpoint of left) dns = withName(dns, "remove", this.networkIn(before, endpoint.network), endpoint)
+    for (const join of joins) dns = withName(dns, "add", join.network, join.endpoint)
+    return new SandboxPlan(steps, undefined, dns, () => {
+      for (const endpoint of left) forgetJoin(sandbox, endpoint.network)
+      for (const join of joins) recordJoin(sandbox, join)
+      keepSettled(sandbox, settled)
+    })
   }
 
-  private hostContext(state: model.CnmState): HostContext {
-    return new LazyHostContext(this.hostNs, this.host, state)
-  }
-
-  /** a network of `state` by name; looked up a dozen times per container operation, so kept at hand */
   private networkIn(state: model.CnmState, name: string): Network {
-    const version = model.networksVersion(state)
-    if (version !== this.networksVersion) {
-      this.networksByName.clear()
-      this.networksVersion = version
-    }
-    let network = this.networksByName.get(name)
-    if (network === undefined) {
-      network = model.network(state, name) as Network
-      if (network !== undefined) this.networksByName.set(name, network)
-    }
-    return network
+    return (networkRecord(state, name) as { network: Network }).network
   }
 
   private driverOf(network: Network): Driver {
     return this.drivers.get(network.driver) as Driver
   }
 
-  private planJoin(state: model.CnmState, endpoint: Endpoint, sandbox: Sandbox): PlannedJoin {
+  private planJoin(state: model.CnmState, endpoint: Endpoint, sandbox: Sandbox, context: LabHostContext): PlannedJoin {
     const network = this.networkIn(state, endpoint.network)
     const hostIf = `vethc${(this.hostIfSeq++).toString(16)}`
-    const plan = this.driverOf(network).join(network, endpoint, this.hostContext(state), { sandboxNs: sandbox.ns, hostIf })
+    const plan = this.driverOf(network).join(network, endpoint, context, { sandboxNs: sandbox.ns, hostIf })
     return { endpoint, network, hostIf, steps: plan.steps, gateway: plan.gateway || undefined }
   }
 
-  private planLeave(state: model.CnmState, endpoint: Endpoint, sandbox: Sandbox, sandboxClosing = false): ReadonlyArray<Step> {
+  private planLeave(
+    state: model.CnmState,
+    endpoint: Endpoint,
+    sandbox: Sandbox,
+    context: LabHostContext,
+    sandboxClosing = false,
+  ): ReadonlyArray<Step> {
     const network = this.networkIn(state, endpoint.network)
     const hostIf = joinedOn(sandbox, endpoint.network)?.hostIf ?? ""
-    return this.driverOf(network).leave(network, endpoint, this.hostContext(state), { sandboxNs: sandbox.ns, hostIf, sandboxClosing })
+    return this.driverOf(network).leave(network, endpoint, context, { sandboxNs: sandbox.ns, hostIf, sandboxClosing })
   }
 }
 
-/**
- * The host as a driver sees it, with the network list made only when a driver asks: joins and
- * leaves never do, and they are the hot path. A class, not an object literal with a getter: V8
- * keeps such a literal in dictionary mode, and its accessor outlives young-generation collections
- * together with everything the getter captured, the model state included (measured on the bench:
- * 4 MB promoted per scavenge, 40% of the run in GC; with the class, under 1 MB).
- */
-class LazyHostContext implements HostContext {
-  private listed: ReadonlyArray<Network> | undefined
-
+/** one sandbox's part of a host plan */
+class SandboxPlan {
   constructor(
-    readonly ns: string,
-    readonly host: string,
-    private readonly state: model.CnmState,
+    readonly steps: ReadonlyArray<Step>,
+    /** its own namespace, to delete once its endpoints are gone */
+    readonly namespace: string | undefined,
+    readonly dns: DnsPlan | undefined,
+    readonly commit: () => void,
   ) {}
-
-  get networks(): ReadonlyArray<Network> {
-    return (this.listed ??= model.networks(this.state))
-  }
 }
-
-/** an operation of this host, decided and planned: its DNS part is the host resolver's */
-interface HostPrepared<A> {
-  readonly steps: ReadonlyArray<Step>
-  readonly dns?: DnsPlan
-  /** the model state the commit keeps, for a batch that decides its next operation on it */
-  readonly state?: model.CnmState
-  readonly commit: () => A
-}
-
-/** one container's removal, planned: the kernel work, and the bookkeeping to drop once it is done */
-interface Removal {
-  readonly container: Container
-  /** the model state once this container (and those planned before it) are gone */
-  readonly state: model.CnmState
-  readonly leaves: ReadonlyArray<Step>
-  /** its names in the embedded DNS, removed with it */
-  readonly names: ReadonlyArray<DnsEntry>
-  /** its own sandbox namespace, deleted last */
-  readonly namespace?: string
-  readonly forget: () => void
-}
-

@@ -48,7 +48,11 @@ const changeAllDns = (kernel: KernelShape, plans: ReadonlyArray<ResolverPlan>): 
  * or stopped, names added or removed), then keep the decision. A kernel that can apply
  * synchronously (the simulator) runs the steps without an effect per step.
  */
-export const execute = <A>(kernel: KernelShape, prepare: () => Prepared<A> | CnmError): Effect.Effect<A, CnmError> =>
+export const execute = <A>(
+  kernel: KernelShape,
+  prepare: () => Prepared<A> | CnmError,
+  refused: (failure: StepFailure) => Effect.Effect<never, CnmError> = (failure) => Effect.fail(kernelFailure(failure)),
+): Effect.Effect<A, CnmError> =>
   Effect.suspend(() => {
     const prepared = prepare()
     if (isRefusal(prepared)) return Effect.fail(prepared)
@@ -56,7 +60,7 @@ export const execute = <A>(kernel: KernelShape, prepare: () => Prepared<A> | Cnm
     const applySync = kernel.applySync
     if (applySync) {
       const failure = runStepsSync(applySync, steps)
-      if (failure) return Effect.fail(kernelFailure(failure))
+      if (failure) return refused(failure)
       if (!dns || dns.length === 0) return Effect.succeed(prepared.commit())
       const updateDnsSync = kernel.updateDnsSync
       if (updateDnsSync && onlyNames(dns)) {
@@ -66,14 +70,14 @@ export const execute = <A>(kernel: KernelShape, prepare: () => Prepared<A> | Cnm
             if (update !== undefined) updateDnsSync(update as DnsUpdate)
           }
         } catch (error) {
-          return undo(kernel, steps).pipe(Effect.andThen(Effect.fail(dnsFailure(error as KernelError))))
+          return undo(kernel, steps).pipe(Effect.andThen(refused({ step: "sandbox.dns", error: error as KernelError })))
         }
         return Effect.succeed(prepared.commit())
       }
       // the one effect left on the fast path (every new container on a user network starts its server)
       return changeAllDns(kernel, dns).pipe(
         Effect.matchEffect({
-          onFailure: (error) => undo(kernel, steps).pipe(Effect.andThen(Effect.fail(dnsFailure(error)))),
+          onFailure: (error) => undo(kernel, steps).pipe(Effect.andThen(refused({ step: "sandbox.dns", error }))),
           onSuccess: () => Effect.succeed(prepared.commit()),
         }),
       )
@@ -87,8 +91,7 @@ export const execute = <A>(kernel: KernelShape, prepare: () => Prepared<A> | Cnm
         : Effect.void
     return runSteps(kernel, steps).pipe(
       Effect.andThen(dnsDone),
-      Effect.mapError(kernelFailure),
-      Effect.map(() => prepared.commit()),
+      Effect.matchEffect({ onFailure: refused, onSuccess: () => Effect.succeed(prepared.commit()) }),
     )
   })
 
