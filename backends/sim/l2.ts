@@ -215,6 +215,12 @@ class Flight {
   private parentReceive(parent: SimLink, blocked: Failure | undefined): boolean {
     const dst = this.frame.dstMac
     const children = parent.uppers ?? []
+    // passthru: the parent is promiscuous and hands everything to its one child, keeping nothing
+    for (const child of children) {
+      if (child.kind === "macvlan" && child.macvlanMode === "passthru") {
+        return this.firstVisit(child, blocked) && this.offer(child, child.up ? blocked : (blocked ?? linkDown(child, "is down")))
+      }
+    }
     if (dst === BROADCAST_MAC) {
       if (this.offer(parent, blocked)) return true
       for (const child of children) {

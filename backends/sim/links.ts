@@ -208,10 +208,12 @@ export const linkAdd = (machine: SimMachine, op: LinkAddOp): Outcome => {
       if (spec.kind === "macvlan") {
         const siblings = lower.uppers?.filter((upper) => upper.kind === "macvlan") ?? []
         if (siblings.some((sibling) => sibling.macvlanMode === "passthru") || (spec.mode === "passthru" && siblings.length > 0)) {
-          return refuse(op, "EBUSY", `${lower.name}: passthru mode allows a single macvlan`)
+          // measured on 6.18: EINVAL both ways (a second child of a passthru one, a passthru child of a parent that has one)
+          return refuse(op, "EINVAL", `${lower.name}: passthru mode allows a single macvlan`)
         }
       }
-      const mac = spec.kind === "ipvlan" ? lower.mac : spec.mac
+      // ipvlan children share their parent's MAC; a passthru macvlan inherits it, whatever was asked (measured)
+      const mac = spec.kind === "ipvlan" || (spec.kind === "macvlan" && spec.mode === "passthru") ? lower.mac : spec.mac
       link = newLink(machine, home, spec.name, spec.kind, mac, spec.mtu ?? lower.mtu)
       if (spec.kind === "macvlan") link.macvlanMode = spec.mode
       else {

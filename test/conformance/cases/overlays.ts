@@ -305,6 +305,43 @@ export const overlayCases = (h: () => Harness, caps: Capabilities): void => {
     expect(await harness.reachable(setup.m1, "10.78.0.12")).toBe(false)
   })
 
+  it.skipIf(!caps.macvlan)("a passthru macvlan is its parent's only child: a second one, or a passthru child of a parent with children, is refused", async () => {
+    const harness = h()
+    const hostNs = harness.ns("h")
+    await harness.apply(
+      host(hostNs),
+      { op: "linkAdd", ns: hostNs, link: { kind: "veth", name: "p0", peer: { name: "p1" } } },
+      { op: "linkAdd", ns: hostNs, link: { kind: "macvlan", name: "m1", parent: "p0", mode: "passthru" } },
+      { op: "linkAdd", ns: hostNs, link: { kind: "macvlan", name: "m3", parent: "p1", mode: "bridge" } },
+    )
+    await harness.expectRefused("InvalidArgument", { op: "linkAdd", ns: hostNs, link: { kind: "macvlan", name: "m2", parent: "p0", mode: "passthru" } })
+    await harness.expectRefused("InvalidArgument", { op: "linkAdd", ns: hostNs, link: { kind: "macvlan", name: "m4", parent: "p0", mode: "bridge" } })
+    await harness.expectRefused("InvalidArgument", { op: "linkAdd", ns: hostNs, link: { kind: "macvlan", name: "m5", parent: "p1", mode: "passthru" } })
+  })
+
+  it.skipIf(!caps.macvlan)("a passthru child takes its parent's MAC, whatever was asked, and everything arriving there: the parent's own address stops answering", async () => {
+    const harness = h()
+    const hostNs = harness.ns("h")
+    const outside = harness.ns("out")
+    const m1 = harness.ns("m1")
+    await harness.apply(
+      host(hostNs),
+      host(outside),
+      host(m1),
+      wire({ ns: hostNs, dev: "par0", cidr: "10.78.0.1/24" }, { ns: outside, dev: "ext0", cidr: "10.78.0.9/24" }),
+    )
+    expect(await harness.reachable(outside, "10.78.0.1")).toBe(true)
+    await harness.apply(
+      { op: "linkAdd", ns: hostNs, link: { kind: "macvlan", name: "mv1", parent: "par0", mode: "passthru", mac: "02:42:0a:4e:00:0b", targetNs: m1 } },
+      { op: "addrAdd", ns: m1, dev: "mv1", cidr: "10.78.0.11/24" },
+      { op: "linkSet", ns: m1, name: "mv1", up: true },
+    )
+    const parentMac = (await harness.read(hostNs)).links.find((link) => link.name === "par0")?.mac
+    expect((await harness.read(m1)).links.find((link) => link.name === "mv1")?.mac).toBe(parentMac)
+    expect(await harness.reachable(outside, "10.78.0.11")).toBe(true)
+    expect(await harness.reachable(outside, "10.78.0.1")).toBe(false)
+  })
+
   it.skipIf(!caps.macvlan)("deleting the parent deletes its children in the other namespaces", async () => {
     const harness = h()
     const setup = macvlanSetup(harness, "bridge", true)
