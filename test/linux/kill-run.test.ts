@@ -65,6 +65,22 @@ const startSetup = async (start: () => Run = () => startRun(["run", SCENARIO, "-
   return { run, pid, setupStarted }
 }
 
+/** KILLS runs, each SIGKILLed during its setup, with what each left behind */
+const killDuringSetup = async (setupWindowMs: number, start?: () => Run) => {
+  const victims: Array<{ pid: number; delayMs: number; leftBehind: string[] }> = []
+  for (let k = 0; k < KILLS; k++) {
+    const { run, pid } = await startSetup(start)
+    // stratified: one kill in each fifth of the window, at a random point inside it
+    const delayMs = (setupWindowMs * (k + Math.random())) / KILLS
+    await sleep(delayMs)
+    run.child.kill("SIGKILL")
+    const { signal } = await run.exited
+    expect(signal, `run ${pid} had already ended ${delayMs.toFixed(0)} ms into a ${setupWindowMs.toFixed(0)} ms setup`).toBe("SIGKILL")
+    victims.push({ pid, delayMs, leftBehind: namespacesOf(pid) })
+  }
+  return victims
+}
+
 describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needsRoot})`, () => {
   const tag = Math.random().toString(36).slice(2, 8)
   // not ours: one with our prefix but never in the ledger, one outside the prefix
@@ -89,17 +105,7 @@ describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needs
   })
 
   it(`SIGKILL at ${KILLS} random points of setup: clean removes all of those runs' namespaces and ledger entries, says so, and nothing else`, async () => {
-    const victims: Array<{ pid: number; delayMs: number; leftBehind: string[] }> = []
-    for (let k = 0; k < KILLS; k++) {
-      const { run, pid } = await startSetup()
-      // stratified: one kill in each fifth of the window, at a random point inside it
-      const delayMs = (setupWindowMs * (k + Math.random())) / KILLS
-      await sleep(delayMs)
-      run.child.kill("SIGKILL")
-      const { signal } = await run.exited
-      expect(signal, `run ${pid} had already ended ${delayMs.toFixed(0)} ms into a ${setupWindowMs.toFixed(0)} ms setup`).toBe("SIGKILL")
-      victims.push({ pid, delayMs, leftBehind: namespacesOf(pid) })
-    }
+    const victims = await killDuringSetup(setupWindowMs)
     console.log(
       `[kill-run] setup window ${setupWindowMs.toFixed(0)} ms; killed at ${victims.map((v) => `${v.delayMs.toFixed(0)} ms (${v.leftBehind.length} left)`).join(", ")}`,
     )
@@ -167,16 +173,7 @@ describe.skipIf(!root)(`a three-host swarm lab on the linux backend, killed duri
   })
 
   it(`SIGKILL at ${KILLS} random points of setup: clean removes every namespace of those runs`, async () => {
-    const victims: Array<{ pid: number; delayMs: number; leftBehind: string[] }> = []
-    for (let k = 0; k < KILLS; k++) {
-      const { run, pid } = await startSetup(startChild)
-      const delayMs = (setupWindowMs * (k + Math.random())) / KILLS
-      await sleep(delayMs)
-      run.child.kill("SIGKILL")
-      const { signal } = await run.exited
-      expect(signal, `run ${pid} had already ended ${delayMs.toFixed(0)} ms into a ${setupWindowMs.toFixed(0)} ms setup`).toBe("SIGKILL")
-      victims.push({ pid, delayMs, leftBehind: namespacesOf(pid) })
-    }
+    const victims = await killDuringSetup(setupWindowMs, startChild)
     console.log(
       `[kill-run, 3 hosts] up to ${namespacesMade} namespaces, setup window ${setupWindowMs.toFixed(0)} ms; killed at ${victims.map((v) => `${v.delayMs.toFixed(0)} ms (${v.leftBehind.length} left)`).join(", ")}`,
     )
