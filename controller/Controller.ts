@@ -6,6 +6,7 @@ import { builtinDrivers } from "../drivers/registry.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
 import type { LabState } from "../model/lab-types.ts"
+import { isGatewayLeg } from "../model/lab-sandboxes.ts"
 import { type ContainerRecord, containerRecord, networkRecord } from "../model/representation.ts"
 import type { DriverName, Endpoint, Network } from "../model/types.ts"
 import { DnsPlan, dnsEntryOf, dnsPlan, withName } from "./dns-plan.ts"
@@ -180,10 +181,10 @@ export class Controller {
       if (was === is) continue
       const planned =
         was === undefined
-          ? this.planSandbox(is as ContainerRecord, after, context)
+          ? this.planSandbox(is as ContainerRecord, after, context, change.after)
           : is === undefined
-            ? this.planClosing(was, before, context)
-            : this.planChanged(was, is, before, after, context)
+            ? this.planClosing(was, before, context, change.before)
+            : this.planChanged(was, is, before, after, context, change)
       if (planned === undefined) continue
       if (planned.steps.length > 0) sandboxes.push(planned.steps)
       if (planned.namespace !== undefined) namespaces.push(planned.namespace)
@@ -237,7 +238,7 @@ export class Controller {
   }
 
   /** a new sandbox with its endpoints; a host-network container's is the host's namespace */
-  private planSandbox(record: ContainerRecord, state: model.CnmState, context: LabHostContext): SandboxPlan {
+  private planSandbox(record: ContainerRecord, state: model.CnmState, context: LabHostContext, lab: LabState): SandboxPlan {
     const { container, endpoints } = record
     let onHost = false
     for (let i = 0; i < endpoints.length; i++) {
@@ -246,7 +247,7 @@ export class Controller {
     const system = model.isSystemSandbox(container.name)
     const sandbox = onHost ? new Sandbox(this.hostNs, false) : new Sandbox(this.sandboxNs(container.name), true, system)
     const joins = new Array<PlannedJoin>(endpoints.length)
-    for (let i = 0; i < endpoints.length; i++) joins[i] = this.planJoin(state, endpoints[i] as Endpoint, sandbox, context)
+    for (let i = 0; i < endpoints.length; i++) joins[i] = this.planJoin(state, endpoints[i] as Endpoint, sandbox, context, lab)
     const settled = settle(sandbox, joins, undefined)
     const steps: Step[] = []
     if (sandbox.own) {
@@ -262,7 +263,7 @@ export class Controller {
     for (const join of joins) for (const s of join.steps) steps.push(s)
     for (const s of settled.steps) steps.push(s)
     let dns = dnsPlan(sandbox, settled)
-    for (const join of joins) dns = withName(dns, "add", join.network, join.endpoint)
+    for (const join of joins) if (!join.anonymous) dns = withName(dns, "add", join.network, join.endpoint)
     return new SandboxPlan(steps, undefined, dns, () => {
       this.sandboxes.set(container.name, sandbox)
       for (const join of joins) recordJoin(sandbox, join)
@@ -271,7 +272,7 @@ export class Controller {
   }
 
   /** a sandbox going: its endpoints leave, its namespace (taking links, routes and DNS server along) is deleted last */
-  private planClosing(record: ContainerRecord, state: model.CnmState, context: LabHostContext): SandboxPlan {
+  private planClosing(record: ContainerRecord, state: model.CnmState, context: LabHostContext, lab: LabState): SandboxPlan {
     const name = record.container.name
     const sandbox = this.sandboxes.get(name) as Sandbox
     const steps: Step[] = []
@@ -280,7 +281,7 @@ export class Controller {
     for (let i = 0; i < endpoints.length; i++) {
       const endpoint = endpoints[i] as Endpoint
       for (const s of this.planLeave(state, endpoint, sandbox, context, sandbox.own)) steps.push(s)
-      dns = withName(dns, "remove", this.networkIn(state, endpoint.network), endpoint)
+      if (!isGatewayLeg(lab, name, endpoint)) dns = withName(dns, "remove", this.networkIn(state, endpoint.network), endpoint)
     }
     return new SandboxPlan(steps, sandbox.own ? sandbox.ns : undefined, dns, () => {
       this.sandboxes.delete(name)
@@ -294,6 +295,7 @@ export class Controller {
     before: model.CnmState,
     after: model.CnmState,
     context: LabHostContext,
+    change: HostChange,
   ): SandboxPlan | undefined {
     const sandbox = this.sandboxes.get(is.container.name) as Sandbox
     const left = was.endpoints.filter((e) => !is.endpoints.some((other) => other.network === e.network))
@@ -302,7 +304,7 @@ export class Controller {
     const steps: Step[] = []
     let dns: DnsPlan | undefined
     for (const endpoint of left) for (const s of this.planLeave(before, endpoint, sandbox, context)) steps.push(s)
-    const joins = joined.map((endpoint) => this.planJoin(after, endpoint, sandbox, context))
+    const joins = joined.map((endpoint) => this.planJoin(after, endpoint, sandbox, context, change.after))
     for (const join of joins) for (const s of join.steps) steps.push(s)
     const leaving = left.map((e) => e.network)
     // the kernel drops the default route together with the interface it used
@@ -310,8 +312,10 @@ export class Controller {
     const settled = settle(sandbox, joins.length === 0 ? noJoins : joins, leaving.length === 0 ? undefined : leaving, routeGone)
     for (const s of settled.steps) steps.push(s)
     dns = dnsPlan(sandbox, settled)
-    for (const endpoint of left) dns = withName(dns, "remove", this.networkIn(before, endpoint.network), endpoint)
-    for (const join of joins) dns = withName(dns, "add", join.network, join.endpoint)
+    for (const endpoint of left) {
+      if (!isGatewayLeg(change.before, endpoint.container, endpoint)) dns = withName(dns, "remove", this.networkIn(before, endpoint.network), endpoint)
+    }
+    for (const join of joins) if (!join.anonymous) dns = withName(dns, "add", join.network, join.endpoint)
     return new SandboxPlan(steps, undefined, dns, () => {
       for (const endpoint of left) forgetJoin(sandbox, endpoint.network)
       for (const join of joins) recordJoin(sandbox, join)
@@ -327,11 +331,12 @@ export class Controller {
     return this.drivers.get(network.driver) as Driver
   }
 
-  private planJoin(state: model.CnmState, endpoint: Endpoint, sandbox: Sandbox, context: LabHostContext): PlannedJoin {
+  private planJoin(state: model.CnmState, endpoint: Endpoint, sandbox: Sandbox, context: LabHostContext, lab: LabState): PlannedJoin {
     const network = this.networkIn(state, endpoint.network)
     const hostIf = `vethc${(this.hostIfSeq++).toString(16)}`
     const plan = this.driverOf(network).join(network, endpoint, context, { sandboxNs: sandbox.ns, hostIf })
-    return { endpoint, network, hostIf, steps: plan.steps, gateway: plan.gateway || undefined }
+    const anonymous = isGatewayLeg(lab, endpoint.container, endpoint)
+    return { endpoint, network, hostIf, steps: plan.steps, gateway: plan.gateway || undefined, anonymous }
   }
 
   private planLeave(

@@ -46,6 +46,8 @@ export class Joined {
     readonly hostIf: string,
     /** the gateway its network offers the sandbox, if any */
     readonly gateway: string | undefined,
+    /** Docker's gateway leg on docker_gwbridge: an anonymous endpoint, no names, not asked by DNS */
+    readonly anonymous = false,
   ) {}
 }
 
@@ -56,6 +58,8 @@ export interface PlannedJoin {
   readonly hostIf: string
   readonly steps: ReadonlyArray<Step>
   readonly gateway: string | undefined
+  /** Docker's gateway leg (see Joined) */
+  readonly anonymous: boolean
 }
 
 export class GatewayRoute {
@@ -95,6 +99,11 @@ export const unchanged = new Settlement(false, noSteps, undefined, undefined, un
 export const inSandboxOrder = (a: Network, b: Network): number =>
   a.internal !== b.internal ? (a.internal ? 1 : -1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0
 
+const inResolveOrder = (a: Network, b: Network): number => {
+  const swarmA = a.scope === "swarm"
+  return swarmA !== (b.scope === "swarm") ? (swarmA ? -1 : 1) : inSandboxOrder(a, b)
+}
+
 /**
  * settle's search, one endpoint at a time: the user-defined networks (DNS answers for them), and
  * the first in sandbox order (non-internal before internal, then by network name) with a gateway.
@@ -105,8 +114,8 @@ class GatewayChoice {
   via: string | undefined = undefined
   dev: string | undefined = undefined
 
-  consider(network: Network, via: string | undefined, dev: string | undefined): void {
-    if (!network.predefined) (this.userNetworks ??= []).push(network)
+  consider(network: Network, via: string | undefined, dev: string | undefined, anonymous: boolean): void {
+    if (!network.predefined && !anonymous) (this.userNetworks ??= []).push(network)
     if (via === undefined) return
     if (this.network === undefined || inSandboxOrder(network, this.network) < 0) {
       this.network = network
@@ -115,11 +124,15 @@ class GatewayChoice {
     }
   }
 
-  /** the user-defined networks in sandbox order, the order DNS asks them in; undefined when none */
+  /**
+   * The user-defined networks in the order DNS asks them: swarm networks first, then local ones
+   * (libnetwork's ResolveName puts a sandbox's dynamic networks before its local ones), each in
+   * sandbox order; undefined when none.
+   */
   dnsNetworks(): ReadonlyArray<string> | undefined {
     const networks = this.userNetworks
     if (networks === undefined) return undefined
-    if (networks.length > 1) networks.sort(inSandboxOrder)
+    if (networks.length > 1) networks.sort(inResolveOrder)
     return networks.map((n) => n.name)
   }
 }
@@ -152,10 +165,10 @@ export const settle = (
   for (const joined of sandbox.joined) {
     const name = joined.network.name
     if (leaving === undefined || (typeof leaving === "string" ? name !== leaving : !leaving.includes(name))) {
-      found.consider(joined.network, joined.gateway, joined.ifname)
+      found.consider(joined.network, joined.gateway, joined.ifname, joined.anonymous)
     }
   }
-  for (const join of joins) found.consider(join.network, join.gateway, join.endpoint.ifname)
+  for (const join of joins) found.consider(join.network, join.gateway, join.endpoint.ifname, join.anonymous)
   const current = routeGone ? undefined : sandbox.gateway
   const same = current !== undefined && found.via !== undefined && current.via === found.via && current.dev === found.dev
   const dnsNetworks = sandbox.system ? undefined : found.dnsNetworks()
@@ -192,7 +205,7 @@ export const joinedOn = (sandbox: Sandbox, network: string): Joined | undefined 
 }
 
 export const recordJoin = (sandbox: Sandbox, join: PlannedJoin): void => {
-  sandbox.joined.push(new Joined(join.network, join.endpoint.ifname, join.hostIf, join.gateway))
+  sandbox.joined.push(new Joined(join.network, join.endpoint.ifname, join.hostIf, join.gateway, join.anonymous))
 }
 
 export const forgetJoin = (sandbox: Sandbox, network: string): void => {

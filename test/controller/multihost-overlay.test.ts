@@ -90,6 +90,28 @@ const cases = (makeKernel: () => Promise<KernelShape>) => {
     })
   })
 
+  it("answers names as Docker does: a swarm network before a local one, nothing from gateway legs", async () => {
+    await withLab(await makeKernel(), { hosts: ["h1", "h2"], swarm: true }, async (lab) => {
+      await run(lab.createNetwork({ name: "ov", driver: "overlay" }))
+      await run(lab.createNetwork({ name: "br", hosts: ["h1"] }))
+      await run(lab.createContainer({ name: "c1", host: "h2", networks: [{ network: "ov" }] }))
+      await run(lab.createContainer({ name: "c2", host: "h1", networks: [{ network: "br" }, { network: "ov" }] }))
+      await run(lab.createContainer({ name: "c3", host: "h1", networks: [{ network: "br" }, { network: "ov" }] }))
+      await run(lab.createContainer({ name: "c4", host: "h1", networks: [{ network: "ov" }] }))
+      await run(lab.createContainer({ name: "c5", host: "h1", networks: [{ network: "ov" }] }))
+      const ov = (name: string) => [addressOf(lab, name, "ov")]
+      // Docker 20.10 (test/fixtures/docker-swarm overlay-and-bridge): c3 on br and ov asking for c2 gets c2's ov address
+      expect((await run(lab.resolve("c3", "c2"))).addresses).toEqual(ov("c2"))
+      expect((await run(lab.resolve("c1", "c2"))).addresses).toEqual(ov("c2"))
+      expect((await run(lab.resolve("c2", "c1"))).addresses).toEqual(ov("c1"))
+      expect((await run(lab.resolve("c2", "c4"))).addresses).toEqual(ov("c4"))
+      // c1, c4 and c5 have gateway legs on docker_gwbridge (c4 and c5 on the same host's): none is a name there
+      for (const name of ["c1", "c4", "c5"]) expect(model.gatewayLegOf(lab.state, name)).toBeDefined()
+      expect((await run(lab.resolve("c4", "c1"))).addresses).toEqual(ov("c1"))
+      expect((await run(lab.resolve("c4", "c5"))).addresses).toEqual(ov("c5"))
+    })
+  })
+
   it("refuses to remove an overlay network that a container on another host uses (ActiveEndpoints), and changes nothing", async () => {
     await withLab(await makeKernel(), { hosts: ["h1", "h2", "h3"], swarm: true }, async (lab) => {
       await run(lab.createNetwork({ name: "ov", driver: "overlay" }))
