@@ -36,7 +36,7 @@ export const driverCases = (h: () => Harness, caps: Capabilities, tally: Tally):
   }
   const test = (kinds: ReadonlyArray<keyof Capabilities>, title: string, body: () => Promise<void>): void => {
     const [skip, name] = needing(kinds, title)
-    test([], name, body)
+    it.skipIf(skip)(name, body)
   }
 
   // -- overlay ---------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ export const overlayCases = (h: () => Harness, caps: Capabilities): void => {
       {
         op: "linkAdd",
         ns: hostNs,
-        link: { kind: "vxlan", name: "vxlan0", vni: 4300, port: 4789, local, mac, learning: true, proxy: options.proxy, targetNs: overlayNs },
+        link: { kind: "vxlan", name: "vxlan0", vni: 4300, port: 4789, local, mac, learning: true, proxy: options.proxy, l2miss: true, l3miss: true, targetNs: overlayNs },
       },
       { op: "addrAdd", ns: overlayNs, dev: "vxlan0", cidr },
       { op: "linkSet", ns: overlayNs, name: "vxlan0", up: true },
