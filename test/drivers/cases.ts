@@ -119,6 +119,21 @@ export const driverCases = (h: () => Harness, caps: Capabilities, tally: Tally):
     expect(await linkNames(c2.ns)).toEqual(["lo"])
   })
 
+  test(["vxlan"], "overlay: two networks share each host's UDP port 4789 and each carries its own members", async () => {
+    const { world, network, hosts } = await overlayWorld(2)
+    const other = networkOf("ov2", "overlay", "10.0.2.0/24", "10.0.2.1")
+    world.overlays.set(other.name, { ...OVERLAY, vni: 4098 })
+    for (const host of hosts) await run(world, overlayDriver.createNetwork(other, host))
+    const a1 = await member(world, overlayDriver, network, hosts[0], "a1", "10.0.1.2")
+    const a2 = await member(world, overlayDriver, network, hosts[1], "a2", "10.0.1.3")
+    const b1 = await member(world, overlayDriver, other, hosts[0], "b1", "10.0.2.2")
+    const b2 = await member(world, overlayDriver, other, hosts[1], "b2", "10.0.2.3")
+    await exchangePeers(world, network, a1, a2, "peerAdd")
+    await exchangePeers(world, other, b1, b2, "peerAdd")
+    expect(await reach(a1, a2.address)).toBe(true)
+    expect(await reach(b2, b1.address)).toBe(true)
+  })
+
   test(["vxlan"], "overlay: a second network with a VNI the host already carries is refused ('file exists') and its half-made namespace is rolled back", async () => {
     const { world, hosts } = await overlayWorld(1)
     const again = networkOf("ov-again", "overlay", "10.0.2.0/24", "10.0.2.1")
