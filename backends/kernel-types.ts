@@ -51,6 +51,13 @@ export type LinkSpec =
        */
       readonly proxy?: boolean
       /**
+       * IFLA_VXLAN_L2MISS / L3MISS: tell netlink listeners about FDB and neighbour misses (Docker
+       * sets both, for a KV-store mode that resolved misses; nothing listens here, so the data
+       * path is the same either way)
+       */
+      readonly l2miss?: boolean
+      readonly l3miss?: boolean
+      /**
        * create the device straight inside this namespace (IFLA_NET_NS_FD). Its UDP socket, its
        * `local` address and its `dev` stay in the namespace the request is sent in: a vxlan that
        * Docker creates on the host and moves into an overlay network's namespace

@@ -168,6 +168,8 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
       if (link.dev) data.push(attrU32(IFLA_VXLAN.LINK, linkIndex(namespaces, ns, link.dev)))
       if (link.learning !== undefined) data.push(attrU8(IFLA_VXLAN.LEARNING, link.learning ? 1 : 0))
       if (link.proxy !== undefined) data.push(attrU8(IFLA_VXLAN.PROXY, link.proxy ? 1 : 0))
+      if (link.l2miss !== undefined) data.push(attrU8(IFLA_VXLAN.L2MISS, link.l2miss ? 1 : 0))
+      if (link.l3miss !== undefined) data.push(attrU8(IFLA_VXLAN.L3MISS, link.l3miss ? 1 : 0))
       return sendToTarget([linkInfo("vxlan", data)])
     }
     case "vlan": {

@@ -160,7 +160,7 @@ const transmit = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, p
     return linkDown(dev, dev.up ? "no carrier" : "is down")
   }
   if (dev.kind === "ipvlan" && dev.ipvlanMode !== "l2") return transmitIpvlanL3(walk, dev, packet)
-  const mac = resolve(walk, ns, dev, nextHop, packet.src)
+  const mac = resolve(walk, ns, dev, nextHop, arpSender(ns, dev, nextHop, packet.src))
   if (mac instanceof Failure) return mac
   let receiver: SimLink | undefined
   let blockedOnTheWay: Failure | undefined
@@ -192,6 +192,19 @@ const transmitIpvlanL3 = (walk: Walk, dev: SimLink, packet: Packet): Reached => 
   const route = lookupRoute(parent.ns, packet.dst)
   if (route === undefined) return new Failure("no-route", `${parent.ns.name}: no route to ${formatIpv4(packet.dst)} (ipvlan l3 egress)`)
   return transmit(walk, parent.ns, route.dev, route.via === INVALID ? packet.dst : route.via, packet)
+}
+
+/**
+ * arp_solicit's sender address: the packet's source when it is an address of this namespace,
+ * else (a forwarded packet, or one an ipvlan l3 child sent through its parent's namespace) one
+ * of the device's own, preferably in the next hop's subnet
+ */
+const arpSender = (ns: SimNamespace, dev: SimLink, nextHop: number, source: number): number => {
+  if (isLocalAddress(ns, source)) return source
+  for (const address of dev.addresses) {
+    if (!address.secondary && inPrefix(nextHop, networkOf(address.address, address.length), address.length)) return address.address
+  }
+  return dev.addresses[0]?.address ?? source
 }
 
 /** Linux answers ARP for any of its addresses on any interface (arp_ignore=0), never for 127/8 */

@@ -18,7 +18,8 @@ const overlayInfo = (network: Network, host: HostContext): OverlayInfo => {
  * host. Each network gets a namespace of its own holding a bridge `br0` with the subnet's gateway
  * address and a vxlan `vxlan0` enslaved to it: VNI from swarm, UDP port 4789, learning and proxy
  * ARP on, its socket on the host (it is made from the host's namespace straight into the network's,
- * where Docker makes it on the host and moves it), with the host's underlay address as source.
+ * where Docker makes it on the host and moves it), with the host's underlay address as source
+ * (l2miss and l3miss on, as Docker sets them: they only notify listeners).
  * Containers hang on `br0` through a veth; remote endpoints become a permanent neighbour entry
  * and a permanent FDB entry towards their host on `vxlan0` (peerAdd), so that ARP is answered
  * locally and nothing is flooded between hosts. MTU (the underlay's minus 50, or minus 76 rounded
@@ -64,6 +65,8 @@ export const overlayDriver: Driver = {
             ...(local === undefined ? {} : { local }),
             learning: true,
             proxy: true,
+            l2miss: true,
+            l3miss: true,
             mtu,
             targetNs: ns,
             master: OVERLAY_BRIDGE,

@@ -74,7 +74,7 @@ export const overlayCases = (h: () => Harness, caps: Capabilities): void => {
       {
         op: "linkAdd",
         ns: hostNs,
-        link: { kind: "vxlan", name: "vxlan0", vni: 4300, port: 4789, local, mac, learning: true, proxy: options.proxy, targetNs: overlayNs },
+        link: { kind: "vxlan", name: "vxlan0", vni: 4300, port: 4789, local, mac, learning: true, proxy: options.proxy, l2miss: true, l3miss: true, targetNs: overlayNs },
       },
       { op: "addrAdd", ns: overlayNs, dev: "vxlan0", cidr },
       { op: "linkSet", ns: overlayNs, name: "vxlan0", up: true },
@@ -394,5 +394,25 @@ export const overlayCases = (h: () => Harness, caps: Capabilities): void => {
     expect((await harness.read(i1)).links.find((link) => link.name === "ipv1")?.mac).toBe(parentMac)
     expect(await harness.reachable(i1, "10.79.0.12")).toBe(true)
     expect(await harness.reachable(i2, "10.79.0.11")).toBe(true)
+  })
+
+  it.skipIf(!caps.ipvlan)("ipvlan l3 children leave by their parent namespace's routes: a host beyond answers once it has a route back (skipped where capabilities.ipvlan is false)", async () => {
+    const harness = h()
+    const hostNs = harness.ns("h")
+    const outside = harness.ns("out")
+    const i1 = harness.ns("i1")
+    await harness.apply(
+      host(hostNs),
+      host(outside),
+      host(i1),
+      wire({ ns: hostNs, dev: "par0", cidr: "10.79.1.1/24" }, { ns: outside, dev: "ext0", cidr: "10.79.1.2/24" }),
+      { op: "linkAdd", ns: hostNs, link: { kind: "ipvlan", name: "ipv1", parent: "par0", mode: "l3", targetNs: i1 } },
+      { op: "addrAdd", ns: i1, dev: "ipv1", cidr: "10.79.2.11/24" },
+      { op: "linkSet", ns: i1, name: "ipv1", up: true },
+      { op: "routeAdd", ns: i1, route: { dst: "default", dev: "ipv1", scope: "link" } },
+    )
+    expect(await harness.reachable(i1, "10.79.1.2")).toBe(false)
+    await harness.apply({ op: "routeAdd", ns: outside, route: { dst: "10.79.2.0/24", via: "10.79.1.1" } })
+    expect(await harness.reachable(i1, "10.79.1.2")).toBe(true)
   })
 }
