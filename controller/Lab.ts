@@ -181,6 +181,23 @@ export class Lab {
     return index < 0 ? [] : (this.relays[index] as PeerRelay).peersOf(network)
   }
 
+  /**
+   * The swarm networks whose data path this kernel cannot build as Docker does: an encrypted
+   * overlay needs IPsec ESP between hosts. Docker attaches such a network on a kernel without ESP
+   * and cross-host traffic is silently lost; cnmlab's report can say why instead.
+   */
+  dataPathGaps(): ReadonlyArray<{ readonly network: string; readonly capability: "esp"; readonly message: string }> {
+    const swarm = this.current.swarm
+    if (swarm === undefined || this.kernel.capabilities.esp) return []
+    return StringMap.values(swarm.networks)
+      .filter((entry) => entry.overlay.encrypted)
+      .map((entry) => ({
+        network: entry.network.name,
+        capability: "esp" as const,
+        message: `network ${entry.network.name} is encrypted: its traffic between hosts needs IPsec ESP, which this kernel cannot install`,
+      }))
+  }
+
   /** the namespaces of Docker's own sandboxes on a host (ingress, load balancers), by sandbox name */
   systemNamespaces(host: string): ReadonlyArray<readonly [string, string]> {
     const controller = this.controllers.find((c) => c.host === host)

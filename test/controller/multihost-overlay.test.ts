@@ -130,6 +130,16 @@ const cases = (makeKernel: () => Promise<KernelShape>) => {
     })
   })
 
+  it("names an encrypted overlay whose data path the kernel cannot build (no ESP) instead of losing its traffic silently", async () => {
+    await withLab(await makeKernel(), { hosts: ["h1", "h2"], swarm: true }, async (lab) => {
+      await run(lab.createNetwork({ name: "plain", driver: "overlay" }))
+      await run(lab.createNetwork({ name: "sec", driver: "overlay", options: { encrypted: "" } }))
+      const gaps = lab.dataPathGaps()
+      if (lab.kernel.capabilities.esp) expect(gaps).toEqual([])
+      else expect(gaps.map((g) => `${g.network} ${g.capability}`)).toEqual(["sec esp"])
+    })
+  })
+
   it("refuses an overlay network without swarm (SwarmRequired) before touching any host", async () => {
     await withLab(await makeKernel(), { hosts: ["h1", "h2"] }, async (lab) => {
       const namespaces = [...(await run(lab.kernel.namespaces()))].sort()
