@@ -3,7 +3,7 @@ import { isLocalAddress } from "./addresses.ts"
 import { hasCarrier } from "./carrier.ts"
 import { type FwPacket, passesHook } from "./firewall.ts"
 import { formatIpv4, INVALID, inPrefix, isLoopbackAddress, networkOf } from "./ipv4.ts"
-import { sendFrame } from "./l2.ts"
+import { type Frame, receiveFrame, type Sink, sendFrame } from "./l2.ts"
 import { BROADCAST_MAC } from "./random.ts"
 import { lookupRoute } from "./routes.ts"
 import type { SimLink, SimNamespace, SimRoute } from "./state.ts"
@@ -160,7 +160,7 @@ const transmit = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, p
     return linkDown(dev, dev.up ? "no carrier" : "is down")
   }
   if (dev.kind === "ipvlan" && dev.ipvlanMode !== "l2") return transmitIpvlanL3(walk, dev, packet)
-  const mac = resolve(walk, ns, dev, nextHop, packet.src)
+  const mac = resolve(walk, ns, dev, nextHop, arpSender(ns, dev, nextHop, packet.src))
   if (mac instanceof Failure) return mac
   let receiver: SimLink | undefined
   let blockedOnTheWay: Failure | undefined
@@ -194,6 +194,19 @@ const transmitIpvlanL3 = (walk: Walk, dev: SimLink, packet: Packet): Reached => 
   return transmit(walk, parent.ns, route.dev, route.via === INVALID ? packet.dst : route.via, packet)
 }
 
+/**
+ * arp_solicit's sender address: the packet's source when it is an address of this namespace,
+ * else (a forwarded packet, or one an ipvlan l3 child sent through its parent's namespace) one
+ * of the device's own, preferably in the next hop's subnet
+ */
+const arpSender = (ns: SimNamespace, dev: SimLink, nextHop: number, source: number): number => {
+  if (isLocalAddress(ns, source)) return source
+  for (const address of dev.addresses) {
+    if (!address.secondary && inPrefix(nextHop, networkOf(address.address, address.length), address.length)) return address.address
+  }
+  return dev.addresses[0]?.address ?? source
+}
+
 /** Linux answers ARP for any of its addresses on any interface (arp_ignore=0), never for 127/8 */
 const answersArpFor = (endpoint: SimLink, address: number): boolean => {
   if (isLoopbackAddress(address)) return false
@@ -224,16 +237,10 @@ const resolve = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, se
   }
   let answer: string | undefined
   let blockedOnTheWay: Failure | undefined
-  const request = { srcMac: dev.mac, dstMac: BROADCAST_MAC, packet: undefined, arpTarget: nextHop }
-  sendFrame(walk, dev, request, (endpoint, blocked) => {
-    if (endpoint === dev || !answersArpFor(endpoint, nextHop)) return false
-    if (blocked !== undefined) {
-      blockedOnTheWay ??= blocked
-      return false
-    }
-    const reply = { srcMac: endpoint.mac, dstMac: dev.mac, packet: undefined, arpTarget: sender }
+  // the reply (from `mac`) made it back to the asker
+  const reachedAsker = (mac: string, send: (reply: Frame, sink: Sink) => void): boolean => {
     let backHome = false
-    sendFrame(walk, endpoint, reply, (asker, blockedBack) => {
+    send({ srcMac: mac, dstMac: dev.mac, packet: undefined, arpTarget: sender }, (asker, blockedBack) => {
       if (asker !== dev) return false
       if (blockedBack !== undefined) {
         blockedOnTheWay ??= blockedBack
@@ -242,9 +249,25 @@ const resolve = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, se
       backHome = true
       return true
     })
-    if (backHome) answer = endpoint.mac
+    if (backHome) answer = mac
     return backHome
-  })
+  }
+  const request = { srcMac: dev.mac, dstMac: BROADCAST_MAC, packet: undefined, arpTarget: nextHop }
+  sendFrame(
+    walk,
+    dev,
+    request,
+    (endpoint, blocked) => {
+      if (endpoint === dev || !answersArpFor(endpoint, nextHop)) return false
+      if (blocked !== undefined) {
+        blockedOnTheWay ??= blocked
+        return false
+      }
+      return reachedAsker(endpoint.mac, (reply, sink) => sendFrame(walk, endpoint, reply, sink))
+    },
+    // a vxlan with proxy ARP answers for a remote endpoint: the reply comes out of the vxlan
+    (vxlan, mac) => reachedAsker(mac, (reply, sink) => receiveFrame(walk, vxlan, reply, sink)),
+  )
   if (answer !== undefined) {
     if (walk.trace !== undefined) walk.hop(ns, dev, `arp ${formatIpv4(nextHop)} is-at ${answer}`)
     if (dev.arpCache === undefined) dev.arpCache = new Map()
