@@ -7,7 +7,7 @@ import { measureReach, type ReachEntry } from "../controller/measure.ts"
 import type { CnmError } from "../model/errors.ts"
 import type { Endpoint, Network } from "../model/types.ts"
 import type { Report, ReportExpectation, ReportReach, ReportResolve, ReportStep } from "./report.ts"
-import type { Expectations, ReachExpectation, ResolveExpectation, Scenario, Step } from "./schema.ts"
+import type { ContainerReachExpectation, Expectations, HostReachExpectation, ResolveExpectation, Scenario, Step } from "./schema.ts"
 
 export interface RunOptions {
   readonly backend: "sim" | "linux"
@@ -166,37 +166,43 @@ const check = (lab: Lab, expect: Expectations, step: number | undefined, matrix?
     const reachChecks = yield* Effect.forEach(
       expect.reach,
       (expected) =>
-        Effect.forEach(
-          exists(expected.from) ? addressesOf(lab, expected) : [],
-          (target) => {
-            const known = matrix?.find((m) => m.from === expected.from && m.address === target.address && m.to === expected.to)
-            const reachable = known
-              ? Effect.succeed(known.reachable)
-              : lab.probe(expected.from, target.address).pipe(
-                  Effect.map((r) => r.reachable),
-                  Effect.mapError(asError("probe")),
-                )
-            return reachable.pipe(Effect.map((r) => ({ ...target, reachable: r })))
-          },
-          { concurrency: "unbounded" },
-        ).pipe(Effect.map((measured) => ({ expected, measured }))),
+        "toHost" in expected
+          ? checkHostReach(lab, expected, atStep)
+          : Effect.forEach(
+              exists(expected.from) ? addressesOf(lab, expected) : [],
+              (target) => {
+                const known = matrix?.find((m) => m.from === expected.from && m.address === target.address && m.to === expected.to)
+                const reachable = known
+                  ? Effect.succeed(known.reachable)
+                  : lab.probe(expected.from, target.address).pipe(
+                      Effect.map((r) => r.reachable),
+                      Effect.mapError(asError("probe")),
+                    )
+                return reachable.pipe(Effect.map((r) => ({ ...target, reachable: r })))
+              },
+              { concurrency: "unbounded" },
+            ).pipe(
+              Effect.map(
+                (measured): ReportExpectation => ({
+                  kind: "reach",
+                  // a container without addresses (on none, host, or on no network) is unreachable by definition
+                  ok: measured.length === 0 ? !expected.reachable : measured.every((m) => m.reachable === expected.reachable),
+                  ...atStep,
+                  expected: { ...expected },
+                  actual: {
+                    from: expected.from,
+                    to: expected.to,
+                    ...(expected.network !== undefined ? { network: expected.network } : {}),
+                    reachable: measured.length > 0 && measured.every((m) => m.reachable),
+                    addresses: measured,
+                    ...absentFrom(expected.from),
+                  },
+                }),
+              ),
+            ),
       { concurrency: PROBE_CONCURRENCY },
     )
-    const expectations: ReportExpectation[] = reachChecks.map(({ expected, measured }) => ({
-      kind: "reach",
-      // a container without addresses (on none, host, or on no network) is unreachable by definition
-      ok: measured.length === 0 ? !expected.reachable : measured.every((m) => m.reachable === expected.reachable),
-      ...atStep,
-      expected: { ...expected },
-      actual: {
-        from: expected.from,
-        to: expected.to,
-        ...(expected.network !== undefined ? { network: expected.network } : {}),
-        reachable: measured.length > 0 && measured.every((m) => m.reachable),
-        addresses: measured,
-        ...absentFrom(expected.from),
-      },
-    }))
+    const expectations: ReportExpectation[] = [...reachChecks]
     const ask = (expected: ResolveExpectation): Effect.Effect<DnsQueryResult | undefined, Error> =>
       exists(expected.from) ? lab.resolve(expected.from, expected.name).pipe(Effect.mapError(asError("resolve"))) : Effect.succeed(undefined)
     const answers = yield* Effect.forEach(
@@ -220,7 +226,17 @@ const check = (lab: Lab, expect: Expectations, step: number | undefined, matrix?
     return { expectations, resolve } satisfies Checked
   })
 
-const addressesOf = (lab: Lab, expected: ReachExpectation): ReadonlyArray<{ network: string; address: string }> =>
+/** TEMPORARY until the multi-host Lab (branch mh-controller) is merged: it measures a host's underlay address */
+const checkHostReach = (_lab: Lab, expected: HostReachExpectation, atStep: { step?: number }): Effect.Effect<ReportExpectation, Error> =>
+  Effect.succeed({
+    kind: "reach",
+    ok: false,
+    ...atStep,
+    expected: { ...expected },
+    actual: { from: expected.from, toHost: expected.toHost, error: "this Lab cannot probe a host's underlay address yet" },
+  })
+
+const addressesOf = (lab: Lab, expected: ContainerReachExpectation): ReadonlyArray<{ network: string; address: string }> =>
   lab
     .endpoints()
     .filter((e) => e.container === expected.to && e.address && (expected.network === undefined || e.network === expected.network))

@@ -5,20 +5,11 @@ import { describe, expect, it } from "vitest"
 import { isMap, isSeq, parseDocument } from "yaml"
 import type { YAMLMap } from "yaml"
 import { loadScenarioFile, loadScenarioText, renderScenarioInvalid } from "../../scenarios/load.ts"
-import type { LoadResult, ScenarioInvalid } from "../../scenarios/load.ts"
+import { errorOf, scenarioOf } from "./load-results.ts"
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/scenarios/${name}`, import.meta.url))
 const projectScenarios = fileURLToPath(new URL("../../scenarios/", import.meta.url))
 
-const errorOf = (result: LoadResult): ScenarioInvalid => {
-  if (result.ok) throw new Error(`expected a load error, got a scenario named ${result.scenario.name}`)
-  return result.error
-}
-
-const scenarioOf = (result: LoadResult) => {
-  if (!result.ok) throw new Error(`expected the file to load: ${renderScenarioInvalid(result.error)}`)
-  return result.scenario
-}
 
 /** a valid head for inline cases: every inline line number below counts from this */
 const head = "version: 1\nname: inline\n"
@@ -205,7 +196,9 @@ describe("what loads", () => {
     expect(scenario).toEqual({
       version: 1,
       name: "bare",
+      swarm: false,
       hosts: [{ name: "host1" }],
+      severalHosts: false,
       networks: [],
       containers: [],
       steps: [],
