@@ -3,19 +3,11 @@
  * kernel: each host has its own network of the name with its own IPAM, hosts sit on the
  * underlay at their addresses, and a container's reach to a host is measured with real probes.
  */
-import { Effect } from "effect"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import type { KernelShape } from "../../backends/Kernel.ts"
-import { makeLinuxKernel } from "../../backends/linux/index.ts"
-import { makeSimKernel } from "../../backends/sim/layer.ts"
 import { Lab } from "../../controller/Lab.ts"
 import * as model from "../../model/index.ts"
-import { rootSnapshot } from "../linux/root-snapshot.ts"
-import { needsRoot, root } from "../linux/support.ts"
-
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
-const refusal = <A, E>(effect: Effect.Effect<A, E>): Promise<E> => Effect.runPromise(Effect.flip(effect))
-const runId = (tag: string) => `${tag}${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`
+import { onBothBackends, refusal, run, runId } from "./lab-support.ts"
 
 const cases = (makeKernel: () => Promise<KernelShape>) => {
   it("makes a local network on every host by default, each with its own IPAM: the same address on each", async () => {
@@ -87,15 +79,4 @@ const cases = (makeKernel: () => Promise<KernelShape>) => {
   })
 }
 
-describe("multi-host lab, local networks, on the simulator", () => cases(async () => makeSimKernel()))
-
-describe.skipIf(!root)(`multi-host lab, local networks, on the linux kernel (${needsRoot})`, () => {
-  let before = ""
-  beforeAll(() => {
-    before = rootSnapshot()
-  })
-  afterAll(() => {
-    expect(JSON.parse(rootSnapshot()), "the root namespace is as before").toEqual(JSON.parse(before))
-  })
-  cases(() => makeLinuxKernel())
-})
+onBothBackends("multi-host lab, local networks", cases)

@@ -12,6 +12,7 @@ import { needsRoot, root, sh } from "./support.ts"
 
 const projectRoot = fileURLToPath(new URL("../../", import.meta.url))
 const SCENARIO = "test/fixtures/scenarios/kill-run.yaml"
+const MULTIHOST_CHILD = fileURLToPath(new URL("./multihost-setup-child.ts", import.meta.url))
 /** what the scenario makes: the underlay, 2 hosts, 8 containers */
 const NAMESPACES = 11
 const KILLS = 5
@@ -24,8 +25,8 @@ interface Run {
   stderr: string
 }
 
-const startRun = (args: ReadonlyArray<string>): Run => {
-  const child = spawn(process.execPath, ["bin/cnmlab.js", ...args], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] })
+const startRun = (args: ReadonlyArray<string>, argv: ReadonlyArray<string> = ["bin/cnmlab.js"]): Run => {
+  const child = spawn(process.execPath, [...argv, ...args], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] })
   const run: Run = {
     child,
     exited: new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal }))),
@@ -55,13 +56,29 @@ const waitUntil = async (what: string, done: () => boolean, timeoutMs = 30_000):
   return performance.now()
 }
 
-/** starts a run and resolves once it has claimed its first namespace: setup has begun */
-const startSetup = async (): Promise<{ run: Run; pid: number; setupStarted: number }> => {
-  const run = startRun(["run", SCENARIO, "--backend", "linux"])
+/** starts a run (by default `cnmlab run` of the scenario) and resolves once it has claimed its first namespace: setup has begun */
+const startSetup = async (start: () => Run = () => startRun(["run", SCENARIO, "--backend", "linux"])): Promise<{ run: Run; pid: number; setupStarted: number }> => {
+  const run = start()
   const pid = run.child.pid as number
   const setupStarted = await waitUntil(`run ${pid} to claim a namespace`, () => claimsOf(pid).length > 0 || run.child.exitCode !== null)
   if (run.child.exitCode !== null) throw new Error(`run ${pid} ended before its setup (exit ${run.child.exitCode}): ${run.stderr}`)
   return { run, pid, setupStarted }
+}
+
+/** KILLS runs, each SIGKILLed during its setup, with what each left behind */
+const killDuringSetup = async (setupWindowMs: number, start?: () => Run) => {
+  const victims: Array<{ pid: number; delayMs: number; leftBehind: string[] }> = []
+  for (let k = 0; k < KILLS; k++) {
+    const { run, pid } = await startSetup(start)
+    // stratified: one kill in each fifth of the window, at a random point inside it
+    const delayMs = (setupWindowMs * (k + Math.random())) / KILLS
+    await sleep(delayMs)
+    run.child.kill("SIGKILL")
+    const { signal } = await run.exited
+    expect(signal, `run ${pid} had already ended ${delayMs.toFixed(0)} ms into a ${setupWindowMs.toFixed(0)} ms setup`).toBe("SIGKILL")
+    victims.push({ pid, delayMs, leftBehind: namespacesOf(pid) })
+  }
+  return victims
 }
 
 describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needsRoot})`, () => {
@@ -88,17 +105,7 @@ describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needs
   })
 
   it(`SIGKILL at ${KILLS} random points of setup: clean removes all of those runs' namespaces and ledger entries, says so, and nothing else`, async () => {
-    const victims: Array<{ pid: number; delayMs: number; leftBehind: string[] }> = []
-    for (let k = 0; k < KILLS; k++) {
-      const { run, pid } = await startSetup()
-      // stratified: one kill in each fifth of the window, at a random point inside it
-      const delayMs = (setupWindowMs * (k + Math.random())) / KILLS
-      await sleep(delayMs)
-      run.child.kill("SIGKILL")
-      const { signal } = await run.exited
-      expect(signal, `run ${pid} had already ended ${delayMs.toFixed(0)} ms into a ${setupWindowMs.toFixed(0)} ms setup`).toBe("SIGKILL")
-      victims.push({ pid, delayMs, leftBehind: namespacesOf(pid) })
-    }
+    const victims = await killDuringSetup(setupWindowMs)
     console.log(
       `[kill-run] setup window ${setupWindowMs.toFixed(0)} ms; killed at ${victims.map((v) => `${v.delayMs.toFixed(0)} ms (${v.leftBehind.length} left)`).join(", ")}`,
     )
@@ -137,5 +144,48 @@ describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needs
       expect(readdirSync("/run/cnmlab/ledger").filter((f) => f.startsWith(`owner-${pid}-`))).toEqual([])
     }
     for (const ns of foreign) expect(existsSync(`/run/netns/${ns}`)).toBe(true)
+  })
+})
+
+/**
+ * The same for a three-host swarm lab (overlay namespaces, Docker's own sandboxes, vxlan devices
+ * made from the hosts' namespaces): killed at random points of its setup, `cnmlab clean` leaves
+ * nothing of it.
+ */
+describe.skipIf(!root)(`a three-host swarm lab on the linux backend, killed during setup (${needsRoot})`, () => {
+  const startChild = () => startRun([], ["--import", "tsx", MULTIHOST_CHILD])
+  let setupWindowMs = 0
+  let namespacesMade = 0
+
+  beforeAll(async () => {
+    const { run, pid, setupStarted } = await startSetup(startChild)
+    let most = 0
+    const built = await waitUntil(`run ${pid} to finish its setup`, () => {
+      most = Math.max(most, claimsOf(pid).length)
+      return run.stdout.includes("built") || run.child.exitCode !== null
+    }, 120_000)
+    setupWindowMs = built - setupStarted
+    namespacesMade = most
+    const { code } = await run.exited
+    expect(code, run.stderr).toBe(0)
+    expect(run.stdout).toBe("built\ndone\n")
+    expect(namespacesOf(pid)).toEqual([])
+  })
+
+  it(`SIGKILL at ${KILLS} random points of setup: clean removes every namespace of those runs`, async () => {
+    const victims = await killDuringSetup(setupWindowMs, startChild)
+    console.log(
+      `[kill-run, 3 hosts] up to ${namespacesMade} namespaces, setup window ${setupWindowMs.toFixed(0)} ms; killed at ${victims.map((v) => `${v.delayMs.toFixed(0)} ms (${v.leftBehind.length} left)`).join(", ")}`,
+    )
+    expect(namespacesMade).toBeGreaterThanOrEqual(3 * 5 + 1)
+    expect(victims.some((v) => v.leftBehind.some((ns) => ns.includes("-ov-")))).toBe(true)
+    for (const { pid, leftBehind } of victims) for (const ns of leftBehind) expect(claimsOf(pid)).toContain(ns)
+    const clean = spawnSync(process.execPath, ["bin/cnmlab.js", "clean"], { cwd: projectRoot, encoding: "utf8", timeout: 120_000 })
+    expect(clean.status, clean.stderr).toBe(0)
+    for (const { pid } of victims) {
+      expect(namespacesOf(pid)).toEqual([])
+      expect(claimsOf(pid)).toEqual([])
+      expect(readdirSync("/run/cnmlab/ledger").filter((f) => f.startsWith(`owner-${pid}-`))).toEqual([])
+    }
   })
 })
