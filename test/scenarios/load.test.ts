@@ -263,8 +263,9 @@ describe("what loads", () => {
   })
 })
 
-describe("properties", () => {
-  /** every map of full.yaml, by its path in the document */
+/** full-multihost.yaml: the same properties over the multi-host keys (underlay, a network's hosts, toHost …) */
+for (const file of ["full.yaml", "full-multihost.yaml"]) describe(`properties of ${file}`, () => {
+  /** every map of the file, by its path in the document */
   const mapPaths = (): Array<ReadonlyArray<string | number>> => {
     const paths: Array<ReadonlyArray<string | number>> = []
     const walk = (node: unknown, path: ReadonlyArray<string | number>): void => {
@@ -278,10 +279,10 @@ describe("properties", () => {
     walk(parseDocument(fullText()).contents, [])
     return paths
   }
-  const fullText = (): string => readFileSync(fixture("full.yaml"), "utf8")
+  const fullText = (): string => readFileSync(fixture(file), "utf8")
 
   it("adding x- keys anywhere changes nothing in the loaded scenario", () => {
-    const baseline = scenarioOf(loadScenarioText(fullText(), "full.yaml"))
+    const baseline = scenarioOf(loadScenarioText(fullText(), file))
     const paths = mapPaths()
     fc.assert(
       fc.property(
@@ -299,7 +300,7 @@ describe("properties", () => {
             const map = paths[at]!.length === 0 ? doc.contents : doc.getIn(paths[at]!, true)
             ;(map as YAMLMap).set(key, doc.createNode(value))
           }
-          expect(scenarioOf(loadScenarioText(doc.toString(), "full.yaml"))).toEqual(baseline)
+          expect(scenarioOf(loadScenarioText(doc.toString(), file))).toEqual(baseline)
         },
       ),
       { numRuns: 60 },
@@ -318,7 +319,7 @@ describe("properties", () => {
           const map = (path.length === 0 ? doc.contents : doc.getIn(path, true)) as YAMLMap
           map.set(key, "surprise")
           const text = doc.toString()
-          const error = errorOf(loadScenarioText(text, "full.yaml"))
+          const error = errorOf(loadScenarioText(text, file))
           const line = text.split("\n").findIndex((source) => source.includes(`${key}:`)) + 1
           expect(error.path.endsWith(key)).toBe(true)
           expect(error.line).toBe(line)
