@@ -9,6 +9,9 @@ export const isIpv4Address = (text: string): boolean => parseIPv4(text) !== unde
 /** host bits may be set ("10.1.0.5/24"): whether Docker accepts that is the model's call, not syntax */
 export const isIpv4Cidr = (text: string): boolean => parseCidrWithAddress(text) !== undefined
 
+/** a host's underlay address: with its prefix, or plain (then the underlay's prefix applies) */
+export const isIpv4CidrOrAddress = (text: string): boolean => (text.includes("/") ? isIpv4Cidr(text) : isIpv4Address(text))
+
 /** Docker's RestrictedNamePattern: at least two characters, the first one alphanumeric */
 export const containerNamePattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
 

@@ -10,7 +10,11 @@ import type {
   ExpectBlock,
   Expectations,
   NetworkEntry,
+  NetworkHostEntry,
+  NetworkHostSpec,
   NetworkSpec,
+  ReachEntry,
+  ReachExpectation,
   Scenario,
   ScenarioFile,
   Step,
@@ -29,7 +33,10 @@ export const normalizeScenario = (file: ScenarioFile): Scenario => {
     version: file.version,
     name: file.name,
     ...(file.description !== undefined && { description: file.description }),
-    hosts: hosts.map((host) => ({ name: host.name })),
+    swarm: file.swarm ?? false,
+    ...(file.underlay?.subnet !== undefined && { underlay: file.underlay.subnet }),
+    hosts: hosts.map((host) => ({ name: host.name, ...(host.address !== undefined && { address: host.address }) })),
+    severalHosts: file.hosts !== undefined || file.swarm !== undefined || file.underlay !== undefined,
     networks: (file.networks ?? []).map(normalizeNetwork),
     containers: (file.containers ?? []).map((container) => normalizeContainer(container, firstHost)),
     steps: (file.steps ?? []).map((step) => normalizeStep(step, firstHost)),
@@ -48,7 +55,11 @@ const normalizeNetwork = (network: NetworkEntry): NetworkSpec => ({
   ...(network.ipRange !== undefined && { ipRange: network.ipRange }),
   internal: network.internal ?? false,
   options: { ...network.options },
+  ...(network.hosts !== undefined && { hosts: network.hosts.map(networkHostLongForm) }),
 })
+
+export const networkHostLongForm = (entry: NetworkHostEntry): NetworkHostSpec =>
+  typeof entry === "string" ? { host: entry } : { ...entry }
 
 const normalizeAttachment = (entry: AttachmentEntry): Attachment => {
   const { network, ip, aliases } = longForm(entry)
@@ -67,9 +78,15 @@ const normalizeContainer = (container: ContainerEntry, firstHost: string): Conta
 
 /** an absent or empty (null) block checks nothing */
 const normalizeExpectations = (expect: ExpectBlock | null | undefined): Expectations => ({
-  reach: [...(expect?.reach ?? [])],
+  reach: (expect?.reach ?? []).map(normalizeReach),
   resolve: [...(expect?.resolve ?? [])],
 })
+
+/** assumes rules.ts found exactly one of `to` and `toHost` */
+const normalizeReach = ({ from, to, toHost, network, reachable }: ReachEntry): ReachExpectation =>
+  toHost !== undefined
+    ? { from, toHost, reachable }
+    : { from, to: to as string, ...(network !== undefined && { network }), reachable }
 
 const normalizeStep = (step: StepEntry, firstHost: string): Step => {
   const expectError = step.expectError !== undefined ? { expectError: step.expectError } : {}
@@ -83,7 +100,10 @@ const normalizeStep = (step: StepEntry, firstHost: string): Step => {
   if (step.createNetwork !== undefined) {
     return { op: "createNetwork", network: normalizeNetwork(step.createNetwork), ...expectError }
   }
-  if (step.removeNetwork !== undefined) return { op: "removeNetwork", name: step.removeNetwork.name, ...expectError }
+  if (step.removeNetwork !== undefined) {
+    const { name, host } = step.removeNetwork
+    return { op: "removeNetwork", name, ...(host !== undefined && { host }), ...expectError }
+  }
   if (step.createContainer !== undefined) {
     return { op: "createContainer", container: normalizeContainer(step.createContainer, firstHost), ...expectError }
   }

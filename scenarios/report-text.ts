@@ -2,7 +2,7 @@
  * The text form of a Report: a verdict line, then one table per section, then what differed.
  * Everything shown comes from the report alone, so a saved `--json` report renders the same.
  */
-import type { Report, ReportExpectation, ReportReach, ReportStep } from "./report.ts"
+import type { Report, ReportExpectation, ReportReach, ReportReachHost, ReportStep } from "./report.ts"
 import { renderTable } from "./text-table.ts"
 
 const pass = "✓"
@@ -17,6 +17,7 @@ export const renderReport = (report: Report): string => {
     section("Endpoints", endpointsTable(report)),
     section(`Reachability (${pass} echo answered, ${fail} no answer; rows: from, columns: to/address)`, reachMatrix(report.reach)),
     section("Probe traces", traces(report.reach)),
+    section(`Hosts' underlay addresses (${pass} echo answered, ${fail} no answer; rows: from, columns: host/address)`, hostReachMatrix(report.reachHosts ?? [])),
     section("Resolve", resolveTable(report)),
     section("Steps", stepsTable(steps)),
     section("Expectations", expectationLines(report, steps)),
@@ -65,33 +66,38 @@ const verdict = (report: Report, steps: ReadonlyArray<JudgedStep>): string => {
   return `${report.scenario} on ${report.backend}: ${report.ok ? "PASSED" : "FAILED"} (${parts.join("; ")})`
 }
 
-const networksTable = (report: Report): Array<string> =>
-  report.networks.length === 0
-    ? []
-    : renderTable(
-        ["NAME", "DRIVER", "SUBNET", "GATEWAY", "INTERNAL"],
-        report.networks.map((network) => [
-          network.name,
-          network.driver,
-          network.subnet ?? none,
-          network.gateway ?? none,
-          network.internal ? "yes" : "no",
-        ]),
-      )
+/** the SCOPE and HOST columns only for a report that speaks of hosts: a single-host table stays as it was */
+const networksTable = (report: Report): Array<string> => {
+  if (report.networks.length === 0) return []
+  const severalHosts = report.networks.some((network) => network.scope !== undefined)
+  return renderTable(
+    ["NAME", "DRIVER", "SUBNET", "GATEWAY", "INTERNAL", ...(severalHosts ? ["SCOPE", "HOST"] : [])],
+    report.networks.map((network) => [
+      network.name,
+      network.driver,
+      network.subnet ?? none,
+      network.gateway ?? none,
+      network.internal ? "yes" : "no",
+      ...(severalHosts ? [network.scope ?? none, network.host ?? (network.scope === "swarm" ? "(all)" : none)] : []),
+    ]),
+  )
+}
 
-const endpointsTable = (report: Report): Array<string> =>
-  report.endpoints.length === 0
-    ? []
-    : renderTable(
-        ["CONTAINER", "NETWORK", "ADDRESS", "MAC", "INTERFACE"],
-        report.endpoints.map((endpoint) => [
-          endpoint.container,
-          endpoint.network,
-          endpoint.address,
-          endpoint.mac,
-          endpoint.interface,
-        ]),
-      )
+const endpointsTable = (report: Report): Array<string> => {
+  if (report.endpoints.length === 0) return []
+  const severalHosts = report.endpoints.some((endpoint) => endpoint.host !== undefined)
+  return renderTable(
+    ["CONTAINER", "NETWORK", "ADDRESS", "MAC", "INTERFACE", ...(severalHosts ? ["HOST"] : [])],
+    report.endpoints.map((endpoint) => [
+      endpoint.container,
+      endpoint.network,
+      endpoint.address,
+      endpoint.mac ?? none,
+      endpoint.interface,
+      ...(severalHosts ? [endpoint.host ?? none] : []),
+    ]),
+  )
+}
 
 /** one row per source container, one column per destination address; `·` on the diagonal */
 const reachMatrix = (reach: ReadonlyArray<ReportReach>): Array<string> => {
@@ -111,6 +117,25 @@ const reachMatrix = (reach: ReadonlyArray<ReportReach>): Array<string> => {
     }),
   ])
   return renderTable(["FROM \\ TO", ...targets.map((target) => target.label)], rows)
+}
+
+/** one row per container, one column per host's underlay address */
+const hostReachMatrix = (reachHosts: ReadonlyArray<ReportReachHost>): Array<string> => {
+  if (reachHosts.length === 0) return []
+  const sources = unique(reachHosts.map((cell) => cell.from)).sort()
+  const hosts = uniqueBy(
+    reachHosts.map((cell) => ({ host: cell.host, label: `${cell.host}/${cell.address}` })),
+    (target) => target.label,
+  )
+  const cellOf = new Map(reachHosts.map((cell) => [`${cell.from}\u0000${cell.host}/${cell.address}`, cell]))
+  const rows = sources.map((from) => [
+    from,
+    ...hosts.map((target) => {
+      const cell = cellOf.get(`${from}\u0000${target.label}`)
+      return cell === undefined ? none : cell.reachable ? pass : fail
+    }),
+  ])
+  return renderTable(["FROM \\ HOST", ...hosts.map((target) => target.label)], rows)
 }
 
 const traces = (reach: ReadonlyArray<ReportReach>): Array<string> =>
@@ -171,7 +196,8 @@ const describeExpectation = ({ kind, expected, step }: ReportExpectation, report
   if (kind === "reach") {
     const on = expected["network"] !== undefined ? ` on ${text("network")}` : ""
     const want = expected["reachable"] === true ? "reachable" : expected["reachable"] === false ? "unreachable" : text("reachable")
-    return `${text("from")} → ${text("to")}${on}: ${want}`
+    const to = expected["toHost"] !== undefined ? `host ${text("toHost")}` : text("to")
+    return `${text("from")} → ${to}${on}: ${want}`
   }
   if (kind === "resolve") {
     const want = expected["addresses"] === undefined ? "(answer reported only)" : show(expected["addresses"])

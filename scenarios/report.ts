@@ -12,6 +12,10 @@ export interface ReportNetwork {
   readonly subnet?: string
   readonly gateway?: string
   readonly internal: boolean
+  /** files that declare hosts only: `swarm` (overlay, one network across the hosts) or `local` */
+  readonly scope?: "local" | "swarm"
+  /** files that declare hosts only: the host of a local-scope network (one row per host it is on) */
+  readonly host?: string
 }
 
 /** only endpoints with an address: a container on `host` or `none` has none */
@@ -20,8 +24,11 @@ export interface ReportEndpoint {
   readonly network: string
   /** CIDR form, "10.1.0.2/24" */
   readonly address: string
-  readonly mac: string
+  /** absent for an ipvlan child: it shares its parent's MAC, and `docker inspect` shows none */
+  readonly mac?: string
   readonly interface: string
+  /** files that declare hosts only: the host of the container */
+  readonly host?: string
 }
 
 export interface ReportProbeHop {
@@ -42,6 +49,17 @@ export interface ReportReach {
   readonly reason?: string
   /** optional, with --trace: the hop-by-hop walk of the probe */
   readonly trace?: ReadonlyArray<ReportProbeHop>
+}
+
+/** every container against every host's underlay address (files that declare hosts) */
+export interface ReportReachHost {
+  readonly from: string
+  readonly host: string
+  /** plain address, no prefix */
+  readonly address: string
+  readonly reachable: boolean
+  /** optional: why the probe ended as it did (ProbeReason) */
+  readonly reason?: string
 }
 
 /** what the container's resolver answered; [] when it did not resolve */
@@ -89,6 +107,8 @@ export interface Report {
   readonly networks: ReadonlyArray<ReportNetwork>
   readonly endpoints: ReadonlyArray<ReportEndpoint>
   readonly reach: ReadonlyArray<ReportReach>
+  /** present when the file declares hosts */
+  readonly reachHosts?: ReadonlyArray<ReportReachHost>
   readonly resolve: ReadonlyArray<ReportResolve>
   readonly steps: ReadonlyArray<ReportStep>
   readonly expectations: ReadonlyArray<ReportExpectation>

@@ -12,10 +12,10 @@
  * created by steps are Docker's to judge at run time (InvalidName), never here.
  */
 import { predefinedNetworks } from "../model/types.ts"
-import { isIpv4Address, isIpv4Cidr, isValidContainerName } from "./formats.ts"
+import { isIpv4Address, isIpv4Cidr, isIpv4CidrOrAddress, isValidContainerName } from "./formats.ts"
 import { formatKeyPath } from "./key-path.ts"
 import type { KeyPath } from "./key-path.ts"
-import { longForm } from "./normalize.ts"
+import { longForm, networkHostLongForm } from "./normalize.ts"
 import { stepOperations } from "./schema.ts"
 import type { ContainerEntry, ExpectBlock, NetworkEntry, ScenarioFile } from "./schema.ts"
 import type { Violation } from "./schema-issues.ts"
@@ -67,10 +67,14 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
   if (file.hosts !== undefined && file.hosts.length === 0) {
     yield { path: ["hosts"], message: "hosts is empty: list at least one host, or leave the key out for host1" }
   }
+  if (file.underlay?.subnet !== undefined) yield* cidr(file.underlay.subnet, ["underlay", "subnet"])
   for (const [index, host] of (file.hosts ?? [{ name: "host1" }]).entries()) {
     const path = ["hosts", index, "name"]
     if (host.name === "") yield { path, message: "a host name must not be empty" }
     yield* uniqueName(firstAt.hosts, host.name, path, "host")
+    if (host.address !== undefined && !isIpv4CidrOrAddress(host.address)) {
+      yield { path: ["hosts", index, "address"], message: `"${host.address}" is not an IPv4 address such as 192.168.99.1/24 or 192.168.99.1` }
+    }
   }
 
   for (const [index, network] of (file.networks ?? []).entries()) {
@@ -84,6 +88,7 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
     }
     yield* uniqueName(firstAt.networks, network.name, [...path, "name"], "network")
     yield* networkFormats(network, path)
+    yield* networkHosts(network, path, defined)
   }
 
   for (const [index, container] of (file.containers ?? []).entries()) {
@@ -120,8 +125,14 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
       yield* undefinedReference(defined, "container", step.disconnect.container, [...at, "container"])
       yield* undefinedReference(defined, "network", step.disconnect.network, [...at, "network"])
     }
-    if (step.createNetwork !== undefined) yield* networkFormats(step.createNetwork, at)
-    if (step.removeNetwork !== undefined) yield* undefinedReference(defined, "network", step.removeNetwork.name, [...at, "name"])
+    if (step.createNetwork !== undefined) {
+      yield* networkFormats(step.createNetwork, at)
+      yield* networkHosts(step.createNetwork, at, defined)
+    }
+    if (step.removeNetwork !== undefined) {
+      yield* undefinedReference(defined, "network", step.removeNetwork.name, [...at, "name"])
+      if (step.removeNetwork.host !== undefined) yield* undefinedReference(defined, "host", step.removeNetwork.host, [...at, "host"])
+    }
     if (step.createContainer !== undefined) yield* containerReferences(step.createContainer, at, defined)
     if (step.removeContainer !== undefined) yield* undefinedReference(defined, "container", step.removeContainer.name, [...at, "name"])
     if (step.expect !== undefined) yield* expectationReferences(step.expect, at, defined)
@@ -147,6 +158,21 @@ function* networkFormats(network: NetworkEntry, path: KeyPath): Generator<Violat
   if (network.gateway !== undefined) yield* address(network.gateway, [...path, "gateway"])
 }
 
+/** the hosts a local network is created on: defined, each once, with well-formed per-host settings */
+function* networkHosts(network: NetworkEntry, path: KeyPath, defined: Defined): Generator<Violation> {
+  const listed = new Map<string, KeyPath>()
+  for (const [index, entry] of (network.hosts ?? []).entries()) {
+    const { host, ipRange, gateway } = networkHostLongForm(entry)
+    const at: KeyPath = typeof entry === "string" ? [...path, "hosts", index] : [...path, "hosts", index, "host"]
+    yield* undefinedReference(defined, "host", host, at)
+    const first = listed.get(host)
+    if (first !== undefined) yield { path: at, message: `host "${host}" is listed twice for this network (first at ${formatKeyPath(first)})` }
+    listed.set(host, at)
+    if (ipRange !== undefined) yield* cidr(ipRange, [...path, "hosts", index, "ipRange"])
+    if (gateway !== undefined) yield* address(gateway, [...path, "hosts", index, "gateway"])
+  }
+}
+
 function* containerReferences(container: ContainerEntry, path: KeyPath, defined: Defined): Generator<Violation> {
   if (container.host !== undefined) yield* undefinedReference(defined, "host", container.host, [...path, "host"])
   const attached = new Map<string, KeyPath>()
@@ -169,7 +195,18 @@ function* expectationReferences(expect: ExpectBlock | null, path: KeyPath, defin
   for (const [index, reach] of (expect?.reach ?? []).entries()) {
     const at = [...path, "reach", index]
     yield* undefinedReference(defined, "container", reach.from, [...at, "from"])
-    yield* undefinedReference(defined, "container", reach.to, [...at, "to"])
+    if ((reach.to === undefined) === (reach.toHost === undefined)) {
+      const found = reach.to === undefined ? "neither" : "both"
+      yield { path: at, message: `a reach check has exactly one of to (a container) and toHost (a host's underlay address); found ${found}` }
+      continue
+    }
+    if (reach.to !== undefined) yield* undefinedReference(defined, "container", reach.to, [...at, "to"])
+    if (reach.toHost !== undefined) {
+      yield* undefinedReference(defined, "host", reach.toHost, [...at, "toHost"])
+      if (reach.network !== undefined) {
+        yield { path: [...at, "network"], message: "network goes with to (a container's addresses on it); toHost is the host's underlay address" }
+      }
+    }
     if (reach.network !== undefined) yield* undefinedReference(defined, "network", reach.network, [...at, "network"])
   }
   for (const [index, resolve] of (expect?.resolve ?? []).entries()) {

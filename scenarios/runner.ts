@@ -5,9 +5,19 @@ import { openKernel } from "../backends/open.ts"
 import { Lab } from "../controller/Lab.ts"
 import { measureReach, type ReachEntry } from "../controller/measure.ts"
 import type { CnmError } from "../model/errors.ts"
-import type { Endpoint, Network } from "../model/types.ts"
-import type { Report, ReportExpectation, ReportReach, ReportResolve, ReportStep } from "./report.ts"
-import type { Expectations, ReachExpectation, ResolveExpectation, Scenario, Step } from "./schema.ts"
+import type { LabEndpoint, LabNetworkRow } from "../model/lab-queries.ts"
+import type { Endpoint } from "../model/types.ts"
+import type {
+  Report,
+  ReportEndpoint,
+  ReportExpectation,
+  ReportNetwork,
+  ReportReach,
+  ReportReachHost,
+  ReportResolve,
+  ReportStep,
+} from "./report.ts"
+import type { ContainerReachExpectation, Expectations, HostReachExpectation, ResolveExpectation, Scenario, Step } from "./schema.ts"
 
 export interface RunOptions {
   readonly backend: "sim" | "linux"
@@ -46,9 +56,12 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
     const progress = options.onProgress ?? (() => {})
     const checkAbort = Effect.suspend(() => (options.signal?.aborted ? Effect.fail(new RunAborted()) : Effect.void))
     const started = performance.now()
-    const lab = yield* Lab.make(kernel, { hosts: scenario.hosts.map((h) => h.name), runId: runId() }).pipe(
-      Effect.mapError(asError("setting up the hosts")),
-    )
+    const lab = yield* Lab.make(kernel, {
+      hosts: scenario.hosts,
+      runId: runId(),
+      swarm: scenario.swarm,
+      ...(scenario.underlay !== undefined ? { underlay: scenario.underlay } : {}),
+    }).pipe(Effect.mapError(asError("setting up the hosts")))
     progress(`setup: ${scenario.hosts.length} host(s), ${scenario.networks.length} network(s), ${scenario.containers.length} container(s)`)
     for (const network of scenario.networks) {
       yield* checkAbort
@@ -97,7 +110,9 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
     yield* checkAbort
     const matrix = yield* measureReach(lab, { concurrency: PROBE_CONCURRENCY }).pipe(Effect.mapError(asError("measuring reach")))
     progress(`measured reach: ${matrix.length} probe(s)`)
-    const final = yield* check(lab, scenario.expect, undefined, matrix)
+    const hostMatrix = scenario.severalHosts ? yield* measureReachHosts(lab) : undefined
+    if (hostMatrix !== undefined) progress(`measured the hosts' underlay addresses: ${hostMatrix.length} probe(s)`)
+    const final = yield* check(lab, scenario.expect, undefined, matrix, hostMatrix)
     expectations.push(...final.expectations)
     resolve.push(...final.resolve)
     const reach: ReportReach[] = options.trace ? yield* traced(lab, matrix) : matrix.map(toReportReach)
@@ -109,9 +124,10 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
       scenario: scenario.name,
       backend: kernel.backend,
       ok: stepsOk && expectations.every((e) => e.ok),
-      networks: lab.networks().map(toReportNetwork),
-      endpoints: lab.endpoints().filter(hasAddress).map(toReportEndpoint),
+      networks: lab.networkRows().map((row) => toReportNetwork(row, scenario.severalHosts)),
+      endpoints: lab.endpoints().filter(hasAddress).map((e) => toReportEndpoint(e, scenario.severalHosts)),
       reach,
+      ...(hostMatrix !== undefined ? { reachHosts: hostMatrix } : {}),
       resolve,
       steps,
       expectations,
@@ -134,7 +150,7 @@ const runStep = (lab: Lab, step: Exclude<Step, { op: "expect" }>): Effect.Effect
     case "createNetwork":
       return lab.createNetwork(step.network)
     case "removeNetwork":
-      return lab.removeNetwork(step.name)
+      return lab.removeNetwork(step.name, step.host)
     case "createContainer":
       return lab.createContainer({ name: step.container.name, host: step.container.host, networks: step.container.networks })
     case "removeContainer":
@@ -157,7 +173,13 @@ interface Checked {
  * such a container there is no address to reach, so it is unreachable, as a Docker user's
  * `ping NAME` finds no address (the fixtures names-*.yaml recorded both on Docker 20.10).
  */
-const check = (lab: Lab, expect: Expectations, step: number | undefined, matrix?: ReadonlyArray<ReachEntry>) =>
+const check = (
+  lab: Lab,
+  expect: Expectations,
+  step: number | undefined,
+  matrix?: ReadonlyArray<ReachEntry>,
+  hostMatrix?: ReadonlyArray<ReportReachHost>,
+) =>
   Effect.gen(function* () {
     const atStep = step === undefined ? {} : { step }
     const exists = (container: string): boolean => lab.controllerOf(container) !== undefined
@@ -166,37 +188,43 @@ const check = (lab: Lab, expect: Expectations, step: number | undefined, matrix?
     const reachChecks = yield* Effect.forEach(
       expect.reach,
       (expected) =>
-        Effect.forEach(
-          exists(expected.from) ? addressesOf(lab, expected) : [],
-          (target) => {
-            const known = matrix?.find((m) => m.from === expected.from && m.address === target.address && m.to === expected.to)
-            const reachable = known
-              ? Effect.succeed(known.reachable)
-              : lab.probe(expected.from, target.address).pipe(
-                  Effect.map((r) => r.reachable),
-                  Effect.mapError(asError("probe")),
-                )
-            return reachable.pipe(Effect.map((r) => ({ ...target, reachable: r })))
-          },
-          { concurrency: "unbounded" },
-        ).pipe(Effect.map((measured) => ({ expected, measured }))),
+        "toHost" in expected
+          ? checkHostReach(lab, expected, atStep, hostMatrix)
+          : Effect.forEach(
+              exists(expected.from) ? addressesOf(lab, expected) : [],
+              (target) => {
+                const known = matrix?.find((m) => m.from === expected.from && m.address === target.address && m.to === expected.to)
+                const reachable = known
+                  ? Effect.succeed(known.reachable)
+                  : lab.probe(expected.from, target.address).pipe(
+                      Effect.map((r) => r.reachable),
+                      Effect.mapError(asError("probe")),
+                    )
+                return reachable.pipe(Effect.map((r) => ({ ...target, reachable: r })))
+              },
+              { concurrency: "unbounded" },
+            ).pipe(
+              Effect.map(
+                (measured): ReportExpectation => ({
+                  kind: "reach",
+                  // a container without addresses (on none, host, or on no network) is unreachable by definition
+                  ok: measured.length === 0 ? !expected.reachable : measured.every((m) => m.reachable === expected.reachable),
+                  ...atStep,
+                  expected: { ...expected },
+                  actual: {
+                    from: expected.from,
+                    to: expected.to,
+                    ...(expected.network !== undefined ? { network: expected.network } : {}),
+                    reachable: measured.length > 0 && measured.every((m) => m.reachable),
+                    addresses: measured,
+                    ...absentFrom(expected.from),
+                  },
+                }),
+              ),
+            ),
       { concurrency: PROBE_CONCURRENCY },
     )
-    const expectations: ReportExpectation[] = reachChecks.map(({ expected, measured }) => ({
-      kind: "reach",
-      // a container without addresses (on none, host, or on no network) is unreachable by definition
-      ok: measured.length === 0 ? !expected.reachable : measured.every((m) => m.reachable === expected.reachable),
-      ...atStep,
-      expected: { ...expected },
-      actual: {
-        from: expected.from,
-        to: expected.to,
-        ...(expected.network !== undefined ? { network: expected.network } : {}),
-        reachable: measured.length > 0 && measured.every((m) => m.reachable),
-        addresses: measured,
-        ...absentFrom(expected.from),
-      },
-    }))
+    const expectations: ReportExpectation[] = [...reachChecks]
     const ask = (expected: ResolveExpectation): Effect.Effect<DnsQueryResult | undefined, Error> =>
       exists(expected.from) ? lab.resolve(expected.from, expected.name).pipe(Effect.mapError(asError("resolve"))) : Effect.succeed(undefined)
     const answers = yield* Effect.forEach(
@@ -220,7 +248,54 @@ const check = (lab: Lab, expect: Expectations, step: number | undefined, matrix?
     return { expectations, resolve } satisfies Checked
   })
 
-const addressesOf = (lab: Lab, expected: ReachExpectation): ReadonlyArray<{ network: string; address: string }> =>
+/**
+ * A container against a host's underlay address, with a real probe (or the final matrix's). From a
+ * container that does not exist at this point nothing is probed: it reaches nothing.
+ */
+const checkHostReach = (
+  lab: Lab,
+  expected: HostReachExpectation,
+  atStep: { readonly step?: number },
+  hostMatrix: ReadonlyArray<ReportReachHost> | undefined,
+): Effect.Effect<ReportExpectation, Error> =>
+  Effect.gen(function* () {
+    const address = lab.hostAddresses().find((host) => host.name === expected.toHost)?.address
+    const exists = lab.controllerOf(expected.from) !== undefined
+    const known = hostMatrix?.find((row) => row.from === expected.from && row.host === expected.toHost)
+    const reachable =
+      !exists || address === undefined
+        ? false
+        : known !== undefined
+          ? known.reachable
+          : (yield* lab.probeHost(expected.from, expected.toHost).pipe(Effect.mapError(asError("probe")))).reachable
+    return {
+      kind: "reach",
+      ok: reachable === expected.reachable,
+      ...atStep,
+      expected: { ...expected },
+      actual: {
+        from: expected.from,
+        toHost: expected.toHost,
+        ...(address !== undefined ? { address } : {}),
+        reachable,
+        ...(exists ? {} : { fromExists: false }),
+      },
+    }
+  })
+
+/** every container against every host's underlay address, with real probes (the report's reachHosts) */
+const measureReachHosts = (lab: Lab): Effect.Effect<ReadonlyArray<ReportReachHost>, Error> =>
+  Effect.forEach(
+    lab.containers().flatMap((from) => lab.hostAddresses().map((host) => ({ from, host: host.name, address: host.address }))),
+    (row) =>
+      lab.probeHost(row.from, row.host).pipe(
+        Effect.map((r): ReportReachHost => ({ ...row, reachable: r.reachable, reason: r.reason })),
+        Effect.mapError(asError("probe")),
+      ),
+    { concurrency: PROBE_CONCURRENCY },
+  )
+
+const addressesOf = (lab: Lab, expected: ContainerReachExpectation): ReadonlyArray<{ network: string; address: string }> =>
   lab
     .endpoints()
     .filter((e) => e.container === expected.to && e.address && (expected.network === undefined || e.network === expected.network))
@@ -243,23 +318,27 @@ const toReportReach = (entry: ReachEntry): ReportReach => ({
   reason: entry.reason,
 })
 
-const toReportNetwork = (n: Network) => ({
+/** scope and host only for a file that declares hosts: a single-host file's report stays as it was */
+const toReportNetwork = ({ network: n, scope, host }: LabNetworkRow, severalHosts: boolean): ReportNetwork => ({
   name: n.name,
   driver: n.driver,
   // as Docker lists it: a user subnet as written, host bits included
   ...(n.configuredSubnet !== undefined ? { subnet: n.configuredSubnet } : {}),
   ...(n.gateway !== undefined ? { gateway: n.gateway } : {}),
   internal: n.internal,
+  ...(severalHosts ? { scope, ...(host !== undefined ? { host } : {}) } : {}),
 })
 
 const hasAddress = (e: Endpoint): boolean => e.address !== undefined
 
-const toReportEndpoint = (e: Endpoint) => ({
+/** no MAC for an ipvlan child, as `docker inspect` shows it; host only for a file that declares hosts */
+const toReportEndpoint = (e: LabEndpoint, severalHosts: boolean): ReportEndpoint => ({
   container: e.container,
   network: e.network,
   address: e.address as string,
-  mac: e.mac as string,
+  ...(e.mac !== undefined ? { mac: e.mac } : {}),
   interface: e.ifname as string,
+  ...(severalHosts ? { host: e.host } : {}),
 })
 
 const describeStep = (step: Step): string => {
@@ -272,6 +351,7 @@ const describeStep = (step: Step): string => {
     case "createContainer":
       return `createContainer ${step.container.name}`
     case "removeNetwork":
+      return `removeNetwork ${step.name}${step.host !== undefined ? ` on ${step.host}` : ""}`
     case "removeContainer":
       return `${step.op} ${step.name}`
     case "expect":

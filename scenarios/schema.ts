@@ -35,7 +35,27 @@ const Aliases = Schema.Array(Schema.String)
 // The file as written
 // ---------------------------------------------------------------------------------------------
 
-export const HostEntry = Schema.Struct({ name: Schema.String })
+export const HostEntry = Schema.Struct({
+  name: Schema.String,
+  /** its eth0 on the underlay, "192.168.99.1/24" or a plain address */
+  address: Schema.optionalKey(Schema.String),
+})
+
+/** the physical network between the hosts */
+export const UnderlayEntry = Schema.Struct({ subnet: Schema.optionalKey(Schema.String) })
+
+/** a host's own settings for a local network on several hosts: each host has its own IPAM */
+export const NetworkHostLongForm = Schema.Struct({
+  host: Schema.String,
+  ipRange: Schema.optionalKey(Schema.String),
+  gateway: Schema.optionalKey(Schema.String),
+})
+
+/** `- host1` (short form) or `- { host: host2, ipRange: …, gateway: … }` (long form) */
+export const NetworkHostEntry = Schema.Union([Schema.String, NetworkHostLongForm]).annotate({
+  identifier: "a host name or { host, ipRange, gateway }",
+})
+export type NetworkHostEntry = typeof NetworkHostEntry.Type
 
 export const NetworkEntry = Schema.Struct({
   name: Schema.String,
@@ -45,6 +65,8 @@ export const NetworkEntry = Schema.Struct({
   ipRange: Schema.optionalKey(Schema.String),
   internal: Schema.optionalKey(Schema.Boolean),
   options: Schema.optionalKey(DriverOptions),
+  /** local scope: the hosts it is created on, default all of them */
+  hosts: Schema.optionalKey(Schema.Array(NetworkHostEntry)),
 })
 export type NetworkEntry = typeof NetworkEntry.Type
 
@@ -67,12 +89,17 @@ export const ContainerEntry = Schema.Struct({
 })
 export type ContainerEntry = typeof ContainerEntry.Type
 
+/** what every reach check has, whatever it is checked against */
+const reachFields = { from: Schema.String, reachable: Schema.Boolean }
+
+/** exactly one of `to` (a container) and `toHost` (a host's underlay address): checked by rules.ts */
 export const ReachEntry = Schema.Struct({
-  from: Schema.String,
-  to: Schema.String,
+  ...reachFields,
+  to: Schema.optionalKey(Schema.String),
+  toHost: Schema.optionalKey(Schema.String),
   network: Schema.optionalKey(Schema.String),
-  reachable: Schema.Boolean,
 })
+export type ReachEntry = typeof ReachEntry.Type
 
 export const ResolveEntry = Schema.Struct({
   from: Schema.String,
@@ -121,7 +148,8 @@ export const StepEntry = Schema.Struct({
   ),
   disconnect: Schema.optionalKey(Schema.Struct({ container: Schema.String, network: Schema.String })),
   createNetwork: Schema.optionalKey(NetworkEntry),
-  removeNetwork: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
+  /** `host`: only that host's copy of a local-scope network */
+  removeNetwork: Schema.optionalKey(Schema.Struct({ name: Schema.String, host: Schema.optionalKey(Schema.String) })),
   createContainer: Schema.optionalKey(ContainerEntry),
   removeContainer: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
   expect: OptionalExpectBlock,
@@ -133,6 +161,8 @@ export const ScenarioFile = Schema.Struct({
   version: Schema.Literal(1).annotate({ message: "must be the number 1, the only version of the format" }),
   name: Schema.String,
   description: Schema.optionalKey(Schema.String),
+  swarm: Schema.optionalKey(Schema.Boolean),
+  underlay: Schema.optionalKey(UnderlayEntry),
   hosts: Schema.optionalKey(Schema.Array(HostEntry)),
   networks: Schema.optionalKey(Schema.Array(NetworkEntry)),
   containers: Schema.optionalKey(Schema.Array(ContainerEntry)),
@@ -145,10 +175,15 @@ export type ScenarioFile = typeof ScenarioFile.Type
 // The normalized scenario (what the runner consumes)
 // ---------------------------------------------------------------------------------------------
 
-export const HostSpec = Schema.Struct({ name: Schema.String })
+/** assignable to model/lab-types.ts HostRequest */
+export const HostSpec = Schema.Struct({ name: Schema.String, address: Schema.optionalKey(Schema.String) })
 export type HostSpec = typeof HostSpec.Type
 
-/** assignable to model/types.ts NetworkRequest; driver defaults to bridge, options to {} */
+/** assignable to model/lab-types.ts HostNetworkSettings */
+export const NetworkHostSpec = NetworkHostLongForm
+export type NetworkHostSpec = typeof NetworkHostSpec.Type
+
+/** assignable to model/lab-types.ts LabNetworkRequest; driver defaults to bridge, options to {} */
 export const NetworkSpec = Schema.Struct({
   name: Schema.String,
   driver: Schema.String,
@@ -157,6 +192,8 @@ export const NetworkSpec = Schema.Struct({
   ipRange: Schema.optionalKey(Schema.String),
   internal: Schema.Boolean,
   options: DriverOptions,
+  /** absent: every host (a swarm network is on every host anyway) */
+  hosts: Schema.optionalKey(Schema.Array(NetworkHostSpec)),
 })
 export type NetworkSpec = typeof NetworkSpec.Type
 
@@ -176,7 +213,19 @@ export const ContainerSpec = Schema.Struct({
 })
 export type ContainerSpec = typeof ContainerSpec.Type
 
-export const ReachExpectation = ReachEntry
+/** to a container: every address it has (on `network` only, when given) */
+export const ContainerReachExpectation = Schema.Struct({
+  ...reachFields,
+  to: Schema.String,
+  network: Schema.optionalKey(Schema.String),
+})
+export type ContainerReachExpectation = typeof ContainerReachExpectation.Type
+
+/** to a host: its underlay address */
+export const HostReachExpectation = Schema.Struct({ ...reachFields, toHost: Schema.String })
+export type HostReachExpectation = typeof HostReachExpectation.Type
+
+export const ReachExpectation = Schema.Union([ContainerReachExpectation, HostReachExpectation])
 export type ReachExpectation = typeof ReachExpectation.Type
 
 /** `addresses` absent: only report the answer; `[]`: the name must not resolve */
@@ -213,6 +262,7 @@ export const CreateNetworkStep = Schema.Struct({
 export const RemoveNetworkStep = Schema.Struct({
   op: Schema.Literal("removeNetwork"),
   name: Schema.String,
+  host: Schema.optionalKey(Schema.String),
   expectError,
 })
 export const CreateContainerStep = Schema.Struct({
@@ -246,8 +296,17 @@ export const Scenario = Schema.Struct({
   version: Schema.Literal(1),
   name: Schema.String,
   description: Schema.optionalKey(Schema.String),
+  /** the hosts form a Docker swarm */
+  swarm: Schema.Boolean,
+  /** the underlay's subnet; absent: the model's default */
+  underlay: Schema.optionalKey(Schema.String),
   /** never empty; the file's default is one host named host1 */
   hosts: Schema.Array(HostSpec),
+  /**
+   * the file declares hosts (or a swarm or an underlay): the report then speaks of hosts, with
+   * `scope` and `host` on its rows and `reachHosts`; a single-host file's report stays as it was
+   */
+  severalHosts: Schema.Boolean,
   /** the user networks, in creation order; the predefined bridge/host/none are not listed */
   networks: Schema.Array(NetworkSpec),
   containers: Schema.Array(ContainerSpec),

@@ -7,6 +7,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import type { DockerEndpointObservation } from "./docker-observations.ts"
 import { describe, expect, it } from "vitest"
 import { loadScenarioFile, renderScenarioInvalid } from "../scenarios/load.ts"
 import type { Report } from "../scenarios/report.ts"
@@ -35,12 +36,7 @@ interface DockerObservations {
     }>
     readonly containers: ReadonlyArray<{
       readonly name: string
-      readonly endpoints: ReadonlyArray<{
-        readonly network: string
-        readonly address: string | null
-        readonly mac: string | null
-        readonly interface: string | null
-      }>
+      readonly endpoints: ReadonlyArray<DockerEndpointObservation>
     }>
     readonly reach: ReadonlyArray<{
       readonly from: string

@@ -5,20 +5,11 @@ import { describe, expect, it } from "vitest"
 import { isMap, isSeq, parseDocument } from "yaml"
 import type { YAMLMap } from "yaml"
 import { loadScenarioFile, loadScenarioText, renderScenarioInvalid } from "../../scenarios/load.ts"
-import type { LoadResult, ScenarioInvalid } from "../../scenarios/load.ts"
+import { errorOf, scenarioOf } from "./load-results.ts"
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/scenarios/${name}`, import.meta.url))
 const projectScenarios = fileURLToPath(new URL("../../scenarios/", import.meta.url))
 
-const errorOf = (result: LoadResult): ScenarioInvalid => {
-  if (result.ok) throw new Error(`expected a load error, got a scenario named ${result.scenario.name}`)
-  return result.error
-}
-
-const scenarioOf = (result: LoadResult) => {
-  if (!result.ok) throw new Error(`expected the file to load: ${renderScenarioInvalid(result.error)}`)
-  return result.scenario
-}
 
 /** a valid head for inline cases: every inline line number below counts from this */
 const head = "version: 1\nname: inline\n"
@@ -205,7 +196,9 @@ describe("what loads", () => {
     expect(scenario).toEqual({
       version: 1,
       name: "bare",
+      swarm: false,
       hosts: [{ name: "host1" }],
+      severalHosts: false,
       networks: [],
       containers: [],
       steps: [],
@@ -270,8 +263,9 @@ describe("what loads", () => {
   })
 })
 
-describe("properties", () => {
-  /** every map of full.yaml, by its path in the document */
+/** full-multihost.yaml: the same properties over the multi-host keys (underlay, a network's hosts, toHost …) */
+for (const file of ["full.yaml", "full-multihost.yaml"]) describe(`properties of ${file}`, () => {
+  /** every map of the file, by its path in the document */
   const mapPaths = (): Array<ReadonlyArray<string | number>> => {
     const paths: Array<ReadonlyArray<string | number>> = []
     const walk = (node: unknown, path: ReadonlyArray<string | number>): void => {
@@ -285,10 +279,10 @@ describe("properties", () => {
     walk(parseDocument(fullText()).contents, [])
     return paths
   }
-  const fullText = (): string => readFileSync(fixture("full.yaml"), "utf8")
+  const fullText = (): string => readFileSync(fixture(file), "utf8")
 
   it("adding x- keys anywhere changes nothing in the loaded scenario", () => {
-    const baseline = scenarioOf(loadScenarioText(fullText(), "full.yaml"))
+    const baseline = scenarioOf(loadScenarioText(fullText(), file))
     const paths = mapPaths()
     fc.assert(
       fc.property(
@@ -306,7 +300,7 @@ describe("properties", () => {
             const map = paths[at]!.length === 0 ? doc.contents : doc.getIn(paths[at]!, true)
             ;(map as YAMLMap).set(key, doc.createNode(value))
           }
-          expect(scenarioOf(loadScenarioText(doc.toString(), "full.yaml"))).toEqual(baseline)
+          expect(scenarioOf(loadScenarioText(doc.toString(), file))).toEqual(baseline)
         },
       ),
       { numRuns: 60 },
@@ -325,7 +319,7 @@ describe("properties", () => {
           const map = (path.length === 0 ? doc.contents : doc.getIn(path, true)) as YAMLMap
           map.set(key, "surprise")
           const text = doc.toString()
-          const error = errorOf(loadScenarioText(text, "full.yaml"))
+          const error = errorOf(loadScenarioText(text, file))
           const line = text.split("\n").findIndex((source) => source.includes(`${key}:`)) + 1
           expect(error.path.endsWith(key)).toBe(true)
           expect(error.line).toBe(line)

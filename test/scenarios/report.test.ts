@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { renderReport } from "../../scenarios/report.ts"
+import { cells, sectionLines } from "./report-sections.ts"
 import type { Report, ReportReach } from "../../scenarios/report.ts"
 
 /** the contract lives beside the checkout (../shared), not in it: a clone on its own has none */
@@ -30,14 +31,6 @@ const emptyReport: Report = {
   timings: { setupMs: 1, checkMs: 2, teardownMs: 3 },
 }
 
-/** the lines of one titled section of the text report */
-const sectionLines = (text: string, title: string): Array<string> => {
-  const block = text.split("\n\n").find((part) => part.startsWith(title))
-  if (block === undefined) throw new Error(`no section ${title} in:\n${text}`)
-  return block.split("\n").slice(1)
-}
-
-const cells = (line: string): Array<string> => line.trim().split(/ {2,}/)
 
 describe("renderReport", () => {
   it.skipIf(!existsSync(contractFile))(`renders the contract's example with every section${existsSync(contractFile) ? "" : ` (skipped: ${contractMissing})`}`, () => {

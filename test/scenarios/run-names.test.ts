@@ -6,17 +6,8 @@
  * tests hold the report's shape and the run's verdict.
  */
 import { describe, expect, it } from "vitest"
-import { loadScenarioText, renderScenarioInvalid } from "../../scenarios/load.ts"
-import type { Report } from "../../scenarios/report.ts"
-import { runScenario } from "../../scenarios/runner.ts"
+import { outcomes, runInline as run } from "./run-inline.ts"
 
-const run = async (body: string): Promise<Report> => {
-  const loaded = loadScenarioText(`version: 1\nname: inline\n${body}`, "inline.yaml")
-  if (!loaded.ok) throw new Error(renderScenarioInvalid(loaded.error))
-  return runScenario(loaded.scenario, { backend: "sim" })
-}
-
-const outcomes = (report: Report) => report.steps.map((step) => `${step.index} ${step.op} ${step.error?.code ?? "ok"}`)
 
 const twoNetworks = `networks:
   - { name: n0, subnet: 10.60.0.0/24 }
