@@ -45,7 +45,20 @@ export type LinkSpec =
       /** underlay device (IFLA_VXLAN_LINK) */
       readonly dev?: string
       readonly learning?: boolean
+      /**
+       * IFLA_VXLAN_PROXY: ARP requests sent into the device are answered from its permanent
+       * neighbour entries and never cross the tunnel (Docker's overlay sets it)
+       */
+      readonly proxy?: boolean
+      /**
+       * create the device straight inside this namespace (IFLA_NET_NS_FD). Its UDP socket, its
+       * `local` address and its `dev` stay in the namespace the request is sent in: a vxlan that
+       * Docker creates on the host and moves into an overlay network's namespace
+       */
+      readonly targetNs?: string
     })
+  /** an 802.1Q sub-interface of `parent` (`eth0.10`): frames it sends carry the tag `id` */
+  | (LinkCommon & { readonly kind: "vlan"; readonly parent: string; readonly id: number })
   | (LinkCommon & {
       readonly kind: "macvlan"
       /** parent link, in the namespace the request is sent in */
@@ -197,6 +210,8 @@ export interface LinkState {
   readonly peer?: { readonly name: string; readonly ns: string }
   readonly parent?: string
   readonly vni?: number
+  /** vlan: the 802.1Q tag */
+  readonly vlanId?: number
 }
 
 export interface AddrState {
@@ -331,8 +346,15 @@ export interface Capabilities {
   readonly macvlan: boolean
   readonly ipvlan: boolean
   readonly dummy: boolean
+  /** 802.1Q sub-interfaces (link kind vlan) */
+  readonly vlan: boolean
   /** firewall tables can be set */
   readonly firewall: boolean
+  /**
+   * IPsec ESP security associations can be installed (XFRM_MSG_NEWSA, transport mode,
+   * rfc4106(gcm(aes))): what Docker's encrypted overlay needs between hosts
+   */
+  readonly esp: boolean
 }
 
 /** the embedded DNS address inside every sandbox, as in Docker */

@@ -1,41 +1,78 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
 import { CNMLAB_LINK_GROUP, type DnsQueryResult, type ProbeResult } from "../backends/kernel-types.ts"
+import type { Driver, Step } from "../drivers/Driver.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
-import type { AttachRequest, Container, ContainerRequest, Endpoint, Network, NetworkRequest } from "../model/types.ts"
-import { Controller } from "./Controller.ts"
+import type { HostRequest, LabContainerRequest, LabHost, LabNetworkRequest, LabOutcome, LabState } from "../model/lab-types.ts"
+import * as IntTrie from "../model/int-trie.ts"
+import * as StringMap from "../model/string-map.ts"
+import type { AttachRequest, Container, DriverName, Endpoint, Network } from "../model/types.ts"
+import { Controller, type HostPlan } from "./Controller.ts"
+import { DnsPlan } from "./dns-plan.ts"
+import { type GlobalStore, MemoryStore } from "./global-store.ts"
+import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
+import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges } from "./peers.ts"
+import type { StepFailure } from "./steps.ts"
+import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
 
 /** the underlay joining the Docker hosts: a bridge in its own namespace, each host's eth0 on it */
 const UNDERLAY_BRIDGE = "ul0"
-const underlayAddress = (index: number): string => `198.18.0.${index + 1}/24`
 
 export interface LabOptions {
-  /** Docker hosts, in order; the first is the default for containers */
-  readonly hosts: ReadonlyArray<string>
+  /** Docker hosts, in order (a name, or a name and an underlay address); the first is the default for containers */
+  readonly hosts: ReadonlyArray<string | HostRequest>
   /** a short tag in every namespace name, so concurrent runs never collide and `clean` finds them */
   readonly runId: string
+  /** the underlay's subnet, default 192.168.99.0/24; host N gets its Nth address unless given one */
+  readonly underlay?: string
+  /** the hosts form a swarm (ingress, docker_gwbridge, overlay networks) */
+  readonly swarm?: boolean
+  readonly drivers?: ReadonlyMap<DriverName, Driver>
+  /** the global-scope store; default one in this process's memory */
+  readonly store?: GlobalStore<PeerRecord>
 }
 
+/** what a lab operation touched: the networks, and the containers on each host, whose kernel work may have changed */
+interface Touched {
+  readonly networks: ReadonlyArray<string>
+  readonly containers: (host: number, after: LabState) => ReadonlyArray<string>
+}
+
+const noNames: ReadonlyArray<string> = []
+
 /**
- * Several Docker hosts (one controller each) joined by an underlay. Local-scope networks are made
- * on every host, as a researcher would by running the same `docker network create` everywhere;
- * container names are unique across the lab.
+ * Several Docker hosts on one underlay, as one model LabState (model/lab*.ts) decides them: the
+ * lab's operation decides for every host at once, each host's controller plans what that means
+ * in its kernel, the global-scope store carries the endpoints of swarm networks to the other
+ * hosts (peer events), and all of it runs as one transaction: a refusal anywhere changes
+ * nothing on any host. Container names are unique across the lab.
  */
 export class Lab {
-  private readonly placement = new Map<string, Controller>()
-  private readonly order: string[] = []
+  private current: LabState
+  private readonly relays: ReadonlyArray<PeerRelay>
 
   private constructor(
     readonly kernel: KernelShape,
     readonly controllers: ReadonlyArray<Controller>,
     readonly underlayNs: string,
-  ) {}
+    readonly store: GlobalStore<PeerRecord>,
+    state: LabState,
+  ) {
+    this.current = state
+    this.relays = controllers.map((controller) => new PeerRelay(controller, store))
+  }
 
   static make(kernel: KernelShape, options: LabOptions): Effect.Effect<Lab, CnmError> {
     const prefix = `cnm-${options.runId}`
     const underlayNs = `${prefix}-underlay`
+    const hosts = options.hosts.map((host) => (typeof host === "string" ? { name: host } : host))
+    const request = { hosts, ...(options.underlay === undefined ? {} : { underlay: options.underlay }) }
     return Effect.gen(function* () {
+      const base = model.createLab(request)
+      if (!base.ok) return yield* Effect.fail(base.error)
+      const target = options.swarm === true ? model.createLab({ ...request, swarm: true }) : base
+      if (!target.ok) return yield* Effect.fail(target.error)
       yield* kernel
         .apply([
           { op: "nsAdd", ns: underlayNs },
@@ -44,9 +81,19 @@ export class Lab {
         ])
         .pipe(Effect.mapError((e) => cnmError("KernelError", `underlay: ${e.message}`)))
       const controllers: Controller[] = []
-      for (const [index, host] of options.hosts.entries()) {
-        const hostNs = `${prefix}-${host}`
-        const controller = yield* Controller.make(kernel, { host, hostNs, sandboxPrefix: `${prefix}-c-` })
+      for (const [index, host] of base.value.hosts.entries()) {
+        const hostNs = `${prefix}-${host.name}`
+        const controller = yield* Controller.make(
+          kernel,
+          {
+            host: host.name,
+            hostNs,
+            sandboxPrefix: `${prefix}-c-`,
+            systemPrefix: `${hostNs}-sb-`,
+            ...(options.drivers === undefined ? {} : { drivers: options.drivers }),
+          },
+          base.value,
+        )
         yield* kernel
           .apply([
             {
@@ -57,192 +104,199 @@ export class Lab {
                 name: `ul-${index}`,
                 master: UNDERLAY_BRIDGE,
                 up: true,
+                mtu: UNDERLAY_MTU,
                 group: CNMLAB_LINK_GROUP,
-                peer: { name: "eth0", ns: hostNs },
+                peer: { name: UNDERLAY_DEV, ns: hostNs },
               },
             },
-            { op: "addrAdd", ns: hostNs, dev: "eth0", cidr: underlayAddress(index) },
-            { op: "linkSet", ns: hostNs, name: "eth0", up: true },
+            { op: "addrAdd", ns: hostNs, dev: UNDERLAY_DEV, cidr: `${host.address}/${host.prefix}` },
+            { op: "linkSet", ns: hostNs, name: UNDERLAY_DEV, up: true },
           ])
-          .pipe(Effect.mapError((e) => cnmError("KernelError", `underlay of ${host}: ${e.message}`)))
+          .pipe(Effect.mapError((e) => cnmError("KernelError", `underlay of ${host.name}: ${e.message}`)))
         controllers.push(controller)
       }
-      return new Lab(kernel, controllers, underlayNs)
+      const lab = new Lab(kernel, controllers, underlayNs, options.store ?? new MemoryStore<PeerRecord>(), base.value)
+      if (target.value !== base.value) {
+        // `docker swarm init` and `join`: ingress and docker_gwbridge on every host, each host's ingress sandbox
+        yield* lab.transition(
+          target.value,
+          { networks: [model.ingressNetwork, model.gatewayBridgeNetwork], containers: (host, after) => lab.systemSandboxesOn(host, after) },
+          () => undefined,
+        )
+      }
+      return lab
     })
+  }
+
+  /** the lab as the model holds it: for the report's queries and the predictions */
+  get state(): LabState {
+    return this.current
   }
 
   get hosts(): ReadonlyArray<string> {
     return this.controllers.map((c) => c.host)
   }
 
-  controllerOf(container: string): Controller | undefined {
-    return this.placement.get(container)
+  /** each host's name and underlay address */
+  hostAddresses(): ReadonlyArray<LabHost> {
+    return this.current.hosts
   }
 
-  /** networks as the first host holds them (every host holds the same ones) */
+  controllerOf(container: string): Controller | undefined {
+    const index = StringMap.get(this.current.placement, container)
+    return index === undefined ? undefined : this.controllers[index]
+  }
+
+  hostOf(container: string): string | undefined {
+    return model.hostOf(this.current, container)
+  }
+
+  /** networks as the first host holds them (for a lab whose hosts hold the same ones) */
   networks(): ReadonlyArray<Network> {
     return (this.controllers[0] as Controller).networks()
   }
 
+  /** every network as the report lists it: a local one once per host it is on, with the host; a swarm one once */
+  networkRows(): ReadonlyArray<model.LabNetworkRow> {
+    return model.labNetworks(this.current)
+  }
+
+  /** user containers in creation order */
   containers(): ReadonlyArray<string> {
-    return this.order
+    return IntTrie.values(this.current.containerOrder)
   }
 
-  /** every endpoint, in container creation order, then attach order */
-  endpoints(): ReadonlyArray<Endpoint> {
-    return this.order.flatMap((name) => model.endpointsOf((this.placement.get(name) as Controller).state, name))
+  /** every listed endpoint (no gateway legs, no load balancers), with its host: container creation order, then attach order */
+  endpoints(): ReadonlyArray<model.LabEndpoint> {
+    if (this.listed?.[0] !== this.current) this.listed = [this.current, model.labEndpoints(this.current)]
+    return this.listed[1]
   }
 
-  createNetwork(request: NetworkRequest): Effect.Effect<Network, CnmError> {
-    const [first, ...rest] = this.controllers as [Controller, ...Controller[]]
-    return Effect.gen({ self: this }, function* () {
-      const network = yield* first.createNetwork(request)
-      const made: Controller[] = [first]
-      for (const controller of rest) {
-        const result = yield* Effect.result(controller.createNetwork(request))
-        if (result._tag === "Failure") {
-          for (const c of made) yield* Effect.ignore(c.removeNetwork(request.name))
-          return yield* Effect.fail(result.failure)
-        }
-        made.push(controller)
-      }
-      return network
-    })
+  /** what endpoints() listed, for the state it listed */
+  private listed: readonly [LabState, ReadonlyArray<model.LabEndpoint>] | undefined
+
+  /** the peers a host has programmed for a swarm network, as its peer events told it */
+  peersOf(host: string, network: string): ReadonlyArray<PeerRecord> {
+    const index = this.hosts.indexOf(host)
+    return index < 0 ? [] : (this.relays[index] as PeerRelay).peersOf(network)
   }
 
-  removeNetwork(name: string): Effect.Effect<Network, CnmError> {
-    return Effect.gen({ self: this }, function* () {
-      // refuse before touching any host, so a refusal changes nothing anywhere
-      for (const controller of this.controllers) {
-        const check = model.removeNetwork(controller.state, name)
-        if (!check.ok) return yield* Effect.fail(check.error)
-      }
-      let removed: Network | undefined
-      for (const controller of this.controllers) removed = yield* controller.removeNetwork(name)
-      return removed as Network
-    })
+  /** the namespaces of Docker's own sandboxes on a host (ingress, load balancers), by sandbox name */
+  systemNamespaces(host: string): ReadonlyArray<readonly [string, string]> {
+    const controller = this.controllers.find((c) => c.host === host)
+    return controller === undefined ? [] : controller.ownSandboxes().filter(([name]) => model.isSystemSandbox(name))
   }
 
-  createContainer(request: {
-    readonly name: string
-    readonly host?: string
-    readonly networks?: ReadonlyArray<AttachRequest>
-  }): Effect.Effect<Container, CnmError> {
-    // no Effect.gen on the hot path: a generator per call costs more than the whole model operation
-    return Effect.suspend(() => {
-      const controller = request.host === undefined ? this.controllers[0] : this.controllers.find((c) => c.host === request.host)
-      if (!controller) return Effect.fail(cnmError("InvalidName", `no such host: ${request.host}`))
-      // a name in use on another host (a name taken on this host the model refuses itself)
-      const placed = this.placement.get(request.name)
-      if (placed !== undefined && placed !== controller) {
-        return Effect.fail(cnmError("ContainerNameConflict", `container name "${request.name}" is already in use`))
-      }
-      return controller.createContainer(request).pipe(
-        Effect.map((container) => {
-          this.placement.set(container.name, controller)
-          this.order.push(container.name)
-          return container
-        }),
-      )
-    })
+  /** `docker network create`: an overlay network across the swarm, a local one on each of its hosts (default all) */
+  createNetwork(request: LabNetworkRequest): Effect.Effect<Network, CnmError> {
+    return this.decide(
+      (lab) => model.createLabNetwork(lab, request),
+      () => ({ networks: [request.name], containers: () => noNames }),
+      (rows) => (rows[0] as model.LabNetworkRow).network,
+    )
   }
 
-  /**
-   * Several containers made together, each host's at once (Controller.createContainers): what a
-   * scenario's setup does. All or nothing across hosts.
-   */
-  createContainers(
-    requests: ReadonlyArray<{ readonly name: string; readonly host?: string; readonly networks?: ReadonlyArray<AttachRequest> }>,
-  ): Effect.Effect<ReadonlyArray<Container>, CnmError> {
-    return Effect.gen({ self: this }, function* () {
-      const byHost = new Map<Controller, ContainerRequest[]>()
-      const hostOf = new Map<string, Controller>()
-      for (const request of requests) {
-        const controller = request.host === undefined ? this.controllers[0] : this.controllers.find((c) => c.host === request.host)
-        if (!controller) return yield* Effect.fail(cnmError("InvalidName", `no such host: ${request.host}`))
-        const placed = this.placement.get(request.name) ?? hostOf.get(request.name)
-        if (placed !== undefined && placed !== controller) {
-          return yield* Effect.fail(cnmError("ContainerNameConflict", `container name "${request.name}" is already in use`))
-        }
-        hostOf.set(request.name, controller)
-        const list = byHost.get(controller) ?? []
-        list.push({ name: request.name, ...(request.networks ? { networks: request.networks } : {}) })
-        byHost.set(controller, list)
-      }
-      const made: Array<[Controller, ReadonlyArray<Container>]> = []
-      for (const [controller, list] of byHost) {
-        const result = yield* Effect.result(controller.createContainers(list))
-        if (result._tag === "Failure") {
-          for (const [c, containers] of made) yield* Effect.ignore(c.removeContainers(containers.map((x) => x.name)))
-          return yield* Effect.fail(result.failure)
-        }
-        made.push([controller, result.success])
-      }
-      for (const request of requests) {
-        this.placement.set(request.name, hostOf.get(request.name) as Controller)
-        this.order.push(request.name)
-      }
-      return made.flatMap(([, containers]) => containers)
-    })
+  /** `docker network rm`: with `host`, a local network on that host; without, the network wherever it is */
+  removeNetwork(name: string, host?: string): Effect.Effect<Network, CnmError> {
+    return this.decide(
+      (lab) => model.removeLabNetwork(lab, name, host),
+      () => ({ networks: [name], containers: () => noNames }),
+      (rows) => (rows[0] as model.LabNetworkRow).network,
+    )
   }
 
-  removeContainer(name: string): Effect.Effect<Container, CnmError> {
-    return this.on(name, (c) =>
-      c.removeContainer(name).pipe(
-        Effect.map((container) => {
-          this.placement.delete(name)
-          // from the end: the containers removed most often are the ones created last
-          const at = this.order.lastIndexOf(name)
-          if (at === this.order.length - 1) this.order.pop()
-          else this.order.splice(at, 1)
-          return container
-        }),
-      ),
+  createContainer(request: LabContainerRequest): Effect.Effect<Container, CnmError> {
+    return this.decide(
+      (lab) => model.createLabContainer(lab, request),
+      (made) => this.touching([made.host], [request.name]),
+      (made) => made.container,
     )
   }
 
   /**
-   * Remove several containers with one round of kernel work per host (Controller.removeContainers):
-   * on Linux a thousand containers go in about a second, instead of 20-60 ms each one at a time.
-   * Unknown or repeated names are refused before anything is removed.
+   * Several containers made together, as a scenario's setup makes them. The model decides them
+   * one after the other; the kernel work then goes step by step across all of them (every sandbox
+   * namespace, then every veth, then every address …), which the real kernel does faster than
+   * container after container (measured: 1.1–1.2 against 1.3–1.6 ms per container, bench/linux.ts).
+   * All or nothing across hosts.
+   */
+  createContainers(requests: ReadonlyArray<LabContainerRequest>): Effect.Effect<ReadonlyArray<Container>, CnmError> {
+    return Effect.suspend(() => {
+      let lab = this.current
+      const made: Array<model.LabContainer> = []
+      for (const request of requests) {
+        const outcome = model.createLabContainer(lab, request)
+        if (!outcome.ok) return Effect.fail(outcome.error)
+        made.push(outcome.value)
+        lab = outcome.lab
+      }
+      const touched = this.touching(
+        made.map((m) => m.host),
+        made.map((m) => m.container.name),
+      )
+      return this.transition(lab, touched, () => made.map((m) => m.container))
+    })
+  }
+
+  removeContainer(name: string): Effect.Effect<Container, CnmError> {
+    return this.removeContainers([name]).pipe(Effect.map((removed) => removed[0] as Container))
+  }
+
+  /**
+   * Remove several containers with one round of kernel work: their sandbox namespaces go in a
+   * single apply, so the kernel destroys them together and the wait for their veth peers to go
+   * (20-60 ms per namespace on Linux) is paid once. Unknown or repeated names are refused before
+   * anything is removed. If the kernel refuses midway, the containers whose namespaces are gone
+   * are removed and the others kept, so the model and the kernel still agree.
    */
   removeContainers(names: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Container>, CnmError> {
     return Effect.suspend(() => {
-      const byHost = new Map<Controller, string[]>()
-      const seen = new Set<string>()
+      const before = this.current
+      let lab = before
+      const removed: Array<model.LabContainer> = []
       for (const name of names) {
-        const controller = this.placement.get(name)
-        if (!controller || seen.has(name)) return Effect.fail(cnmError("ContainerNotFound", `No such container: ${name}`))
-        seen.add(name)
-        const group = byHost.get(controller)
-        if (group) group.push(name)
-        else byHost.set(controller, [name])
+        const outcome = model.removeLabContainer(lab, name)
+        if (!outcome.ok) return Effect.fail(outcome.error)
+        removed.push(outcome.value)
+        lab = outcome.lab
       }
-      // what a host removed stays removed even when a later host refuses
-      const forgetRemoved = (controller: Controller, group: ReadonlyArray<string>) =>
-        Effect.sync(() => {
-          const removed = new Set(group.filter((name) => model.container(controller.state, name) === undefined))
-          for (const name of removed) this.placement.delete(name)
-          let kept = 0
-          for (const name of this.order) if (!removed.has(name)) this.order[kept++] = name
-          this.order.length = kept
-        })
-      return Effect.forEach([...byHost], ([controller, group]) =>
-        controller.removeContainers(group).pipe(Effect.ensuring(forgetRemoved(controller, group))),
-      ).pipe(Effect.map((removed) => removed.flat()))
+      const touched = this.touching(
+        removed.map((r) => r.host),
+        removed.map((r) => r.container.name),
+      )
+      return this.transition(lab, touched, () => removed.map((r) => r.container), (failure) =>
+        this.keepOnlyTheGone(before, removed, failure),
+      )
     })
   }
 
   connect(container: string, attach: AttachRequest): Effect.Effect<Endpoint, CnmError> {
-    return this.on(container, (c) => c.connect(container, attach))
+    return this.decide(
+      (lab) => model.connectLab(lab, container, attach),
+      () => this.touching([this.hostOf(container) as string], [container]),
+      (endpoint) => endpoint,
+    )
   }
 
   disconnect(container: string, network: string): Effect.Effect<Endpoint, CnmError> {
-    return this.on(container, (c) => c.disconnect(container, network))
+    return this.decide(
+      (lab) => model.disconnectLab(lab, container, network),
+      () => this.touching([this.hostOf(container) as string], [container]),
+      (endpoint) => endpoint,
+    )
   }
 
   probe(from: string, address: string, trace = false): Effect.Effect<ProbeResult, CnmError> {
     return this.on(from, (c) => c.probe(from, address, trace))
+  }
+
+  /** a real probe from the container to the host's underlay address (its eth0) */
+  probeHost(from: string, host: string, trace = false): Effect.Effect<ProbeResult, CnmError> {
+    return Effect.suspend(() => {
+      const found = this.current.hosts.find((h) => h.name === host)
+      if (found === undefined) return Effect.fail(cnmError("InvalidName", `no such host: ${host}`))
+      return this.probe(from, found.address, trace)
+    })
   }
 
   resolve(from: string, name: string): Effect.Effect<DnsQueryResult, CnmError> {
@@ -250,15 +304,198 @@ export class Lab {
   }
 
   close(): Effect.Effect<void> {
-    return this.kernel.close()
+    return Effect.suspend(() => {
+      for (const relay of this.relays) relay.close()
+      return this.kernel.close()
+    })
   }
 
-  /** route an operation to the container's host (Docker looks the container up first) */
+  // -------------------------------------------------------------------------------------------
+
+  /** route a query to the container's host (Docker looks the container up first) */
   private on<A>(container: string, operation: (controller: Controller) => Effect.Effect<A, CnmError>): Effect.Effect<A, CnmError> {
     // looked up when the effect runs, not when it is built: a composed create-then-connect must work
     return Effect.suspend(() => {
-      const controller = this.placement.get(container)
+      const controller = this.controllerOf(container)
       return controller ? operation(controller) : Effect.fail(cnmError("ContainerNotFound", `No such container: ${container}`))
     })
+  }
+
+  /**
+   * One lab operation: the model decides on the lab as it is when the effect runs; a refusal
+   * changes nothing but Docker's traces (cursors the attempt moved, which the kernel does not hold).
+   */
+  private decide<V, A>(
+    operation: (lab: LabState) => LabOutcome<V>,
+    touched: (value: V) => Touched,
+    result: (value: V) => A,
+  ): Effect.Effect<A, CnmError> {
+    return Effect.suspend(() => {
+      const outcome = operation(this.current)
+      if (!outcome.ok) {
+        if (outcome.lab !== undefined) this.keep(outcome.lab)
+        return Effect.fail(outcome.error)
+      }
+      const value = outcome.value
+      return this.transition(outcome.lab, touched(value), () => result(value))
+    })
+  }
+
+  private keep(lab: LabState): void {
+    this.current = lab
+    for (const controller of this.controllers) controller.keep(lab)
+  }
+
+  /** the containers given on their hosts, with Docker's own sandboxes there (a join or leave can make or take them) */
+  private touching(hosts: ReadonlyArray<string>, names: ReadonlyArray<string>): Touched {
+    const byHost = new Map<number, Array<string>>()
+    const hostNames = this.hosts
+    hosts.forEach((host, i) => {
+      const index = hostNames.indexOf(host)
+      const list = byHost.get(index) ?? []
+      list.push(names[i] as string)
+      byHost.set(index, list)
+    })
+    const swarm = this.current.swarm !== undefined
+    return {
+      networks: noNames,
+      containers: (host, after) => {
+        const own = byHost.get(host) ?? noNames
+        return swarm ? [...own, ...this.systemSandboxesOn(host, after)] : own
+      },
+    }
+  }
+
+  /** Docker's own sandboxes on a host, before the change or after it */
+  private systemSandboxesOn(host: number, after: LabState): ReadonlyArray<string> {
+    const name = (this.current.hosts[host] as LabHost).name
+    const names = new Set<string>()
+    for (const lab of [this.current, after]) for (const sandbox of model.systemSandboxes(lab, name)) names.add(sandbox.name)
+    return [...names]
+  }
+
+  /**
+   * Carry the lab from its current state to `after` on every host: each host's controller plans
+   * its part, the peer records go to the global-scope store (whose watchers turn them into the
+   * other hosts' peer steps), and everything runs as one transaction; on a refusal the kernel
+   * work is rolled back and the store restored, and nothing is kept.
+   */
+  private transition<A>(
+    after: LabState,
+    touched: Touched,
+    result: () => A,
+    recover?: (failure: StepFailure) => Effect.Effect<never, CnmError>,
+  ): Effect.Effect<A, CnmError> {
+    const before = this.current
+    let undoStore: () => void = () => undefined
+    return execute(
+      this.kernel,
+      (): Prepared<A> | CnmError => {
+        const plans: Array<HostPlan | undefined> = []
+        for (let i = 0; i < this.controllers.length; i++) {
+            const controller = this.controllers[i] as Controller
+            if (model.hostStateOf(before, controller.host) === model.hostStateOf(after, controller.host)) {
+              plans.push(undefined)
+              continue
+            }
+          const plan = controller.plan({ before, after, networks: touched.networks, containers: touched.containers(i, after) })
+          if (isRefusal(plan)) return plan
+          plans.push(plan)
+        }
+        const work = this.publish(before, after)
+        undoStore = work.undo
+        const steps: Step[] = []
+        for (const w of work.hosts) for (const s of w.deletes) steps.push(s)
+        for (const plan of plans) if (plan) for (const s of plan.created) steps.push(s)
+        const sandboxes: Array<ReadonlyArray<Step>> = []
+        for (const plan of plans) if (plan) for (const list of plan.sandboxes) sandboxes.push(list)
+        for (const s of sandboxes.length === 1 ? (sandboxes[0] as ReadonlyArray<Step>) : interleave(sandboxes)) steps.push(s)
+        for (const plan of plans) if (plan) for (const s of plan.deleted) steps.push(s)
+        const namespaces = plans.flatMap((plan) => plan?.namespaces ?? [])
+        if (namespaces.length > 0) steps.push({ name: "sandbox.namespace", do: namespaces.map((ns) => ({ op: "nsDel", ns }) as const), undo: [] })
+        for (const w of work.hosts) for (const s of w.adds) steps.push(s)
+        const dns: ResolverPlan[] = []
+        this.controllers.forEach((controller, i) => {
+          const own = plans[i]?.dns
+          const peers = work.hosts[i]?.dns
+          const plan = own !== undefined && peers !== undefined ? DnsPlan.merge([own, peers]) : (own ?? peers)
+          if (plan !== undefined) dns.push({ resolver: controller.hostNs, plan })
+        })
+        return {
+          steps,
+          ...(dns.length > 0 ? { dns } : {}),
+          commit: () => {
+            this.controllers.forEach((controller, i) => {
+              const plan = plans[i]
+              if (plan) plan.commit()
+              else controller.keep(after)
+            })
+            for (const w of work.hosts) w.commit()
+            this.current = after
+            return result()
+          },
+        }
+      },
+      (failure) => {
+        undoStore()
+        return recover === undefined ? Effect.fail(kernelFailure(failure)) : recover(failure)
+      },
+    )
+  }
+
+  /** the peer records the change publishes, and the work each host's watch makes of them */
+  private publish(before: LabState, after: LabState): { hosts: ReadonlyArray<PeerWork>; undo: () => void } {
+    const changes = peerChanges(before, after)
+    if (changes.length === 0) return { hosts: [], undo: () => undefined }
+    const inverse = inverseOf(this.store, changes)
+    this.store.apply(changes)
+    const hosts = this.relays.map((relay) => relay.take(before, after))
+    return {
+      hosts,
+      undo: () => {
+        this.store.apply(inverse)
+        for (const relay of this.relays) relay.discard()
+      },
+    }
+  }
+
+  /**
+   * After removeContainers failed: a refused leave step was rolled back and nothing is kept; a
+   * refused namespace deletion leaves the namespaces deleted before it gone, and those containers
+   * (only those) are removed from the model, their names from the embedded DNS.
+   */
+  private keepOnlyTheGone(
+    before: LabState,
+    removed: ReadonlyArray<model.LabContainer>,
+    failure: StepFailure,
+  ): Effect.Effect<never, CnmError> {
+    const refused = Effect.fail(kernelFailure(failure))
+    if (failure.step !== "sandbox.namespace") return refused
+    return this.kernel.namespaces().pipe(
+      Effect.flatMap((existing) => {
+        const left = new Set(existing)
+        let lab = before
+        const gone: Array<model.LabContainer> = []
+        for (const r of removed) {
+          const controller = this.controllerOf(r.container.name) as Controller
+          const ns = controller.sandboxOf(r.container.name)
+          if (ns === undefined || ns === controller.hostNs || left.has(ns)) continue
+          const outcome = model.removeLabContainer(lab, r.container.name)
+          if (!outcome.ok) continue
+          gone.push(r)
+          lab = outcome.lab
+        }
+        const updates = this.controllers.flatMap((controller) => {
+          const mine = gone.filter((r) => r.host === controller.host).map((r) => r.container.name)
+          const remove = mine.flatMap((name) => controller.namesOf(name))
+          controller.forgetGone(mine, lab)
+          return remove.length === 0 ? [] : [this.kernel.updateDns({ resolver: controller.hostNs, remove })]
+        })
+        this.current = lab
+        return Effect.all(updates, { discard: true })
+      }),
+      Effect.ignore,
+      Effect.andThen(refused),
+    )
   }
 }

@@ -1,6 +1,7 @@
 import type { Capabilities, LinkKind, LinkSpec } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
 import { toKernelError } from "./errors.ts"
+import { probeEsp } from "./esp.ts"
 import { Firewall } from "./firewall.ts"
 import { linkAdd } from "./links.ts"
 import { NamespaceTable } from "./namespaces.ts"
@@ -15,6 +16,8 @@ export interface FeatureCheck {
 export interface MeasuredFeatures {
   readonly links: Readonly<Record<LinkKind, FeatureCheck>>
   readonly firewall: FeatureCheck
+  /** IPsec ESP states (Docker's encrypted overlay) */
+  readonly esp: FeatureCheck
 }
 
 let scratchCounter = 0
@@ -44,6 +47,7 @@ const TRIALS: ReadonlyArray<LinkSpec> = [
   // a veth end as parent: it is the one kind every machine that runs cnmlab has
   { kind: "macvlan", name: "t-macvlan", parent: "t-veth0", mode: "bridge" },
   { kind: "ipvlan", name: "t-ipvlan", parent: "t-veth0", mode: "l2" },
+  { kind: "vlan", name: "t-vlan", parent: "t-veth0", id: 10 },
 ]
 
 const tryStep = (fn: () => void): FeatureCheck => {
@@ -85,7 +89,7 @@ export const measureFeatures = (native: NetnsAddon): Promise<MeasuredFeatures> =
         firewallCheck = { ok: false, detail: toKernelError(error).message }
       }
     }
-    return { links, firewall: firewallCheck }
+    return { links, firewall: firewallCheck, esp: await probeEsp(ns) }
   })
 
 export const capabilitiesFrom = (features: MeasuredFeatures): Capabilities => ({
@@ -95,7 +99,9 @@ export const capabilitiesFrom = (features: MeasuredFeatures): Capabilities => ({
   macvlan: features.links.macvlan.ok,
   ipvlan: features.links.ipvlan.ok,
   dummy: features.links.dummy.ok,
+  vlan: features.links.vlan.ok,
   firewall: features.firewall.ok,
+  esp: features.esp.ok,
 })
 
 /** brings lo up in a namespace (its 127.0.0.1/8 and local routes appear with it) */

@@ -46,6 +46,13 @@ export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
         checks.push(check(`kernel: ${kind}`, result.ok, result.ok ? result.detail : linkKindDetail(kind, result.detail)))
       }
       checks.push(check("kernel: nftables", features.firewall.ok, features.firewall.detail))
+      checks.push(
+        check(
+          "kernel: esp",
+          features.esp.ok,
+          features.esp.ok ? features.esp.detail : `${features.esp.detail}: encrypted overlay networks cannot carry traffic between hosts here`,
+        ),
+      )
     } catch (error) {
       checks.push(check("kernel: link kinds", false, (error as Error).message))
     }
@@ -82,7 +89,7 @@ export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
 const linkKindDetail = (kind: string, detail: string): string => {
   if (!/EOPNOTSUPP/.test(detail)) return detail
   const said = /\(([^()]+)\)\s*$/.exec(detail)?.[1] ?? "EOPNOTSUPP"
-  return `not in this kernel ("${said}"): scenarios that need ${kind} links fail here; modprobe ${kind} if it is built as a module`
+  return `not in this kernel ("${said}"): scenarios that need ${kind} links fail here; modprobe ${kind === "vlan" ? "8021q" : kind} if it is built as a module`
 }
 
 /** what the ledger says: runs in progress, namespaces dead runs left, and cnm- namespaces that are not ours */

@@ -7,6 +7,7 @@ import {
   IFLA_INFO,
   IFLA_IPVLAN,
   IFLA_MACVLAN_MODE,
+  IFLA_VLAN_ID,
   IFLA_VXLAN,
   IPVLAN_FLAG,
   IPVLAN_MODE,
@@ -99,12 +100,14 @@ const linkInfo = (kind: string, data: ReadonlyArray<Uint8Array> = []): Buffer =>
 const ONE_QUEUE_EACH_WAY: ReadonlyArray<Buffer> = [attrU32(IFLA.NUM_TX_QUEUES, 1), attrU32(IFLA.NUM_RX_QUEUES, 1)]
 
 /**
- * RTM_NEWLINK (create, exclusive) for any LinkSpec. A veth's peer and a macvlan/ipvlan with
+ * RTM_NEWLINK (create, exclusive) for any LinkSpec. A veth's peer and a macvlan/ipvlan/vxlan with
  * targetNs are created directly inside their namespace (IFLA_NET_NS_FD), never moved afterwards.
+ * The kernel hands such a device's newlink the namespace the request came from: a macvlan's
+ * parent is looked up there, and a vxlan keeps its UDP socket there.
  */
 export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec): void => {
   const channel = namespaces.channel(ns)
-  const targetNs = link.kind === "macvlan" || link.kind === "ipvlan" ? link.targetNs : undefined
+  const targetNs = link.kind === "macvlan" || link.kind === "ipvlan" || link.kind === "vxlan" ? link.targetNs : undefined
   const movesAway = targetNs !== undefined && targetNs !== ns
   const common: Buffer[] = [attrString(IFLA.IFNAME, link.name), attrU32(IFLA.GROUP, link.group ?? CNMLAB_LINK_GROUP)]
   if (link.mac) common.push(attrMac(IFLA.ADDRESS, link.mac))
@@ -122,6 +125,13 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
       )
     if (master) retryIfStale(namespaces, ns, ["EINVAL"], request)
     else request()
+  }
+  // created in targetNs: the master (an index there) is set once it is there
+  const sendToTarget = (attrs: ReadonlyArray<Buffer>): void => {
+    if (!movesAway) return send(attrs)
+    withNsFd(namespaces, targetNs, (fd) => send([attrU32(IFLA.NET_NS_FD, fd), ...attrs]))
+    namespaces.join(ns, targetNs)
+    if (link.master) linkSet(namespaces, targetNs, link.name, { master: link.master })
   }
   // a link made under a name some earlier lookup saw is a new link
   namespaces.forgetIndexes(ns, link.name)
@@ -157,7 +167,13 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
       if (link.local) data.push(attrIpv4(IFLA_VXLAN.LOCAL, link.local))
       if (link.dev) data.push(attrU32(IFLA_VXLAN.LINK, linkIndex(namespaces, ns, link.dev)))
       if (link.learning !== undefined) data.push(attrU8(IFLA_VXLAN.LEARNING, link.learning ? 1 : 0))
-      return send([linkInfo("vxlan", data)])
+      if (link.proxy !== undefined) data.push(attrU8(IFLA_VXLAN.PROXY, link.proxy ? 1 : 0))
+      return sendToTarget([linkInfo("vxlan", data)])
+    }
+    case "vlan": {
+      if (!Number.isInteger(link.id)) throw Object.assign(new Error(`vlan ${link.name}: missing VLAN id`), { code: "EINVAL" })
+      const parent = attrU32(IFLA.LINK, linkIndex(namespaces, ns, link.parent))
+      return send([parent, linkInfo("vlan", [attrU16(IFLA_VLAN_ID, link.id)])])
     }
     case "macvlan":
     case "ipvlan": {
@@ -169,11 +185,7 @@ export const linkAdd = (namespaces: NamespaceTable, ns: string, link: LinkSpec):
               attrU16(IFLA_IPVLAN.MODE, IPVLAN_MODE[link.mode]),
               ...(link.flag ? [attrU16(IFLA_IPVLAN.FLAGS, IPVLAN_FLAG[link.flag])] : []),
             ])
-      if (!movesAway) return send([parent, info])
-      withNsFd(namespaces, targetNs, (fd) => send([parent, attrU32(IFLA.NET_NS_FD, fd), info]))
-      namespaces.join(ns, targetNs)
-      if (link.master) linkSet(namespaces, targetNs, link.name, { master: link.master })
-      return
+      return sendToTarget([parent, info])
     }
   }
 }

@@ -11,6 +11,7 @@ import {
   IFLA_BRPORT_STATE,
   IFLA,
   IFLA_INFO,
+  IFLA_VLAN_ID,
   IFLA_VXLAN,
   NDA,
   NTF,
@@ -35,13 +36,14 @@ import {
   readIpv4,
   readMac,
   readString,
+  readU16,
   readU32,
   readU8,
   rtgenmsg,
   rtmsg,
 } from "./netlink/wire.ts"
 
-const KINDS: ReadonlySet<string> = new Set<LinkKind>(["veth", "bridge", "dummy", "vxlan", "macvlan", "ipvlan"])
+const KINDS: ReadonlySet<string> = new Set<LinkKind>(["veth", "bridge", "dummy", "vxlan", "macvlan", "ipvlan", "vlan"])
 
 /** one link as the kernel dumps it, before names are resolved */
 export interface RawLink {
@@ -60,6 +62,7 @@ export interface RawLink {
   readonly linkNetnsid?: number
   readonly vni?: number
   readonly vxlanDevIndex?: number
+  readonly vlanId?: number
   /** a bridge port's STP state (BR_STATE) */
   readonly portState?: number
 }
@@ -84,6 +87,7 @@ export const dumpLinks = (namespaces: NamespaceTable, ns: string): RawLink[] =>
       const remoteNs = linkNetnsid !== undefined && linkNetnsid >= 0
       const vni = readU32(vxlan?.get(IFLA_VXLAN.ID))
       const vxlanDevIndex = readU32(vxlan?.get(IFLA_VXLAN.LINK))
+      const vlanId = kindName === "vlan" && data ? readU16(parseAttrs(data).get(IFLA_VLAN_ID)) : undefined
       const slaveData = readString(infoAttrs?.get(IFLA_INFO.SLAVE_KIND)) === "bridge" ? infoAttrs?.get(IFLA_INFO.SLAVE_DATA) : undefined
       const portState = slaveData ? readU8(parseAttrs(slaveData).get(IFLA_BRPORT_STATE)) : undefined
       return {
@@ -101,6 +105,7 @@ export const dumpLinks = (namespaces: NamespaceTable, ns: string): RawLink[] =>
         ...(remoteNs ? { linkNetnsid } : {}),
         ...(vni !== undefined ? { vni } : {}),
         ...(vxlanDevIndex ? { vxlanDevIndex } : {}),
+        ...(vlanId !== undefined ? { vlanId } : {}),
         ...(portState !== undefined ? { portState } : {}),
       }
     })
@@ -155,9 +160,10 @@ export const readLinks = (namespaces: NamespaceTable, ns: string): LinkState[] =
     const master = l.masterIndex !== undefined ? byIndex.get(l.masterIndex)?.name : undefined
     const linked = target(l)
     const parent =
-      l.kind === "macvlan" || l.kind === "ipvlan"
+      l.kind === "macvlan" || l.kind === "ipvlan" || l.kind === "vlan"
         ? linked?.name
-        : l.kind === "vxlan" && l.vxlanDevIndex !== undefined
+        : // an index in the vxlan's own namespace only when its socket is there too
+          l.kind === "vxlan" && l.vxlanDevIndex !== undefined && l.linkNetnsid === undefined
           ? byIndex.get(l.vxlanDevIndex)?.name
           : undefined
     return [
@@ -173,6 +179,7 @@ export const readLinks = (namespaces: NamespaceTable, ns: string): LinkState[] =
         ...(l.kind === "veth" && linked ? { peer: linked } : {}),
         ...(parent ? { parent } : {}),
         ...(l.kind === "vxlan" && l.vni !== undefined ? { vni: l.vni } : {}),
+        ...(l.vlanId !== undefined ? { vlanId: l.vlanId } : {}),
       },
     ]
   })

@@ -22,7 +22,9 @@ export interface Teardown {
  * namespaces, not all of them; the rest are asked only for ids still unnamed.
  */
 export const observersOf = (namespaces: NamespaceTable, ns: string): Teardown[] => {
-  const crossing = dumpLinks(namespaces, ns).filter((l) => l.linkNetnsid !== undefined && l.linkIndex !== undefined)
+  // only a veth's far end goes with the namespace: a macvlan's parent or the link a vxlan made
+  // from another namespace names stays there (waiting for it would wait out the bound)
+  const crossing = dumpLinks(namespaces, ns).filter((l) => l.kind === "veth" && l.linkNetnsid !== undefined && l.linkIndex !== undefined)
   if (crossing.length === 0) return []
   const unnamed = new Set(crossing.map((l) => l.linkNetnsid as number))
   const names = new Map<number, string>()

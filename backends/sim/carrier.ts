@@ -3,7 +3,7 @@ import type { SimLink } from "./state.ts"
 /**
  * Operational state (IFF_LOWER_UP), computed when asked rather than stored, because it depends on
  * other links that change independently: a veth has carrier only when both ends are up (Linux
- * shows NO-CARRIER otherwise), a macvlan/ipvlan follows its parent, a bridge has carrier when it
+ * shows NO-CARRIER otherwise), a macvlan/ipvlan/vlan follows its parent, a bridge has carrier when it
  * has no ports or when one of its ports has (measured: an empty bridge that is up shows LOWER_UP).
  */
 export const hasCarrier = (link: SimLink): boolean => {
@@ -13,6 +13,7 @@ export const hasCarrier = (link: SimLink): boolean => {
       return link.peer !== undefined && link.peer.up
     case "macvlan":
     case "ipvlan":
+    case "vlan":
       return link.lower !== undefined && hasCarrier(link.lower)
     case "bridge": {
       const ports = link.bridge?.ports

@@ -3,7 +3,7 @@ import { isLocalAddress } from "./addresses.ts"
 import { hasCarrier } from "./carrier.ts"
 import { type FwPacket, passesHook } from "./firewall.ts"
 import { formatIpv4, INVALID, inPrefix, isLoopbackAddress, networkOf } from "./ipv4.ts"
-import { sendFrame } from "./l2.ts"
+import { type Frame, receiveFrame, type Sink, sendFrame } from "./l2.ts"
 import { BROADCAST_MAC } from "./random.ts"
 import { lookupRoute } from "./routes.ts"
 import type { SimLink, SimNamespace, SimRoute } from "./state.ts"
@@ -224,16 +224,10 @@ const resolve = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, se
   }
   let answer: string | undefined
   let blockedOnTheWay: Failure | undefined
-  const request = { srcMac: dev.mac, dstMac: BROADCAST_MAC, packet: undefined, arpTarget: nextHop }
-  sendFrame(walk, dev, request, (endpoint, blocked) => {
-    if (endpoint === dev || !answersArpFor(endpoint, nextHop)) return false
-    if (blocked !== undefined) {
-      blockedOnTheWay ??= blocked
-      return false
-    }
-    const reply = { srcMac: endpoint.mac, dstMac: dev.mac, packet: undefined, arpTarget: sender }
+  // the reply (from `mac`) made it back to the asker
+  const reachedAsker = (mac: string, send: (reply: Frame, sink: Sink) => void): boolean => {
     let backHome = false
-    sendFrame(walk, endpoint, reply, (asker, blockedBack) => {
+    send({ srcMac: mac, dstMac: dev.mac, packet: undefined, arpTarget: sender }, (asker, blockedBack) => {
       if (asker !== dev) return false
       if (blockedBack !== undefined) {
         blockedOnTheWay ??= blockedBack
@@ -242,9 +236,25 @@ const resolve = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, se
       backHome = true
       return true
     })
-    if (backHome) answer = endpoint.mac
+    if (backHome) answer = mac
     return backHome
-  })
+  }
+  const request = { srcMac: dev.mac, dstMac: BROADCAST_MAC, packet: undefined, arpTarget: nextHop }
+  sendFrame(
+    walk,
+    dev,
+    request,
+    (endpoint, blocked) => {
+      if (endpoint === dev || !answersArpFor(endpoint, nextHop)) return false
+      if (blocked !== undefined) {
+        blockedOnTheWay ??= blocked
+        return false
+      }
+      return reachedAsker(endpoint.mac, (reply, sink) => sendFrame(walk, endpoint, reply, sink))
+    },
+    // a vxlan with proxy ARP answers for a remote endpoint: the reply comes out of the vxlan
+    (vxlan, mac) => reachedAsker(mac, (reply, sink) => receiveFrame(walk, vxlan, reply, sink)),
+  )
   if (answer !== undefined) {
     if (walk.trace !== undefined) walk.hop(ns, dev, `arp ${formatIpv4(nextHop)} is-at ${answer}`)
     if (dev.arpCache === undefined) dev.arpCache = new Map()

@@ -9,8 +9,10 @@ import { Failure, linkDown, newPacket, type Packet, type Walk } from "./walk.ts"
 
 /**
  * Layer 2: where a frame put on a device ends up. veth pairs, bridges (learning, flooding,
- * static FDB entries, the bridge-family forward hook), macvlan/ipvlan children of one parent, and
- * vxlan (FDB towards remote VTEPs, carried as UDP over the underlay by the IP walk).
+ * static FDB entries, the bridge-family forward hook), macvlan/ipvlan children of one parent,
+ * 802.1Q sub-interfaces (a tagged frame passes bridges and veths as it is and reaches only the
+ * sub-interface of its tag), and vxlan (FDB towards remote VTEPs, carried as UDP over the
+ * underlay by the IP walk; with proxy on, ARP requests are answered from its neighbours).
  *
  * A frame that meets a failure (a down link, a drop rule) keeps going "in the shadow": it delivers
  * nothing, but when it reaches a device that would have taken it, the sink learns why it did not
@@ -24,10 +26,18 @@ export interface Frame {
   readonly packet: Packet | undefined
   /** ARP: the address asked for (request) or the asker's address (reply); INVALID for IP */
   readonly arpTarget: number
+  /** the 802.1Q tag it carries on the wire; absent: untagged */
+  readonly vlan?: number
 }
 
 /** an L3 device the frame reached; `blocked` says why it cannot really be there */
 export type Sink = (endpoint: SimLink, blocked: Failure | undefined) => boolean
+
+/**
+ * a vxlan with proxy on answers an ARP request itself: `mac` is its neighbour entry's answer, and
+ * the reply comes back out of `device`; true when it reached the asker
+ */
+export type ProxyAnswer = (device: SimLink, mac: string) => boolean
 
 class Flight {
   /** loop guard: links reached cleanly, and links reached only past a failure */
@@ -39,7 +49,14 @@ class Flight {
     private readonly walk: Walk,
     private readonly frame: Frame,
     private readonly sink: Sink,
+    private readonly proxy: ProxyAnswer | undefined,
   ) {}
+
+  /** the same frame with another tag (or none), going on from here */
+  private retagged(vlan: number | undefined): Flight {
+    const { vlan: _old, ...untagged } = this.frame
+    return new Flight(this.walk, vlan === undefined ? untagged : { ...untagged, vlan }, this.sink, this.proxy)
+  }
 
   private firstVisit(link: SimLink, blocked: Failure | undefined): boolean {
     if (this.reached.has(link)) return false
@@ -71,15 +88,30 @@ class Flight {
         return this.macvlanSend(link, blocked)
       case "ipvlan":
         return this.ipvlanSend(link, blocked)
+      case "vlan": {
+        const lower = link.lower
+        if (lower === undefined || link.vlanId === undefined) return false
+        if (!hasCarrier(lower)) blocked ??= linkDown(link, `parent ${lower.name} has no carrier`)
+        return this.retagged(link.vlanId).transmit(lower, blocked)
+      }
       default:
         return false
     }
   }
 
   /** the frame comes in on `link` from its wire */
-  private arrive(link: SimLink, blocked: Failure | undefined): boolean {
+  arrive(link: SimLink, blocked: Failure | undefined): boolean {
     if (!this.firstVisit(link, blocked)) return false
     if (!link.up) blocked ??= linkDown(link, "is down")
+    const tag = this.frame.vlan
+    if (tag !== undefined) {
+      // vlan_do_receive comes before any rx handler: the sub-interface of the tag takes it untagged;
+      // a bridge without one passes it on as it is (VLAN-unaware); anything else drops it
+      const sub = link.uppers?.find((upper) => upper.kind === "vlan" && upper.vlanId === tag)
+      if (sub !== undefined) return this.retagged(undefined).arrive(sub, blocked)
+      if (link.master !== undefined) return this.bridgeReceive(link.master, link, blocked)
+      return false
+    }
     if (link.master !== undefined) return this.bridgeReceive(link.master, link, blocked)
     if (hasChildren(link)) return this.parentReceive(link, blocked)
     return this.offer(link, blocked)
@@ -113,8 +145,11 @@ class Flight {
     if (!bridgeLink.up) blocked ??= linkDown(bridgeLink, "bridge is down")
     if (blocked === undefined) bridge.learned.set(this.frame.srcMac, inPort)
     const dst = this.frame.dstMac
-    // frames for the bridge itself (and for macvlan/ipvlan children stacked on it) go up, broadcasts too
-    if (hasChildren(bridgeLink)) {
+    // frames for the bridge itself (and for macvlan/ipvlan children stacked on it) go up, broadcasts
+    // too; a tagged frame is only switched
+    if (this.frame.vlan !== undefined) {
+      // flooded or forwarded below
+    } else if (hasChildren(bridgeLink)) {
       if (this.parentReceive(bridgeLink, blocked)) return true
       if (dst !== BROADCAST_MAC && ownedByParentOrChild(bridgeLink, dst)) return false
     } else if (dst === BROADCAST_MAC || dst === bridgeLink.mac) {
@@ -180,6 +215,12 @@ class Flight {
   private parentReceive(parent: SimLink, blocked: Failure | undefined): boolean {
     const dst = this.frame.dstMac
     const children = parent.uppers ?? []
+    // passthru: the parent is promiscuous and hands everything to its one child, keeping nothing
+    for (const child of children) {
+      if (child.kind === "macvlan" && child.macvlanMode === "passthru") {
+        return this.firstVisit(child, blocked) && this.offer(child, child.up ? blocked : (blocked ?? linkDown(child, "is down")))
+      }
+    }
     if (dst === BROADCAST_MAC) {
       if (this.offer(parent, blocked)) return true
       for (const child of children) {
@@ -251,15 +292,17 @@ class Flight {
     const config = vxlan.vxlan
     // a frame that has already failed is not worth a tunnel
     if (config === undefined || blocked !== undefined || !vxlan.up) return false
+    if (config.proxy && this.frame.packet === undefined) return this.proxyArp(vxlan)
     for (const remote of remoteVteps(vxlan, this.frame.dstMac)) {
       const outer = newPacket(config.local === INVALID ? 0 : config.local, remote, "udp", 0, config.port, false, true, undefined)
       if (this.walk.trace !== undefined) this.walk.hop(vxlan.ns, vxlan, `vxlan ${config.vni} encapsulate to ${formatIpv4(remote)}:${config.port}`)
-      const reached = sendFromNamespace(this.walk, vxlan.ns, outer)
+      // the datagram leaves from the namespace of the vxlan's socket, which may not be the device's
+      const reached = sendFromNamespace(this.walk, config.net, outer)
       if (reached instanceof Failure) {
         this.walk.hidden ??= new Failure(reached.reason, `vxlan ${config.vni} underlay: ${reached.detail}`)
         continue
       }
-      const receiver = vxlanFor(reached.links.values(), config.vni, config.port)
+      const receiver = vxlanFor(reached.vxlanSockets ?? [], config.vni, config.port)
       if (receiver === undefined) {
         this.walk.hidden ??= new Failure("no-answer", `${reached.name}: no vxlan ${config.vni} on port ${config.port}`)
         continue
@@ -272,6 +315,22 @@ class Flight {
       if (this.arrive(receiver, undefined)) return true
     }
     return false
+  }
+
+  /**
+   * arp_reduce: no ARP crosses the tunnel. A request for an address the device has a neighbour
+   * entry for is answered on the spot; any other request, and every reply, ends here.
+   */
+  private proxyArp(vxlan: SimLink): boolean {
+    if (this.frame.dstMac !== BROADCAST_MAC || this.proxy === undefined) return false
+    const target = this.frame.arpTarget
+    const neighbour = vxlan.ns.neighbours?.find((entry) => entry.dev === vxlan && entry.ip === target)
+    if (neighbour === undefined) {
+      if (this.walk.trace !== undefined) this.walk.hop(vxlan.ns, vxlan, `proxy arp: no neighbour ${formatIpv4(target)}`)
+      return false
+    }
+    if (this.walk.trace !== undefined) this.walk.hop(vxlan.ns, vxlan, `proxy arp ${formatIpv4(target)} is-at ${neighbour.mac}`)
+    return this.proxy(vxlan, neighbour.mac)
   }
 }
 
@@ -293,7 +352,7 @@ const ipvlanOwner = (parent: SimLink, address: number): SimLink | undefined => {
   return undefined
 }
 
-const vxlanFor = (links: Iterable<SimLink>, vni: number, port: number): SimLink | undefined => {
+const vxlanFor = (links: ReadonlyArray<SimLink>, vni: number, port: number): SimLink | undefined => {
   for (const link of links) {
     if (link.vxlan !== undefined && link.vxlan.vni === vni && link.vxlan.port === port && link.up) return link
   }
@@ -325,6 +384,13 @@ const emptyFwPacket = (): FwPacket => ({
   ct: undefined,
 })
 
-/** puts `frame` on `from`'s wire; the sink sees every L3 device that takes it, until it says stop */
-export const sendFrame = (walk: Walk, from: SimLink, frame: Frame, sink: Sink): boolean =>
-  new Flight(walk, frame, sink).transmit(from, undefined)
+/**
+ * puts `frame` on `from`'s wire; the sink sees every L3 device that takes it, until it says stop.
+ * `proxy` takes the answers of vxlans that answer ARP themselves.
+ */
+export const sendFrame = (walk: Walk, from: SimLink, frame: Frame, sink: Sink, proxy?: ProxyAnswer): boolean =>
+  new Flight(walk, frame, sink, proxy).transmit(from, undefined)
+
+/** `frame` comes in on `on` as if from its wire (a reply a device made up itself) */
+export const receiveFrame = (walk: Walk, on: SimLink, frame: Frame, sink: Sink): boolean =>
+  new Flight(walk, frame, sink, undefined).arrive(on, undefined)

@@ -36,7 +36,9 @@ export const allCapabilities: Capabilities = {
   macvlan: true,
   ipvlan: true,
   dummy: true,
+  vlan: true,
   firewall: true,
+  esp: true,
 }
 
 const DEFAULT_SEED = 0x636e6c62

@@ -104,7 +104,7 @@ export const linkAdd = (machine: SimMachine, op: LinkAddOp): Outcome => {
   const invalidName = checkLinkName(op, spec.name)
   if (invalidName) return invalidName
   let home = ns
-  if ((spec.kind === "macvlan" || spec.kind === "ipvlan") && spec.targetNs !== undefined) {
+  if ((spec.kind === "macvlan" || spec.kind === "ipvlan" || spec.kind === "vxlan") && spec.targetNs !== undefined) {
     const target = namespaceOf(machine, spec.targetNs)
     if (target === undefined) return noNamespace(op, spec.targetNs)
     home = target
@@ -168,14 +168,33 @@ export const linkAdd = (machine: SimMachine, op: LinkAddOp): Outcome => {
       const maxMtu = underlay === undefined ? MAX_MTU : underlay.mtu - VXLAN_OVERHEAD
       const refused = checkMtu(op, spec.mtu, maxMtu)
       if (refused) return refused
-      for (const other of ns.links.values()) {
+      // vxlan_vni_in_use: the VNI and port are taken per socket namespace, wherever the devices are
+      for (const other of ns.vxlanSockets ?? []) {
         if (other.vxlan !== undefined && other.vxlan.vni === spec.vni && other.vxlan.port === port) {
           return refuse(op, "EEXIST", `a VXLAN device with VNI ${spec.vni} exists`)
         }
       }
-      link = newLink(machine, ns, spec.name, "vxlan", spec.mac, spec.mtu ?? (underlay === undefined ? 1500 : underlay.mtu - VXLAN_OVERHEAD))
-      link.vxlan = { vni: spec.vni, port, local, learning: spec.learning ?? true }
+      link = newLink(machine, home, spec.name, "vxlan", spec.mac, spec.mtu ?? (underlay === undefined ? 1500 : underlay.mtu - VXLAN_OVERHEAD))
+      link.vxlan = { vni: spec.vni, port, local, learning: spec.learning ?? true, proxy: spec.proxy ?? false, net: ns }
+      if (ns.vxlanSockets === undefined) ns.vxlanSockets = [link]
+      else ns.vxlanSockets.push(link)
       if (underlay !== undefined) stackOn(link, underlay)
+      break
+    }
+    case "vlan": {
+      const parent = linkOf(ns, spec.parent)
+      if (parent === undefined) return noDevice(op, ns, spec.parent)
+      // NETIF_F_VLAN_CHALLENGED
+      if (parent.kind === "loopback") return refuse(op, "EOPNOTSUPP", `VLANs not supported on ${spec.parent}`)
+      if (!Number.isInteger(spec.id) || spec.id < 0 || spec.id >= 4095) return refuse(op, "ERANGE", `invalid VLAN id ${spec.id}`)
+      if (parent.uppers?.some((upper) => upper.kind === "vlan" && upper.vlanId === spec.id)) {
+        return refuse(op, "EEXIST", `${spec.parent} already has VLAN ${spec.id}`)
+      }
+      const refused = checkMtu(op, spec.mtu, parent.mtu)
+      if (refused) return refused
+      link = newLink(machine, ns, spec.name, "vlan", spec.mac ?? parent.mac, spec.mtu ?? parent.mtu)
+      link.vlanId = spec.id
+      stackOn(link, parent)
       break
     }
     case "macvlan":
@@ -189,10 +208,12 @@ export const linkAdd = (machine: SimMachine, op: LinkAddOp): Outcome => {
       if (spec.kind === "macvlan") {
         const siblings = lower.uppers?.filter((upper) => upper.kind === "macvlan") ?? []
         if (siblings.some((sibling) => sibling.macvlanMode === "passthru") || (spec.mode === "passthru" && siblings.length > 0)) {
-          return refuse(op, "EBUSY", `${lower.name}: passthru mode allows a single macvlan`)
+          // measured on 6.18: EINVAL both ways (a second child of a passthru one, a passthru child of a parent that has one)
+          return refuse(op, "EINVAL", `${lower.name}: passthru mode allows a single macvlan`)
         }
       }
-      const mac = spec.kind === "ipvlan" ? lower.mac : spec.mac
+      // ipvlan children share their parent's MAC; a passthru macvlan inherits it, whatever was asked (measured)
+      const mac = spec.kind === "ipvlan" || (spec.kind === "macvlan" && spec.mode === "passthru") ? lower.mac : spec.mac
       link = newLink(machine, home, spec.name, spec.kind, mac, spec.mtu ?? lower.mtu)
       if (spec.kind === "macvlan") link.macvlanMode = spec.mode
       else {
@@ -239,6 +260,11 @@ export const deleteLink = (link: SimLink): void => {
   if (link.bridge !== undefined) for (const port of link.bridge.ports.slice()) release(port)
   if (link.master !== undefined) release(link)
   if (link.uppers !== undefined) for (const upper of [...link.uppers]) deleteLink(upper)
+  const sockets = link.vxlan?.net.vxlanSockets
+  if (sockets !== undefined) {
+    const at = sockets.indexOf(link)
+    if (at >= 0) sockets.splice(at, 1)
+  }
   const lower = link.lower
   if (lower?.uppers !== undefined) {
     const at = lower.uppers.indexOf(link)
@@ -275,7 +301,7 @@ export const linkDelGroup = (machine: SimMachine, op: KernelOp & { readonly op: 
 
 const maxMtuOf = (link: SimLink): number => {
   if (link.kind === "vxlan" && link.lower !== undefined) return link.lower.mtu - VXLAN_OVERHEAD
-  if ((link.kind === "macvlan" || link.kind === "ipvlan") && link.lower !== undefined) return link.lower.mtu
+  if ((link.kind === "macvlan" || link.kind === "ipvlan" || link.kind === "vlan") && link.lower !== undefined) return link.lower.mtu
   return MAX_MTU
 }
 

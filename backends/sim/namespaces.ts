@@ -6,7 +6,8 @@ import { type SimMachine, type SimNamespace, SimNamespace as Namespace } from ".
 /**
  * Namespaces. A new one holds only `lo` (index 1, down, mtu 65536, all-zero MAC). Deleting one
  * destroys its links the way cleanup_net does: veth peers in other namespaces go too, and so do
- * macvlan/ipvlan children living elsewhere whose parent was here.
+ * macvlan/ipvlan children living elsewhere whose parent was here, and vxlans living elsewhere
+ * whose socket was here (vxlan_destroy_tunnels).
  */
 
 export const nsAdd = (machine: SimMachine, op: KernelOp & { readonly op: "nsAdd" }): Outcome => {
@@ -29,5 +30,6 @@ export const destroyNamespace = (machine: SimMachine, ns: SimNamespace): void =>
   ns.deleted = true
   machine.namespaces.delete(ns.name)
   for (const link of [...ns.links.values()]) deleteLink(link)
+  for (const vxlan of [...(ns.vxlanSockets ?? [])]) deleteLink(vxlan)
   ns.dns = undefined
 }

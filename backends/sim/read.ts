@@ -15,7 +15,8 @@ const linkState = (link: SimLink): LinkState => {
   } = { name: link.name, index: link.index, kind: link.kind, mac: link.mac, mtu: link.mtu, up: link.up, group: link.group }
   if (link.master !== undefined) state.master = link.master.name
   if (link.peer !== undefined) state.peer = { name: link.peer.name, ns: link.peer.ns.name }
-  if (link.lower !== undefined && (link.kind === "macvlan" || link.kind === "ipvlan")) state.parent = link.lower.name
+  if (link.lower !== undefined && (link.kind === "macvlan" || link.kind === "ipvlan" || link.kind === "vlan")) state.parent = link.lower.name
+  if (link.vlanId !== undefined) state.vlanId = link.vlanId
   if (link.vxlan !== undefined) state.vni = link.vxlan.vni
   return state
 }

@@ -36,6 +36,13 @@ export interface SimVxlan {
   /** INVALID (-1) when not set */
   readonly local: number
   readonly learning: boolean
+  /** answers ARP from the device's permanent neighbours (IFLA_VXLAN_PROXY) */
+  readonly proxy: boolean
+  /**
+   * where its UDP socket lives: the namespace the creating request was sent in, which stays its
+   * home for the underlay even when the device itself was created in another one
+   */
+  readonly net: SimNamespace
 }
 
 /** a permanent FDB entry: on a vxlan (remote VTEP `dst`) or on a bridge port (dst INVALID) */
@@ -63,6 +70,8 @@ export class SimLink {
   /** bridge only */
   bridge: SimBridge | undefined = undefined
   vxlan: SimVxlan | undefined = undefined
+  /** vlan: the 802.1Q tag it adds and strips */
+  vlanId: number | undefined = undefined
   macvlanMode: MacMode | undefined = undefined
   ipvlanMode: IpvlanMode | undefined = undefined
   ipvlanFlag: IpvlanFlag | undefined = undefined
@@ -132,6 +141,8 @@ export class SimNamespace {
   nextIndex = 1
   readonly routes: Array<SimRoute> = emptyList()
   neighbours: Array<SimNeighbour> | undefined = undefined
+  /** vxlan devices whose UDP socket is in this namespace, wherever the devices themselves are */
+  vxlanSockets: Array<SimLink> | undefined = undefined
   /** every address of every link, for namespaces with many links (see local-addresses.ts) */
   localIndex: Set<number> | undefined = undefined
   // the collections below are made on first use: most namespaces (containers) never need them,

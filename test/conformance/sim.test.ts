@@ -1,12 +1,12 @@
 import { allCapabilities, layer, layerWith } from "../../backends/sim/layer.ts"
 import { conformanceSuite } from "./suite.ts"
 
-// the simulator with everything, and as this machine's kernel is (no ipvlan, no dummy), so that
+// the simulator with everything, and as this machine's kernel is (no ipvlan, dummy, 802.1Q or ESP), so that
 // the capability-dependent cases are exercised both ways
 conformanceSuite("sim", () => layer, { capabilities: allCapabilities })
 
 conformanceSuite(
-  "sim without ipvlan and dummy",
-  () => layerWith({ capabilities: { ipvlan: false, dummy: false } }),
-  { capabilities: { ...allCapabilities, ipvlan: false, dummy: false } },
+  "sim without ipvlan, dummy, vlan and esp",
+  () => layerWith({ capabilities: { ipvlan: false, dummy: false, vlan: false, esp: false } }),
+  { capabilities: { ...allCapabilities, ipvlan: false, dummy: false, vlan: false, esp: false } },
 )

@@ -35,7 +35,9 @@ const everything: Capabilities = {
   macvlan: true,
   ipvlan: true,
   dummy: true,
+  vlan: true,
   firewall: true,
+  esp: true,
 }
 
 export const conformanceSuite = (

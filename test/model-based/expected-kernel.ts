@@ -48,11 +48,11 @@ export type KernelFacts = ReadonlyMap<string, ReadonlyArray<string>>
 
 const DEFAULT_MTU = 1500
 const LOOPBACK = ["link lo loopback up mtu 65536 group 0", "addr lo 127.0.0.1/8"]
-/** the lab's underlay: the host's eth0 on bridge ul0 in a namespace of its own, 198.18.0.0/24 */
+/** the lab's underlay: the host's eth0 on bridge ul0 in a namespace of its own, 192.168.99.0/24 */
 const UNDERLAY_BRIDGE = "ul0"
 const HOST_UPLINK = "eth0"
-const HOST_UPLINK_ADDRESS = "198.18.0.1/24"
-const UPLINK_SUBNET = "198.18.0.0/24"
+const HOST_UPLINK_ADDRESS = "192.168.99.1/24"
+const UPLINK_SUBNET = "192.168.99.0/24"
 
 const MTU_OPTION = "com.docker.network.driver.mtu"
 const BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"

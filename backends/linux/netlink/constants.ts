@@ -73,7 +73,8 @@ export const BR_STATE = { disabled: 0, listening: 1, learning: 2, forwarding: 3,
 /** RFC 2863 operational state, as IFLA_OPERSTATE reports it */
 export const IF_OPER = { unknown: 0, down: 2, up: 6 } as const
 export const VETH_INFO_PEER = 1
-export const IFLA_VXLAN = { ID: 1, LINK: 3, LOCAL: 4, LEARNING: 7, PORT: 15 } as const
+export const IFLA_VXLAN = { ID: 1, LINK: 3, LOCAL: 4, LEARNING: 7, PROXY: 11, PORT: 15 } as const
+export const IFLA_VLAN_ID = 1
 export const IFLA_MACVLAN_MODE = 1
 export const MACVLAN_MODE = { private: 1, vepa: 2, bridge: 4, passthru: 8 } as const
 export const IFLA_IPVLAN = { MODE: 1, FLAGS: 2 } as const

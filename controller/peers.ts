@@ -1,0 +1,200 @@
+/**
+ * Peer events: how a global-scope driver on one host learns the endpoints on the others. Each
+ * endpoint on a swarm network is published in the global-scope store under
+ * `network/<network id>/peer/<address>` (libnetwork's overlay_peer_table) by the lab, from the
+ * model's overlayPeers, so that the store always holds what the model says; every host watches
+ * `network/` and turns the records of other hosts' endpoints on networks it holds into peerAdd
+ * and peerDelete steps of its driver, and into the names its embedded DNS answers for them.
+ */
+import type { DnsEntry } from "../backends/kernel-types.ts"
+import type { Peer, Step } from "../drivers/Driver.ts"
+import { parseCidr } from "../model/cidr.ts"
+import * as model from "../model/index.ts"
+import type { LabState } from "../model/lab-types.ts"
+import { containerRecord, networkRecord } from "../model/representation.ts"
+import * as StringMap from "../model/string-map.ts"
+import type { Network } from "../model/types.ts"
+import type { Controller } from "./Controller.ts"
+import { DnsPlan } from "./dns-plan.ts"
+import type { GlobalStore, StoreChange, StoreEvent } from "./global-store.ts"
+
+/** one endpoint on a swarm network, as its host publishes it */
+export interface PeerRecord {
+  readonly network: string
+  readonly networkId: string
+  /** plain address */
+  readonly address: string
+  readonly prefix: number
+  readonly mac: string
+  readonly host: string
+  /** the host's underlay address: where VXLAN traffic for this endpoint goes */
+  readonly vtep: string
+  readonly sandbox: string
+  /** the names the embedded DNS gives it on the network (container and aliases); none for Docker's own sandboxes */
+  readonly names: ReadonlyArray<string>
+}
+
+export const peerPrefix = "network/"
+
+export const peerKey = (networkId: string, address: string): string => `${peerPrefix}${networkId}/peer/${address}`
+
+/** every endpoint of every swarm network, keyed as the store keeps them: what the model says the store holds */
+export const peerRecords = (lab: LabState): Map<string, PeerRecord> => {
+  const records = new Map<string, PeerRecord>()
+  if (lab.swarm === undefined) return records
+  for (const { network } of StringMap.values(lab.swarm.networks)) {
+    const prefix = network.subnet === undefined ? 32 : (parseCidr(network.subnet)?.prefix ?? 32)
+    // every endpoint is some other host's peer: the union over the hosts is every endpoint (one host has no peers)
+    for (const host of lab.hosts) {
+      for (const peer of model.overlayPeers(lab, network.name, host.name)) {
+        const key = peerKey(network.id, peer.address)
+        if (records.has(key)) continue
+        const state = model.hostStateOf(lab, peer.host) as model.CnmState
+        const endpoint = containerRecord(state, peer.sandbox)?.endpoints.find((e) => e.network === network.name)
+        const names = model.isSystemSandbox(peer.sandbox) || endpoint === undefined ? [] : [peer.sandbox, ...endpoint.aliases]
+        records.set(key, {
+          network: network.name,
+          networkId: network.id,
+          address: peer.address,
+          prefix,
+          mac: peer.mac,
+          host: peer.host,
+          vtep: peer.vtep,
+          sandbox: peer.sandbox,
+          names,
+        })
+      }
+    }
+  }
+  return records
+}
+
+const samePeer = (a: PeerRecord, b: PeerRecord): boolean =>
+  a.mac === b.mac && a.host === b.host && a.vtep === b.vtep && a.sandbox === b.sandbox && a.names.join() === b.names.join()
+
+/** the store changes that take the published peers from one lab state to the next */
+export const peerChanges = (before: LabState, after: LabState): Array<StoreChange<PeerRecord>> => {
+  if (before.swarm === undefined && after.swarm === undefined) return []
+  const was = peerRecords(before)
+  const is = peerRecords(after)
+  const changes: Array<StoreChange<PeerRecord>> = []
+  for (const [key] of was) if (!is.has(key)) changes.push({ kind: "delete", key })
+  for (const [key, record] of is) {
+    const old = was.get(key)
+    if (old === undefined || !samePeer(old, record)) changes.push({ kind: "put", key, value: record })
+  }
+  return changes
+}
+
+/** the changes that undo `changes` on the store as it is now */
+export const inverseOf = <V>(store: GlobalStore<V>, changes: ReadonlyArray<StoreChange<V>>): Array<StoreChange<V>> =>
+  changes
+    .map((change): StoreChange<V> | undefined => {
+      const previous = store.get(change.key)
+      if (previous !== undefined) return { kind: "put", key: change.key, value: previous.value }
+      return change.kind === "put" ? { kind: "delete", key: change.key } : undefined
+    })
+    .filter((change): change is StoreChange<V> => change !== undefined)
+    .reverse()
+
+/** a host's kernel work for the peer events it received: deletions before its other steps, additions after */
+export interface PeerWork {
+  readonly deletes: ReadonlyArray<Step>
+  readonly adds: ReadonlyArray<Step>
+  readonly dns: DnsPlan | undefined
+  readonly commit: () => void
+}
+
+const asPeer = (record: PeerRecord): Peer => ({ address: record.address, prefix: record.prefix, mac: record.mac, vtep: record.vtep })
+
+const dnsEntryOf = (record: PeerRecord): DnsEntry | undefined =>
+  record.names.length === 0 ? undefined : { network: record.network, names: record.names, address: record.address }
+
+/**
+ * One host's watch on the store. Events queue until the lab asks for the work they mean
+ * (`take`): with a store on other machines they would arrive later, on their own; here they
+ * arrive during the change and are carried out in the same transaction.
+ */
+export class PeerRelay {
+  private readonly pending: Array<StoreEvent<PeerRecord>> = []
+  /** the peers this host has programmed, by key */
+  private readonly programmed = new Map<string, PeerRecord>()
+  private readonly stop: () => void
+
+  constructor(
+    private readonly controller: Controller,
+    store: GlobalStore<PeerRecord>,
+  ) {
+    this.stop = store.watch(peerPrefix, store.version(), (event) => {
+      const record = event.kind === "put" ? event.value : event.previous
+      if (record.host !== controller.host) this.pending.push(event)
+    })
+  }
+
+  /** the peers programmed on this host for a network, by address */
+  peersOf(network: string): ReadonlyArray<PeerRecord> {
+    return [...this.programmed.values()].filter((p) => p.network === network).sort((a, b) => (a.address < b.address ? -1 : 1))
+  }
+
+  /** drop the events queued so far (their change was undone) */
+  discard(): void {
+    this.pending.length = 0
+  }
+
+  close(): void {
+    this.stop()
+  }
+
+  /** the kernel and DNS work for the events queued so far */
+  take(before: LabState, after: LabState): PeerWork {
+    const events = this.pending.splice(0)
+    const deletes: Step[] = []
+    const adds: Step[] = []
+    let dns: DnsPlan | undefined
+    const done: Array<() => void> = []
+    const host = this.controller.host
+    for (const event of events) {
+      if (event.kind === "put") {
+        const record = event.value
+        const network = heldNetwork(after, host, record.network)
+        const old = this.programmed.get(event.key)
+        if (network === undefined) continue
+        const context = this.controller.context(before, after, model.hostStateOf(after, host) as model.CnmState)
+        const driver = this.controller.driver(network.driver)
+        if (old !== undefined) {
+          for (const s of driver?.peerDelete?.(network, asPeer(old), context) ?? []) deletes.push(s)
+          const entry = dnsEntryOf(old)
+          if (entry) (dns ??= new DnsPlan()).remove.push(entry)
+        }
+        for (const s of driver?.peerAdd?.(network, asPeer(record), context) ?? []) adds.push(s)
+        const entry = dnsEntryOf(record)
+        if (entry) (dns ??= new DnsPlan()).add.push(entry)
+        done.push(() => this.programmed.set(event.key, record))
+      } else {
+        const record = this.programmed.get(event.key)
+        if (record === undefined) continue
+        const network = heldNetwork(before, host, record.network) ?? heldNetwork(after, host, record.network)
+        if (network !== undefined) {
+          const context = this.controller.context(before, after, model.hostStateOf(after, host) as model.CnmState)
+          for (const s of this.controller.driver(network.driver)?.peerDelete?.(network, asPeer(record), context) ?? []) deletes.push(s)
+        }
+        const entry = dnsEntryOf(record)
+        if (entry) (dns ??= new DnsPlan()).remove.push(entry)
+        done.push(() => this.programmed.delete(event.key))
+      }
+    }
+    return {
+      deletes,
+      adds,
+      dns,
+      commit: () => {
+        for (const keep of done) keep()
+      },
+    }
+  }
+}
+
+const heldNetwork = (lab: LabState, host: string, name: string): Network | undefined => {
+  const state = model.hostStateOf(lab, host)
+  return state === undefined ? undefined : networkRecord(state, name)?.network
+}
