@@ -84,55 +84,46 @@ export const twoHosts = (prefix: string): { readonly ops: KernelOp[]; readonly h
   }
 }
 
-/** the name a host's vxlan device has before it moves into the overlay namespace (as Docker's vx-<vni>-…) */
-export const vxlanHostName = `vx-${VNI.toString(16).padStart(6, "0")}`
-
 /**
- * The overlay, in three steps, because the kernel interface cannot yet create a vxlan device in
- * one namespace (where its UDP socket and underlay route live) and place it in another, as Docker
- * does (create in the host namespace, then move): `inHosts` makes the vxlan devices in the host
- * namespaces, the caller moves each into its host's overlay namespace, then `afterMove` enslaves
- * them and programs the peers.
+ * The overlay. Each host's vxlan device is made from the host namespace straight into the
+ * overlay namespace (its UDP socket, `local` and `dev` stay on the host), as Docker makes it on
+ * the host and moves it; proxy ARP on, so the sandbox's ARP is answered from the neighbour entry.
  */
 export const overlay = (prefix: string, hosts: TwoHosts) => {
   const overlayNs = [`${prefix}-ov1`, `${prefix}-ov2`] as const
   const sandboxes = [`${prefix}-os1`, `${prefix}-os2`] as const
   const addresses = ["10.0.1.2", "10.0.1.3"] as const
-  const other = (i: number) => 1 - i
-  const inHosts: KernelOp[] = hosts.hosts.flatMap((ns, i): KernelOp[] => [
-    {
-      op: "linkAdd",
-      ns,
-      link: { kind: "vxlan", name: vxlanHostName, vni: VNI, port: VXLAN_PORT, local: hosts.addresses[i], dev: "eth0", learning: false, mtu: OVERLAY_MTU },
-    },
-  ])
-  const inOverlays: KernelOp[] = overlayNs.flatMap((ns): KernelOp[] => [
-    ...host(ns),
-    { op: "linkAdd", ns, link: { kind: "bridge", name: "br0", up: true } },
-    { op: "addrAdd", ns, dev: "br0", cidr: "10.0.1.1/24" },
-  ])
-  const afterMove: KernelOp[] = overlayNs.flatMap((ns, i): KernelOp[] => {
-    const remote = addresses[other(i)] as string
+  const ops: KernelOp[] = overlayNs.flatMap((ns, i): KernelOp[] => {
+    const remote = addresses[1 - i] as string
     return [
-      { op: "linkSet", ns, name: vxlanHostName, newName: "vxlan0" },
-      { op: "linkSet", ns, name: "vxlan0", master: "br0", up: true },
+      ...host(ns),
+      { op: "linkAdd", ns, link: { kind: "bridge", name: "br0", mtu: OVERLAY_MTU, up: true } },
+      { op: "addrAdd", ns, dev: "br0", cidr: "10.0.1.1/24" },
+      {
+        op: "linkAdd",
+        ns: hosts.hosts[i] as string,
+        link: {
+          kind: "vxlan",
+          name: "vxlan0",
+          vni: VNI,
+          port: VXLAN_PORT,
+          local: hosts.addresses[i] as string,
+          dev: "eth0",
+          learning: false,
+          proxy: true,
+          mtu: OVERLAY_MTU,
+          targetNs: ns,
+          master: "br0",
+          up: true,
+        },
+      },
       ...sandboxOnBridge(ns, "br0", "veth0", sandboxes[i] as string, `${addresses[i]}/24`, OVERLAY_MTU),
       // the peer as Docker's peerdb programs it: where the remote MAC lives, and its neighbour entry
-      { op: "fdbAdd", ns, dev: "vxlan0", mac: macOf(remote), dst: hosts.addresses[other(i)] as string },
+      { op: "fdbAdd", ns, dev: "vxlan0", mac: macOf(remote), dst: hosts.addresses[1 - i] as string },
       { op: "neighAdd", ns, dev: "vxlan0", ip: remote, mac: macOf(remote) },
-      // Docker answers the sandbox's ARP by proxy ARP on vxlan0 from that entry; the kernel
-      // interface has no proxy flag, so the sandbox gets the entry itself (no ARP during a test)
-      { op: "neighAdd", ns: sandboxes[i] as string, dev: "eth0", ip: remote, mac: macOf(remote) },
     ]
   })
-  return {
-    overlayNs,
-    inHosts,
-    inOverlays,
-    afterMove,
-    moves: hosts.hosts.map((from, i) => ({ from, to: overlayNs[i] as string, link: vxlanHostName })),
-    path: { sender: sandboxes[0], receiver: sandboxes[1], receiverAddress: addresses[1] } satisfies Path,
-  }
+  return { overlayNs, ops, path: { sender: sandboxes[0], receiver: sandboxes[1], receiverAddress: addresses[1] } satisfies Path }
 }
 
 /** a macvlan bridge-mode child of each host's eth0, made inside a sandbox of its own */

@@ -21,13 +21,26 @@ import type { KernelShape } from "../backends/Kernel.ts"
 import { Lab } from "../controller/Lab.ts"
 import { type IperfOptions, type IperfResult, IperfServer, iperfClient, iperfVersion } from "./iperf.ts"
 import { barePair, bridge, macvlan, OVERLAY_MTU, overlay, type Path, twoHosts, VNI, VXLAN_PORT } from "./multihost-topologies.ts"
+import { measureOverlayAttach, measureOverlayBulk } from "./overlay-attach.ts"
 import { barChart } from "./plot.ts"
 import { median } from "./stats.ts"
+import { run } from "./timing.ts"
 
 type Say = (line: string) => void
 
-const ROUNDS = 7
+const LABELS: Record<string, string> = {
+  overlay: "overlay, 2 hosts",
+  macvlan: "macvlan, 2 hosts",
+  bridge: "bridge, 1 host",
+  bridgeThroughLab: "lab's bridge network",
+  overlayThroughLab: "lab's overlay, 2 hosts",
+  macvlanThroughLab: "lab's macvlan, 2 hosts",
+}
+
+const ROUNDS = 6
 const EXPERIMENT_ROUNDS = 3
+/** experiments are tests of their own kind, shorter, to keep the whole run within a quarter of an hour */
+const EXPERIMENT_SECONDS = 3
 /** iperf3 as the figures run it: one TCP stream, iperf3's default write size, client and server each pinned to a core of their own */
 const FIGURE_OPTIONS: IperfOptions = { seconds: 5, streams: 1, cpus: { client: 0, server: 1 } }
 
@@ -35,8 +48,6 @@ const GOALS = { overlayToBare: 0.6, macvlanToBare: 0.85, bridgeToBare: 0.85 } as
 /** Docker 20.10 measured on these machines (issue 8) */
 const DOCKER_20_10 = { overlayToBare: 0.5, macvlanToBare: 0.78, bridgeToBare: 0.65 } as const
 
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
-  Effect.runPromise(effect.pipe(Effect.mapError((e) => new Error(`${(e as { code?: string }).code ?? "error"}: ${(e as { message?: string }).message ?? String(e)}`))))
 
 const gbit = (bitsPerSecond: number): number => Math.round(bitsPerSecond / 1e7) / 100
 const ratioOf = (a: number, b: number): number => Math.round((a / b) * 100) / 100
@@ -46,9 +57,6 @@ const round2 = (value: number): number => Math.round(value * 100) / 100
 const inNamespace = (native: NetnsAddon, ns: string, command: string, args: ReadonlyArray<string>) =>
   native.withNetns(nsPath(ns), () => spawnSync(command, [...args], { encoding: "utf8" }))
 
-const mustSucceed = (what: string, result: ReturnType<typeof spawnSync>): void => {
-  if (result.status !== 0) throw new Error(`${what}: ${String(result.stderr).trim() || `exit ${result.status}`}`)
-}
 
 const mustReach = async (kernel: KernelShape, path: Path, what: string): Promise<void> => {
   const result = await run(kernel.probe(path.sender, path.receiverAddress))
@@ -238,7 +246,7 @@ const runExperiments = async (native: NetnsAddon, kernel: KernelShape, places: R
         results[experiment.name] = { what: experiment.what, notMeasured: refused }
         continue
       }
-      const measured = await interleaved(native, chosen.filter((p) => refused[p.name] === undefined), bare.path, EXPERIMENT_ROUNDS, experiment.options, say)
+      const measured = await interleaved(native, chosen.filter((p) => refused[p.name] === undefined), bare.path, EXPERIMENT_ROUNDS, { ...experiment.options, seconds: EXPERIMENT_SECONDS }, say)
       results[experiment.name] = {
         what: experiment.what,
         ...Object.fromEntries(measured.map((m) => [m.name, m.failure === undefined ? summary(m) : { failed: m.failure }])),
@@ -283,26 +291,47 @@ export const runMultihostBench = async (resultsDir: string, machine: Record<stri
     const ov = overlay(prefix, hosts.hosts)
     const mv = macvlan(prefix, hosts.hosts)
     const br = bridge(prefix, hosts.hosts)
-    await run(kernel.apply([...bare.ops, ...hosts.ops, ...ov.inHosts, ...ov.inOverlays]))
-    for (const move of ov.moves) mustSucceed(`moving ${move.link} into ${move.to}`, inNamespace(native, move.from, "ip", ["link", "set", move.link, "netns", move.to]))
-    await run(kernel.apply([...ov.afterMove, ...mv.ops, ...br.ops]))
+    await run(kernel.apply([...bare.ops, ...hosts.ops, ...ov.ops, ...mv.ops, ...br.ops]))
 
-    say("multihost: the same bridge through the lab (Lab.createContainers on a user network: cnmlab's firewall and DNS included)…")
-    const lab = await run(Lab.make(kernel, { hosts: ["h"], runId: `${runId}L` }))
+    say("multihost: the same through a lab of two swarm hosts: an overlay and a macvlan network across them, a bridge network on the first…")
+    const lab = await run(Lab.make(kernel, { hosts: ["h1", "h2"], swarm: true, runId: `${runId}L` }))
+    await run(lab.createNetwork({ name: "ov", driver: "overlay" }))
+    await run(
+      lab.createNetwork({
+        name: "mv",
+        driver: "macvlan",
+        subnet: "192.168.99.0/24",
+        gateway: "192.168.99.254",
+        options: { parent: "eth0" },
+        hosts: [
+          { host: "h1", ipRange: "192.168.99.128/27" },
+          { host: "h2", ipRange: "192.168.99.160/27" },
+        ],
+      }),
+    )
     await run(lab.createNetwork({ name: "iperf" }))
-    await run(lab.createContainers([{ name: "ia", networks: [{ network: "iperf" }] }, { name: "ib", networks: [{ network: "iperf" }] }]))
-    const labAddress = (lab.endpoints().find((e) => e.container === "ib")?.address as string).split("/")[0] as string
-    const labBridge: Path = {
-      sender: lab.controllerOf("ia")?.sandboxOf("ia") as string,
-      receiver: lab.controllerOf("ib")?.sandboxOf("ib") as string,
-      receiverAddress: labAddress,
+    const pairs = { ov: ["oa", "ob"], mv: ["ma", "mb"], iperf: ["ia", "ib"] } as const
+    await run(
+      lab.createContainers(
+        Object.entries(pairs).flatMap(([network, [a, b]]) => [
+          { name: a, host: "h1", networks: [{ network }] },
+          { name: b, host: network === "iperf" ? "h1" : "h2", networks: [{ network }] },
+        ]),
+      ),
+    )
+    const labPath = (network: keyof typeof pairs): Path => {
+      const [a, b] = pairs[network]
+      const address = lab.endpoints().find((e) => e.container === b && e.network === network)?.address as string
+      return { sender: lab.controllerOf(a)?.sandboxOf(a) as string, receiver: lab.controllerOf(b)?.sandboxOf(b) as string, receiverAddress: address.split("/")[0] as string }
     }
 
     const paths = [
       { name: "overlay", path: ov.path },
       { name: "macvlan", path: mv.path },
       { name: "bridge", path: br.path },
-      { name: "bridgeThroughLab", path: labBridge },
+      { name: "bridgeThroughLab", path: labPath("iperf") },
+      { name: "overlayThroughLab", path: labPath("ov") },
+      { name: "macvlanThroughLab", path: labPath("mv") },
     ]
     for (const { name, path } of [...paths, { name: "bare", path: bare.path }]) await mustReach(kernel, path, name)
     const esp = espRefusal(native, hosts.hosts.hosts[0], hosts.hosts.addresses[0], hosts.hosts.addresses[1])
@@ -320,13 +349,15 @@ export const runMultihostBench = async (resultsDir: string, machine: Record<stri
       { name: "overlay", path: ov.path, bridgeNamespaces: ov.overlayNs },
       { name: "macvlan", path: mv.path },
       { name: "bridge", path: br.path, bridgeNamespaces: [hosts.hosts.hosts[0]] },
-      { name: "bridgeThroughLab", path: labBridge, bridgeNamespaces: [(lab.controllers[0] as (typeof lab.controllers)[number]).hostNs] },
+      { name: "bridgeThroughLab", path: labPath("iperf"), bridgeNamespaces: [(lab.controllers[0] as (typeof lab.controllers)[number]).hostNs] },
     ]
     const experiments = await runExperiments(native, kernel, places, { name: "bare", path: bare.path }, say)
+    for (const server of servers.splice(0)) server.stop()
+    const attach = await measureOverlayAttach(native, kernel, runId, say)
+    const bulk = await measureOverlayBulk(kernel, runId, say)
     const loadAfter = loadavg()[0] as number
 
     const ratio = (name: string) => (figure[name] as ReturnType<typeof summary>).ratio
-    const notMeasuredYet = "not measured: the multi-host Lab with an overlay driver (branches mh-controller, mh-drivers) was not ready when this ran"
     const results = {
       machine: { ...machine, iperf3: iperf.version, loadAverage1m: { before: round2(loadBefore), after: round2(loadAfter) } },
       date: new Date().toISOString(),
@@ -343,10 +374,14 @@ export const runMultihostBench = async (resultsDir: string, machine: Record<stri
       docker20_10: DOCKER_20_10,
       /** the bridge network as the lab builds it (its nftables tables, embedded DNS), next to the same bare pair */
       bridgeThroughLabToBare: ratio("bridgeThroughLab"),
-      overlayAttachP50Ms: notMeasuredYet,
-      overlay3x300UpMs: notMeasuredYet,
-      overlay3x300DownMs: notMeasuredYet,
-      overlayThroughLabToBare: notMeasuredYet,
+      overlayAttachP50Ms: attach.overlayAttachP50Ms,
+      overlayAttachFloorP50Ms: attach.overlayAttachFloorP50Ms,
+      overlayAttachToFloor: attach.overlayAttachToFloor,
+      overlay3x300UpMs: bulk.overlay3x300UpMs,
+      overlay3x300DownMs: bulk.overlay3x300DownMs,
+      /** the lab's overlay (driver from mh-drivers: learning and proxy ARP on, docker_gwbridge legs) and macvlan across its two hosts */
+      overlayThroughLabToBare: ratio("overlayThroughLab"),
+      macvlanThroughLabToBare: ratio("macvlanThroughLab"),
       notes: [] as string[],
       detail: {
         how:
@@ -355,14 +390,18 @@ export const runMultihostBench = async (resultsDir: string, machine: Record<stri
           "The throughput is what the receiver got.",
         topologies: {
           bare: "two namespaces joined by one veth pair, MTU 1500, nothing else",
-          overlay: `two hosts (namespaces, eth0 on an underlay bridge in a namespace of its own, MTU 1500); on each an overlay namespace with br0 (the gateway 10.0.1.1/24) and vxlan0 (VNI ${VNI}, dstport ${VXLAN_PORT}, local address, learning off, MTU ${OVERLAY_MTU}) whose UDP socket stays in the host namespace (created there, then moved, as Docker does; the move is done by \`ip link set netns\`, the kernel interface has no such step yet); a sandbox per host whose eth0 is a veth on br0, MTU ${OVERLAY_MTU} both ends, Docker's MAC; towards the other host a permanent FDB entry dst <host> and neighbour entry on vxlan0, and the remote neighbour in the sandbox (Docker answers ARP by proxy ARP on vxlan0; the kernel interface has no proxy flag)`,
+          overlay: `two hosts (namespaces, eth0 on an underlay bridge in a namespace of its own, MTU 1500); on each an overlay namespace with br0 (the gateway 10.0.1.1/24) and vxlan0 (VNI ${VNI}, dstport ${VXLAN_PORT}, local address, learning off, proxy ARP on, MTU ${OVERLAY_MTU}) made from the host namespace straight into the overlay namespace, so that its UDP socket stays on the host, as when Docker moves it there; a sandbox per host whose eth0 is a veth on br0, MTU ${OVERLAY_MTU} both ends, Docker's MAC; towards the other host a permanent FDB entry dst <host> and neighbour entry on vxlan0`,
           macvlan: "a macvlan bridge-mode child of each host's eth0 (the same two hosts), made inside its sandbox, MTU 1500: the path crosses both hosts' eth0 veths and the underlay bridge",
           bridge: "two sandboxes on a bridge of one host through veths, MTU 1500; the bridge namespace has br_netfilter off and no firewall (as cnmlab's kernel interface makes every bridge namespace)",
-          bridgeThroughLab: "two containers of a lab's user-defined bridge network (Lab.createContainers): the same as bridge plus cnmlab's nftables tables in the host namespace (Docker's isolation and ICC rules) and the embedded DNS",
+          bridgeThroughLab: "two containers of a lab's user-defined bridge network on one host (Lab.createContainers): the same as bridge plus cnmlab's nftables tables in the host namespace (Docker's isolation and ICC rules) and the embedded DNS",
+          overlayThroughLab: "a lab of two swarm hosts (Lab.make with swarm, its underlay at MTU 1500): one container on each host on an overlay network made by the lab's overlay driver (Docker's shape, learning and proxy ARP on; each container also has its docker_gwbridge leg)",
+          macvlanThroughLab: "the same lab: a macvlan network (bridge mode, parent eth0) with one container on each host",
         },
         offloadsOfSendersEth0: offloads,
         /** `ip -d link show vxlan0` in the first host's overlay namespace */
         vxlanDevice,
+        overlayAttach: attach.detail,
+        overlay3x300: bulk.detail,
         figures: figure,
         experiments,
       },
@@ -372,11 +411,11 @@ export const runMultihostBench = async (resultsDir: string, machine: Record<stri
     writeFileSync(
       join(resultsDir, "multihost.svg"),
       barChart("iperf3 through each topology, next to a bare veth pair in the same rounds (median)", "Gbit/s", [
-        ...["overlay", "macvlan", "bridge", "bridgeThroughLab"].flatMap((name) => {
+        ...paths.flatMap(({ name }) => {
           const f = figure[name] as ReturnType<typeof summary>
           return [
-            { label: name === "bridgeThroughLab" ? "bridge through the lab" : `${name}`, value: f.medianGbps },
-            { label: `bare veth pair (with ${name === "bridgeThroughLab" ? "the lab" : name})`, value: f.bareMedianGbps, baseline: true },
+            { label: LABELS[name] ?? name, value: f.medianGbps },
+            { label: "  bare veth pair, same rounds", value: f.bareMedianGbps, baseline: true },
           ]
         }),
       ]),
@@ -389,11 +428,26 @@ export const runMultihostBench = async (resultsDir: string, machine: Record<stri
           { label: `goal`, value: GOALS[name], baseline: true },
           { label: `Docker 20.10 here`, value: DOCKER_20_10[name], baseline: true },
         ]),
+        { label: "overlayThroughLabToBare", value: results.overlayThroughLabToBare },
+        { label: "macvlanThroughLabToBare", value: results.macvlanThroughLabToBare },
         { label: "bridgeThroughLabToBare", value: results.bridgeThroughLabToBare },
       ]),
     )
+    writeFileSync(
+      join(resultsDir, "multihost-attach.svg"),
+      barChart("overlay on a 3-host swarm lab: the lab against its own kernel work", "ms", [
+        { label: "attach p50, through the lab", value: attach.overlayAttachP50Ms },
+        { label: "the same applies, kernel interface alone", value: attach.detail.kernelInterfaceOnly.p50Ms, baseline: true },
+        { label: "the same operations by ip -batch (floor)", value: attach.overlayAttachFloorP50Ms, baseline: true },
+        { label: "3×300 up, Lab.createContainers", value: bulk.overlay3x300UpMs },
+        { label: "3×300 down, Lab.removeContainers", value: bulk.overlay3x300DownMs },
+      ]),
+    )
     say(
-      `multihost: overlay ×${results.overlayToBare}, macvlan ×${results.macvlanToBare}, bridge ×${results.bridgeToBare}, bridge through the lab ×${results.bridgeThroughLabToBare} (load ${round2(loadBefore)} → ${round2(loadAfter)})`,
+      `multihost: overlay attach p50 ${attach.overlayAttachP50Ms} ms (kernel interface alone ${attach.detail.kernelInterfaceOnly.p50Ms} ms, ip floor ${attach.overlayAttachFloorP50Ms} ms); 3×300 up ${bulk.overlay3x300UpMs} ms, down ${bulk.overlay3x300DownMs} ms`,
+    )
+    say(
+      `multihost: overlay ×${results.overlayToBare}, macvlan ×${results.macvlanToBare}, bridge ×${results.bridgeToBare}; through the lab overlay ×${results.overlayThroughLabToBare}, macvlan ×${results.macvlanThroughLabToBare}, bridge ×${results.bridgeThroughLabToBare} (load ${round2(loadBefore)} → ${round2(loadAfter)})`,
     )
     say(`wrote ${join(resultsDir, "multihost.json")}`)
   } finally {
@@ -419,8 +473,8 @@ const findings = (figures: Record<string, Summary>, experiments: Record<string, 
   const spread = (name: string) => `${Math.min(...f(name).roundRatios)}–${Math.max(...f(name).roundRatios)}`
   const all = ["overlay", "macvlan", "bridge"]
   return [
-    `Figures: overlay ×${f("overlay").ratio}, macvlan ×${f("macvlan").ratio}, bridge ×${f("bridge").ratio} (the lab's own bridge network ×${f("bridgeThroughLab").ratio}); ratios of single rounds ranged overlay ${spread("overlay")}, macvlan ${spread("macvlan")}, bridge ${spread("bridge")}. The machine is shared: 1-minute load ${loadAverage.before} at the start, ${loadAverage.after} at the end on 2 cores, so absolute Gbit/s say little (iperf3's sender was charged ${f("overlay").bareSenderCpuMedian}% of a core on the bare pair: it got that share of the CPU, and throughput follows the share); each ratio compares tests taken back to back. Bits per CPU-second charged to iperf3's two processes (perCpuRatio, less sensitive to the machine's other work): overlay ×${f("overlay").perCpuRatio}, macvlan ×${f("macvlan").perCpuRatio}, bridge ×${f("bridge").perCpuRatio}.`,
-    `Experiments run ${EXPERIMENT_ROUNDS} rounds each, with the same spread between single rounds as the figures: a difference from the figures smaller than that spread is no finding.`,
+    `Figures: overlay ×${f("overlay").ratio}, macvlan ×${f("macvlan").ratio}, bridge ×${f("bridge").ratio}; built by the lab's drivers: overlay ×${f("overlayThroughLab").ratio}, macvlan ×${f("macvlanThroughLab").ratio}, bridge network ×${f("bridgeThroughLab").ratio}; ratios of single rounds ranged overlay ${spread("overlay")}, macvlan ${spread("macvlan")}, bridge ${spread("bridge")}. The machine is shared: 1-minute load ${loadAverage.before} at the start, ${loadAverage.after} at the end on 2 cores, so absolute Gbit/s say little (iperf3's sender was charged ${f("overlay").bareSenderCpuMedian}% of a core on the bare pair: it got that share of the CPU, and throughput follows the share); each ratio compares tests taken back to back. Bits per CPU-second charged to iperf3's two processes (perCpuRatio, less sensitive to the machine's other work): overlay ×${f("overlay").perCpuRatio}, macvlan ×${f("macvlan").perCpuRatio}, bridge ×${f("bridge").perCpuRatio}.`,
+    `Experiments run ${EXPERIMENT_ROUNDS} rounds of ${EXPERIMENT_SECONDS} s tests each, with the same spread between single rounds as the figures: a difference from the figures smaller than that spread is no finding.`,
     "What makes the ratios (from how the kernel passes packets through these devices; the experiments below test it): GSO end to end. Every veth here has TSO, GSO, scatter-gather and tx-checksumming on (detail.offloadsOfSendersEth0, kernel defaults), a bridge and a macvlan pass a GSO packet on as it is, and vxlan keeps it whole when it encapsulates it (the underlay veth takes tx-udp_tnl-segmentation). So one 64 KB TCP send crosses every device on the path as one packet: nothing on the way segments it or computes a checksum (CHECKSUM_PARTIAL travels with it, and vxlan's outer UDP checksum is off: the IPv4 default, left so by libnetwork, see detail.vxlanDevice). What a topology adds is paid per 64 KB; the copies into and out of the sockets, the bulk of the work, are paid per byte and are the same on every path.",
     `Segmentation off in the sending sandbox (tso and gso off on its eth0, the bare pair's too: experiment senderSegmentationOff) makes every device handle ~45 packets where it handled one: ${per("senderSegmentationOff", all)} (a macvlan keeps GSO on whatever is asked: its features follow its parent's).`,
     "MTU: the overlay's 1450 against the bare pair's 1500 only matters where packets are cut to the MTU; with GSO on, that happens nowhere on these paths (a veth hands GSO packets to its peer uncut, and the receiving TCP takes them as they are), so the 50 bytes cost nothing measurable. With segmentation off they cost 3.4% more packets, inside the experiment's overlay figure.",
@@ -428,6 +482,6 @@ const findings = (figures: Record<string, Summary>, experiments: Record<string, 
     `iperf3 options: two streams (-P 2): ${per("twoStreams", all)}; 16 KiB writes (-l 16K): ${per("smallWrites", all)}. Duration: ${FIGURE_OPTIONS.seconds} s per test, ${ROUNDS} rounds; the spread between single rounds (above) comes from the machine's other work, which more rounds average and longer tests do not remove.`,
     `GRO on the receiving sandbox's veth (off by default; on, the veth receives through NAPI): ${per("receiverGro", all)}. The packets already arrive as GSO packets, so there is nothing for GRO to merge.`,
     `br_netfilter: cnmlab makes every bridge namespace with net.bridge.bridge-nf-call-iptables = 0 (a Docker host has 1, so every bridged frame there also crosses iptables' FORWARD chain and conntrack). Set to 1 (experiment brNetfilterOn): ${per("brNetfilterOn", ["overlay", "bridge"])}, and the lab's bridge network ${experimentRatio(experiments, "brNetfilterOn", "bridgeThroughLab")}: its containers no longer reach each other, because the lab's nftables forward chain (policy drop, as Docker's FORWARD) has no rule for frames switched inside the bridge, which cnmlab filters on the bridge family's hook instead.`,
-    "Not measured: the overlay with Docker's vxlan flags (learning on, proxy ARP, l2miss/l3miss): the kernel interface has learning only, and the bench uses static entries with learning off; Docker 20.10 itself on this machine (the ≈0.5/0.78/0.65 figures in docker20_10 come from the issue, not from this run).",
+    "The kernel-built overlay has learning off (static entries only, as the issue asks); the lab's overlay driver sets learning on as Docker does (overlayThroughLabToBare). Not measured: l2miss/l3miss (the kernel interface has no such flags); Docker 20.10 itself on this machine (the ≈0.5/0.78/0.65 figures in docker20_10 come from the issue, not from this run).",
   ]
 }
