@@ -5,6 +5,14 @@
  * back to back, in alternating order, so that whatever else the machine does at that moment falls
  * on both alike; the figure is the ratio of the medians. Topologies in multihost-topologies.ts.
  *
+ * What drives the ratios (written out with each run's numbers in the results' `notes`): GSO. With
+ * the kernel's defaults every veth, bridge, macvlan and vxlan on these paths passes a 64 KB TCP
+ * send on as one packet, never segmented or checksummed on the way, so what a topology adds is
+ * paid per 64 KB while the socket copies, paid per byte, dominate and are the same on every path.
+ * Turning segmentation off in the sender (experiment) makes the overlay pay per MTU-sized packet
+ * and its ratio drops. A veth delivers to its peer on the sending CPU, so the whole path runs on
+ * the client's core: client and server are pinned to different cores in every test alike.
+ *
  * Only kernel defaults and the settings Docker 20.10 itself makes count for the figures. Other
  * settings (offloads, streams, pinning) are measured after them as experiments, each applied to
  * the topology and to its bare pair alike, and reported apart.
