@@ -175,6 +175,7 @@ export const floorRound = async (
  */
 export class IpSession {
   private lines = 0
+  private marker = "link show dev cnm-marker"
   private stderr = ""
   private waiting: { readonly line: number; readonly done: (output: string) => void } | undefined
 
@@ -191,10 +192,15 @@ export class IpSession {
     })
   }
 
-  /** starts ip with `args` (e.g. ["-n", ns]); with `inside`, spawned from inside that namespace; ready when it answered one marker */
-  static async start(native: NetnsAddon, args: ReadonlyArray<string>, inside?: string): Promise<IpSession> {
-    const launch = () => spawn("ip", [...args, "-force", "-batch", "-"], { stdio: ["pipe", "ignore", "pipe"] })
+  /**
+   * starts ip with `args` (e.g. ["-n", ns]); with `inside`, spawned from inside that namespace; ready
+   * when it answered one marker. `bridge` instead of ip for FDB entries (its marker: an `fdb show`
+   * of the missing device)
+   */
+  static async start(native: NetnsAddon, args: ReadonlyArray<string>, inside?: string, tool: "ip" | "bridge" = "ip"): Promise<IpSession> {
+    const launch = () => spawn(tool, [...args, "-force", "-batch", "-"], { stdio: ["pipe", "ignore", "pipe"] })
     const session = new IpSession(inside === undefined ? launch() : native.withNetns(nsPath(inside), launch))
+    if (tool === "bridge") session.marker = "fdb show dev cnm-marker"
     await session.run("")
     return session
   }
@@ -218,7 +224,7 @@ export class IpSession {
           else resolve(ms)
         },
       }
-      this.child.stdin?.write(`${commands}link show dev cnm-marker\n`)
+      this.child.stdin?.write(`${commands}${this.marker}\n`)
     })
   }
 

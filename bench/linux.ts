@@ -32,6 +32,7 @@ import { measuredLab, measureMany, startLoad } from "./measurement-load.ts"
 import { type BaselineHost, endpointOf, type FloorRound, floorOneAtATime, floorRound, IpSession, gatewayOf, IpNamespaces, ipPerOperation, iprouteVersion } from "./ip-baselines.ts"
 import { barChart } from "./plot.ts"
 import { median, ms, percentile } from "./stats.ts"
+import { run, timed } from "./timing.ts"
 
 const ROUNDS = 16
 const PER_ROUND = 20
@@ -49,14 +50,7 @@ const MEASUREMENT_TIMEOUT_MS = 1000
 
 type Say = (line: string) => void
 
-const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
-  Effect.runPromise(effect.pipe(Effect.mapError((e) => new Error(`${(e as { code?: string }).code ?? "error"}: ${(e as { message?: string }).message ?? String(e)}`))))
 
-const timed = async (body: () => Promise<unknown>): Promise<number> => {
-  const started = performance.now()
-  await body()
-  return performance.now() - started
-}
 
 /** a lab container's first address, without its prefix */
 const addressOf = (lab: Lab, container: string): string => {

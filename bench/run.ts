@@ -7,11 +7,12 @@ import { controllerOps, modelScaling, predictedMatrixMs, probedMatrixMs } from "
 /**
  * `npm run bench`: simulator benchmarks → bench/results/sim.json and SVGs; then, as root where the
  * linux backend can run, the real-kernel benchmarks → bench/results/linux.json and SVGs.
- * `npm run bench -- sim` or `-- linux` runs only one of them.
+ * Then, as root with iperf3 installed, the multi-host data plane → bench/results/multihost.json.
+ * `npm run bench -- sim`, `-- linux` or `-- multihost` runs only one of them.
  */
 const only = process.argv[2]
-if (only !== undefined && only !== "sim" && only !== "linux") {
-  process.stderr.write(`bench: unknown part "${only}" (sim or linux)\n`)
+if (only !== undefined && only !== "sim" && only !== "linux" && only !== "multihost") {
+  process.stderr.write(`bench: unknown part "${only}" (sim, linux or multihost)\n`)
   process.exit(2)
 }
 const results = join(import.meta.dirname, "results")
@@ -92,18 +93,30 @@ const simBench = (): void => {
   say(`wrote ${join(results, "sim.json")}`)
 }
 
-/** the real kernel: only as root, with the backend available; otherwise said, and skipped */
-const linuxBench = async (): Promise<void> => {
+/** a real-kernel part: only as root, with the backend available; otherwise said, and skipped */
+const onLinux = async (part: string, body: () => Promise<void>): Promise<void> => {
   const { linuxAvailability } = await import("../backends/linux/availability.ts")
   const availability = linuxAvailability()
   if (process.getuid?.() !== 0 || !availability.ok) {
-    say(`linux: skipped: ${availability.ok ? "not root" : availability.reason}`)
+    say(`${part}: skipped: ${availability.ok ? "not root" : availability.reason}`)
     return
   }
-  const { runLinuxBench } = await import("./linux.ts")
-  await runLinuxBench(results, machine, say)
+  await body()
 }
 
-if (only !== "linux") simBench()
-if (only !== "sim") await linuxBench()
+const linuxBench = (): Promise<void> =>
+  onLinux("linux", async () => {
+    const { runLinuxBench } = await import("./linux.ts")
+    await runLinuxBench(results, machine, say)
+  })
+
+const multihostBench = (): Promise<void> =>
+  onLinux("multihost", async () => {
+    const { runMultihostBench } = await import("./multihost.ts")
+    await runMultihostBench(results, machine, say)
+  })
+
+if (only === undefined || only === "sim") simBench()
+if (only === undefined || only === "linux") await linuxBench()
+if (only === undefined || only === "multihost") await multihostBench()
 
