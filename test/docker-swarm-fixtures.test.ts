@@ -136,23 +136,16 @@ const skippedOn: Readonly<Record<"sim" | "linux", Readonly<Record<string, string
 /**
  * Differences from Docker that are cnmlab's to fix (the model or the controller, not this test):
  * run with `it.fails`, so each one is printed by name and the test turns red the day it is fixed
- * and the entry can go. The DNS ones: the model (predictLabResolve) leaves gateway legs out and
- * agrees with Docker; the controller's resolver answers from the docker_gwbridge leg.
+ * and the entry can go.
  */
 const knownDifferences: Readonly<Record<"sim" | "linux", Readonly<Record<string, string>>>> = {
   sim: {
     "macvlan-errors":
       "each refused macvlan/ipvlan create moves the default-pool cursor of every host asked (docs/docker-20.10.md §9.7); cnmlab moves host1's " +
       "only, so host2's later networks (p1, p2 …, mv8) take earlier pools than Docker's",
-    "overlay-and-bridge": "c3 (ov, br) resolving c2 (br, ov) gets c2's br address 172.19.0.2; Docker answers its ov address 10.0.1.4",
-    "overlay-lb-addresses": "y1 resolving x5 gets x5's docker_gwbridge leg 172.18.0.3; Docker gives no answer (the leg is not a DNS network)",
-    "overlay-three-hosts": "c1 resolving c2 gets c2's docker_gwbridge leg 172.18.0.4; Docker answers its ov address 10.0.1.11",
   },
   linux: {
     "macvlan-errors": "as on sim: a refused macvlan/ipvlan create moves only host1's default-pool cursor, Docker moves every asked host's",
-    "overlay-and-bridge": "as on sim: c3 resolving c2 gets its br address 172.19.0.2; Docker answers its ov address 10.0.1.4",
-    "overlay-lb-addresses": "as on sim: y1 resolving x5 gets x5's docker_gwbridge leg 172.18.0.3; Docker gives no answer",
-    "overlay-three-hosts": "as on sim: c1 resolving c2 gets c2's docker_gwbridge leg 172.18.0.4; Docker answers its ov address 10.0.1.11",
   },
 }
 
