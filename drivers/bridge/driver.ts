@@ -48,9 +48,12 @@ export const bridgeDriver: Driver = {
     return [
       step(
         "bridge.device",
-        [{ op: "linkAdd", ns: host.ns, link: { kind: "bridge", name: br, mac: bridgeMac(network), group: CNMLAB_LINK_GROUP, ...(mtu ? { mtu } : {}) } }],
+        [{ op: "linkAdd", ns: host.ns, link: { kind: "bridge", name: br, mac: bridgeMac(network), group: CNMLAB_LINK_GROUP } }],
         [{ op: "linkDel", ns: host.ns, name: br }],
       ),
+      // set after creation, as Docker's setupMTU does: Linux then keeps it as the user's choice,
+      // where an MTU given at creation goes back to 1500 when the bridge's last port leaves
+      ...(mtu ? [step("bridge.mtu", [{ op: "linkSet", ns: host.ns, name: br, mtu }])] : []),
       step("bridge.address", [{ op: "addrAdd", ns: host.ns, dev: br, cidr: `${network.gateway}/${prefixOf(network)}` }]),
       step("bridge.up", [{ op: "linkSet", ns: host.ns, name: br, up: true }]),
       step(
