@@ -18,6 +18,7 @@ import {
   labFail,
   labRefuse,
   labSucceed,
+  labWith,
   syncSwarmBook,
   withHostState,
 } from "./lab-store.ts"
@@ -91,7 +92,7 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
   if (attach.network === gatewayBridgeNetwork && leg !== undefined) {
     // asking for docker_gwbridge itself: the leg makes way (Docker would keep both until the join settles)
     const dropped = disconnect(hostStateForOperation(lab, index), container, gatewayBridgeNetwork)
-    if (dropped.ok) start = { ...withHostState(lab, index, dropped.state), gatewayLegs: StringMap.remove(lab.gatewayLegs, container) }
+    if (dropped.ok) start = labWith(withHostState(lab, index, dropped.state), { gatewayLegs: StringMap.remove(lab.gatewayLegs, container) })
   }
   const outcome = connect(hostStateForOperation(start, index), container, attach)
   if (!outcome.ok) return refuseWith(outcome)
@@ -117,11 +118,10 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest):
   const created = createContainer(hostStateForOperation(lab, index), { name: request.name, networks: [first as AttachRequest] })
   if (!created.ok) return refuseWith(created)
   const seq = lab.nextContainerSeq
-  const placed: LabState = {
-    ...withHostState(lab, index, created.state),
+  const placed = labWith(withHostState(lab, index, created.state), {
     placement: StringMap.set(lab.placement, request.name, index),
     containerOrder: IntTrie.set(lab.containerOrder, seq, request.name),
-  }
+  })
   // every refusal below is relative to `lab`: the container goes, Docker's cursors stay where the attempt left them
   let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint)
   for (const attach of rest) {
@@ -175,12 +175,11 @@ export const removeLabContainer = (lab: LabState, name: string): LabOutcome<LabC
   const record = containerRecord(hostState(lab, index), name) as ContainerRecord
   const outcome = removeContainer(hostStateForOperation(lab, index), name)
   if (!outcome.ok) return refuseWith(outcome)
-  const removed: LabState = {
-    ...withHostState(lab, index, outcome.state),
+  const removed = labWith(withHostState(lab, index, outcome.state), {
     placement: StringMap.remove(lab.placement, name),
     containerOrder: IntTrie.remove(lab.containerOrder, record.seq),
     gatewayLegs: StringMap.remove(lab.gatewayLegs, name),
-  }
+  })
   const next = settleAfterLeave(removed, index, swarmNetworksOf(lab, index, record.endpoints))
   return labSucceed(next, { container: record.container, endpoints: listedEndpoints(lab, record), host: hostName(lab, index) })
 }

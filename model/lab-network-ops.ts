@@ -24,6 +24,7 @@ import {
   labFail,
   labRefuse,
   labSucceed,
+  labWith,
   withHostState,
 } from "./lab-store.ts"
 import { buildNetworkRecord } from "./network-record.ts"
@@ -104,7 +105,7 @@ const createLocalNetwork = (lab: LabState, request: LabNetworkRequest): LabOutco
       // the driver reads its options once IPAM has the pool: a refusal leaves the pool cursor moved
       const plan = planVlanNetwork(driver, outcome.value, hostLinks(here.map((other) => other.info)), sameDriver)
       if (!plan.ok) return labRefuse(lab, next, refuseWith(plan))
-      next = { ...next, vlans: StringMap.set(next.vlans, outcome.value.id, plan.value) }
+      next = labWith(next, { vlans: StringMap.set(next.vlans, outcome.value.id, plan.value) })
     }
     rows.push({ network: outcome.value, scope: "local", host: (lab.hosts[index] as { name: string }).name })
     current = next
@@ -157,7 +158,7 @@ export const createSwarmNetwork = (lab: LabState, request: LabNetworkRequest): L
   const wanted = requestedVni(options)
   const vni = wanted.ok ? allocateVni(swarm.vnis, swarm.vniCursor, wanted.value, request.name, formatCidr(plan.addresses.subnet)) : wanted
   // the manager gives the pool back, but its search cursor stays past it
-  if (!vni.ok) return labRefuse(lab, { ...lab, swarm: allocated }, refuseWith(vni))
+  if (!vni.ok) return labRefuse(lab, labWith(lab, { swarm: allocated }), refuseWith(vni))
 
   const record = buildNetworkRecord({
     seq: lab.nextNetworkSeq,
@@ -182,8 +183,7 @@ export const createSwarmNetwork = (lab: LabState, request: LabNetworkRequest): L
   const hostStates = lab.hostStates.map((state) =>
     putNetworkRecord({ ...state, nextNetworkSeq, nextContainerSeq: lab.nextContainerSeq }, record),
   )
-  const next: LabState = {
-    ...lab,
+  const next = labWith(lab, {
     hostStates,
     nextNetworkSeq,
     swarm: {
@@ -192,7 +192,7 @@ export const createSwarmNetwork = (lab: LabState, request: LabNetworkRequest): L
       vnis: vni.value.vnis,
       vniCursor: vni.value.cursor,
     },
-  }
+  })
   return labSucceed(next, [{ network: record.network, scope: "swarm" }])
 }
 
@@ -214,7 +214,7 @@ const dropVlan = (lab: LabState, index: number, network: Network): LabState => {
     const { parentKind, vlanOf } = info
     vlans = StringMap.set(vlans, heir.network.id, { ...heir.info, createdParent: true, parentKind, ...(vlanOf === undefined ? {} : { vlanOf }) })
   }
-  return { ...lab, vlans }
+  return labWith(lab, { vlans })
 }
 
 const removeOnHost = (lab: LabState, index: number, name: string): LabOutcome<LabNetworkRow> => {
@@ -260,5 +260,5 @@ export const removeLabNetwork = (lab: LabState, name: string, host?: string): La
     networks: StringMap.remove(swarm.networks, name),
     vnis: IntTrie.remove(swarm.vnis, entry.overlay.vni),
   }
-  return labSucceed({ ...current, swarm: next }, [{ network: entry.network, scope: "swarm" }])
+  return labSucceed(labWith(current, { swarm: next }), [{ network: entry.network, scope: "swarm" }])
 }

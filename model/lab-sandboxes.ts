@@ -22,6 +22,7 @@ import {
   isSystemSandbox,
   labFail,
   labSucceed,
+  labWith,
   loadBalancerSandbox,
   syncSwarmBook,
   withHostState,
@@ -74,13 +75,13 @@ export const settleGatewayLeg = (lab: LabState, index: number, name: string): La
       return labFail(outcome.error.code, `container ${name}: endpoint create on GW Network failed: ${outcome.error.message}`)
     }
     const next = withHostState(lab, index, outcome.state)
-    return labSucceed(isSystemSandbox(name) ? next : { ...next, gatewayLegs: StringMap.set(next.gatewayLegs, name, true) }, undefined)
+    return labSucceed(isSystemSandbox(name) ? next : labWith(next, { gatewayLegs: StringMap.set(next.gatewayLegs, name, true) }), undefined)
   }
   if (!need && leg !== undefined) {
     const outcome = disconnect(hostStateForOperation(lab, index), name, gatewayBridgeNetwork)
     if (!outcome.ok) return labFail(outcome.error.code, outcome.error.message)
     const next = withHostState(lab, index, outcome.state)
-    return labSucceed({ ...next, gatewayLegs: StringMap.remove(next.gatewayLegs, name) }, undefined)
+    return labSucceed(labWith(next, { gatewayLegs: StringMap.remove(next.gatewayLegs, name) }), undefined)
   }
   return labSucceed(lab, undefined)
 }

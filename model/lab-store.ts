@@ -3,11 +3,49 @@
  * one address book of a swarm network copied to every host, and refusals with Docker's traces.
  * The lab operations are written with these; tests use them to build broken labs on purpose.
  */
+import { replaced } from "./arrays.ts"
 import { cnmError, type ErrorCode } from "./errors.ts"
 import { type AddressBook, withCursor } from "./ipam.ts"
 import type { LabOutcome, LabRefusal, LabState, SwarmState } from "./lab-types.ts"
 import { type CnmState, type NetworkRecord, NetworkRecordValue, networkRecord, putNetworkRecord } from "./representation.ts"
 import * as StringMap from "./string-map.ts"
+
+/**
+ * A lab state as operations build it: a class, not an object literal, for the reason arrays.ts
+ * gives (a literal's allocation site is pretenured once the standing labs of a run survive a young
+ * collection, and every later operation's short-lived copy then lands in the old generation).
+ * Every copy goes through `labWith`, whose fields are written out because object spread is slow
+ * on hot paths.
+ */
+export class LabStateValue implements LabState {
+  constructor(
+    readonly underlay: LabState["underlay"],
+    readonly hosts: LabState["hosts"],
+    readonly swarm: LabState["swarm"],
+    readonly hostStates: LabState["hostStates"],
+    readonly placement: LabState["placement"],
+    readonly containerOrder: LabState["containerOrder"],
+    readonly nextNetworkSeq: number,
+    readonly nextContainerSeq: number,
+    readonly vlans: LabState["vlans"],
+    readonly gatewayLegs: LabState["gatewayLegs"],
+  ) {}
+}
+
+/** the lab with the fields of `patch` changed */
+export const labWith = (lab: LabState, patch: Partial<LabState>): LabState =>
+  new LabStateValue(
+    patch.underlay ?? lab.underlay,
+    patch.hosts ?? lab.hosts,
+    "swarm" in patch ? patch.swarm : lab.swarm,
+    patch.hostStates ?? lab.hostStates,
+    patch.placement ?? lab.placement,
+    patch.containerOrder ?? lab.containerOrder,
+    patch.nextNetworkSeq ?? lab.nextNetworkSeq,
+    patch.nextContainerSeq ?? lab.nextContainerSeq,
+    patch.vlans ?? lab.vlans,
+    patch.gatewayLegs ?? lab.gatewayLegs,
+  )
 
 export const labSucceed = <A>(lab: LabState, value: A): LabOutcome<A> => ({ ok: true, lab, value })
 
@@ -34,17 +72,22 @@ export const hostStateForOperation = (lab: LabState, index: number): CnmState =>
 
 /** the lab with the host's new state; the lab's counters move on to the state's */
 export const withHostState = (lab: LabState, index: number, state: CnmState): LabState => {
-  const hostStates = lab.hostStates.slice()
-  hostStates[index] = state
-  return {
-    ...lab,
+  const hostStates = replaced(lab.hostStates, index, state)
+  return new LabStateValue(
+    lab.underlay,
+    lab.hosts,
+    lab.swarm,
     hostStates,
-    nextNetworkSeq: Math.max(lab.nextNetworkSeq, state.nextNetworkSeq),
-    nextContainerSeq: Math.max(lab.nextContainerSeq, state.nextContainerSeq),
-  }
+    lab.placement,
+    lab.containerOrder,
+    state.nextNetworkSeq > lab.nextNetworkSeq ? state.nextNetworkSeq : lab.nextNetworkSeq,
+    state.nextContainerSeq > lab.nextContainerSeq ? state.nextContainerSeq : lab.nextContainerSeq,
+    lab.vlans,
+    lab.gatewayLegs,
+  )
 }
 
-export const withSwarm = (lab: LabState, swarm: SwarmState): LabState => ({ ...lab, swarm })
+export const withSwarm = (lab: LabState, swarm: SwarmState): LabState => labWith(lab, { swarm })
 
 /**
  * After an endpoint of a swarm network came or went on one host: the network's book as that
@@ -63,7 +106,7 @@ export const syncSwarmBook = (lab: LabState, name: string, from: number): LabSta
     return putNetworkRecord(state, new NetworkRecordValue(record.network, book, record.endpoints))
   })
   const networks = StringMap.set(swarm.networks, name, { ...entry, addresses: book })
-  return { ...lab, hostStates, swarm: { ...swarm, networks } }
+  return labWith(lab, { hostStates, swarm: { ...swarm, networks } })
 }
 
 /**
@@ -93,7 +136,7 @@ const tracesOf = (before: LabState, attempt: LabState): LabState | undefined => 
     swarm = { ...swarm, networks, poolCursor: tried.poolCursor, vniCursor: tried.vniCursor }
   }
   if (!changed) return undefined
-  const kept: LabState = { ...before, hostStates, swarm }
+  const kept = labWith(before, { hostStates, swarm })
   // the copies of a swarm network on the hosts hold the swarm's book
   return swarm === undefined ? kept : copySwarmBooks(kept)
 }
@@ -111,7 +154,7 @@ const copySwarmBooks = (lab: LabState): LabState => {
     })
     return next
   })
-  return { ...lab, hostStates }
+  return labWith(lab, { hostStates })
 }
 
 /** a refusal that keeps Docker's traces of the attempt (see tracesOf) */

@@ -15,7 +15,9 @@ import {
   hostStateForOperation,
   ingressNetwork,
   ingressSandbox,
+  LabStateValue,
   labFail,
+  labWith,
   syncSwarmBook,
   withHostState,
 } from "./lab-store.ts"
@@ -77,7 +79,7 @@ const unexpected = (what: string, message: string): never => {
 /** `docker swarm init` on the first host, `docker swarm join` on the others, in order */
 const formSwarm = (lab: LabState): LabState => {
   const withIngress = createSwarmNetwork(
-    { ...lab, swarm: { networks: StringMap.empty(), poolCursor: 0, vnis: IntTrie.empty(), vniCursor: 0 } },
+    labWith(lab, { swarm: { networks: StringMap.empty(), poolCursor: 0, vnis: IntTrie.empty(), vniCursor: 0 } }),
     { name: ingressNetwork, driver: "overlay" },
   )
   if (!withIngress.ok) return unexpected("ingress", withIngress.error.message)
@@ -104,17 +106,17 @@ export const createLab = (request: LabRequest = {}): Checked<LabState> => {
   const hosts = planHosts(request, underlay)
   if (!hosts.ok) return hosts
   const fresh = initialState()
-  const lab: LabState = {
+  const lab = new LabStateValue(
     underlay,
-    hosts: hosts.value,
-    swarm: undefined,
-    hostStates: hosts.value.map(() => fresh),
-    placement: StringMap.empty(),
-    containerOrder: IntTrie.empty(),
-    nextNetworkSeq: fresh.nextNetworkSeq,
-    nextContainerSeq: fresh.nextContainerSeq,
-    vlans: StringMap.empty(),
-    gatewayLegs: StringMap.empty(),
-  }
+    hosts.value,
+    undefined,
+    hosts.value.map(() => fresh),
+    StringMap.empty(),
+    IntTrie.empty(),
+    fresh.nextNetworkSeq,
+    fresh.nextContainerSeq,
+    StringMap.empty(),
+    StringMap.empty(),
+  )
   return { ok: true, value: request.swarm === true ? formSwarm(lab) : lab }
 }
