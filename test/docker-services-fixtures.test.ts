@@ -8,12 +8,13 @@
  * (<name>.docker.json), never from the model.
  *
  * The runner learns the contract's keys for ports and services (`outside`, `listen`, `ports`,
- * `services`, `connect` …) in issue 9. Until it does, the loader refuses them and each fixture is
- * skipped by name with that reason, so the test turns on by itself once they land.
+ * `services`, `connect` …) in issue 9. Until it does, the loader refuses them, or the runner says
+ * the backends do not build them yet, and each fixture is skipped by name with that reason, so the
+ * test turns on by itself once they land.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, type TestContext } from "vitest"
 import { loadScenarioFile, renderScenarioInvalid, type LoadResult } from "../scenarios/load.ts"
 import type { Report } from "../scenarios/report.ts"
 import type { Scenario } from "../scenarios/schema.ts"
@@ -158,9 +159,19 @@ const reportConnectLines = (report: Report): Array<string> =>
     })
     .sort()
 
-const replay = (directory: string, name: string, loaded: Extract<LoadResult, { ok: true }>, backend: "sim" | "linux") => async () => {
+/** the runner's own refusal while the backends cannot build ports and services yet (scenarios/runner.ts, issue 9) */
+const runnerRefuses = /not built or measured by the backends yet/
+
+const replay = (directory: string, name: string, loaded: Extract<LoadResult, { ok: true }>, backend: "sim" | "linux") => async (context: TestContext) => {
   const observed = JSON.parse(readFileSync(`${directory}${name}.docker.json`, "utf8")) as DockerObservations
-  const report = await runScenario(loaded.scenario, { backend })
+  let report: Report
+  try {
+    report = await runScenario(loaded.scenario, { backend })
+  } catch (error) {
+    if (!runnerRefuses.test(String(error))) throw error
+    console.info(`${name} on ${backend} skipped: ${runnerLacks} [the runner: ${String(error)}]`)
+    return context.skip(runnerLacks)
+  }
   expect(report.expectations.filter((expectation) => !expectation.ok), "expectations that did not hold").toEqual([])
   expect(stepOutcomes(report.steps)).toEqual(stepOutcomes(observed.steps))
   expect(reportEndpoints(report, isTaskOf(loaded.scenario))).toEqual(dockerEndpoints(observed))
