@@ -225,9 +225,17 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
         onRoundTrip?.({ kind: "dns", answered: result.rcode !== "TIMEOUT", ms })
         return unsettled.length === 0 ? result : { ...result, unsettled }
       }),
+    // the socket operations land in the next commits; until then they refuse, never pretend
+    listen: () => Effect.fail(notYet()),
+    unlisten: () => Effect.fail(notYet()),
+    proxy: () => Effect.fail(notYet()),
+    unproxy: () => Effect.fail(notYet()),
+    connect: () => Effect.fail(notYet()),
     close: () => Effect.promise(close),
   }
 }
+
+const notYet = (): KernelError => kernelError("NotSupported", "sockets are not implemented yet")
 
 /** a probe sent before the wait for settling links gave up says so, in its detail too */
 const withUnsettled = (result: ProbeResult, unsettled: ReadonlyArray<string>, waitedMs: number): ProbeResult => {

@@ -19,7 +19,7 @@ import type { SimMachine } from "./state.ts"
 export interface SimKernelOptions {
   /** seeds the MAC generator, so that a run can be replayed exactly */
   readonly seed?: number
-  /** what this simulated kernel supports; all true by default */
+  /** what this simulated kernel supports; all but ipvs by default */
   readonly capabilities?: Partial<Capabilities>
 }
 
@@ -39,7 +39,11 @@ export const allCapabilities: Capabilities = {
   vlan: true,
   firewall: true,
   esp: true,
+  // the simulator balances a VIP the one way it models, by nftables (dnatBalance); it has no IPVS
+  ipvs: false,
 }
+
+const notYet = (): KernelError => new KernelError({ reason: "NotSupported", detail: "sockets are not implemented yet" })
 
 const DEFAULT_SEED = 0x636e6c62
 
@@ -99,6 +103,12 @@ export const makeSimKernel = (options: SimKernelOptions = {}): SimKernel => {
         return refused === undefined ? Effect.void : Effect.fail(refused)
       }),
     queryDns: (ns, server, name) => Effect.suspend(() => resultOf(queryDns(machine, ns, server, name))),
+    // the socket operations land in the next commits; until then they refuse, never pretend
+    listen: () => Effect.fail(notYet()),
+    unlisten: () => Effect.fail(notYet()),
+    proxy: () => Effect.fail(notYet()),
+    unproxy: () => Effect.fail(notYet()),
+    connect: () => Effect.fail(notYet()),
     close: () => Effect.sync(close),
   }
 }

@@ -38,6 +38,7 @@ const everything: Capabilities = {
   vlan: true,
   firewall: true,
   esp: true,
+  ipvs: false,
 }
 
 export const conformanceSuite = (
