@@ -149,9 +149,10 @@ export type FwVerdict =
   | { readonly kind: "dnat"; readonly to: string; readonly port?: number }
   /**
    * nat prerouting/output: rewrite the destination to one of `to`, taken in turn for each new
-   * connection (round robin: nftables `dnat to numgen inc mod N map { 0 : a, 1 : b … }`; the
-   * counter belongs to the rule and starts at 0 when the table is set). A service VIP where the
-   * kernel has no IPVS (Capabilities.ipvs).
+   * connection (round robin: nftables `dnat to numgen inc mod N map { 0 : a, 1 : b … }`). The
+   * counter belongs to the rule, counts every new flow the rule matches (an echo too), and starts
+   * at 0 whenever its table is set, changed or not. A service VIP where the kernel has no IPVS
+   * (Capabilities.ipvs).
    */
   | { readonly kind: "dnatBalance"; readonly to: ReadonlyArray<string>; readonly port?: number }
 

@@ -191,7 +191,7 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     expect((await harness.connect({ from: net.outside, address: HOST, port: 9090, proto: "tcp" })).outcome).toBe("refused")
   })
 
-  it.skipIf(!caps.firewall)("dnatBalance spreads new connections round robin over its backends, and reads back as written", async () => {
+  it.skipIf(!caps.firewall)("dnatBalance spreads new connections round robin over its backends, reads back as written, and starts over when set again", async () => {
     const harness = h()
     const net = dockerHost(harness)
     const backends = ["10.31.0.2", "10.31.0.3", "10.32.0.2"]
@@ -221,6 +221,10 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     const counts = Object.fromEntries(["c1", "c3", "c2"].map((name) => [name, answers.filter((a) => a === name).length]))
     console.log(`${harness.kernel.backend}: dnatBalance over 3 backends, 9 connections: ${JSON.stringify(counts)}`)
     expect(answers).toEqual(["c1", "c3", "c2", "c1", "c3", "c2", "c1", "c3", "c2"])
+    // setting the table again, unchanged, starts the turn over
+    expect((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy).toBe("c1")
+    await harness.apply({ op: "firewallSet", ns: net.host, table })
+    expect((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy).toBe("c1")
   })
 
   it("listen binds as Linux binds: a local address or 0.0.0.0, once per port and protocol; unlisten frees it", async () => {
