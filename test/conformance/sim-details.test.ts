@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import type { KernelOp, ProbeResult } from "../../backends/kernel-types.ts"
+import type { FwTable, KernelOp, ProbeResult } from "../../backends/kernel-types.ts"
 import { KernelError } from "../../backends/KernelError.ts"
 import { makeSimKernel, type SimKernel } from "../../backends/sim/layer.ts"
 import { containerOnBridge, host, twoBridges } from "./topologies.ts"
@@ -21,6 +21,13 @@ const built = (...ops: ReadonlyArray<ReadonlyArray<KernelOp>>): SimKernel => {
   return kernel
 }
 
+/** two bridges whose host forwards, under one firewall table */
+const forwardingWith = (net: ReturnType<typeof twoBridges>, table: FwTable): SimKernel =>
+  built(net.ops, [
+    { op: "sysctlSet", ns: net.host, key: "net.ipv4.ip_forward", value: "1" },
+    { op: "firewallSet", ns: net.host, table },
+  ])
+
 describe("sim: why a probe failed", () => {
   it("no route: the namespace without one is named", () => {
     const kernel = built(host(names("a")))
@@ -40,17 +47,10 @@ describe("sim: why a probe failed", () => {
 
   it("filtered: the table, chain and rule comment that dropped it", () => {
     const net = twoBridges(names)
-    const kernel = built(net.ops, [
-      { op: "sysctlSet", ns: net.host, key: "net.ipv4.ip_forward", value: "1" },
-      {
-        op: "firewallSet",
-        ns: net.host,
-        table: {
-          name: "t",
-          chains: [{ name: "c", hook: "forward", rules: [{ match: { oif: "br1" }, verdict: { kind: "drop" }, comment: "no-br1" }] }],
-        },
-      },
-    ])
+    const kernel = forwardingWith(net, {
+      name: "t",
+      chains: [{ name: "c", hook: "forward", rules: [{ match: { oif: "br1" }, verdict: { kind: "drop" }, comment: "no-br1" }] }],
+    })
     expect(probe(kernel, net.c1, "10.32.0.2")).toMatchObject({ reason: "filtered", detail: `${net.host}: forward dropped by t/c/no-br1` })
   })
 
@@ -229,25 +229,18 @@ describe("sim: the machine itself", () => {
 describe("sim: what a connection went through", () => {
   const withNat = () => {
     const net = twoBridges(names)
-    const kernel = built(net.ops, [
-      { op: "sysctlSet", ns: net.host, key: "net.ipv4.ip_forward", value: "1" },
-      {
-        op: "firewallSet",
-        ns: net.host,
-        table: {
-          name: "nat",
-          chains: [
-            {
-              name: "pre",
-              hook: "prerouting",
-              type: "nat",
-              rules: [{ match: { iif: "br1", proto: "tcp", dport: 8080 }, verdict: { kind: "dnat", to: "10.31.0.2", port: 80 } }],
-            },
-            { name: "post", hook: "postrouting", type: "nat", rules: [{ match: { oif: "br0", src: "10.32.0.0/24" }, verdict: { kind: "masquerade" } }] },
-          ],
+    const kernel = forwardingWith(net, {
+      name: "nat",
+      chains: [
+        {
+          name: "pre",
+          hook: "prerouting",
+          type: "nat",
+          rules: [{ match: { iif: "br1", proto: "tcp", dport: 8080 }, verdict: { kind: "dnat", to: "10.31.0.2", port: 80 } }],
         },
-      },
-    ])
+        { name: "post", hook: "postrouting", type: "nat", rules: [{ match: { oif: "br0", src: "10.32.0.0/24" }, verdict: { kind: "masquerade" } }] },
+      ],
+    })
     Effect.runSync(kernel.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "c1" }))
     return { net, kernel }
   }
