@@ -1,6 +1,7 @@
 import { expect, it } from "vitest"
 import type { ConnectResult } from "../../backends/kernel-types.ts"
 import { bridgeDriver } from "../../drivers/bridge/driver.ts"
+import { dockerProxies } from "../../drivers/bridge/proxies.ts"
 import type { HostContext, PublishedPort } from "../../drivers/Driver.ts"
 import type { Harness } from "../conformance/harness.ts"
 import { hostAddress, makeWorld, member, networkOf, run } from "./world.ts"
@@ -56,14 +57,18 @@ export const portCases = (h: () => Harness, tally: { connections: number }): voi
     expect(await connect(container.ns, OUTSIDE, 80)).toMatchObject(answer("outside", DOCKER_HOST))
   })
 
-  it("from a container on the bridge the published port is docker-proxy's (nat DOCKER returns for the bridge): the target sees the gateway", async () => {
+  it("from a container on the bridge and the host's loopback the published port is docker-proxy's: the target sees the gateway; UDP gets no answer back", async () => {
     const { world, host, outside } = await published()
     const client = await member(world, bridgeDriver, web, { ...host, published: PORTS }, "client", "172.20.0.3")
     // no DNAT from the bridge, and no proxy yet: the host's own stack refuses
     expect((await connect(client.ns, DOCKER_HOST, 8080)).outcome).toBe("refused")
     // the controller starts docker-proxy for each published port, as dockerd does
-    await h().proxy({ ns: host.ns, port: 8080, proto: "tcp", to: { address: WEB, port: 80 } })
+    for (const spec of dockerProxies(host.ns, PORTS)) await h().proxy(spec)
     expect(await connect(client.ns, DOCKER_HOST, 8080)).toMatchObject(answer("web", web.gateway as string))
+    // the host's loopback is the proxy's too (OUTPUT does not DNAT 127/8)
+    expect(await connect(host.ns, "127.0.0.1", 8080)).toMatchObject(answer("web", web.gateway as string))
+    // a UDP answer goes back from the address routing picks (the gateway), not the one asked: none taken
+    expect((await connect(client.ns, DOCKER_HOST, 5353, "udp")).outcome).toBe("timeout")
     // from outside the DNAT still comes first: the proxy never sees it
     expect(await connect(outside.ns, DOCKER_HOST, 8080)).toMatchObject(answer("web", OUTSIDE))
   })
