@@ -128,6 +128,29 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     expect(await harness.connect({ from: net.c1, address: OUTSIDE, port: 81, proto: "tcp" })).toMatchObject(answer("outside", HOST))
   })
 
+  it.skipIf(!caps.firewall)("fib type local: dstLocal tells the host's own addresses from forwarded ones, srcLocal its own packets from others'", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const table: FwTable = {
+      name: "local",
+      chains: [
+        { name: "pre", hook: "prerouting", type: "filter", priority: 0, rules: [{ match: { dstLocal: false, proto: "tcp", dport: 80 }, verdict: { kind: "drop" } }] },
+        { name: "in", hook: "input", type: "filter", priority: 0, rules: [{ match: { srcLocal: true, proto: "tcp", dport: 81 }, verdict: { kind: "drop" } }] },
+      ],
+    }
+    await harness.apply(net.ops, { op: "routeAdd", ns: net.outside, route: { dst: "10.31.0.0/24", via: HOST } }, { op: "firewallSet", ns: net.host, table })
+    expect((await harness.read(net.host)).firewall).toEqual([table])
+    await harness.listen({ ns: net.host, port: 80, proto: "tcp", answer: "host" })
+    await harness.listen({ ns: net.host, port: 81, proto: "tcp", answer: "host" })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "c1" })
+    // to the host itself port 80 passes; through it to c1 it is dropped
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 80, proto: "tcp" })).toMatchObject(answer("host", OUTSIDE))
+    expect((await harness.connect({ from: net.outside, address: "10.31.0.2", port: 80, proto: "tcp" })).outcome).toBe("timeout")
+    // port 81 from outside answers; from the host to itself (a local source) it is dropped
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 81, proto: "tcp" })).toMatchObject(answer("host", OUTSIDE))
+    expect((await harness.connect({ from: net.host, address: HOST, port: 81, proto: "tcp" })).outcome).toBe("timeout")
+  })
+
   it.skipIf(!caps.firewall)("refused, timeout and unreachable are told apart: a reset or port unreachable, a drop, no route at a router", async () => {
     const harness = h()
     const net = dockerHost(harness)
