@@ -2,12 +2,17 @@ import { Context, type Effect } from "effect"
 import type { KernelError } from "./KernelError.ts"
 import type {
   Capabilities,
+  ConnectResult,
+  ConnectSpec,
   DnsQueryResult,
   DnsUpdate,
   DnsView,
   KernelOp,
+  ListenSpec,
   NsState,
   ProbeResult,
+  ProxySpec,
+  SocketRef,
 } from "./kernel-types.ts"
 
 /**
@@ -53,6 +58,24 @@ export interface KernelShape {
   readonly updateDnsSync?: (update: DnsUpdate) => void
   /** send one A query for `name` from inside `ns` to server:53 */
   readonly queryDns: (ns: string, server: string, name: string) => Effect.Effect<DnsQueryResult, KernelError>
+  /**
+   * a server socket in `spec.ns` answering every connection (TCP) or datagram (UDP) with
+   * `spec.answer` and the source address it saw; until unlisten or the namespace goes. Refused
+   * as the kernel refuses the bind: Busy (EADDRINUSE), NotFound (EADDRNOTAVAIL, no namespace)
+   */
+  readonly listen: (spec: ListenSpec) => Effect.Effect<void, KernelError>
+  /** closes a listen socket (NotFound when there is none) */
+  readonly unlisten: (socket: SocketRef) => Effect.Effect<void, KernelError>
+  /** docker-proxy: bound in `spec.ns`, relaying to `spec.to` over a connection of its own */
+  readonly proxy: (spec: ProxySpec) => Effect.Effect<void, KernelError>
+  /** closes a proxy (NotFound when there is none); connections it relays end with it */
+  readonly unproxy: (socket: SocketRef) => Effect.Effect<void, KernelError>
+  /**
+   * one TCP connection or UDP exchange from inside `spec.from`: who answered, the source it saw,
+   * or what came back instead (ConnectOutcome). Failing only for bad input (no such namespace, an
+   * invalid address or port), never for an unanswered connection.
+   */
+  readonly connect: (spec: ConnectSpec) => Effect.Effect<ConnectResult, KernelError>
   /** remove everything this instance made (namespaces, DNS servers); safe to call twice */
   readonly close: () => Effect.Effect<void>
 }

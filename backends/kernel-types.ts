@@ -121,7 +121,18 @@ export interface FwMatch {
   readonly dst?: string
   readonly dstNot?: string
   readonly proto?: "icmp" | "tcp" | "udp"
+  /** the transport's destination port (tcp/udp; with `proto` absent, either of them) */
   readonly dport?: number
+  /** the transport's source port */
+  readonly sport?: number
+  /**
+   * the destination is (true) or is not (false) an address of this namespace: iptables
+   * `-m addrtype --dst-type LOCAL`, nftables `fib daddr type local`. Docker's nat DOCKER chain is
+   * reached this way, so a published port answers on every host address.
+   */
+  readonly dstLocal?: boolean
+  /** the source is (true) or is not (false) an address of this namespace (`--src-type LOCAL`, `fib saddr type local`) */
+  readonly srcLocal?: boolean
   readonly ctState?: ReadonlyArray<CtState>
 }
 
@@ -132,8 +143,18 @@ export type FwVerdict =
   | { readonly kind: "return" }
   /** nat postrouting: rewrite the source to the outgoing device's address */
   | { readonly kind: "masquerade" }
+  /** nat postrouting: rewrite the source to this address (port kept unless given) */
+  | { readonly kind: "snat"; readonly to: string; readonly port?: number }
   /** nat prerouting/output: rewrite the destination */
   | { readonly kind: "dnat"; readonly to: string; readonly port?: number }
+  /**
+   * nat prerouting/output: rewrite the destination to one of `to`, taken in turn for each new
+   * connection (round robin: nftables `dnat to numgen inc mod N map { 0 : a, 1 : b … }`). The
+   * counter belongs to the rule, counts every new flow the rule matches (an echo too), and starts
+   * at 0 whenever its table is set, changed or not. A service VIP where the kernel has no IPVS
+   * (Capabilities.ipvs).
+   */
+  | { readonly kind: "dnatBalance"; readonly to: ReadonlyArray<string>; readonly port?: number }
 
 export interface FwRule {
   readonly match: FwMatch
@@ -301,6 +322,84 @@ export interface ProbeResult {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sockets: what a container serves and what a client gets back. A server answers every TCP
+// connection (then closes it) and every UDP datagram with one line, its `answer` and the source
+// address it saw, so a client learns who answered and from where. On linux they are real sockets
+// of the measurement helper inside the namespace (as its DNS servers are); the simulator walks the
+// handshake (or the datagram and its answer) through routing, firewall, conntrack and NAT.
+// ---------------------------------------------------------------------------------------------
+
+export type Proto = "tcp" | "udp"
+
+/** a server socket in `ns` bound to address:port (address default 0.0.0.0, any address of `ns`) */
+export interface ListenSpec {
+  readonly ns: string
+  readonly address?: string
+  readonly port: number
+  readonly proto: Proto
+  /** what it answers with: the container's name */
+  readonly answer: string
+}
+
+/** which socket `unlisten` / `unproxy` close: ns, address (default 0.0.0.0), port, proto */
+export interface SocketRef {
+  readonly ns: string
+  readonly address?: string
+  readonly port: number
+  readonly proto: Proto
+}
+
+/**
+ * Docker's userland proxy (docker-proxy) in `ns`: bound to address:port, it accepts a TCP
+ * connection (or takes a datagram), opens its own from `ns` to `to` (so the server sees an
+ * address of `ns` as the source) and relays. A TCP client is accepted before the proxy tries
+ * `to`, so when `to` refuses the client sees `closed`, not `refused`. UDP answers go back from the
+ * proxy's socket, whose source address the routing picks when it is bound to 0.0.0.0.
+ */
+export interface ProxySpec {
+  readonly ns: string
+  readonly address?: string
+  readonly port: number
+  readonly proto: Proto
+  readonly to: { readonly address: string; readonly port: number }
+}
+
+/** one TCP connection (a handshake, then the server's answer) or one UDP exchange from `from` */
+export interface ConnectSpec {
+  readonly from: string
+  readonly address: string
+  readonly port: number
+  readonly proto: Proto
+  /** the sim: the hop-by-hop walk of the packets */
+  readonly trace?: boolean
+}
+
+/**
+ * - answer: the server's answer came back
+ * - refused: a TCP reset or an ICMP port unreachable came back (nobody listens there)
+ * - closed: the connection was accepted, then closed without an answer (docker-proxy when its
+ *   target refuses)
+ * - unreachable: ICMP host or network unreachable came back, or the client had no route (an
+ *   unanswered ARP ends this way on Linux too, after about 3 s)
+ * - timeout: nothing came back (dropped on the way there or back)
+ */
+export type ConnectOutcome = "answer" | "refused" | "closed" | "unreachable" | "timeout"
+
+export interface ConnectResult {
+  readonly outcome: ConnectOutcome
+  /** outcome answer: the server's `answer` (a container's name) */
+  readonly answeredBy?: string
+  /** outcome answer: the source address the server saw, without prefix length */
+  readonly seenFrom?: string
+  /** why, in words: the sim names the namespace, hook and rule; linux the errno */
+  readonly detail?: string
+  /** the sim, when asked: the walk of both directions, the proxy's own connection included */
+  readonly trace?: ReadonlyArray<ProbeHop>
+  /** linux: links still settling when the connection was made (as ProbeResult.unsettled) */
+  readonly unsettled?: ReadonlyArray<string>
+}
+
+// ---------------------------------------------------------------------------------------------
 // DNS: the embedded resolver. The kernel holds each resolver's names (one resolver per Docker
 // host, kept up to date by its controller through updateDns) and its servers answer from them
 // by libnetwork's rules (backends/dns-records.ts), each for the networks of its sandbox in order.
@@ -362,6 +461,13 @@ export interface Capabilities {
    * rfc4106(gcm(aes))): what Docker's encrypted overlay needs between hosts
    */
   readonly esp: boolean
+  /**
+   * the kernel has IP virtual server (ip_vs), which Docker balances service VIPs with. A driver
+   * balances through the one verdict dnatBalance either way; both backends carry it out by
+   * nftables (numgen, round robin), the form for kernels without ip_vs (as this one). The flag
+   * says whether an IPVS form could be used instead; none is written yet.
+   */
+  readonly ipvs: boolean
 }
 
 /** the embedded DNS address inside every sandbox, as in Docker */

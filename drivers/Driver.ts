@@ -54,6 +54,23 @@ export interface HostContext {
   readonly vlanOf?: (network: Network) => VlanInfo | undefined
   /** every network on this host after the change being made (a driver programs rules across its networks) */
   readonly networks: ReadonlyArray<Network>
+  /** every port published on this host after the change being made; none when absent */
+  readonly published?: ReadonlyArray<PublishedPort>
+}
+
+/**
+ * One container port published on a host (`docker run -p`), through the network that is the
+ * container's gateway (libnetwork publishes only there): the host's hostIp:hostPort (hostIp
+ * 0.0.0.0 for every address) goes to containerAddress:containerPort.
+ */
+export interface PublishedPort {
+  readonly network: string
+  readonly hostIp: string
+  readonly hostPort: number
+  readonly proto: "tcp" | "udp"
+  /** plain address, without prefix length */
+  readonly containerAddress: string
+  readonly containerPort: number
 }
 
 /** where an endpoint lands */

@@ -73,6 +73,9 @@ static const char *errno_code(int err) {
     case ETIMEDOUT: return "ETIMEDOUT";
     case EMSGSIZE: return "EMSGSIZE";
     case ESTALE: return "ESTALE";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ECONNREFUSED: return "ECONNREFUSED";
     default: return "EUNKNOWN";
   }
 }
@@ -536,16 +539,19 @@ static napi_value netlink_transact(napi_env env, napi_callback_info info) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* openInetSocket(nsPath, kind, bindAddress | null, bindPort, freebind, expectedInode?) -> fd    */
+/* openInetSocket(nsPath, kind, bindAddress | null, bindPort, freebind, expectedInode?,           */
+/*                recverr?) -> fd                                                               */
+/* kind: "udp", "icmp" (datagram sockets) or "tcp" (a stream socket, bound, for a listener)      */
 /* ------------------------------------------------------------------------------------------ */
 
 static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
+  napi_value argv[7];
   char path[MAX_NAME + 32], kind[16], address[64];
   int32_t port = 0;
   bool freebind = false;
   int64_t expected_inode = 0;
-  if (!get_args(env, info, 6, argv)) return NULL;
+  bool recverr = false;
+  if (!get_args(env, info, 7, argv)) return NULL;
   int has_path = !is_nullish(env, argv[0]);
   if (has_path && !get_string(env, argv[0], path, sizeof path, "path")) return NULL;
   if (!get_string(env, argv[1], kind, sizeof kind, "kind")) return NULL;
@@ -553,16 +559,20 @@ static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
   if (has_address && !get_string(env, argv[2], address, sizeof address, "bindAddress")) return NULL;
   if (!is_nullish(env, argv[3]) && !get_int(env, argv[3], &port, "bindPort")) return NULL;
   if (!is_nullish(env, argv[4])) napi_get_value_bool(env, argv[4], &freebind);
+  if (!is_nullish(env, argv[6])) napi_get_value_bool(env, argv[6], &recverr);
   if (!is_nullish(env, argv[5]) && napi_get_value_int64(env, argv[5], &expected_inode) != napi_ok) {
     throw_type(env, "expectedInode must be a number");
     return NULL;
   }
 
-  int protocol;
+  int protocol, type = SOCK_DGRAM;
   if (strcmp(kind, "udp") == 0) protocol = IPPROTO_UDP;
   else if (strcmp(kind, "icmp") == 0) protocol = IPPROTO_ICMP;
-  else {
-    throw_type(env, "kind must be \"udp\" or \"icmp\"");
+  else if (strcmp(kind, "tcp") == 0) {
+    protocol = IPPROTO_TCP;
+    type = SOCK_STREAM;
+  } else {
+    throw_type(env, "kind must be \"udp\", \"icmp\" or \"tcp\"");
     return NULL;
   }
   struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -573,7 +583,7 @@ static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
 
   ns_switch sw;
   if (!ns_enter_checked(env, has_path ? path : NULL, (uint64_t)expected_inode, &sw)) return NULL;
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, protocol);
+  int fd = socket(AF_INET, type | SOCK_CLOEXEC, protocol);
   int err = fd < 0 ? errno : 0;
   ns_leave(&sw);
   if (fd < 0) {
@@ -581,6 +591,16 @@ static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int one = 1;
+  /*
+   * a listener closes first (it answers, then closes), so its port keeps connections in
+   * TIME_WAIT; SO_REUSEADDR lets it be bound again meanwhile, and still refuses a second listener
+   */
+  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  /*
+   * IP_RECVERR: every ICMP error about the socket's flow is reported, net and host unreachable
+   * too; without it a UDP socket hears only port unreachable (the others are "soft" errors)
+   */
+  if (recverr) setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof one);
   /* the embedded DNS address may be bound before lo carries it, as Docker's resolver does */
   if (freebind) setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   /*
@@ -595,6 +615,50 @@ static napi_value open_inet_socket(napi_env env, napi_callback_info info) {
     err = errno;
     close(fd);
     throw_errno(env, "bind", has_address ? address : "0.0.0.0", err);
+    return NULL;
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
+/*
+ * connectTcp(nsPath, address, port, expectedInode?) -> fd: a TCP socket made inside the namespace
+ * whose non-blocking connect has started (or, to a local address, already finished). Only what
+ * connect() refuses at once is thrown (ENETUNREACH: no route); everything the network answers
+ * later (a reset, an ICMP error) the socket reports on its first read.
+ */
+static napi_value connect_tcp(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  char path[MAX_NAME + 32], address[64];
+  int32_t port = 0;
+  int64_t expected_inode = 0;
+  if (!get_args(env, info, 4, argv)) return NULL;
+  if (!get_string(env, argv[0], path, sizeof path, "path")) return NULL;
+  if (!get_string(env, argv[1], address, sizeof address, "address")) return NULL;
+  if (!get_int(env, argv[2], &port, "port")) return NULL;
+  if (!is_nullish(env, argv[3]) && napi_get_value_int64(env, argv[3], &expected_inode) != napi_ok) {
+    throw_type(env, "expectedInode must be a number");
+    return NULL;
+  }
+  struct sockaddr_in remote = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  if (inet_pton(AF_INET, address, &remote.sin_addr) != 1) {
+    throw_type(env, "address must be an IPv4 address");
+    return NULL;
+  }
+  ns_switch sw;
+  if (!ns_enter_checked(env, path, (uint64_t)expected_inode, &sw)) return NULL;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_TCP);
+  int err = fd < 0 ? errno : 0;
+  ns_leave(&sw);
+  if (fd < 0) {
+    throw_errno(env, "socket", "tcp", err);
+    return NULL;
+  }
+  if (connect(fd, (struct sockaddr *)&remote, sizeof remote) != 0 && errno != EINPROGRESS) {
+    err = errno;
+    close(fd);
+    throw_errno(env, "connect", address, err);
     return NULL;
   }
   napi_value result;
@@ -635,6 +699,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"netlinkTransact", NULL, netlink_transact, NULL, NULL, NULL, napi_default, NULL},
       {"openInetSocket", NULL, open_inet_socket, NULL, NULL, NULL, napi_default, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"connectTcp", NULL, connect_tcp, NULL, NULL, NULL, napi_default, NULL},
       {"setRealtime", NULL, set_realtime, NULL, NULL, NULL, napi_default, NULL},
       {"nftAvailable", NULL, nft_available, NULL, NULL, NULL, napi_default, NULL},
       {"nftOpen", NULL, nft_open, NULL, NULL, NULL, napi_default, NULL},

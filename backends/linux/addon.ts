@@ -22,18 +22,26 @@ export interface NetnsAddon {
   /** sends netlink messages numbered firstSeq..lastSeq and returns every reply up to lastSeq's end */
   readonly netlinkTransact: (fd: number, request: Uint8Array, firstSeq: number, lastSeq: number) => Buffer
   /**
-   * an AF_INET datagram socket (UDP, or an ICMP "ping" socket) created and bound inside `path`;
+   * an AF_INET datagram socket (UDP, or an ICMP "ping" socket), or a TCP socket with SO_REUSEADDR
+   * (to listen on), created and bound inside `path`;
    * with `expectedInode`, only in that namespace (ESTALE when the name now stands for another)
    */
   readonly openInetSocket: (
     path: string | null,
-    kind: "udp" | "icmp",
+    kind: "udp" | "icmp" | "tcp",
     bindAddress: string | null,
     bindPort: number,
     freebind: boolean,
     expectedInode?: number,
+    /** IP_RECVERR: report every ICMP error about the flow (net and host unreachable too) */
+    recverr?: boolean,
   ) => number
   readonly closeFd: (fd: number) => void
+  /**
+   * a TCP socket made inside `path` whose non-blocking connect to address:port has started;
+   * throws what connect() refuses at once (ENETUNREACH), ESTALE as openInetSocket does
+   */
+  readonly connectTcp: (path: string, address: string, port: number, expectedInode?: number) => number
   /** the calling thread runs under SCHED_RR at `priority`; its children do not inherit it */
   readonly setRealtime: (priority: number) => void
   /** null when libnftables.so.1 loads, otherwise why not */

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs"
 import type { Capabilities, LinkKind, LinkSpec } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
 import { toKernelError } from "./errors.ts"
@@ -19,6 +20,8 @@ export interface MeasuredFeatures {
   readonly firewall: FeatureCheck
   /** IPsec ESP states (Docker's encrypted overlay) */
   readonly esp: FeatureCheck
+  /** IP virtual server (Docker's service load balancer) */
+  readonly ipvs: FeatureCheck
 }
 
 let scratchCounter = 0
@@ -90,8 +93,17 @@ export const measureFeatures = (native: NetnsAddon): Promise<MeasuredFeatures> =
         firewallCheck = { ok: false, detail: toKernelError(error).message }
       }
     }
-    return { links, firewall: firewallCheck, esp: await probeEsp(ns) }
+    return { links, firewall: firewallCheck, esp: await probeEsp(ns), ipvs: ipvsCheck() }
   })
+
+/**
+ * ip_vs loaded shows as /proc/net/ip_vs (a read, nothing changed). cnmlab never loads modules, so
+ * a kernel that has it only as an unloaded module reports it missing, as does one without it.
+ */
+const ipvsCheck = (): FeatureCheck =>
+  existsSync("/proc/net/ip_vs")
+    ? { ok: true, detail: "ip_vs is loaded (/proc/net/ip_vs)" }
+    : { ok: false, detail: "no /proc/net/ip_vs: the ip_vs module is not loaded" }
 
 export const capabilitiesFrom = (features: MeasuredFeatures): Capabilities => ({
   veth: features.links.veth.ok,
@@ -103,6 +115,7 @@ export const capabilitiesFrom = (features: MeasuredFeatures): Capabilities => ({
   vlan: features.links.vlan.ok,
   firewall: features.firewall.ok,
   esp: features.esp.ok,
+  ipvs: features.ipvs.ok,
 })
 
 /** brings lo up in a namespace (its 127.0.0.1/8 and local routes appear with it) */

@@ -53,6 +53,13 @@ export const doctor = async (): Promise<{ checks: DoctorCheck[] }> => {
           features.esp.ok ? features.esp.detail : `${features.esp.detail}: encrypted overlay networks cannot carry traffic between hosts here`,
         ),
       )
+      checks.push(
+        check(
+          "kernel: ipvs",
+          features.ipvs.ok,
+          features.ipvs.ok ? features.ipvs.detail : `${features.ipvs.detail}: service VIPs are balanced by nftables (numgen) instead`,
+        ),
+      )
     } catch (error) {
       checks.push(check("kernel: link kinds", false, (error as Error).message))
     }

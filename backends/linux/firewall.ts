@@ -9,6 +9,8 @@ import { dumpLinks } from "./read.ts"
 
 type Json = Record<string, unknown>
 
+const balances = (table: FwTable): boolean => table.chains.some((c) => c.rules.some((r) => r.verdict.kind === "dnatBalance"))
+
 /**
  * Firewall tables in our namespaces, through libnftables (nft/run.ts). Remembers, per namespace, the last table set
  * under each name: read() shows that exact table when the kernel's content matches it (spelling
@@ -45,7 +47,10 @@ export class Firewall {
     const before = known?.tables.get(table.name)
     // rules added at the ends of chains (a network created) are sent alone, when nothing else
     // changed the namespace's tables since our last commit; otherwise the whole table is replaced
-    const batch = before && known && this.nft.generation(ns) === known.generation ? (appendedRules(before, commands) ?? commands) : commands
+    // a balancing rule's turn starts at 0 whenever its table is set (kernel-types.ts: dnatBalance),
+    // so such a table is always replaced, even when it only grew or did not change at all
+    const appendable = before && known && this.nft.generation(ns) === known.generation && !balances(table)
+    const batch = appendable ? (appendedRules(before, commands) ?? commands) : commands
     // an empty batch: the kernel holds this very table already
     if (batch.length > 0) {
       this.nft.run(ns, JSON.stringify({ nftables: batch }))

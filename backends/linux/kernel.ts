@@ -2,7 +2,8 @@ import { promises as fs } from "node:fs"
 import { Effect } from "effect"
 import { type KernelError, kernelError } from "../KernelError.ts"
 import type { KernelShape } from "../Kernel.ts"
-import type { DnsQueryResult, KernelOp, NsState, ProbeResult } from "../kernel-types.ts"
+import type { ConnectResult, DnsQueryResult, KernelOp, NsState, ProbeResult } from "../kernel-types.ts"
+import { checkConnect, checkListen, checkProxy, checkSocketRef } from "../socket-checks.ts"
 import { addon } from "./addon.ts"
 import { applyOne, type ApplyContext } from "./apply.ts"
 import { linuxAvailability } from "./availability.ts"
@@ -17,6 +18,7 @@ import { probe } from "./probe.ts"
 import { makeRandom, randomBytes } from "./random.ts"
 import { namesByIndex, readAddrs, readFdb, readLinks, readNeighs, readRoutes } from "./read.ts"
 import { SettleWatch } from "./settle.ts"
+import { SandboxSockets } from "./sockets.ts"
 import { awaitTeardowns, type Teardown } from "./teardown.ts"
 import { sysctlRead } from "./sysctl.ts"
 
@@ -34,6 +36,8 @@ export interface LinuxKernelOptions {
   readonly seed?: number
   /** how long probe and queryDns wait for an answer; default 1000 ms */
   readonly timeoutMs?: number
+  /** how long connect waits for what comes back; default 4000 ms (see DEFAULT_CONNECT_TIMEOUT_MS) */
+  readonly connectTimeoutMs?: number
   /** sees every round trip the measurement helper timed (benchmarks and the stress test) */
   readonly onRoundTrip?: (roundTrip: RoundTrip) => void
   /** how long apply waits for deleted namespaces to be destroyed; default 60 s (TEARDOWN_MAX_MS) */
@@ -43,6 +47,12 @@ export interface LinuxKernelOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 1000
+/**
+ * A connection waits longer than an echo: an unanswered ARP ends it as Linux ends it, with
+ * EHOSTUNREACH (unreachable) after three requests a second apart, and that must not read as a
+ * timeout. A connection that gets nothing back costs this much.
+ */
+const DEFAULT_CONNECT_TIMEOUT_MS = 4000
 /**
  * How long apply waits for the kernel to destroy deleted namespaces (and their veth peers) before
  * it fails with TimedOut: tens of ms usually, seconds while other processes destroy hundreds of
@@ -102,13 +112,19 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const namespaces = new NamespaceTable(native)
   const firewall = new Firewall(native, namespaces)
   const plane = measurementPlane()
-  const dns = new DnsServers(namespaces, plane, plane.openScope())
+  const scope = plane.openScope()
+  const dns = new DnsServers(namespaces, plane, scope)
+  const sockets = new SandboxSockets(namespaces, plane, scope)
   const sysctlKeys = new Map<string, Set<string>>()
-  namespaces.onBeforeDelete((ns) => dns.forget(ns))
+  namespaces.onBeforeDelete((ns) => {
+    dns.forget(ns)
+    sockets.forget(ns)
+  })
   const context: ApplyContext = { native, namespaces, firewall, sysctlKeys, teardowns: [] }
   const capabilities = capabilitiesFrom(await kernelFeatures(native))
   const random = makeRandom(options.seed)
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
   const onRoundTrip = options.onRoundTrip
   let closed = false
 
@@ -225,9 +241,23 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
         onRoundTrip?.({ kind: "dns", answered: result.rcode !== "TIMEOUT", ms })
         return unsettled.length === 0 ? result : { ...result, unsettled }
       }),
+    listen: (spec) => checked(checkListen(spec), () => sockets.bind(spec, { kind: "listen", answer: spec.answer })),
+    unlisten: (socket) => checked(checkSocketRef(socket), () => sockets.unbind(socket, "listen")),
+    proxy: (spec) => checked(checkProxy(spec), () => sockets.bind(spec, { kind: "proxy", to: { address: spec.to.address, port: spec.to.port } })),
+    unproxy: (socket) => checked(checkSocketRef(socket), () => sockets.unbind(socket, "proxy")),
+    connect: (spec) =>
+      checked(checkConnect(spec), async (): Promise<ConnectResult> => {
+        const unsettled = await settle.settled()
+        const result = await sockets.connect(spec, connectTimeoutMs)
+        return unsettled.length === 0 ? result : { ...result, unsettled }
+      }),
     close: () => Effect.promise(close),
   }
 }
+
+/** input the socket checks refused fails at once; otherwise the backend code runs */
+const checked = <A>(refused: KernelError | undefined, fn: () => Promise<A> | A): Effect.Effect<A, KernelError> =>
+  refused === undefined ? attempt(fn) : Effect.fail(refused)
 
 /** a probe sent before the wait for settling links gave up says so, in its detail too */
 const withUnsettled = (result: ProbeResult, unsettled: ReadonlyArray<string>, waitedMs: number): ProbeResult => {

@@ -1,5 +1,6 @@
 import type { CtState, FwChain, FwHook, FwMatch, FwTable, FwVerdict, KernelOp } from "../kernel-types.ts"
 import { KernelError } from "../KernelError.ts"
+import { isLocalAddress } from "./addresses.ts"
 import { INVALID, inPrefix, networkOf, parseCidr, parseIpv4, type Prefix } from "./ipv4.ts"
 import { namespaceOf, noNamespace, type Outcome, refuse } from "./refusal.ts"
 import type { SimMachine, SimNamespace } from "./state.ts"
@@ -24,6 +25,9 @@ interface CompiledMatch {
   readonly dstNot: Prefix | undefined
   readonly proto: FwMatch["proto"]
   readonly dport: number | undefined
+  readonly sport: number | undefined
+  readonly dstLocal: boolean | undefined
+  readonly srcLocal: boolean | undefined
   readonly ctState: ReadonlyArray<CtState> | undefined
 }
 
@@ -32,7 +36,12 @@ interface CompiledRule {
   readonly verdict: FwVerdict
   /** jump target, resolved at compile time */
   jump: CompiledChain | undefined
-  readonly dnatTo: number
+  /** dnat/snat: the address; dnatBalance: the first of `balance` */
+  readonly natTo: number
+  /** dnatBalance: every address, taken in turn */
+  readonly balance: ReadonlyArray<number> | undefined
+  /** dnatBalance: nftables' numgen inc, one counter per rule, from 0 when the table is set */
+  counter: number
   readonly label: string
 }
 
@@ -55,6 +64,8 @@ export type HookChains = Map<FwHook, ReadonlyArray<CompiledChain>>
 
 /** what a hook sees of a packet; proto undefined means "not IPv4" (an ARP frame on a bridge) */
 export interface FwPacket {
+  /** the namespace whose hook it is (for fib … type local) */
+  ns: SimNamespace | undefined
   iif: string | undefined
   oif: string | undefined
   bridge: string | undefined
@@ -62,6 +73,7 @@ export interface FwPacket {
   src: number
   dst: number
   dport: number
+  sport: number
   ct: CtState | undefined
 }
 
@@ -71,17 +83,25 @@ export class FwResult {
   masquerade = false
   dnatTo = INVALID
   dnatPort = 0
+  snatTo = INVALID
+  snatPort = 0
 
   reset(): void {
     this.detail = ""
     this.masquerade = false
     this.dnatTo = INVALID
     this.dnatPort = 0
+    this.snatTo = INVALID
+    this.snatPort = 0
   }
 }
 
 const NAT_HOOKS: ReadonlySet<FwHook> = new Set<FwHook>(["prerouting", "input", "output", "postrouting"])
 const DNAT_HOOKS: ReadonlySet<FwHook> = new Set<FwHook>(["prerouting", "output"])
+/** nftables takes snat in postrouting and input (masquerade in postrouting only) */
+const SNAT_HOOKS: ReadonlySet<FwHook> = new Set<FwHook>(["postrouting", "input"])
+
+const validPort = (port: number | undefined): boolean => port === undefined || (Number.isInteger(port) && port >= 0 && port <= 65535)
 
 const compilePrefix = (op: KernelOp, text: string | undefined): Prefix | undefined | KernelError => {
   if (text === undefined) return undefined
@@ -101,8 +121,10 @@ const compileMatch = (op: KernelOp, match: FwMatch): CompiledMatch | KernelError
   if (isError(dst)) return dst
   const dstNot = compilePrefix(op, match.dstNot)
   if (isError(dstNot)) return dstNot
-  if (match.dport !== undefined && (!Number.isInteger(match.dport) || match.dport < 0 || match.dport > 65535)) {
-    return refuse(op, "EINVAL", `invalid port ${match.dport}`)
+  if (!validPort(match.dport)) return refuse(op, "EINVAL", `invalid port ${match.dport}`)
+  if (!validPort(match.sport)) return refuse(op, "EINVAL", `invalid port ${match.sport}`)
+  if (match.proto === "icmp" && (match.dport !== undefined || match.sport !== undefined)) {
+    return refuse(op, "EINVAL", "icmp has no ports")
   }
   return {
     iif: match.iif,
@@ -116,6 +138,9 @@ const compileMatch = (op: KernelOp, match: FwMatch): CompiledMatch | KernelError
     dstNot,
     proto: match.proto,
     dport: match.dport,
+    sport: match.sport,
+    dstLocal: match.dstLocal,
+    srcLocal: match.srcLocal,
     ctState: match.ctState,
   }
 }
@@ -130,18 +155,27 @@ const compileChain = (op: KernelOp, table: string, chain: FwChain): CompiledChai
     const match = compileMatch(op, rule.match)
     if (isError(match)) return match
     const verdict = rule.verdict
-    let dnatTo = INVALID
-    if (verdict.kind === "dnat") {
-      dnatTo = parseIpv4(verdict.to)
-      if (dnatTo === INVALID) return refuse(op, "EINVAL", `invalid dnat address "${verdict.to}"`)
-      if (chain.hook !== undefined && (!nat || !DNAT_HOOKS.has(chain.hook))) {
-        return refuse(op, "EOPNOTSUPP", `chain ${chain.name}: dnat needs a nat chain on prerouting or output`)
+    let natTo = INVALID
+    let balance: Array<number> | undefined
+    if (verdict.kind === "dnat" || verdict.kind === "snat" || verdict.kind === "dnatBalance") {
+      const targets = verdict.kind === "dnatBalance" ? verdict.to : [verdict.to]
+      if (targets.length === 0) return refuse(op, "EINVAL", `chain ${chain.name}: dnatBalance needs at least one address`)
+      const parsed = targets.map((target) => parseIpv4(target))
+      const bad = parsed.indexOf(INVALID)
+      if (bad >= 0) return refuse(op, "EINVAL", `invalid ${verdict.kind} address "${targets[bad]}"`)
+      if (!validPort(verdict.port)) return refuse(op, "EINVAL", `invalid port ${verdict.port}`)
+      natTo = parsed[0] as number
+      if (verdict.kind === "dnatBalance") balance = parsed
+      const hooks = verdict.kind === "snat" ? SNAT_HOOKS : DNAT_HOOKS
+      if (chain.hook !== undefined && (!nat || !hooks.has(chain.hook))) {
+        const where = verdict.kind === "snat" ? "postrouting or input" : "prerouting or output"
+        return refuse(op, "EOPNOTSUPP", `chain ${chain.name}: ${verdict.kind} needs a nat chain on ${where}`)
       }
     }
     if (verdict.kind === "masquerade" && chain.hook !== undefined && (!nat || chain.hook !== "postrouting")) {
       return refuse(op, "EOPNOTSUPP", `chain ${chain.name}: masquerade needs a nat chain on postrouting`)
     }
-    rules.push({ match, verdict, jump: undefined, dnatTo, label: rule.comment ?? `rule ${position}` })
+    rules.push({ match, verdict, jump: undefined, natTo, balance, counter: 0, label: rule.comment ?? `rule ${position}` })
   }
   return {
     table,
@@ -244,9 +278,15 @@ const matches = (match: CompiledMatch, packet: FwPacket): boolean => {
   if (match.dstNot !== undefined && (!ip || inside(match.dstNot, packet.dst))) return false
   if (match.proto !== undefined && match.proto !== packet.proto) return false
   if (match.dport !== undefined && (packet.proto === "icmp" || !ip || packet.dport !== match.dport)) return false
+  if (match.sport !== undefined && (packet.proto === "icmp" || !ip || packet.sport !== match.sport)) return false
+  if (match.dstLocal !== undefined && (!ip || isLocal(packet, packet.dst) !== match.dstLocal)) return false
+  if (match.srcLocal !== undefined && (!ip || isLocal(packet, packet.src) !== match.srcLocal)) return false
   if (match.ctState !== undefined && (packet.ct === undefined || !match.ctState.includes(packet.ct))) return false
   return true
 }
+
+/** fib daddr type local: an address of the namespace (127/8 included while lo holds it) */
+const isLocal = (packet: FwPacket, address: number): boolean => packet.ns !== undefined && isLocalAddress(packet.ns, address)
 
 const CONTINUE = 0
 const ACCEPT = 1
@@ -274,9 +314,16 @@ const runChain = (chain: CompiledChain, hook: FwHook, packet: FwPacket, result: 
         if (hook === "postrouting") result.masquerade = true
         return ACCEPT
       case "dnat":
+      case "dnatBalance":
         if (hook === "prerouting" || hook === "output") {
-          result.dnatTo = rule.dnatTo
+          result.dnatTo = rule.balance === undefined ? rule.natTo : (rule.balance[rule.counter++ % rule.balance.length] as number)
           result.dnatPort = verdict.port ?? 0
+        }
+        return ACCEPT
+      case "snat":
+        if (hook === "postrouting" || hook === "input") {
+          result.snatTo = rule.natTo
+          result.snatPort = verdict.port ?? 0
         }
         return ACCEPT
     }

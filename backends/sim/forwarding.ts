@@ -8,7 +8,7 @@ import { BROADCAST_MAC } from "./random.ts"
 import { lookupRoute } from "./routes.ts"
 import type { SimLink, SimNamespace, SimRoute } from "./state.ts"
 import { arpIgnoreLevel, forwardsFrom } from "./sysctl.ts"
-import { confirm, destinationNat, Failure, linkDown, masquerade, type Packet, track, type Walk } from "./walk.ts"
+import { confirm, destinationNat, Failure, linkDown, masquerade, type Packet, sourceNat, track, type Walk } from "./walk.ts"
 
 /**
  * Layer 3, walked rather than looked up: a packet leaves a namespace by its routing table (local
@@ -22,6 +22,7 @@ import { confirm, destinationNat, Failure, linkDown, masquerade, type Packet, tr
 type Reached = SimNamespace | Failure
 
 const hookPacket: FwPacket = {
+  ns: undefined,
   iif: undefined,
   oif: undefined,
   bridge: undefined,
@@ -29,6 +30,7 @@ const hookPacket: FwPacket = {
   src: 0,
   dst: 0,
   dport: 0,
+  sport: 0,
   ct: undefined,
 }
 
@@ -43,22 +45,32 @@ const passes = (
   natAllowed = true,
 ): Failure | undefined => {
   if (ns.hooks?.has(hook) !== true) return undefined
+  hookPacket.ns = ns
   hookPacket.iif = iif?.name
   hookPacket.oif = oif?.name
-  hookPacket.proto = packet.proto
+  hookPacket.proto = packet.error ? "icmp" : packet.proto
   hookPacket.src = packet.src
   hookPacket.dst = packet.dst
   hookPacket.dport = packet.dport
+  hookPacket.sport = packet.sport
   hookPacket.ct = packet.ct
   const result = walk.fw
   if (!passesHook(ns, hook, hookPacket, result, natAllowed && !packet.underlay)) {
     if (walk.trace !== undefined) walk.hop(ns, iif ?? oif, `${hook} drop (${result.detail})`)
     return new Failure("filtered", `${ns.name}: ${hook} dropped by ${result.detail}`)
   }
-  if (result.dnatTo !== INVALID) destinationNat(packet, result.dnatTo, result.dnatPort)
+  if (result.dnatTo !== INVALID) {
+    if (walk.trace !== undefined) walk.hop(ns, iif ?? oif, `${hook} dnat to ${formatIpv4(result.dnatTo)}${result.dnatPort === 0 ? "" : `:${result.dnatPort}`}`)
+    destinationNat(packet, result.dnatTo, result.dnatPort)
+  }
+  if (result.snatTo !== INVALID) {
+    if (walk.trace !== undefined) walk.hop(ns, oif ?? iif, `${hook} snat to ${formatIpv4(result.snatTo)}`)
+    sourceNat(packet, result.snatTo, result.snatPort)
+  }
   if (result.masquerade && oif !== undefined) {
     const primary = oif.addresses[0]
     if (primary === undefined) return new Failure("filtered", `${ns.name}: masquerade on ${oif.name}, which has no address`)
+    if (walk.trace !== undefined) walk.hop(ns, oif, `masquerade to ${formatIpv4(primary.address)}`)
     masquerade(packet, primary.address)
   }
   return undefined
@@ -98,14 +110,18 @@ export const sendFromNamespace = (walk: Walk, ns: SimNamespace, packet: Packet):
   return reached
 }
 
-const routeOut = (walk: Walk, ns: SimNamespace, packet: Packet): Reached => {
-  for (let attempt = 0; attempt < 2; attempt++) {
+/**
+ * `rerouted` (attempt 1): output NAT changed the destination and Linux routes the packet again;
+ * the output hook does not see it a second time
+ */
+const routeOut = (walk: Walk, ns: SimNamespace, packet: Packet, rerouted = false): Reached => {
+  for (let attempt = rerouted ? 1 : 0; attempt < 2; attempt++) {
     const dst = packet.dst
     if (isLoopbackAddress(dst) || isLocalAddress(ns, dst)) return deliverThroughLoopback(walk, ns, packet, attempt === 0)
     const route = lookupRoute(ns, dst)
     if (route === undefined) {
       if (walk.trace !== undefined) walk.hop(ns, undefined, `no route to ${formatIpv4(dst)}`)
-      return new Failure("no-route", `${ns.name}: no route to ${formatIpv4(dst)}`)
+      return new Failure("no-route", `${ns.name}: no route to ${formatIpv4(dst)}`, ns)
     }
     const nextHop = route.via === INVALID ? dst : route.via
     if (packet.src === 0) {
@@ -113,12 +129,13 @@ const routeOut = (walk: Walk, ns: SimNamespace, packet: Packet): Reached => {
       if (source === INVALID) return new Failure("no-route", `${ns.name}: no source address for ${formatIpv4(dst)}`)
       packet.src = source
     }
-    if (attempt === 0) track(walk, ns, packet)
     if (walk.trace !== undefined) walk.hop(ns, route.dev, `send ${formatIpv4(packet.src)} -> ${formatIpv4(dst)} via ${formatIpv4(nextHop)}`)
-    const dropped = passes(walk, ns, "output", packet, undefined, route.dev)
-    if (dropped) return dropped
-    // output NAT changed the destination: Linux routes the packet again
-    if (packet.dst !== dst) continue
+    if (attempt === 0) {
+      track(walk, ns, packet)
+      const dropped = passes(walk, ns, "output", packet, undefined, route.dev)
+      if (dropped) return dropped
+      if (packet.dst !== dst) continue
+    }
     const droppedAfter = passes(walk, ns, "postrouting", packet, undefined, route.dev)
     if (droppedAfter) return droppedAfter
     confirm(packet)
@@ -139,11 +156,16 @@ const deliverThroughLoopback = (walk: Walk, ns: SimNamespace, packet: Packet, un
     walk.hop(ns, lo, "lo is down")
     return linkDown(lo, "is down: local delivery impossible")
   }
-  if (untracked) track(walk, ns, packet)
   if (walk.trace !== undefined) walk.hop(ns, lo, `send ${formatIpv4(packet.src)} -> ${formatIpv4(dst)} via lo`)
-  // back in through lo the flow is already NATed: prerouting/input nat chains are not asked again
+  // `untracked`: the output hook has not seen it yet (it has when output NAT rerouted it here).
+  // Back in through lo the flow is already NATed: prerouting/input nat chains are not asked again
+  if (untracked) {
+    track(walk, ns, packet)
+    const dropped = passes(walk, ns, "output", packet, undefined, lo)
+    if (dropped) return dropped
+    if (packet.dst !== dst) return routeOut(walk, ns, packet, true)
+  }
   const dropped =
-    passes(walk, ns, "output", packet, undefined, lo) ??
     passes(walk, ns, "postrouting", packet, undefined, lo) ??
     passes(walk, ns, "prerouting", packet, lo, undefined, false) ??
     passes(walk, ns, "input", packet, lo, undefined, false)
@@ -275,7 +297,7 @@ const resolve = (walk: Walk, ns: SimNamespace, dev: SimLink, nextHop: number, se
     return answer
   }
   if (walk.trace !== undefined) walk.hop(ns, dev, `arp ${formatIpv4(nextHop)} unanswered`)
-  return blockedOnTheWay ?? walk.hidden ?? new Failure("unresolved", `${ns.name}/${dev.name}: nobody answers ARP for ${formatIpv4(nextHop)}`)
+  return blockedOnTheWay ?? walk.hidden ?? new Failure("unresolved", `${ns.name}/${dev.name}: nobody answers ARP for ${formatIpv4(nextHop)}`, ns)
 }
 
 /** the packet arrived on `link`: prerouting, then input (local) or forward (ip_forward) */
@@ -309,7 +331,7 @@ const takeIn = (walk: Walk, link: SimLink, packet: Packet): Reached => {
   const route = lookupRoute(ns, packet.dst)
   if (route === undefined) {
     if (walk.trace !== undefined) walk.hop(ns, link, `no route to ${formatIpv4(packet.dst)}`)
-    return new Failure("no-route", `${ns.name}: no route to ${formatIpv4(packet.dst)}`)
+    return new Failure("no-route", `${ns.name}: no route to ${formatIpv4(packet.dst)}`, ns)
   }
   if (--packet.ttl <= 0) return new Failure("no-answer", `${ns.name}: TTL exceeded`)
   if (walk.trace !== undefined) walk.hop(ns, route.dev, `forward ${link.name} -> ${route.dev.name}`)

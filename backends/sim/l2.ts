@@ -178,15 +178,17 @@ class Flight {
     if (blocked === undefined && hasHook(ns, "bridge-forward")) {
       const packet = this.frame.packet
       const seen = this.scratch ?? (this.scratch = emptyFwPacket())
+      seen.ns = ns
       seen.iif = inPort.name
       seen.oif = outPort.name
       seen.bridge = bridgeLink.name
-      seen.proto = packet?.proto
+      seen.proto = packet === undefined ? undefined : packet.error ? "icmp" : packet.proto
       seen.src = packet?.src ?? 0
       seen.dst = packet?.dst ?? 0
       seen.dport = packet?.dport ?? 0
+      seen.sport = packet?.sport ?? 0
       // bridged flows: the question is new, its answer established (the answer crossed the same bridge)
-      seen.ct = packet === undefined ? undefined : packet.reply ? "established" : "new"
+      seen.ct = packet === undefined ? undefined : packet.reply ? (packet.error ? "related" : "established") : "new"
       if (!passesHook(ns, "bridge-forward", seen, this.walk.fw)) {
         const where = `${ns.name}: bridge ${bridgeLink.name} ${inPort.name} -> ${outPort.name}`
         blocked = new Failure("filtered", `${where} dropped by ${this.walk.fw.detail}`)
@@ -374,6 +376,7 @@ const remoteVteps = (vxlan: SimLink, mac: string): Array<number> => {
 }
 
 const emptyFwPacket = (): FwPacket => ({
+  ns: undefined,
   iif: undefined,
   oif: undefined,
   bridge: undefined,
@@ -381,6 +384,7 @@ const emptyFwPacket = (): FwPacket => ({
   src: 0,
   dst: 0,
   dport: 0,
+  sport: 0,
   ct: undefined,
 })
 

@@ -2,11 +2,15 @@ import { Effect, Layer } from "effect"
 import { Kernel, type KernelShape } from "../Kernel.ts"
 import { KernelError } from "../KernelError.ts"
 import type { Capabilities, DnsUpdate, KernelOp } from "../kernel-types.ts"
+import { checkConnect, checkListen, checkProxy, checkSocketRef } from "../socket-checks.ts"
 import { applyAll } from "./apply.ts"
+import { connect } from "./connect.ts"
+import { parseIpv4 } from "./ipv4.ts"
 import { queryDns, serveDns, stopDns, updateDns } from "./dns.ts"
 import { destroyNamespace } from "./namespaces.ts"
 import { probe } from "./probe.ts"
 import { seededRandom } from "./random.ts"
+import { bindSocket, closeSocket, FIRST_EPHEMERAL_PORT } from "./sockets.ts"
 import { readNamespace } from "./read.ts"
 import { noNamespace } from "./refusal.ts"
 import type { SimMachine } from "./state.ts"
@@ -19,7 +23,7 @@ import type { SimMachine } from "./state.ts"
 export interface SimKernelOptions {
   /** seeds the MAC generator, so that a run can be replayed exactly */
   readonly seed?: number
-  /** what this simulated kernel supports; all true by default */
+  /** what this simulated kernel supports; all but ipvs by default */
   readonly capabilities?: Partial<Capabilities>
 }
 
@@ -39,7 +43,16 @@ export const allCapabilities: Capabilities = {
   vlan: true,
   firewall: true,
   esp: true,
+  // the simulator balances a VIP the one way it models, by nftables (dnatBalance); it has no IPVS
+  ipvs: false,
 }
+
+/** an operation that changes the machine or says why not, as an Effect */
+const outcomeOf = (run: () => KernelError | undefined): Effect.Effect<void, KernelError> =>
+  Effect.suspend(() => {
+    const refused = run()
+    return refused === undefined ? Effect.void : Effect.fail(refused)
+  })
 
 const DEFAULT_SEED = 0x636e6c62
 
@@ -54,6 +67,7 @@ export const makeSimKernel = (options: SimKernelOptions = {}): SimKernel => {
     random: seededRandom(options.seed ?? DEFAULT_SEED),
     capabilities: { ...allCapabilities, ...options.capabilities },
     resolvers: new Map(),
+    nextPort: FIRST_EPHEMERAL_PORT,
   }
   const close = (): void => {
     for (const ns of [...machine.namespaces.values()]) destroyNamespace(machine, ns)
@@ -99,6 +113,16 @@ export const makeSimKernel = (options: SimKernelOptions = {}): SimKernel => {
         return refused === undefined ? Effect.void : Effect.fail(refused)
       }),
     queryDns: (ns, server, name) => Effect.suspend(() => resultOf(queryDns(machine, ns, server, name))),
+    listen: (spec) => outcomeOf(() => checkListen(spec) ?? bindSocket(machine, spec, { kind: "listen", answer: spec.answer })),
+    unlisten: (socket) => outcomeOf(() => checkSocketRef(socket) ?? closeSocket(machine, socket, "listen")),
+    proxy: (spec) =>
+      outcomeOf(() => {
+        const checked = checkProxy(spec)
+        if (checked !== undefined) return checked
+        return bindSocket(machine, spec, { kind: "proxy", to: parseIpv4(spec.to.address), toPort: spec.to.port })
+      }),
+    unproxy: (socket) => outcomeOf(() => checkSocketRef(socket) ?? closeSocket(machine, socket, "proxy")),
+    connect: (spec) => Effect.suspend(() => resultOf(checkConnect(spec) ?? connect(machine, spec))),
     close: () => Effect.sync(close),
   }
 }

@@ -32,4 +32,5 @@ export const destroyNamespace = (machine: SimMachine, ns: SimNamespace): void =>
   for (const link of [...ns.links.values()]) deleteLink(link)
   for (const vxlan of [...(ns.vxlanSockets ?? [])]) deleteLink(vxlan)
   ns.dns = undefined
+  ns.sockets = undefined
 }

@@ -160,6 +160,8 @@ export class SimNamespace {
   hooks: HookChains | undefined = undefined
   /** DNS servers: bound address (0 = any) -> what it answers from */
   dns: Map<number, DnsView> | undefined = undefined
+  /** listening sockets and proxies (sockets.ts) */
+  sockets: Array<SimSocket> | undefined = undefined
   readonly loopback: SimLink
   deleted = false
 
@@ -167,6 +169,15 @@ export class SimNamespace {
     this.loopback = new SimLink(this, "lo", "loopback", this.nextIndex++, "00:00:00:00:00:00", 65536)
     this.links.set("lo", this.loopback)
   }
+}
+
+/** a bound socket: a server answering with `answer`, or a docker-proxy relaying to `to` */
+export interface SimSocket {
+  readonly proto: "tcp" | "udp"
+  /** 0: any address of the namespace */
+  readonly bound: number
+  readonly port: number
+  readonly serve: { readonly kind: "listen"; readonly answer: string } | { readonly kind: "proxy"; readonly to: number; readonly toPort: number }
 }
 
 export interface SimMachine {
@@ -183,4 +194,6 @@ export interface SimMachine {
   readonly capabilities: Capabilities
   /** the embedded DNS's names, per resolver (see updateDns) */
   readonly resolvers: Map<string, DnsRecords>
+  /** the next ephemeral source port a connection takes (ip_local_port_range 32768-60999) */
+  nextPort: number
 }

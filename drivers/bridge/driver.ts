@@ -1,6 +1,6 @@
-import { CNMLAB_LINK_GROUP, type LinkCommon, type VethPeer } from "../../backends/kernel-types.ts"
+import { CNMLAB_LINK_GROUP, type KernelOp, type LinkCommon, type VethPeer } from "../../backends/kernel-types.ts"
 import type { Network } from "../../model/types.ts"
-import { type Driver, step } from "../Driver.ts"
+import { type Driver, type HostContext, type PublishedPort, step } from "../Driver.ts"
 import { mtuOption } from "../options.ts"
 import { bridgeFirewall } from "./firewall.ts"
 import { BRIDGE_NAME, bridgeName } from "./names.ts"
@@ -32,6 +32,10 @@ const checkOptions = (network: Network): string | undefined => {
   return undefined
 }
 
+/** the bridge firewall of the host's networks with these ports published */
+const firewallOps = (host: HostContext, published: ReadonlyArray<PublishedPort> | undefined): ReadonlyArray<KernelOp> =>
+  bridgeFirewall(host.networks, published).map((table) => ({ op: "firewallSet", ns: host.ns, table }) as const)
+
 /**
  * Docker's bridge driver: one Linux bridge per network holding the gateway address, a veth pair per
  * endpoint (the container end created directly inside the sandbox), and the firewall of firewall.ts.
@@ -58,17 +62,14 @@ export const bridgeDriver: Driver = {
       step("bridge.up", [{ op: "linkSet", ns: host.ns, name: br, up: true }]),
       step(
         "bridge.firewall",
-        bridgeFirewall(host.networks).map((table) => ({ op: "firewallSet", ns: host.ns, table }) as const),
-        bridgeFirewall(withoutIt).map((table) => ({ op: "firewallSet", ns: host.ns, table }) as const),
+        firewallOps(host, host.published),
+        bridgeFirewall(withoutIt, host.published).map((table) => ({ op: "firewallSet", ns: host.ns, table }) as const),
       ),
     ]
   },
 
   deleteNetwork: (network, host) => [
-    step(
-      "bridge.firewall",
-      bridgeFirewall(host.networks).map((table) => ({ op: "firewallSet", ns: host.ns, table }) as const),
-    ),
+    step("bridge.firewall", firewallOps(host, host.published)),
     step("bridge.device", [{ op: "linkDel", ns: host.ns, name: bridgeName(network) }]),
   ],
 
@@ -95,6 +96,13 @@ export const bridgeDriver: Driver = {
         { op: "linkSet", ns: at.sandboxNs, name: ifname, up: true },
       ]),
     ]
+    // ProgramExternalConnectivity: the endpoint's published ports, once its address answers
+    const address = (endpoint.address as string).split("/")[0]
+    const own = host.published?.filter((p) => p.network === network.name && p.containerAddress === address) ?? []
+    if (own.length > 0) {
+      const others = (host.published ?? []).filter((p) => !own.includes(p))
+      steps.push(step("bridge.ports", firewallOps(host, host.published), firewallOps(host, others)))
+    }
     // an internal network offers its gateway too: Docker 20.10 gives a container that is only on
     // internal networks `default via <gateway>`, so it reaches every address of the host (only
     // forwarding beyond is dropped); a non-internal network still wins the default route
@@ -102,8 +110,12 @@ export const bridgeDriver: Driver = {
     return { steps, gateway: network.gateway as string }
   },
 
-  // deleting either end of a veth takes the other along, and so does deleting the sandbox namespace
-  leave: (_network, _endpoint, host, at) =>
-    at.sandboxClosing ? [] : [step("bridge.veth", [{ op: "linkDel", ns: host.ns, name: at.hostIf }])],
+  // deleting either end of a veth takes the other along, and so does deleting the sandbox namespace.
+  // A controller that tells the driver what is published (host.published, after the leave) gets
+  // the ports' rules recomputed, the leaving endpoint's gone
+  leave: (_network, _endpoint, host, at) => [
+    ...(host.published === undefined ? [] : [step("bridge.ports", firewallOps(host, host.published))]),
+    ...(at.sandboxClosing ? [] : [step("bridge.veth", [{ op: "linkDel", ns: host.ns, name: at.hostIf }])]),
+  ],
 }
 

@@ -3,12 +3,17 @@ import { expect } from "vitest"
 import { Kernel, type KernelShape } from "../../backends/Kernel.ts"
 import type { KernelError, KernelReason } from "../../backends/KernelError.ts"
 import type {
+  ConnectResult,
+  ConnectSpec,
   DnsQueryResult,
   DnsUpdate,
   DnsView,
   KernelOp,
+  ListenSpec,
   NsState,
   ProbeResult,
+  ProxySpec,
+  SocketRef,
 } from "../../backends/kernel-types.ts"
 
 /**
@@ -34,6 +39,13 @@ export interface Harness {
   readonly updateDns: (update: DnsUpdate) => Promise<void>
   readonly updateDnsRefusal: (update: DnsUpdate) => Promise<KernelError>
   readonly queryDns: (ns: string, server: string, name: string) => Promise<DnsQueryResult>
+  readonly listen: (spec: ListenSpec) => Promise<void>
+  readonly unlisten: (socket: SocketRef) => Promise<void>
+  readonly proxy: (spec: ProxySpec) => Promise<void>
+  readonly unproxy: (socket: SocketRef) => Promise<void>
+  readonly connect: (spec: ConnectSpec) => Promise<ConnectResult>
+  /** the refusal of a socket operation; fails the case if it went through */
+  readonly socketRefusal: (operation: Effect.Effect<unknown, KernelError>, what: string) => Promise<KernelError>
 }
 
 const flatten = (ops: ReadonlyArray<KernelOp | ReadonlyArray<KernelOp>>): Array<KernelOp> =>
@@ -80,6 +92,12 @@ export const openHarness = async (layer: Layer.Layer<Kernel>): Promise<HarnessHa
     updateDns: (update) => run(kernel.updateDns(update)),
     updateDnsRefusal: (update) => failureOf(kernel.updateDns(update), "updateDns"),
     queryDns: (ns, server, name) => run(kernel.queryDns(ns, server, name)),
+    listen: (spec) => run(kernel.listen(spec)),
+    unlisten: (socket) => run(kernel.unlisten(socket)),
+    proxy: (spec) => run(kernel.proxy(spec)),
+    unproxy: (socket) => run(kernel.unproxy(socket)),
+    connect: (spec) => run(kernel.connect(spec)),
+    socketRefusal: (operation, what) => failureOf(operation, what),
   }
   return {
     harness,

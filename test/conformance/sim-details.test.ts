@@ -1,6 +1,6 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import type { KernelOp, ProbeResult } from "../../backends/kernel-types.ts"
+import type { FwTable, KernelOp, ProbeResult } from "../../backends/kernel-types.ts"
 import { KernelError } from "../../backends/KernelError.ts"
 import { makeSimKernel, type SimKernel } from "../../backends/sim/layer.ts"
 import { containerOnBridge, host, twoBridges } from "./topologies.ts"
@@ -21,6 +21,13 @@ const built = (...ops: ReadonlyArray<ReadonlyArray<KernelOp>>): SimKernel => {
   return kernel
 }
 
+/** two bridges whose host forwards, under one firewall table */
+const forwardingWith = (net: ReturnType<typeof twoBridges>, table: FwTable): SimKernel =>
+  built(net.ops, [
+    { op: "sysctlSet", ns: net.host, key: "net.ipv4.ip_forward", value: "1" },
+    { op: "firewallSet", ns: net.host, table },
+  ])
+
 describe("sim: why a probe failed", () => {
   it("no route: the namespace without one is named", () => {
     const kernel = built(host(names("a")))
@@ -40,17 +47,10 @@ describe("sim: why a probe failed", () => {
 
   it("filtered: the table, chain and rule comment that dropped it", () => {
     const net = twoBridges(names)
-    const kernel = built(net.ops, [
-      { op: "sysctlSet", ns: net.host, key: "net.ipv4.ip_forward", value: "1" },
-      {
-        op: "firewallSet",
-        ns: net.host,
-        table: {
-          name: "t",
-          chains: [{ name: "c", hook: "forward", rules: [{ match: { oif: "br1" }, verdict: { kind: "drop" }, comment: "no-br1" }] }],
-        },
-      },
-    ])
+    const kernel = forwardingWith(net, {
+      name: "t",
+      chains: [{ name: "c", hook: "forward", rules: [{ match: { oif: "br1" }, verdict: { kind: "drop" }, comment: "no-br1" }] }],
+    })
     expect(probe(kernel, net.c1, "10.32.0.2")).toMatchObject({ reason: "filtered", detail: `${net.host}: forward dropped by t/c/no-br1` })
   })
 
@@ -223,5 +223,75 @@ describe("sim: the machine itself", () => {
     expect(Effect.runSync(kernel.read(h)).links).toHaveLength(1 + bridges.length + count)
     for (let i = 0; i < count; i++) kernel.applySync([{ op: "nsDel", ns: `c${i}` }])
     expect(Effect.runSync(kernel.read(h)).links.map((link) => link.name)).toEqual(["lo", ...bridges])
+  })
+})
+
+describe("sim: what a connection went through", () => {
+  const withNat = () => {
+    const net = twoBridges(names)
+    const kernel = forwardingWith(net, {
+      name: "nat",
+      chains: [
+        {
+          name: "pre",
+          hook: "prerouting",
+          type: "nat",
+          rules: [{ match: { iif: "br1", proto: "tcp", dport: 8080 }, verdict: { kind: "dnat", to: "10.31.0.2", port: 80 } }],
+        },
+        { name: "post", hook: "postrouting", type: "nat", rules: [{ match: { oif: "br0", src: "10.32.0.0/24" }, verdict: { kind: "masquerade" } }] },
+      ],
+    })
+    Effect.runSync(kernel.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "c1" }))
+    return { net, kernel }
+  }
+
+  it("the trace shows the DNAT and masquerade on the way there and the SYN-ACK un-NATed on the way home", () => {
+    const { net, kernel } = withNat()
+    const result = Effect.runSync(kernel.connect({ from: net.c2, address: "10.32.0.1", port: 8080, proto: "tcp", trace: true }))
+    expect(result).toMatchObject({ outcome: "answer", answeredBy: "c1", seenFrom: "10.31.0.1" })
+    const events = (result.trace ?? []).map((hop) => `${hop.ns}: ${hop.event}`)
+    expect(events).toContain(`${net.host}: prerouting dnat to 10.31.0.2:80`)
+    expect(events).toContain(`${net.host}: masquerade to 10.31.0.1`)
+    expect(events).toContain(`${net.c1}: accept 10.31.0.2:80 from 10.31.0.1:${32768}`)
+    // home: the SYN-ACK arrives at c2 from the address c2 connected to
+    expect(events.at(-1)).toBe(`${net.c2}: deliver 10.32.0.2`)
+    expect(events.some((e) => e.startsWith(`${net.c2}: receive 10.32.0.1 -> 10.32.0.2`))).toBe(true)
+  })
+
+  it("says where a connection died: the refusing namespace, the dropping rule, the router without a route", () => {
+    const { net, kernel } = withNat()
+    const refused = Effect.runSync(kernel.connect({ from: net.c2, address: "10.32.0.1", port: 8081, proto: "tcp" }))
+    expect(refused).toEqual({ outcome: "refused", detail: `${net.host}: nothing listens on 10.32.0.1:8081/tcp` })
+    const noRoute = Effect.runSync(kernel.connect({ from: net.c2, address: "192.0.2.1", port: 80, proto: "udp" }))
+    expect(noRoute).toEqual({ outcome: "unreachable", detail: `${net.host}: no route to 192.0.2.1` })
+  })
+
+  it("a balancing counter advances once per new flow, probes included, and starts again when the table is set", () => {
+    const net = twoBridges(names)
+    const table = {
+      name: "lb",
+      chains: [
+        {
+          name: "out",
+          hook: "output",
+          type: "nat",
+          rules: [{ match: { dst: "10.99.0.1/32" }, verdict: { kind: "dnatBalance", to: ["10.31.0.2", "10.31.0.3"] } }],
+        },
+      ],
+    } as const
+    // the VIP needs a route for the output lookup that comes before the output hook (as on Linux)
+    const kernel = built(net.ops, [
+      { op: "routeAdd", ns: net.host, route: { dst: "10.99.0.0/24", dev: "br0" } },
+      { op: "firewallSet", ns: net.host, table },
+    ])
+    Effect.runSync(kernel.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "c1" }))
+    Effect.runSync(kernel.listen({ ns: net.c3, port: 80, proto: "tcp", answer: "c3" }))
+    const who = () => Effect.runSync(kernel.connect({ from: net.host, address: "10.99.0.1", port: 80, proto: "tcp" })).answeredBy
+    expect([who(), who(), who()]).toEqual(["c1", "c3", "c1"])
+    // an echo to the VIP takes the next turn (numgen counts every evaluation)
+    expect(probe(kernel, net.host, "10.99.0.1").reachable).toBe(true)
+    expect(who()).toBe("c1")
+    kernel.applySync([{ op: "firewallSet", ns: net.host, table }])
+    expect(who()).toBe("c1")
   })
 })

@@ -9,6 +9,7 @@ import { overlayCases } from "./cases/overlays.ts"
 import { reachabilityCases } from "./cases/reachability.ts"
 import { refusalCases } from "./cases/refusals.ts"
 import { routeCases } from "./cases/routes.ts"
+import { serviceCases } from "./cases/services.ts"
 import { type Harness, type HarnessHandle, openHarness } from "./harness.ts"
 
 /**
@@ -38,6 +39,7 @@ const everything: Capabilities = {
   vlan: true,
   firewall: true,
   esp: true,
+  ipvs: false,
 }
 
 export const conformanceSuite = (
@@ -73,5 +75,6 @@ export const conformanceSuite = (
     describe("firewall", () => firewallCases(harness, caps))
     describe("overlays", () => overlayCases(harness, caps))
     describe("dns", () => dnsCases(harness))
+    describe("sockets, NAT and load balancing", () => serviceCases(harness, caps))
   })
 }

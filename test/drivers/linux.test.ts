@@ -4,6 +4,7 @@ import { layer, linuxAvailability, linuxCapabilities } from "../../backends/linu
 import { type Harness, type HarnessHandle, openHarness } from "../conformance/harness.ts"
 import { rootSnapshot } from "../linux/root-snapshot.ts"
 import { driverCases, type Tally } from "./cases.ts"
+import { portCases } from "./port-cases.ts"
 
 // The drivers' steps on the real kernel, in namespaces of this run only (cnm-cf-<random>-…); the
 // cases the kernel cannot run (ipvlan, dummy, 802.1Q here) are skipped by name. Needs root.
@@ -34,3 +35,20 @@ describe.skipIf(capabilities === undefined)(title, () => {
   })
   if (capabilities !== undefined) driverCases(() => handle?.harness as Harness, capabilities, tally)
 })
+
+describe.skipIf(capabilities === undefined)(
+  capabilities === undefined ? `linux: the bridge driver's published ports (skipped: needs root)` : "linux: the bridge driver's published ports",
+  () => {
+    const tally = { connections: 0 }
+    let handle: HarnessHandle | undefined
+    beforeEach(async () => {
+      handle = await openHarness(Layer.orDie(layer))
+    })
+    afterEach(async () => {
+      await handle?.dispose()
+      handle = undefined
+    })
+    afterAll(() => console.log(`published ports on linux: ${tally.connections} real connections`))
+    portCases(() => handle?.harness as Harness, tally)
+  },
+)

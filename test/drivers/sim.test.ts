@@ -3,6 +3,7 @@ import { allCapabilities, layer, layerWith } from "../../backends/sim/layer.ts"
 import type { Capabilities } from "../../backends/kernel-types.ts"
 import { type Harness, type HarnessHandle, openHarness } from "../conformance/harness.ts"
 import { driverCases, type Tally } from "./cases.ts"
+import { portCases } from "./port-cases.ts"
 
 const suite = (name: string, makeLayer: () => typeof layer, caps: Capabilities): void => {
   describe(`${name}: overlay, macvlan and ipvlan drivers across hosts`, () => {
@@ -30,4 +31,18 @@ suite("sim without ipvlan, dummy and vlan", () => layerWith({ capabilities: { ip
   dummy: false,
   vlan: false,
   esp: false,
+})
+
+describe("sim: the bridge driver's published ports", () => {
+  const tally = { connections: 0 }
+  let handle: HarnessHandle | undefined
+  beforeEach(async () => {
+    handle = await openHarness(layer)
+  })
+  afterEach(async () => {
+    await handle?.dispose()
+    handle = undefined
+  })
+  afterAll(() => console.log(`published ports on sim: ${tally.connections} connections walked`))
+  portCases(() => handle?.harness as Harness, tally)
 })

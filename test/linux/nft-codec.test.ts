@@ -47,6 +47,9 @@ const matchArb = (bridgeFamily: boolean): fc.Arbitrary<FwMatch> =>
         dstNot: cidr,
         proto: fc.constantFrom("tcp" as const, "udp" as const, "icmp" as const),
         dport: fc.integer({ min: 1, max: 65535 }),
+        sport: fc.integer({ min: 1, max: 65535 }),
+        dstLocal: fc.boolean(),
+        srcLocal: fc.boolean(),
         ctState: fc.subarray(["new", "established", "related"] as const, { minLength: 1 }),
       },
       { requiredKeys: [] },
@@ -54,7 +57,10 @@ const matchArb = (bridgeFamily: boolean): fc.Arbitrary<FwMatch> =>
     .map((m) => {
       const out: Record<string, unknown> = { ...m }
       for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key]
-      if (out.dport !== undefined && out.proto === "icmp") delete out.dport
+      if (out.proto === "icmp") {
+        delete out.dport
+        delete out.sport
+      }
       return out as FwMatch
     })
 
@@ -64,6 +70,9 @@ const verdictArb = (chains: ReadonlyArray<string>): fc.Arbitrary<FwVerdict> =>
     fc.constant({ kind: "drop" } as const),
     fc.constant({ kind: "return" } as const),
     ...(chains.length > 0 ? [fc.constantFrom(...chains).map((chain) => ({ kind: "jump", chain }) as const)] : []),
+    fc.constant({ kind: "masquerade" } as const),
+    fc.record({ kind: fc.constantFrom("dnat" as const, "snat" as const), to: fc.ipV4(), port: fc.integer({ min: 1, max: 65535 }) }, { requiredKeys: ["kind", "to"] }),
+    fc.record({ kind: fc.constant("dnatBalance" as const), to: fc.array(fc.ipV4(), { minLength: 1, maxLength: 4 }), port: fc.integer({ min: 1, max: 65535 }) }, { requiredKeys: ["kind", "to"] }),
   )
 
 const HOOKS: ReadonlyArray<FwHook> = ["prerouting", "input", "forward", "output", "postrouting", "bridge-forward"]

@@ -13,8 +13,10 @@ export const socketIn = (
   at: NamespaceRef,
   kind: "udp" | "icmp",
   bind?: { readonly address: string; readonly port: number },
+  /** a socket the addon already made and bound in `at` (so its refusal was thrown before) */
+  made?: number,
 ): Promise<Socket> => {
-  const fd = native.openInetSocket(at.path, kind, bind?.address ?? null, bind?.port ?? 0, false, at.inode)
+  const fd = made ?? native.openInetSocket(at.path, kind, bind?.address ?? null, bind?.port ?? 0, false, at.inode)
   const socket = createSocket("udp4")
   return new Promise((resolve, reject) => {
     const failed = (error: Error): void => {

@@ -13,6 +13,7 @@ import { query } from "./dns-query.ts"
 import { DnsServers } from "./dns-servers.ts"
 import { probeEcho } from "./echo.ts"
 import type { Reply, Request } from "./protocol.ts"
+import { BoundSockets, connect } from "./sockets.ts"
 
 /** the lowest real-time priority: ahead of every ordinary task, behind every real-time one */
 const REALTIME_PRIORITY = 1
@@ -40,6 +41,7 @@ process.on("SIGINT", () => {})
 process.on("disconnect", () => process.exit(0))
 
 const servers = new DnsServers(native)
+const sockets = new BoundSockets(native)
 
 const failed = (id: number, error: unknown): void => {
   const { code, message } = error as NodeJS.ErrnoException
@@ -70,6 +72,31 @@ process.on("message", (request: Request) => {
       )
       return
     }
+    case "connect": {
+      const { id, from, address, port, proto, timeoutMs } = request
+      const started = performance.now()
+      connect(native, from, address, port, proto, timeoutMs).then(
+        (result) => send({ kind: "connect", id, result, ms: performance.now() - started }),
+        (error) => failed(id, error),
+      )
+      return
+    }
+    case "bind":
+      try {
+        sockets.bind(request.scope, request.at, request.proto, request.address, request.port, request.serve)
+        send({ kind: "done", id: request.id })
+      } catch (error) {
+        failed(request.id, error)
+      }
+      return
+    case "unbind": {
+      const { id, scope, ns, serves, proto, address, port } = request
+      void sockets.unbind(scope, ns, serves, proto, address, port).then((found) => {
+        if (found) send({ kind: "done", id })
+        else send({ kind: "failed", id, code: "ENOENT", message: `no ${serves} socket ${address}:${port}/${proto} in ${ns}` })
+      })
+      return
+    }
     case "serve":
       try {
         servers.serve(request.scope, request.at, request.address, request.view)
@@ -83,14 +110,14 @@ process.on("message", (request: Request) => {
       return
     case "stop": {
       const { id } = request
-      void servers.stop(request.scope, request.ns).then(() => {
+      void Promise.all([servers.stop(request.scope, request.ns), sockets.stop(request.scope, request.ns)]).then(() => {
         if (id !== undefined) send({ kind: "done", id })
       })
       return
     }
     case "close": {
       const { id } = request
-      void servers.close(request.scope).then(() => send({ kind: "done", id }))
+      void Promise.all([servers.close(request.scope), sockets.close(request.scope)]).then(() => send({ kind: "done", id }))
       return
     }
   }

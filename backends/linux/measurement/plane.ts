@@ -1,7 +1,8 @@
 import { type ChildProcess, fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import type { DnsQueryResult, DnsUpdate, DnsView } from "../../kernel-types.ts"
+import type { DnsQueryResult, DnsUpdate, DnsView, Proto } from "../../kernel-types.ts"
 import type { EchoOutcome, NamespaceRef, Reply, Request } from "./protocol.ts"
+import type { ConnectReply, Serve } from "./sockets.ts"
 
 /** what a probe's echo got, and how long it took on the helper's clock */
 export interface EchoResult {
@@ -69,6 +70,22 @@ export class MeasurementPlane {
     return { result: reply.result, ms: reply.ms }
   }
 
+  async connect(from: NamespaceRef, request: Omit<Extract<Request, { kind: "connect" }>, "id" | "kind" | "from">): Promise<{ readonly result: ConnectReply; readonly ms: number }> {
+    const reply = await this.ask({ kind: "connect", from, ...request })
+    if (reply.kind !== "connect") throw new Error(`measurement helper: a ${reply.kind} reply to a connect`)
+    return { result: reply.result, ms: reply.ms }
+  }
+
+  /** a server or proxy bound in `at`; rejects with the kernel's refusal (EADDRINUSE, EADDRNOTAVAIL …) */
+  async bind(scope: number, at: NamespaceRef, proto: Proto, address: string, port: number, serve: Serve): Promise<void> {
+    await this.ask({ kind: "bind", scope, at, proto, address, port, serve })
+  }
+
+  /** closes one bound socket; rejects ENOENT when there is none */
+  async unbind(scope: number, ns: string, serves: Serve["kind"], proto: Proto, address: string, port: number): Promise<void> {
+    await this.ask({ kind: "unbind", scope, ns, serves, proto, address, port })
+  }
+
   /** a DNS server bound in `at`; rejects with the kernel's refusal (EADDRINUSE, EADDRNOTAVAIL …) */
   async serve(scope: number, at: NamespaceRef, address: string, view: DnsView): Promise<void> {
     await this.ask({ kind: "serve", scope, at, address, view })
@@ -78,7 +95,7 @@ export class MeasurementPlane {
     this.post({ kind: "update", scope, update })
   }
 
-  /** closes the servers of `ns`; settles once their sockets are closed */
+  /** closes the DNS servers and bound sockets of `ns`; settles once their sockets are closed */
   async stop(scope: number, ns: string): Promise<void> {
     await this.ask({ kind: "stop", scope, ns })
   }

@@ -1,4 +1,5 @@
-import type { DnsQueryResult, DnsUpdate, DnsView } from "../../kernel-types.ts"
+import type { DnsQueryResult, DnsUpdate, DnsView, Proto } from "../../kernel-types.ts"
+import type { ConnectReply, Serve } from "./sockets.ts"
 
 /**
  * Messages between the control plane (the cnmlab process) and the measurement helper
@@ -45,7 +46,39 @@ export type Request =
   | { readonly kind: "serve"; readonly id: number; readonly scope: number; readonly at: NamespaceRef; readonly address: string; readonly view: DnsView }
   /** an update of the scope's resolvers and servers; the control plane checked it beforehand */
   | { readonly kind: "update"; readonly scope: number; readonly update: DnsUpdate }
-  /** closes the servers of `ns`; answered (done) when `id` is given */
+  /** one TCP connection or UDP exchange from `from`, waiting `timeoutMs` for what comes back */
+  | {
+      readonly kind: "connect"
+      readonly id: number
+      readonly from: NamespaceRef
+      readonly address: string
+      readonly port: number
+      readonly proto: Proto
+      readonly timeoutMs: number
+    }
+  /** a server or docker-proxy bound to address:port in `at` (answered done, or failed with the bind's errno) */
+  | {
+      readonly kind: "bind"
+      readonly id: number
+      readonly scope: number
+      readonly at: NamespaceRef
+      readonly proto: Proto
+      readonly address: string
+      readonly port: number
+      readonly serve: Serve
+    }
+  /** closes one bound socket (failed ENOENT when there is none) */
+  | {
+      readonly kind: "unbind"
+      readonly id: number
+      readonly scope: number
+      readonly ns: string
+      readonly serves: Serve["kind"]
+      readonly proto: Proto
+      readonly address: string
+      readonly port: number
+    }
+  /** closes the DNS servers and bound sockets of `ns`; answered (done) when `id` is given */
   | { readonly kind: "stop"; readonly scope: number; readonly ns: string; readonly id?: number }
   /** closes every server of the scope and forgets its resolvers; answered (done) */
   | { readonly kind: "close"; readonly scope: number; readonly id: number }
@@ -62,6 +95,8 @@ export type Reply =
   /** `ms`: from the answered echo's send to its reply; otherwise how long the probe waited */
   | { readonly kind: "probe"; readonly id: number; readonly outcome: EchoOutcome; readonly ms: number }
   | { readonly kind: "query"; readonly id: number; readonly result: DnsQueryResult; readonly ms: number }
+  /** `ms`: from the start of the connection to its outcome */
+  | { readonly kind: "connect"; readonly id: number; readonly result: ConnectReply; readonly ms: number }
   | { readonly kind: "done"; readonly id: number }
   /** a request the kernel refused (a socket that could not be made or bound): errno name and message */
   | { readonly kind: "failed"; readonly id: number; readonly code: string; readonly message: string }

@@ -63,10 +63,17 @@ const applyMatch = (m: { -readonly [K in keyof FwMatch]: FwMatch[K] }, expr: Jso
       else negated ? (m.dstNot = cidr) : (m.dst = cidr)
     } else if (protocol === "ip" && field === "protocol" && (right === "icmp" || right === "tcp" || right === "udp")) {
       m.proto = right
-    } else if (field === "dport" && typeof right === "number") {
-      m.dport = right
+    } else if ((field === "dport" || field === "sport") && typeof right === "number") {
+      m[field] = right
       if (protocol === "tcp" || protocol === "udp") m.proto = protocol
     }
+    return
+  }
+  if (isObject(left.fib) && (left.fib as { result?: unknown }).result === "type" && right === "local") {
+    const flags = (left.fib as { flags?: unknown }).flags
+    const which = Array.isArray(flags) ? flags : [flags]
+    if (which.includes("daddr")) m.dstLocal = !negated
+    else if (which.includes("saddr")) m.srcLocal = !negated
     return
   }
   if (isObject(left.ct) && (left.ct as { key?: unknown }).key === "state") {
@@ -82,11 +89,29 @@ const verdictOf = (expr: Json): FwVerdict | undefined => {
   if ("masquerade" in expr) return { kind: "masquerade" }
   if (isObject(expr.jump) && typeof (expr.jump as { target?: unknown }).target === "string")
     return { kind: "jump", chain: (expr.jump as { target: string }).target }
-  if (isObject(expr.dnat)) {
-    const { addr, port } = expr.dnat as { addr?: unknown; port?: unknown }
-    if (typeof addr === "string") return { kind: "dnat", to: addr, ...(typeof port === "number" ? { port } : {}) }
+  for (const kind of ["dnat", "snat"] as const) {
+    if (!isObject(expr[kind])) continue
+    const { addr, port } = expr[kind] as { addr?: unknown; port?: unknown }
+    const withPort = typeof port === "number" ? { port } : {}
+    if (typeof addr === "string") return { kind, to: addr, ...withPort }
+    const balanced = kind === "dnat" ? balancedAddresses(addr) : undefined
+    if (balanced !== undefined) return { kind: "dnatBalance", to: balanced, ...withPort }
   }
   return undefined
+}
+
+/** `numgen inc mod N map { 0 : a, … }` -> [a, …] in key order; undefined for any other map */
+const balancedAddresses = (addr: unknown): string[] | undefined => {
+  if (!isObject(addr) || !isObject(addr.map)) return undefined
+  const { key, data } = addr.map as { key?: unknown; data?: unknown }
+  if (!isObject(key) || !isObject(key.numgen) || (key.numgen as { mode?: unknown }).mode !== "inc") return undefined
+  if (!isObject(data) || !Array.isArray(data.set)) return undefined
+  const pairs: Array<[number, string]> = []
+  for (const element of data.set) {
+    if (!Array.isArray(element) || typeof element[0] !== "number" || typeof element[1] !== "string") return undefined
+    pairs.push([element[0], element[1]])
+  }
+  return pairs.sort((a, b) => a[0] - b[0]).map(([, to]) => to)
 }
 
 /** a rule without a verdict statement (a counter, say) filters nothing: it is left out */
@@ -172,7 +197,10 @@ const canonicalVerdict = (v: FwVerdict): unknown => {
     case "jump":
       return { kind: v.kind, chain: v.chain }
     case "dnat":
+    case "snat":
       return { kind: v.kind, to: v.to, port: v.port }
+    case "dnatBalance":
+      return { kind: v.kind, to: [...v.to], port: v.port }
     default:
       return { kind: v.kind }
   }
@@ -193,6 +221,9 @@ const canonicalRule = (rule: FwRule): unknown => {
       dstNot: canonicalAddress(m.dstNot),
       proto: m.proto,
       dport: m.dport,
+      sport: m.sport,
+      dstLocal: m.dstLocal,
+      srcLocal: m.srcLocal,
       ctState: m.ctState && m.ctState.length > 0 ? [...new Set(m.ctState)].sort() : undefined,
     },
     verdict: canonicalVerdict(rule.verdict),

@@ -67,6 +67,8 @@ const match = (op: "==" | "!=" | "in", left: Json, right: unknown): Json => ({ m
 
 const meta = (key: string): Json => ({ meta: { key } })
 const payload = (protocol: string, field: string): Json => ({ payload: { protocol, field } })
+/** the address type of saddr/daddr as the routing table sees it (fib … type) */
+const fib = (address: "saddr" | "daddr"): Json => ({ fib: { result: "type", flags: [address] } })
 
 /** "10.0.0.0/24" -> prefix; "10.0.0.7" or "10.0.0.7/32" -> the plain address */
 const addressValue = (cidr: string): unknown => {
@@ -88,12 +90,13 @@ const matchExprs = (m: FwMatch, family: Family): Json[] => {
   if (m.srcNot !== undefined) out.push(match("!=", payload("ip", "saddr"), addressValue(m.srcNot)))
   if (m.dst !== undefined) out.push(match("==", payload("ip", "daddr"), addressValue(m.dst)))
   if (m.dstNot !== undefined) out.push(match("!=", payload("ip", "daddr"), addressValue(m.dstNot)))
-  if (m.dport !== undefined) {
-    if (m.proto === "icmp") throw nftInputError(`icmp has no destination port`)
-    out.push(match("==", payload(m.proto ?? "th", "dport"), m.dport))
-  } else if (m.proto !== undefined) {
-    out.push(match("==", payload("ip", "protocol"), m.proto))
-  }
+  if (m.dstLocal !== undefined) out.push(match(m.dstLocal ? "==" : "!=", fib("daddr"), "local"))
+  if (m.srcLocal !== undefined) out.push(match(m.srcLocal ? "==" : "!=", fib("saddr"), "local"))
+  if ((m.dport !== undefined || m.sport !== undefined) && m.proto === "icmp") throw nftInputError(`icmp has no ports`)
+  // a port match names its protocol (tcp dport), which implies the protocol match; th: either
+  if (m.sport !== undefined) out.push(match("==", payload(m.proto ?? "th", "sport"), m.sport))
+  if (m.dport !== undefined) out.push(match("==", payload(m.proto ?? "th", "dport"), m.dport))
+  if (m.proto !== undefined && m.dport === undefined && m.sport === undefined) out.push(match("==", payload("ip", "protocol"), m.proto))
   if (m.ctState !== undefined && m.ctState.length > 0) {
     out.push(m.ctState.length === 1 ? match("==", { ct: { key: "state" } }, m.ctState[0]) : match("in", { ct: { key: "state" } }, [...m.ctState]))
   }
@@ -112,8 +115,18 @@ const verdictExpr = (v: FwVerdict): Json => {
       return { jump: { target: v.chain } }
     case "masquerade":
       return { masquerade: null }
+    case "snat":
+      return { snat: { addr: v.to, ...(v.port !== undefined ? { port: v.port } : {}) } }
     case "dnat":
       return { dnat: { addr: v.to, ...(v.port !== undefined ? { port: v.port } : {}) } }
+    case "dnatBalance": {
+      if (v.to.length === 0) throw nftInputError("dnatBalance needs at least one address")
+      // dnat to numgen inc mod N map { 0 : a, 1 : b, … }: one counter per rule, advanced per new flow
+      const addr = {
+        map: { key: { numgen: { mode: "inc", mod: v.to.length, offset: 0 } }, data: { set: v.to.map((to, i) => [i, to]) } },
+      }
+      return { dnat: { addr, ...(v.port !== undefined ? { port: v.port } : {}) } }
+    }
   }
 }
 

@@ -1,0 +1,276 @@
+import { expect, it } from "vitest"
+import type { Capabilities, ConnectResult, FwTable, KernelOp, Proto } from "../../../backends/kernel-types.ts"
+import type { Harness } from "../harness.ts"
+import { twoBridges, wire } from "../topologies.ts"
+
+/**
+ * Sockets, NAT and load balancing, as a Docker host uses them: a host with two bridges and an
+ * outside machine on its uplink,
+ *   outside (203.0.113.1) - eth0 (203.0.113.2) host br0 (10.31.0.1): c1 10.31.0.2, c3 10.31.0.3
+ *                                                br1 (10.32.0.1): c2 10.32.0.2
+ * forwarding on, and the outside knowing no route to the bridges (only NAT reaches them). Every
+ * expectation is what Linux does, measured on the linux backend by real connections.
+ */
+export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
+  const HOST = "203.0.113.2"
+  const OUTSIDE = "203.0.113.1"
+
+  const dockerHost = (harness: Harness) => {
+    const net = twoBridges(harness.ns)
+    const outside = harness.ns("o")
+    const ops: Array<KernelOp> = [
+      ...net.ops,
+      { op: "nsAdd", ns: outside },
+      { op: "linkSet", ns: outside, name: "lo", up: true },
+      ...wire({ ns: net.host, dev: "eth0", cidr: `${HOST}/24` }, { ns: outside, dev: "eth0", cidr: `${OUTSIDE}/24` }),
+      { op: "sysctlSet", ns: net.host, key: "net.ipv4.ip_forward", value: "1" },
+    ]
+    return { ...net, outside, ops }
+  }
+
+  /**
+   * Docker's nat rules for published ports, in nftables form: local destinations jump to DOCKER
+   * in prerouting and output; DOCKER DNATs each published port; the bridges' subnets are
+   * masqueraded on the way out of them; `extra` goes at the end of postrouting.
+   */
+  const natTable = (
+    published: ReadonlyArray<{ readonly proto: Proto; readonly port: number; readonly to: string; readonly toPort: number }>,
+    postrouting: FwTable["chains"][number]["rules"] = [],
+  ): FwTable => ({
+    name: "nat",
+    chains: [
+      { name: "pre", hook: "prerouting", type: "nat", priority: -100, rules: [{ match: { dstLocal: true }, verdict: { kind: "jump", chain: "DOCKER" } }] },
+      { name: "out", hook: "output", type: "nat", priority: -100, rules: [{ match: { dstLocal: true }, verdict: { kind: "jump", chain: "DOCKER" } }] },
+      {
+        name: "post",
+        hook: "postrouting",
+        type: "nat",
+        priority: 100,
+        rules: [
+          { match: { src: "10.31.0.0/24", oifNot: "br0" }, verdict: { kind: "masquerade" } },
+          { match: { src: "10.32.0.0/24", oifNot: "br1" }, verdict: { kind: "masquerade" } },
+          ...postrouting,
+        ],
+      },
+      {
+        name: "DOCKER",
+        rules: published.map((p) => ({ match: { proto: p.proto, dport: p.port }, verdict: { kind: "dnat", to: p.to, port: p.toPort } }) as const),
+      },
+    ],
+  })
+
+  const WEB = [
+    { proto: "tcp", port: 8080, to: "10.31.0.2", toPort: 80 },
+    { proto: "udp", port: 5353, to: "10.31.0.2", toPort: 53 },
+  ] as const
+
+  const answer = (answeredBy: string, seenFrom: string) => ({ outcome: "answer", answeredBy, seenFrom })
+  const outcomeOf = (result: ConnectResult) => ({ outcome: result.outcome, answeredBy: result.answeredBy, seenFrom: result.seenFrom })
+
+  it.skipIf(!caps.firewall)("DNAT from outside to a published port reaches the container and keeps the client's source, TCP and UDP", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table: natTable(WEB) })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "web" })
+    await harness.listen({ ns: net.c1, port: 53, proto: "udp", answer: "web" })
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 8080, proto: "tcp" })).toMatchObject(answer("web", OUTSIDE))
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 5353, proto: "udp" })).toMatchObject(answer("web", OUTSIDE))
+    // from the host itself the output hook DNATs, and the source is the host's address
+    expect(await harness.connect({ from: net.host, address: HOST, port: 8080, proto: "tcp" })).toMatchObject(answer("web", HOST))
+    // the container's own port is not published on the host
+    expect((await harness.connect({ from: net.outside, address: HOST, port: 80, proto: "tcp" })).outcome).toBe("refused")
+    // the outside has no route to the bridge itself: its own kernel says so at once
+    expect((await harness.connect({ from: net.outside, address: "10.31.0.2", port: 80, proto: "tcp" })).outcome).toBe("unreachable")
+  })
+
+  it.skipIf(!caps.firewall)("masquerade: a server outside sees the host's address; without it the answer has no way back", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    await harness.apply(net.ops)
+    await harness.listen({ ns: net.outside, port: 80, proto: "tcp", answer: "outside" })
+    await harness.listen({ ns: net.outside, port: 80, proto: "udp", answer: "outside" })
+    // the SYN arrives, the outside cannot route its SYN-ACK to 10.31.0.2
+    expect(outcomeOf(await harness.connect({ from: net.c1, address: OUTSIDE, port: 80, proto: "tcp" })).outcome).toBe("timeout")
+    await harness.apply({ op: "firewallSet", ns: net.host, table: natTable([]) })
+    expect(await harness.connect({ from: net.c1, address: OUTSIDE, port: 80, proto: "tcp" })).toMatchObject(answer("outside", HOST))
+    expect(await harness.connect({ from: net.c2, address: OUTSIDE, port: 80, proto: "udp" })).toMatchObject(answer("outside", HOST))
+    // Docker's rule masquerades every way out of the bridge, into the other bridge too
+    await harness.listen({ ns: net.c2, port: 80, proto: "tcp", answer: "c2" })
+    expect(await harness.connect({ from: net.c1, address: "10.32.0.2", port: 80, proto: "tcp" })).toMatchObject(answer("c2", "10.32.0.1"))
+  })
+
+  it.skipIf(!caps.firewall)("snat rewrites the source to the address it names; a sport match sees the server's answers", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const table: FwTable = {
+      name: "nat",
+      chains: [
+        {
+          name: "post",
+          hook: "postrouting",
+          type: "nat",
+          priority: 100,
+          rules: [{ match: { src: "10.31.0.0/24", oif: "eth0" }, verdict: { kind: "snat", to: HOST } }],
+        },
+      ],
+    }
+    const dropAnswersFrom80: FwTable = {
+      name: "filter",
+      chains: [{ name: "fwd", hook: "forward", type: "filter", priority: 0, rules: [{ match: { proto: "tcp", sport: 80, iif: "eth0" }, verdict: { kind: "drop" } }] }],
+    }
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
+    expect((await harness.read(net.host)).firewall).toEqual([table])
+    await harness.listen({ ns: net.outside, port: 80, proto: "tcp", answer: "outside" })
+    await harness.listen({ ns: net.outside, port: 81, proto: "tcp", answer: "outside" })
+    expect(await harness.connect({ from: net.c1, address: OUTSIDE, port: 80, proto: "tcp" })).toMatchObject(answer("outside", HOST))
+    await harness.apply({ op: "firewallSet", ns: net.host, table: dropAnswersFrom80 })
+    expect((await harness.connect({ from: net.c1, address: OUTSIDE, port: 80, proto: "tcp" })).outcome).toBe("timeout")
+    expect(await harness.connect({ from: net.c1, address: OUTSIDE, port: 81, proto: "tcp" })).toMatchObject(answer("outside", HOST))
+  })
+
+  it.skipIf(!caps.firewall)("fib type local: dstLocal tells the host's own addresses from forwarded ones, srcLocal its own packets from others'", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const table: FwTable = {
+      name: "local",
+      chains: [
+        { name: "pre", hook: "prerouting", type: "filter", priority: 0, rules: [{ match: { dstLocal: false, proto: "tcp", dport: 80 }, verdict: { kind: "drop" } }] },
+        { name: "in", hook: "input", type: "filter", priority: 0, rules: [{ match: { srcLocal: true, proto: "tcp", dport: 81 }, verdict: { kind: "drop" } }] },
+      ],
+    }
+    await harness.apply(net.ops, { op: "routeAdd", ns: net.outside, route: { dst: "10.31.0.0/24", via: HOST } }, { op: "firewallSet", ns: net.host, table })
+    expect((await harness.read(net.host)).firewall).toEqual([table])
+    await harness.listen({ ns: net.host, port: 80, proto: "tcp", answer: "host" })
+    await harness.listen({ ns: net.host, port: 81, proto: "tcp", answer: "host" })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "c1" })
+    // to the host itself port 80 passes; through it to c1 it is dropped
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 80, proto: "tcp" })).toMatchObject(answer("host", OUTSIDE))
+    expect((await harness.connect({ from: net.outside, address: "10.31.0.2", port: 80, proto: "tcp" })).outcome).toBe("timeout")
+    // port 81 from outside answers; from the host to itself (a local source) it is dropped
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 81, proto: "tcp" })).toMatchObject(answer("host", OUTSIDE))
+    expect((await harness.connect({ from: net.host, address: HOST, port: 81, proto: "tcp" })).outcome).toBe("timeout")
+  })
+
+  it.skipIf(!caps.firewall)("refused, timeout and unreachable are told apart: a reset or port unreachable, a drop, no route at a router", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table: natTable(WEB) })
+    // nothing listens in c1: its reset (TCP) and port unreachable (UDP) are NATed back to the client
+    const tcp = await harness.connect({ from: net.outside, address: HOST, port: 8080, proto: "tcp" })
+    expect(tcp.outcome, tcp.detail).toBe("refused")
+    const udp = await harness.connect({ from: net.outside, address: HOST, port: 5353, proto: "udp" })
+    expect(udp.outcome, udp.detail).toBe("refused")
+    // a drop on the way: nothing comes back
+    await harness.apply({
+      op: "firewallSet",
+      ns: net.host,
+      table: { name: "filter", chains: [{ name: "fwd", hook: "forward", type: "filter", priority: 0, rules: [{ match: { oif: "br0", proto: "tcp", dport: 80 }, verdict: { kind: "drop" } }] }] },
+    })
+    const dropped = await harness.connect({ from: net.outside, address: HOST, port: 8080, proto: "tcp" })
+    expect(dropped.outcome, dropped.detail).toBe("timeout")
+    // the host has no route to 198.51.100.7: it answers c1's SYN and datagram with ICMP net unreachable
+    const noRoute = await harness.connect({ from: net.c1, address: "198.51.100.7", port: 80, proto: "tcp" })
+    expect(noRoute.outcome, noRoute.detail).toBe("unreachable")
+    expect((await harness.connect({ from: net.c1, address: "198.51.100.7", port: 53, proto: "udp" })).outcome).toBe("unreachable")
+  })
+
+  it.skipIf(!caps.firewall)("hairpin: a container reaching a published port through the host's address needs the bridge's masquerade", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table: natTable(WEB) })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "web" })
+    // c3 -> host:8080 is DNATed back into br0 to c1, which answers c3 straight over the bridge:
+    // c3's socket expects the host's address, not c1's, so nothing it takes comes back
+    const direct = await harness.connect({ from: net.c3, address: HOST, port: 8080, proto: "tcp" })
+    expect(direct.outcome, direct.detail).toBe("timeout")
+    // masquerading what the host sends back into the bridge it came from makes c1 answer the host
+    const hairpin = { match: { src: "10.31.0.0/24", dst: "10.31.0.0/24", oif: "br0" }, verdict: { kind: "masquerade" } } as const
+    await harness.apply({ op: "firewallSet", ns: net.host, table: natTable(WEB, [hairpin]) })
+    expect(await harness.connect({ from: net.c3, address: HOST, port: 8080, proto: "tcp" })).toMatchObject(answer("web", "10.31.0.1"))
+    // from another bridge, that bridge's masquerade (every way out of br1) shows br0's address
+    expect(await harness.connect({ from: net.c2, address: HOST, port: 8080, proto: "tcp" })).toMatchObject(answer("web", "10.31.0.1"))
+  })
+
+  it("docker-proxy: the target sees the proxy's address; a refusing target leaves the client's connection closed, not refused", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    await harness.apply(net.ops)
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "web" })
+    await harness.listen({ ns: net.c1, port: 53, proto: "udp", answer: "web" })
+    await harness.proxy({ ns: net.host, port: 9090, proto: "tcp", to: { address: "10.31.0.2", port: 80 } })
+    await harness.proxy({ ns: net.host, port: 9091, proto: "tcp", to: { address: "10.31.0.2", port: 81 } })
+    await harness.proxy({ ns: net.host, port: 9092, proto: "udp", to: { address: "10.31.0.2", port: 53 } })
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 9090, proto: "tcp" })).toMatchObject(answer("web", "10.31.0.1"))
+    expect(await harness.connect({ from: net.host, address: "127.0.0.1", port: 9090, proto: "tcp" })).toMatchObject(answer("web", "10.31.0.1"))
+    const closed = await harness.connect({ from: net.outside, address: HOST, port: 9091, proto: "tcp" })
+    expect(closed.outcome, closed.detail).toBe("closed")
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 9092, proto: "udp" })).toMatchObject(answer("web", "10.31.0.1"))
+    // a UDP proxy bound to 0.0.0.0 answers c3 from the address routing picks for it (10.31.0.1),
+    // not the one c3 sent to: c3's connected socket does not take it (Docker's UDP hairpin)
+    const udpHairpin = await harness.connect({ from: net.c3, address: HOST, port: 9092, proto: "udp" })
+    expect(udpHairpin.outcome, udpHairpin.detail).toBe("timeout")
+    expect(await harness.connect({ from: net.c3, address: "10.31.0.1", port: 9092, proto: "udp" })).toMatchObject(answer("web", "10.31.0.1"))
+    await harness.unproxy({ ns: net.host, port: 9090, proto: "tcp" })
+    expect((await harness.connect({ from: net.outside, address: HOST, port: 9090, proto: "tcp" })).outcome).toBe("refused")
+  })
+
+  it.skipIf(!caps.firewall)("dnatBalance spreads new connections round robin over its backends, reads back as written, and starts over when set again", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const backends = ["10.31.0.2", "10.31.0.3", "10.32.0.2"]
+    const table: FwTable = {
+      name: "lb",
+      chains: [
+        {
+          name: "pre",
+          hook: "prerouting",
+          type: "nat",
+          priority: -100,
+          rules: [{ match: { dstLocal: true, proto: "tcp", dport: 7070 }, verdict: { kind: "dnatBalance", to: backends, port: 80 } }],
+        },
+      ],
+    }
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
+    expect((await harness.read(net.host)).firewall).toEqual([table])
+    for (const [ns, name] of [
+      [net.c1, "c1"],
+      [net.c3, "c3"],
+      [net.c2, "c2"],
+    ] as const) {
+      await harness.listen({ ns, port: 80, proto: "tcp", answer: name })
+    }
+    const answers: Array<string | undefined> = []
+    for (let i = 0; i < 9; i++) answers.push((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy)
+    const counts = Object.fromEntries(["c1", "c3", "c2"].map((name) => [name, answers.filter((a) => a === name).length]))
+    console.log(`${harness.kernel.backend}: dnatBalance over 3 backends, 9 connections: ${JSON.stringify(counts)}`)
+    expect(answers).toEqual(["c1", "c3", "c2", "c1", "c3", "c2", "c1", "c3", "c2"])
+    // setting the table again, unchanged, starts the turn over
+    expect((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy).toBe("c1")
+    await harness.apply({ op: "firewallSet", ns: net.host, table })
+    expect((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy).toBe("c1")
+  })
+
+  it("listen binds as Linux binds: a local address or 0.0.0.0, once per port and protocol; unlisten frees it", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    await harness.apply(net.ops)
+    const k = harness.kernel
+    expect((await harness.socketRefusal(k.listen({ ns: net.c1, address: "10.31.0.9", port: 80, proto: "tcp", answer: "x" }), "listen")).reason).toBe("NotFound")
+    expect((await harness.socketRefusal(k.listen({ ns: net.c1, port: 0, proto: "tcp", answer: "x" }), "listen")).reason).toBe("InvalidArgument")
+    expect((await harness.socketRefusal(k.listen({ ns: harness.ns("none"), port: 80, proto: "tcp", answer: "x" }), "listen")).reason).toBe("NotFound")
+    await harness.listen({ ns: net.c1, address: "10.31.0.2", port: 80, proto: "tcp", answer: "one" })
+    // the same port over UDP is another socket; over TCP on 0.0.0.0 it overlaps
+    await harness.listen({ ns: net.c1, port: 80, proto: "udp", answer: "udp" })
+    expect((await harness.socketRefusal(k.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "x" }), "listen")).reason).toBe("Busy")
+    expect(await harness.connect({ from: net.c3, address: "10.31.0.2", port: 80, proto: "tcp" })).toMatchObject(answer("one", "10.31.0.3"))
+    expect(await harness.connect({ from: net.c3, address: "10.31.0.2", port: 80, proto: "udp" })).toMatchObject(answer("udp", "10.31.0.3"))
+    // bound to 10.31.0.2 only: the same namespace's loopback finds nobody there
+    expect((await harness.connect({ from: net.c1, address: "127.0.0.1", port: 80, proto: "tcp" })).outcome).toBe("refused")
+    await harness.unlisten({ ns: net.c1, address: "10.31.0.2", port: 80, proto: "tcp" })
+    expect((await harness.socketRefusal(k.unlisten({ ns: net.c1, address: "10.31.0.2", port: 80, proto: "tcp" }), "unlisten")).reason).toBe("NotFound")
+    expect((await harness.connect({ from: net.c3, address: "10.31.0.2", port: 80, proto: "tcp" })).outcome).toBe("refused")
+    // freed: bound again at once, on 0.0.0.0 this time (the closed connection's TIME_WAIT is no obstacle)
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "two" })
+    expect(await harness.connect({ from: net.c1, address: "127.0.0.1", port: 80, proto: "tcp" })).toMatchObject(answer("two", "127.0.0.1"))
+  })
+}
