@@ -90,7 +90,7 @@ export const measureFeatures = (native: NetnsAddon): Promise<MeasuredFeatures> =
         firewallCheck = { ok: false, detail: toKernelError(error).message }
       }
     }
-    return { links, firewall: firewallCheck, esp: await probeEsp(ns) }
+    return { links, firewall: firewallCheck, esp: probeEsp(native, namespaces, ns) }
   })
 
 export const capabilitiesFrom = (features: MeasuredFeatures): Capabilities => ({

@@ -19,6 +19,7 @@ import { namesByIndex, readAddrs, readFdb, readLinks, readNeighs, readRoutes } f
 import { SettleWatch } from "./settle.ts"
 import { awaitTeardowns, type Teardown } from "./teardown.ts"
 import { sysctlRead } from "./sysctl.ts"
+import { readXfrm } from "./xfrm.ts"
 
 /** one echo or DNS query as the measurement helper timed it */
 export interface RoundTrip {
@@ -168,6 +169,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const readState = async (ns: string): Promise<NsState> => {
     const links = readLinks(namespaces, ns)
     const names = namesByIndex(links)
+    const xfrm = readXfrm(native, namespaces, ns)
     const sysctls: Record<string, string> = {}
     for (const key of sysctlKeys.get(ns) ?? []) sysctls[key] = sysctlRead(native, namespaces, ns, key)
     return {
@@ -179,6 +181,8 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
       fdb: readFdb(namespaces, ns, names),
       sysctls,
       firewall: await firewall.read(ns),
+      xfrmStates: xfrm.states,
+      xfrmPolicies: xfrm.policies,
     }
   }
 

@@ -25,6 +25,8 @@ interface CompiledMatch {
   readonly proto: FwMatch["proto"]
   readonly dport: number | undefined
   readonly ctState: ReadonlyArray<CtState> | undefined
+  readonly vni: number | undefined
+  readonly ipsec: boolean | undefined
 }
 
 interface CompiledRule {
@@ -58,11 +60,15 @@ export interface FwPacket {
   iif: string | undefined
   oif: string | undefined
   bridge: string | undefined
-  proto: "icmp" | "udp" | "tcp" | undefined
+  proto: "icmp" | "udp" | "tcp" | "esp" | undefined
   src: number
   dst: number
   dport: number
   ct: CtState | undefined
+  /** a VXLAN datagram's VNI, INVALID for anything else */
+  vni: number
+  /** it was opened by an xfrm state on the way in */
+  ipsec: boolean
 }
 
 /** filled by evaluateHook: why it dropped, which NAT a nat chain asked for */
@@ -71,12 +77,15 @@ export class FwResult {
   masquerade = false
   dnatTo = INVALID
   dnatPort = 0
+  /** the mark a `mark` rule set, INVALID when none did */
+  mark = INVALID
 
   reset(): void {
     this.detail = ""
     this.masquerade = false
     this.dnatTo = INVALID
     this.dnatPort = 0
+    this.mark = INVALID
   }
 }
 
@@ -117,6 +126,8 @@ const compileMatch = (op: KernelOp, match: FwMatch): CompiledMatch | KernelError
     proto: match.proto,
     dport: match.dport,
     ctState: match.ctState,
+    vni: match.vni,
+    ipsec: match.ipsec,
   }
 }
 
@@ -124,6 +135,10 @@ const compileChain = (op: KernelOp, table: string, chain: FwChain): CompiledChai
   const nat = chain.type === "nat"
   if (nat && (chain.hook === undefined || !NAT_HOOKS.has(chain.hook))) {
     return refuse(op, "EOPNOTSUPP", `chain ${chain.name}: a nat chain cannot hook ${chain.hook ?? "nothing"}`)
+  }
+  // nftables: "Route chains only on hook output"
+  if (chain.type === "route" && chain.hook !== "output") {
+    return refuse(op, "EOPNOTSUPP", `chain ${chain.name}: a route chain can only hook output`)
   }
   const rules: Array<CompiledRule> = []
   for (const [position, rule] of chain.rules.entries()) {
@@ -245,6 +260,8 @@ const matches = (match: CompiledMatch, packet: FwPacket): boolean => {
   if (match.proto !== undefined && match.proto !== packet.proto) return false
   if (match.dport !== undefined && (packet.proto === "icmp" || !ip || packet.dport !== match.dport)) return false
   if (match.ctState !== undefined && (packet.ct === undefined || !match.ctState.includes(packet.ct))) return false
+  if (match.vni !== undefined && (packet.proto !== "udp" || packet.vni !== match.vni)) return false
+  if (match.ipsec !== undefined && (!ip || packet.ipsec !== match.ipsec)) return false
   return true
 }
 
@@ -279,6 +296,10 @@ const runChain = (chain: CompiledChain, hook: FwHook, packet: FwPacket, result: 
           result.dnatPort = verdict.port ?? 0
         }
         return ACCEPT
+      case "mark":
+        // a statement, not a verdict: the chain goes on
+        result.mark = verdict.value >>> 0
+        continue
     }
   }
   return CONTINUE
