@@ -9,6 +9,7 @@ import { overlayCases } from "./cases/overlays.ts"
 import { reachabilityCases } from "./cases/reachability.ts"
 import { refusalCases } from "./cases/refusals.ts"
 import { routeCases } from "./cases/routes.ts"
+import { xfrmCases } from "./cases/xfrm.ts"
 import { type Harness, type HarnessHandle, openHarness } from "./harness.ts"
 
 /**
@@ -73,5 +74,6 @@ export const conformanceSuite = (
     describe("firewall", () => firewallCases(harness, caps))
     describe("overlays", () => overlayCases(harness, caps))
     describe("dns", () => dnsCases(harness))
+    describe("ipsec (xfrm)", () => xfrmCases(harness, caps))
   })
 }

@@ -48,6 +48,8 @@ const matchArb = (bridgeFamily: boolean): fc.Arbitrary<FwMatch> =>
         proto: fc.constantFrom("tcp" as const, "udp" as const, "icmp" as const),
         dport: fc.integer({ min: 1, max: 65535 }),
         ctState: fc.subarray(["new", "established", "related"] as const, { minLength: 1 }),
+        vni: fc.integer({ min: 0, max: 0xffffff }),
+        ipsec: fc.boolean(),
       },
       { requiredKeys: [] },
     )
@@ -63,6 +65,7 @@ const verdictArb = (chains: ReadonlyArray<string>): fc.Arbitrary<FwVerdict> =>
     fc.constant({ kind: "accept" } as const),
     fc.constant({ kind: "drop" } as const),
     fc.constant({ kind: "return" } as const),
+    fc.integer({ min: 0, max: 0xffffffff }).map((value) => ({ kind: "mark", value }) as const),
     ...(chains.length > 0 ? [fc.constantFrom(...chains).map((chain) => ({ kind: "jump", chain }) as const)] : []),
   )
 
