@@ -12,8 +12,8 @@ import { Controller, type HostPlan } from "./Controller.ts"
 import { DnsPlan } from "./dns-plan.ts"
 import { type GlobalStore, MemoryStore } from "./global-store.ts"
 import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
-import { type SwarmKeys, swarmKeys } from "./keys.ts"
-import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges } from "./peers.ts"
+import { rotateKeys, type SwarmKeys, swarmKeys } from "./keys.ts"
+import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
 import type { StepFailure } from "./steps.ts"
 import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
 
@@ -62,6 +62,7 @@ export class Lab {
     readonly store: GlobalStore<PeerRecord>,
     state: LabState,
     private readonly keyring: { current: SwarmKeys },
+    private readonly keySeed: string,
   ) {
     this.current = state
     this.relays = controllers.map((controller) => new PeerRelay(controller, store))
@@ -122,7 +123,7 @@ export class Lab {
           .pipe(Effect.mapError((e) => cnmError("KernelError", `underlay of ${host.name}: ${e.message}`)))
         controllers.push(controller)
       }
-      const lab = new Lab(kernel, controllers, underlayNs, options.store ?? new MemoryStore<PeerRecord>(), base.value, keyring)
+      const lab = new Lab(kernel, controllers, underlayNs, options.store ?? new MemoryStore<PeerRecord>(), base.value, keyring, options.keySeed ?? options.runId)
       if (target.value !== base.value) {
         // `docker swarm init` and `join`: ingress and docker_gwbridge on every host, each host's ingress sandbox
         yield* lab.transition(
@@ -191,6 +192,36 @@ export class Lab {
   /** the swarm's data-path encryption keys, as every host has them */
   swarmKeys(): SwarmKeys {
     return this.keyring.current
+  }
+
+  /**
+   * Swarm's key rotation: the oldest key goes, a new one comes, and the primary (the one that
+   * seals outbound traffic) moves on. Every pair of hosts talking IPsec gets the new key's
+   * inbound states, its outbound state and policy for the new primary, and loses the oldest
+   * key's states, all in one transaction (on a refusal the old keys stay, on every host).
+   */
+  rotateKeys(): Effect.Effect<SwarmKeys, CnmError> {
+    return Effect.suspend(() => {
+      const old = this.keyring.current
+      const next = rotateKeys(old, this.keySeed)
+      const lab = this.current
+      const stepsWith = (keys: SwarmKeys, event: "secureVtepAdd" | "secureVtepDelete"): Step[] => {
+        this.keyring.current = keys
+        return this.controllers.flatMap((controller) => {
+          const context = controller.context(lab, lab, model.hostStateOf(lab, controller.host) as model.CnmState)
+          return [...secureVteps(lab, controller.host)].flatMap(([vtep, driver]) => controller.driver(driver)?.[event]?.(vtep, context) ?? [])
+        })
+      }
+      const steps = [...stepsWith(old, "secureVtepDelete"), ...stepsWith(next, "secureVtepAdd")]
+      this.keyring.current = old
+      return execute(this.kernel, () => ({
+        steps,
+        commit: () => {
+          this.keyring.current = next
+          return next
+        },
+      }))
+    })
   }
 
   /**

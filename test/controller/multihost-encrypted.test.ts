@@ -138,6 +138,26 @@ describe("swarm lab, encrypted overlay, on the simulator: IPsec faults named by 
     })
   })
 
+  it("a key rotation: the oldest key's states go, the new key's come, the new primary seals; traffic goes on crossing", async () => {
+    await withLab(makeSimKernel(), async (lab) => {
+      await run(lab.createNetwork({ name: "sec", driver: "overlay", options: { encrypted: "" } }))
+      await run(lab.createContainer({ name: "c1", host: "h1", networks: [{ network: "sec" }] }))
+      await run(lab.createContainer({ name: "c2", host: "h2", networks: [{ network: "sec" }] }))
+      const before = lab.swarmKeys()
+      const after = await run(lab.rotateKeys())
+      expect(after.keys.map((k) => k.tag)).toEqual([...before.keys.slice(1).map((k) => k.tag), (before.keys.at(-1)?.tag ?? 0) + 1])
+      expect(lab.swarmKeys()).toEqual(after)
+      await expectSecuredTowards(lab, "h1", "h2")
+      await expectSecuredTowards(lab, "h2", "h1")
+      const oldest = spiOf(underlay(lab, "h2"), underlay(lab, "h1"), (before.keys[0] as { tag: number }).tag)
+      expect((await readHost(lab, "h1")).xfrmStates.some((s) => s.spi === oldest)).toBe(false)
+      expect((await run(lab.probe("c1", addressOf(lab, "c2", "sec")))).reachable).toBe(true)
+      expect((await run(lab.probe("c2", addressOf(lab, "c1", "sec")))).reachable).toBe(true)
+      // h3 shares no encrypted network: it has nothing to rotate
+      expect((await readHost(lab, "h3")).xfrmStates).toEqual([])
+    })
+  })
+
   it("two encrypted networks between the same hosts share one set of states, kept until the last endpoint of either goes", async () => {
     await withLab(makeSimKernel(), async (lab) => {
       await run(lab.createNetwork({ name: "sec", driver: "overlay", options: { encrypted: "" } }))
