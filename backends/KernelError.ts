@@ -32,6 +32,10 @@ export const errnoReasons: Readonly<Record<string, KernelReason>> = {
   EINVAL: "InvalidArgument",
   EOPNOTSUPP: "NotSupported",
   ENOTSUP: "NotSupported",
+  // xfrm: an ESP state whose AEAD the kernel lacks ("Requested AEAD algorithm not found"), or
+  // whose protocol it lacks ("Requested type not found"): what a kernel without ESP says
+  ENOSYS: "NotSupported",
+  EPROTONOSUPPORT: "NotSupported",
   ENETUNREACH: "NetworkUnreachable",
   // a route whose device is administratively down (Linux: "Device for nexthop is not up")
   ENETDOWN: "NetworkUnreachable",

@@ -134,6 +134,16 @@ export interface FwMatch {
   /** the source is (true) or is not (false) an address of this namespace (`--src-type LOCAL`, `fib saddr type local`) */
   readonly srcLocal?: boolean
   readonly ctState?: ReadonlyArray<CtState>
+  /**
+   * a VXLAN datagram of this VNI: the 24 bits after the first 4 bytes of the UDP payload
+   * (nftables `@th,96,24 <vni>`; Docker 20.10 matches them with iptables u32/bpf)
+   */
+  readonly vni?: number
+  /**
+   * whether the packet came through IPsec (an xfrm state decrypted it): nftables `meta ipsec
+   * exists|missing`, iptables `-m policy --dir in --pol ipsec|none`
+   */
+  readonly ipsec?: boolean
 }
 
 export type FwVerdict =
@@ -155,6 +165,12 @@ export type FwVerdict =
    * (Capabilities.ipvs).
    */
   | { readonly kind: "dnatBalance"; readonly to: ReadonlyArray<string>; readonly port?: number }
+  /**
+   * set the packet mark and go on with the next rule (nftables `meta mark set`, not a verdict
+   * there); in a `route` chain on output the kernel routes the packet again with its new mark,
+   * and xfrm policies that select the mark apply to it
+   */
+  | { readonly kind: "mark"; readonly value: number }
 
 export interface FwRule {
   readonly match: FwMatch
@@ -166,7 +182,8 @@ export interface FwChain {
   readonly name: string
   /** base chains have a hook; regular chains are reached by jump */
   readonly hook?: FwHook
-  readonly type?: "filter" | "nat"
+  /** route: an output chain whose changes to the packet (its mark) make the kernel route it again */
+  readonly type?: "filter" | "nat" | "route"
   readonly priority?: number
   readonly policy?: "accept" | "drop"
   readonly rules: ReadonlyArray<FwRule>
@@ -175,6 +192,74 @@ export interface FwChain {
 export interface FwTable {
   readonly name: string
   readonly chains: ReadonlyArray<FwChain>
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPsec through xfrm, shaped after NETLINK_XFRM (linux/xfrm.h): security associations (states)
+// keyed by destination, SPI and protocol; security policies that select packets by addresses,
+// protocol, port and mark, and name the state that must carry them (a template). Only what
+// Docker's encrypted overlay uses: ESP in transport mode with an AEAD, IPv4.
+// ---------------------------------------------------------------------------------------------
+
+/** XFRMA_MARK: a packet (or a lookup) matches when (mark & mask) === value */
+export interface XfrmMark {
+  readonly value: number
+  readonly mask: number
+}
+
+/** an AEAD algorithm with its key (XFRMA_ALG_AEAD) */
+export interface XfrmAead {
+  /** the kernel's crypto name; Docker's is "rfc4106(gcm(aes))" */
+  readonly name: string
+  /** lower-case hex, no 0x: for rfc4106 the AES key followed by the 4-byte salt */
+  readonly key: string
+  /** integrity check value length in bits (Docker: 64) */
+  readonly icvBits: number
+}
+
+/** one security association: how packets between src and dst under this SPI are sealed and opened */
+export interface XfrmStateSpec {
+  /** plain IPv4 addresses */
+  readonly src: string
+  readonly dst: string
+  readonly proto: "esp"
+  /** the security parameter index, 32 bits, never 0 */
+  readonly spi: number
+  readonly mode: "transport"
+  /** ties the state to policy templates asking for the same reqid (0: any) */
+  readonly reqid?: number
+  readonly aead: XfrmAead
+  readonly mark?: XfrmMark
+}
+
+/** which packets a policy is about; an address is a CIDR ("10.0.0.1/32") */
+export interface XfrmSelector {
+  readonly src: string
+  readonly dst: string
+  readonly proto?: "icmp" | "tcp" | "udp"
+  readonly dport?: number
+}
+
+/** what a policy asks for: the state (by its addresses, protocol and, if set, SPI/reqid) that must carry the packet */
+export interface XfrmTemplate {
+  readonly src: string
+  readonly dst: string
+  readonly proto: "esp"
+  readonly mode: "transport"
+  /** 0 or absent: any SPI */
+  readonly spi?: number
+  readonly reqid?: number
+}
+
+export type XfrmDirection = "in" | "out" | "fwd"
+
+export interface XfrmPolicySpec {
+  readonly selector: XfrmSelector
+  readonly dir: XfrmDirection
+  readonly mark?: XfrmMark
+  /** lower wins (the kernel's order); default 0 */
+  readonly priority?: number
+  readonly template: XfrmTemplate
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +302,20 @@ export type KernelOp =
   /** create or atomically replace one firewall table */
   | { readonly op: "firewallSet"; readonly ns: string; readonly table: FwTable }
   | { readonly op: "firewallDel"; readonly ns: string; readonly table: string }
+  /** XFRM_MSG_NEWSA: AlreadyExists for the same (dst, SPI, proto, mark); a kernel without ESP or the AEAD refuses */
+  | { readonly op: "xfrmStateAdd"; readonly ns: string; readonly state: XfrmStateSpec }
+  /** XFRM_MSG_DELSA, by what identifies a state in the kernel: destination, SPI, protocol (esp), mark */
+  | { readonly op: "xfrmStateDel"; readonly ns: string; readonly dst: string; readonly spi: number; readonly mark?: XfrmMark }
+  /** XFRM_MSG_NEWPOLICY: AlreadyExists for the same selector, direction and mark */
+  | { readonly op: "xfrmPolicyAdd"; readonly ns: string; readonly policy: XfrmPolicySpec }
+  /** XFRM_MSG_DELPOLICY, by selector, direction and mark */
+  | {
+      readonly op: "xfrmPolicyDel"
+      readonly ns: string
+      readonly selector: XfrmSelector
+      readonly dir: XfrmDirection
+      readonly mark?: XfrmMark
+    }
 
 export type KernelOpName = KernelOp["op"]
 
@@ -281,6 +380,10 @@ export interface NsState {
   /** the sysctls that were set through `sysctlSet`, read back from the kernel */
   readonly sysctls: Readonly<Record<string, string>>
   readonly firewall: ReadonlyArray<FwTable>
+  /** xfrm states (`ip xfrm state`), in the kernel's dump order */
+  readonly xfrmStates: ReadonlyArray<XfrmStateSpec>
+  /** xfrm policies (`ip xfrm policy`) */
+  readonly xfrmPolicies: ReadonlyArray<XfrmPolicySpec>
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,6 +405,11 @@ export type ProbeReason =
   | "link-down"
   /** the real kernel: sent, nothing came back in time */
   | "no-answer"
+  /**
+   * IPsec dropped it (the sim names why): an out policy selected it and no state carries it, no
+   * inbound state for its SPI, or the integrity check failed (the keys differ)
+   */
+  | "ipsec"
 
 export interface ProbeHop {
   readonly ns: string

@@ -11,6 +11,7 @@ import { type ContainerRecord, containerRecord, networkRecord } from "../model/r
 import type { DriverName, Endpoint, Network } from "../model/types.ts"
 import { DnsPlan, dnsEntryOf, dnsPlan, withName } from "./dns-plan.ts"
 import { LabHostContext } from "./host-context.ts"
+import type { SwarmKeys } from "./keys.ts"
 import { type PlannedJoin, Sandbox, forgetJoin, joinedOn, keepSettled, noJoins, recordJoin, settle } from "./sandbox-policy.ts"
 import { runSteps } from "./steps.ts"
 import { kernelFailure } from "./transaction.ts"
@@ -25,6 +26,8 @@ export interface ControllerOptions {
   /** Docker's own sandboxes on this host (ingress, load balancers) are named `${systemPrefix}${name without #}` */
   readonly systemPrefix?: string
   readonly drivers?: ReadonlyMap<DriverName, Driver>
+  /** the swarm's data-path encryption keys, the same on every host of a lab */
+  readonly swarmKeys?: () => SwarmKeys
 }
 
 /** what a lab operation changed on one host, to be realized by its controller */
@@ -144,7 +147,7 @@ export class Controller {
 
   /** the host as its drivers see it, between two lab states (lookups fall back to `before` for what is going) */
   context(before: LabState, after: LabState, state: model.CnmState): LabHostContext {
-    return new LabHostContext(this.hostNs, this.host, before, after, state)
+    return new LabHostContext(this.hostNs, this.host, before, after, state, this.kernel.capabilities.esp, this.options.swarmKeys?.())
   }
 
   /**

@@ -12,7 +12,8 @@ import { Controller, type HostPlan } from "./Controller.ts"
 import { DnsPlan } from "./dns-plan.ts"
 import { type GlobalStore, MemoryStore } from "./global-store.ts"
 import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
-import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges } from "./peers.ts"
+import { rotateKeys, type SwarmKeys, swarmKeys } from "./keys.ts"
+import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
 import type { StepFailure } from "./steps.ts"
 import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
 
@@ -31,6 +32,8 @@ export interface LabOptions {
   readonly drivers?: ReadonlyMap<DriverName, Driver>
   /** the global-scope store; default one in this process's memory */
   readonly store?: GlobalStore<PeerRecord>
+  /** the seed of the swarm's data-path encryption keys (default: the run id), so a run can be repeated */
+  readonly keySeed?: string
 }
 
 /** what a lab operation touched: the networks, and the containers on each host, whose kernel work may have changed */
@@ -58,6 +61,8 @@ export class Lab {
     readonly underlayNs: string,
     readonly store: GlobalStore<PeerRecord>,
     state: LabState,
+    private readonly keyring: { current: SwarmKeys },
+    private readonly keySeed: string,
   ) {
     this.current = state
     this.relays = controllers.map((controller) => new PeerRelay(controller, store))
@@ -67,6 +72,8 @@ export class Lab {
     const prefix = `cnm-${options.runId}`
     const underlayNs = `${prefix}-underlay`
     const hosts = options.hosts.map((host) => (typeof host === "string" ? { name: host } : host))
+    // swarm's key manager: one set of keys for every host
+    const keyring = { current: swarmKeys(options.keySeed ?? options.runId) }
     const request = { hosts, ...(options.underlay === undefined ? {} : { underlay: options.underlay }) }
     return Effect.gen(function* () {
       const base = model.createLab(request)
@@ -91,6 +98,7 @@ export class Lab {
             sandboxPrefix: `${prefix}-c-`,
             systemPrefix: `${hostNs}-sb-`,
             ...(options.drivers === undefined ? {} : { drivers: options.drivers }),
+            swarmKeys: () => keyring.current,
           },
           base.value,
         )
@@ -115,7 +123,7 @@ export class Lab {
           .pipe(Effect.mapError((e) => cnmError("KernelError", `underlay of ${host.name}: ${e.message}`)))
         controllers.push(controller)
       }
-      const lab = new Lab(kernel, controllers, underlayNs, options.store ?? new MemoryStore<PeerRecord>(), base.value)
+      const lab = new Lab(kernel, controllers, underlayNs, options.store ?? new MemoryStore<PeerRecord>(), base.value, keyring, options.keySeed ?? options.runId)
       if (target.value !== base.value) {
         // `docker swarm init` and `join`: ingress and docker_gwbridge on every host, each host's ingress sandbox
         yield* lab.transition(
@@ -181,6 +189,41 @@ export class Lab {
     return index < 0 ? [] : (this.relays[index] as PeerRelay).peersOf(network)
   }
 
+  /** the swarm's data-path encryption keys, as every host has them */
+  swarmKeys(): SwarmKeys {
+    return this.keyring.current
+  }
+
+  /**
+   * Swarm's key rotation: the oldest key goes, a new one comes, and the primary (the one that
+   * seals outbound traffic) moves on. Every pair of hosts talking IPsec gets the new key's
+   * inbound states, its outbound state and policy for the new primary, and loses the oldest
+   * key's states, all in one transaction (on a refusal the old keys stay, on every host).
+   */
+  rotateKeys(): Effect.Effect<SwarmKeys, CnmError> {
+    return Effect.suspend(() => {
+      const old = this.keyring.current
+      const next = rotateKeys(old, this.keySeed)
+      const lab = this.current
+      const stepsWith = (keys: SwarmKeys, event: "secureVtepAdd" | "secureVtepDelete"): Step[] => {
+        this.keyring.current = keys
+        return this.controllers.flatMap((controller) => {
+          const context = controller.context(lab, lab, model.hostStateOf(lab, controller.host) as model.CnmState)
+          return [...secureVteps(lab, controller.host)].flatMap(([vtep, driver]) => controller.driver(driver)?.[event]?.(vtep, context) ?? [])
+        })
+      }
+      const steps = [...stepsWith(old, "secureVtepDelete"), ...stepsWith(next, "secureVtepAdd")]
+      this.keyring.current = old
+      return execute(this.kernel, () => ({
+        steps,
+        commit: () => {
+          this.keyring.current = next
+          return next
+        },
+      }))
+    })
+  }
+
   /**
    * The swarm networks whose data path this kernel cannot build as Docker does: an encrypted
    * overlay needs IPsec ESP between hosts. Docker attaches such a network on a kernel without ESP
@@ -194,7 +237,7 @@ export class Lab {
       .map((entry) => ({
         network: entry.network.name,
         capability: "esp" as const,
-        message: `network ${entry.network.name} is encrypted: its traffic between hosts needs IPsec ESP, which this kernel cannot install`,
+        message: `network ${entry.network.name} is encrypted: its traffic between hosts needs IPsec ESP states (rfc4106(gcm(aes)), transport mode), which this kernel refuses (capability esp off; on Linux: CONFIG_INET_ESP and CONFIG_CRYPTO_GCM), so Docker's unencrypted VXLAN is dropped by the receiving host`,
       }))
   }
 
@@ -304,7 +347,20 @@ export class Lab {
   }
 
   probe(from: string, address: string, trace = false): Effect.Effect<ProbeResult, CnmError> {
-    return this.on(from, (c) => c.probe(from, address, trace))
+    return this.on(from, (c) => c.probe(from, address, trace)).pipe(Effect.map((result) => this.withGap(from, address, result)))
+  }
+
+  /**
+   * A probe that failed towards an endpoint of an encrypted network on another host, on a kernel
+   * without ESP: the probe says why (the kernel only says nothing came back), as Docker does not.
+   */
+  private withGap(from: string, address: string, result: ProbeResult): ProbeResult {
+    if (result.reachable || this.kernel.capabilities.esp || this.current.swarm === undefined) return result
+    const fromHost = this.hostOf(from)
+    const target = this.endpoints().find((e) => e.host !== fromHost && e.address !== undefined && model.stripPrefix(e.address) === address)
+    const gap = target === undefined ? undefined : this.dataPathGaps().find((g) => g.network === target.network)
+    if (gap === undefined) return result
+    return { ...result, detail: result.detail === undefined ? gap.message : `${gap.message}; ${result.detail}` }
   }
 
   /** a real probe from the container to the host's underlay address (its eth0) */

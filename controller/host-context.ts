@@ -2,6 +2,7 @@ import type { HostContext, UnderlayLeg } from "../drivers/Driver.ts"
 import * as model from "../model/index.ts"
 import type { LabState, OverlayInfo, VlanInfo } from "../model/lab-types.ts"
 import type { Network } from "../model/types.ts"
+import type { SwarmKeys } from "./keys.ts"
 
 /** the link each host has on the underlay, as on a Docker host */
 export const UNDERLAY_DEV = "eth0"
@@ -32,6 +33,8 @@ export class LabHostContext implements HostContext {
     private readonly before: LabState,
     private readonly after: LabState,
     private readonly state: model.CnmState,
+    readonly esp: boolean,
+    readonly swarmKeys: SwarmKeys | undefined,
   ) {}
 
   get networks(): ReadonlyArray<Network> {

@@ -13,7 +13,7 @@ import * as model from "../model/index.ts"
 import type { LabState } from "../model/lab-types.ts"
 import { containerRecord, networkRecord } from "../model/representation.ts"
 import * as StringMap from "../model/string-map.ts"
-import type { Network } from "../model/types.ts"
+import type { DriverName, Network } from "../model/types.ts"
 import type { Controller } from "./Controller.ts"
 import { DnsPlan } from "./dns-plan.ts"
 import type { GlobalStore, StoreChange, StoreEvent } from "./global-store.ts"
@@ -183,6 +183,12 @@ export class PeerRelay {
         done.push(() => this.programmed.delete(event.key))
       }
     }
+    for (const change of secureVtepChanges(before, after, host)) {
+      const context = this.controller.context(before, after, model.hostStateOf(after, host) as model.CnmState)
+      const driver = this.controller.driver(change.driver)
+      if (change.kind === "add") for (const s of driver?.secureVtepAdd?.(change.vtep, context) ?? []) adds.push(s)
+      else for (const s of driver?.secureVtepDelete?.(change.vtep, context) ?? []) deletes.push(s)
+    }
     return {
       deletes,
       adds,
@@ -197,4 +203,50 @@ export class PeerRelay {
 const heldNetwork = (lab: LabState, host: string, name: string): Network | undefined => {
   const state = model.hostStateOf(lab, host)
   return state === undefined ? undefined : networkRecord(state, name)?.network
+}
+
+/** one remote host starts or stops sharing an encrypted network with this host */
+interface VtepChange {
+  readonly kind: "add" | "delete"
+  readonly vtep: string
+  readonly driver: DriverName
+}
+
+const hasEndpoints = (lab: LabState, host: string, network: string): boolean => {
+  const state = model.hostStateOf(lab, host)
+  const record = state === undefined ? undefined : networkRecord(state, network)
+  return record !== undefined && record.endpoints.size > 0
+}
+
+/**
+ * The remote hosts (their VTEPs) this host must talk IPsec with: those holding an endpoint of an
+ * encrypted network this host holds an endpoint of too. In Docker a host learns the peers of a
+ * network only once it has an endpoint there itself (it joins the network's gossip), and sets up
+ * encryption with the VTEPs of those peers; a pair stays secured while one such network links it
+ * (libnetwork's overlay keeps its secMap per remote node the same way).
+ */
+export const secureVteps = (lab: LabState, host: string): Map<string, DriverName> => {
+  const vteps = new Map<string, DriverName>()
+  if (lab.swarm === undefined) return vteps
+  for (const { network, overlay } of StringMap.values(lab.swarm.networks)) {
+    if (!overlay.encrypted || !hasEndpoints(lab, host, network.name)) continue
+    for (const remote of lab.hosts) {
+      if (remote.name !== host && hasEndpoints(lab, remote.name, network.name)) vteps.set(remote.address, network.driver)
+    }
+  }
+  return vteps
+}
+
+const anyEncrypted = (lab: LabState): boolean =>
+  lab.swarm !== undefined && StringMap.values(lab.swarm.networks).some((entry) => entry.overlay.encrypted)
+
+/** the pairs a change secures and unsecures on this host */
+const secureVtepChanges = (before: LabState, after: LabState, host: string): ReadonlyArray<VtepChange> => {
+  if (!anyEncrypted(before) && !anyEncrypted(after)) return []
+  const was = secureVteps(before, host)
+  const is = secureVteps(after, host)
+  const changes: VtepChange[] = []
+  for (const [vtep, driver] of was) if (!is.has(vtep)) changes.push({ kind: "delete", vtep, driver })
+  for (const [vtep, driver] of is) if (!was.has(vtep)) changes.push({ kind: "add", vtep, driver })
+  return changes
 }

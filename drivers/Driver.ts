@@ -1,4 +1,5 @@
 import type { KernelOp } from "../backends/kernel-types.ts"
+import type { SwarmKeys } from "../controller/keys.ts"
 import type { OverlayInfo, VlanInfo } from "../model/lab-types.ts"
 import type { Endpoint, Network } from "../model/types.ts"
 
@@ -54,6 +55,13 @@ export interface HostContext {
   readonly vlanOf?: (network: Network) => VlanInfo | undefined
   /** every network on this host after the change being made (a driver programs rules across its networks) */
   readonly networks: ReadonlyArray<Network>
+  /** the swarm's data-path encryption keys, on a swarm host */
+  readonly swarmKeys?: SwarmKeys
+  /**
+   * the kernel installs IPsec ESP states (Capabilities.esp); where it cannot, a driver does what
+   * Docker does on such a kernel and leaves the states and policies out
+   */
+  readonly esp?: boolean
   /** every port published on this host after the change being made; none when absent */
   readonly published?: ReadonlyArray<PublishedPort>
 }
@@ -106,6 +114,14 @@ export interface Driver {
   readonly peerAdd?: (network: Network, peer: Peer, host: HostContext) => ReadonlyArray<Step>
   /** global scope: that endpoint went away */
   readonly peerDelete?: (network: Network, peer: Peer, host: HostContext) => ReadonlyArray<Step>
+  /**
+   * global scope: the first endpoint of an encrypted network appeared on a remote host (its
+   * underlay address `vtep`), counting every encrypted network this host holds: what the pair of
+   * hosts needs to talk encrypted (libnetwork's overlay: setupEncryption)
+   */
+  readonly secureVtepAdd?: (vtep: string, host: HostContext) => ReadonlyArray<Step>
+  /** the last endpoint of the encrypted networks on that remote host went away (removeEncryption) */
+  readonly secureVtepDelete?: (vtep: string, host: HostContext) => ReadonlyArray<Step>
 }
 
 export const step = (name: string, doOps: ReadonlyArray<KernelOp>, undo: ReadonlyArray<KernelOp> = []): Step => ({

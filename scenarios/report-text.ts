@@ -19,6 +19,7 @@ export const renderReport = (report: Report): string => {
     section("Probe traces", traces(report.reach)),
     section(`Hosts' underlay addresses (${pass} echo answered, ${fail} no answer; rows: from, columns: host/address)`, hostReachMatrix(report.reachHosts ?? [])),
     section("Resolve", resolveTable(report)),
+    section("Data path gaps (why traffic between hosts is lost on this kernel)", (report.dataPathGaps ?? []).map((gap) => `${fail} ${gap.network} (${gap.capability}): ${gap.message}`)),
     section("Steps", stepsTable(steps)),
     section("Expectations", expectationLines(report, steps)),
     [timings(report)],

@@ -62,6 +62,14 @@ export interface ReportReachHost {
   readonly reason?: string
 }
 
+/** a network whose data path between hosts the kernel lacks a feature for */
+export interface ReportDataPathGap {
+  readonly network: string
+  /** the kernel capability missing */
+  readonly capability: string
+  readonly message: string
+}
+
 /** what the container's resolver answered; [] when it did not resolve */
 export interface ReportResolve {
   readonly from: string
@@ -110,6 +118,11 @@ export interface Report {
   /** present when the file declares hosts */
   readonly reachHosts?: ReadonlyArray<ReportReachHost>
   readonly resolve: ReadonlyArray<ReportResolve>
+  /**
+   * optional, only when there is one: networks whose traffic between hosts this kernel cannot
+   * carry as Docker builds it (an encrypted overlay without ESP), and why
+   */
+  readonly dataPathGaps?: ReadonlyArray<ReportDataPathGap>
   readonly steps: ReadonlyArray<ReportStep>
   readonly expectations: ReadonlyArray<ReportExpectation>
   readonly timings: ReportTimings

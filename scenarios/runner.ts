@@ -119,6 +119,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
     const checkMs = performance.now() - checkStarted
 
     const teardownStarted = performance.now()
+    const gaps = lab.dataPathGaps()
     const report: Omit<Report, "timings"> = {
       version: 1,
       scenario: scenario.name,
@@ -129,6 +130,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
       reach,
       ...(hostMatrix !== undefined ? { reachHosts: hostMatrix } : {}),
       resolve,
+      ...(gaps.length > 0 ? { dataPathGaps: gaps.map((gap) => ({ ...gap })) } : {}),
       steps,
       expectations,
     }

@@ -8,6 +8,7 @@ import { fdbAdd, fdbDel, neighAdd, neighDel } from "./neighbours.ts"
 import { routeAdd, routeDel } from "./routes.ts"
 import { sysctlWrite } from "./sysctl.ts"
 import { observersOf, type Teardown } from "./teardown.ts"
+import { xfrmPolicyAdd, xfrmPolicyDel, xfrmStateAdd, xfrmStateDel } from "./xfrm.ts"
 
 export interface ApplyContext {
   readonly native: NetnsAddon
@@ -94,6 +95,14 @@ export const applyOne = (ctx: ApplyContext, op: KernelOp): Promise<void> | void 
       return ctx.firewall.set(op.ns, op.table)
     case "firewallDel":
       return ctx.firewall.delete(op.ns, op.table)
+    case "xfrmStateAdd":
+      return xfrmStateAdd(ctx.native, namespaces, op.ns, op.state)
+    case "xfrmStateDel":
+      return xfrmStateDel(ctx.native, namespaces, op.ns, op.dst, op.spi, op.mark)
+    case "xfrmPolicyAdd":
+      return xfrmPolicyAdd(ctx.native, namespaces, op.ns, op.policy)
+    case "xfrmPolicyDel":
+      return xfrmPolicyDel(ctx.native, namespaces, op.ns, op.selector, op.dir, op.mark)
   }
   const watched = membershipChangedIn(op).filter((ns) => ctx.firewall.watchesBridges(ns))
   if (watched.length > 0)

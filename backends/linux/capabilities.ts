@@ -93,7 +93,7 @@ export const measureFeatures = (native: NetnsAddon): Promise<MeasuredFeatures> =
         firewallCheck = { ok: false, detail: toKernelError(error).message }
       }
     }
-    return { links, firewall: firewallCheck, esp: await probeEsp(ns), ipvs: ipvsCheck() }
+    return { links, firewall: firewallCheck, esp: probeEsp(native, namespaces, ns), ipvs: ipvsCheck() }
   })
 
 /**

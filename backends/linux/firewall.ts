@@ -3,6 +3,7 @@ import type { NetnsAddon } from "./addon.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import { parseRuleset, sameTable } from "./nft/parse.ts"
 import { appendedRules } from "./nft/append.ts"
+import { portSetDelta } from "./nft/port-sets.ts"
 import { bridgesMatched, type Family, nftTableName, renderDelete, renderTable } from "./nft/render.ts"
 import { NftContexts, NftFailure } from "./nft/run.ts"
 import { dumpLinks } from "./read.ts"
@@ -84,7 +85,20 @@ export class Firewall {
     const tables = this.requested.get(ns)
     if (!tables) return
     for (const table of tables.values()) {
-      if (bridgesMatched(table).length > 0) await this.set(ns, table)
+      const bridges = bridgesMatched(table)
+      if (bridges.length === 0) continue
+      const commands = renderTable(table, this.bridgePorts(ns, bridges)).nftables as Json[]
+      const known = this.committed.get(ns)
+      const before = known?.tables.get(table.name)
+      // only the port sets' elements, while nothing else changed the namespace's tables since our last commit
+      const delta = before && known && this.nft.generation(ns) === known.generation ? portSetDelta(before, commands) : undefined
+      if (delta === undefined) {
+        await this.set(ns, table)
+        continue
+      }
+      if (delta.length === 0) continue
+      this.nft.run(ns, JSON.stringify({ nftables: delta }))
+      this.remember(ns, table.name, commands)
     }
   }
 

@@ -21,6 +21,7 @@ import { SettleWatch } from "./settle.ts"
 import { SandboxSockets } from "./sockets.ts"
 import { awaitTeardowns, type Teardown } from "./teardown.ts"
 import { sysctlRead } from "./sysctl.ts"
+import { readXfrm } from "./xfrm.ts"
 
 /** one echo or DNS query as the measurement helper timed it */
 export interface RoundTrip {
@@ -184,6 +185,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const readState = async (ns: string): Promise<NsState> => {
     const links = readLinks(namespaces, ns)
     const names = namesByIndex(links)
+    const xfrm = readXfrm(native, namespaces, ns)
     const sysctls: Record<string, string> = {}
     for (const key of sysctlKeys.get(ns) ?? []) sysctls[key] = sysctlRead(native, namespaces, ns, key)
     return {
@@ -195,6 +197,8 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
       fdb: readFdb(namespaces, ns, names),
       sysctls,
       firewall: await firewall.read(ns),
+      xfrmStates: xfrm.states,
+      xfrmPolicies: xfrm.policies,
     }
   }
 

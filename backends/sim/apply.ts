@@ -8,6 +8,7 @@ import type { Outcome } from "./refusal.ts"
 import { routeAdd, routeDel } from "./routes.ts"
 import type { SimMachine } from "./state.ts"
 import { sysctlSet } from "./sysctl.ts"
+import { xfrmPolicyAdd, xfrmPolicyDel, xfrmStateAdd, xfrmStateDel } from "./xfrm.ts"
 
 /** one operation on the machine: done, or the refusal Linux would give (the machine unchanged by it) */
 const applyOp = (machine: SimMachine, op: KernelOp): Outcome => {
@@ -46,6 +47,14 @@ const applyOp = (machine: SimMachine, op: KernelOp): Outcome => {
       return firewallSet(machine, op)
     case "firewallDel":
       return firewallDel(machine, op)
+    case "xfrmStateAdd":
+      return xfrmStateAdd(machine, op)
+    case "xfrmStateDel":
+      return xfrmStateDel(machine, op)
+    case "xfrmPolicyAdd":
+      return xfrmPolicyAdd(machine, op)
+    case "xfrmPolicyDel":
+      return xfrmPolicyDel(machine, op)
   }
 }
 

@@ -29,6 +29,8 @@ interface CompiledMatch {
   readonly dstLocal: boolean | undefined
   readonly srcLocal: boolean | undefined
   readonly ctState: ReadonlyArray<CtState> | undefined
+  readonly vni: number | undefined
+  readonly ipsec: boolean | undefined
 }
 
 interface CompiledRule {
@@ -69,12 +71,16 @@ export interface FwPacket {
   iif: string | undefined
   oif: string | undefined
   bridge: string | undefined
-  proto: "icmp" | "udp" | "tcp" | undefined
+  proto: "icmp" | "udp" | "tcp" | "esp" | undefined
   src: number
   dst: number
   dport: number
   sport: number
   ct: CtState | undefined
+  /** a VXLAN datagram's VNI, INVALID for anything else */
+  vni: number
+  /** it was opened by an xfrm state on the way in */
+  ipsec: boolean
 }
 
 /** filled by evaluateHook: why it dropped, which NAT a nat chain asked for */
@@ -85,6 +91,8 @@ export class FwResult {
   dnatPort = 0
   snatTo = INVALID
   snatPort = 0
+  /** the mark a `mark` rule set, INVALID when none did */
+  mark = INVALID
 
   reset(): void {
     this.detail = ""
@@ -93,6 +101,7 @@ export class FwResult {
     this.dnatPort = 0
     this.snatTo = INVALID
     this.snatPort = 0
+    this.mark = INVALID
   }
 }
 
@@ -142,6 +151,8 @@ const compileMatch = (op: KernelOp, match: FwMatch): CompiledMatch | KernelError
     dstLocal: match.dstLocal,
     srcLocal: match.srcLocal,
     ctState: match.ctState,
+    vni: match.vni,
+    ipsec: match.ipsec,
   }
 }
 
@@ -149,6 +160,10 @@ const compileChain = (op: KernelOp, table: string, chain: FwChain): CompiledChai
   const nat = chain.type === "nat"
   if (nat && (chain.hook === undefined || !NAT_HOOKS.has(chain.hook))) {
     return refuse(op, "EOPNOTSUPP", `chain ${chain.name}: a nat chain cannot hook ${chain.hook ?? "nothing"}`)
+  }
+  // nftables: "Route chains only on hook output"
+  if (chain.type === "route" && chain.hook !== "output") {
+    return refuse(op, "EOPNOTSUPP", `chain ${chain.name}: a route chain can only hook output`)
   }
   const rules: Array<CompiledRule> = []
   for (const [position, rule] of chain.rules.entries()) {
@@ -282,6 +297,8 @@ const matches = (match: CompiledMatch, packet: FwPacket): boolean => {
   if (match.dstLocal !== undefined && (!ip || isLocal(packet, packet.dst) !== match.dstLocal)) return false
   if (match.srcLocal !== undefined && (!ip || isLocal(packet, packet.src) !== match.srcLocal)) return false
   if (match.ctState !== undefined && (packet.ct === undefined || !match.ctState.includes(packet.ct))) return false
+  if (match.vni !== undefined && (packet.proto !== "udp" || packet.vni !== match.vni)) return false
+  if (match.ipsec !== undefined && (!ip || packet.ipsec !== match.ipsec)) return false
   return true
 }
 
@@ -326,6 +343,10 @@ const runChain = (chain: CompiledChain, hook: FwHook, packet: FwPacket, result: 
           result.snatPort = verdict.port ?? 0
         }
         return ACCEPT
+      case "mark":
+        // a statement, not a verdict: the chain goes on
+        result.mark = verdict.value >>> 0
+        continue
     }
   }
   return CONTINUE

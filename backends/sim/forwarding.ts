@@ -8,6 +8,7 @@ import { BROADCAST_MAC } from "./random.ts"
 import { lookupRoute } from "./routes.ts"
 import type { SimLink, SimNamespace, SimRoute } from "./state.ts"
 import { arpIgnoreLevel, forwardsFrom } from "./sysctl.ts"
+import { hexSpi, inboundState, policyFor, stateFor } from "./xfrm.ts"
 import { confirm, destinationNat, Failure, linkDown, masquerade, type Packet, sourceNat, track, type Walk } from "./walk.ts"
 
 /**
@@ -32,6 +33,8 @@ const hookPacket: FwPacket = {
   dport: 0,
   sport: 0,
   ct: undefined,
+  vni: INVALID,
+  ipsec: false,
 }
 
 /** runs `hook`; applies the NAT a nat chain asked for; a Failure when dropped */
@@ -48,16 +51,23 @@ const passes = (
   hookPacket.ns = ns
   hookPacket.iif = iif?.name
   hookPacket.oif = oif?.name
-  hookPacket.proto = packet.error ? "icmp" : packet.proto
+  const sealed = packet.esp !== undefined
+  hookPacket.proto = sealed ? "esp" : packet.error ? "icmp" : packet.proto
   hookPacket.src = packet.src
   hookPacket.dst = packet.dst
-  hookPacket.dport = packet.dport
-  hookPacket.sport = packet.sport
+  hookPacket.dport = sealed ? 0 : packet.dport
+  hookPacket.sport = sealed ? 0 : packet.sport
   hookPacket.ct = packet.ct
+  hookPacket.vni = sealed ? INVALID : packet.vni
+  hookPacket.ipsec = packet.ipsec
   const result = walk.fw
   if (!passesHook(ns, hook, hookPacket, result, natAllowed && !packet.underlay)) {
     if (walk.trace !== undefined) walk.hop(ns, iif ?? oif, `${hook} drop (${result.detail})`)
     return new Failure("filtered", `${ns.name}: ${hook} dropped by ${result.detail}`)
+  }
+  if (result.mark !== INVALID && result.mark !== packet.mark) {
+    packet.mark = result.mark
+    if (walk.trace !== undefined) walk.hop(ns, iif ?? oif, `${hook} mark 0x${result.mark.toString(16)}`)
   }
   if (result.dnatTo !== INVALID) {
     if (walk.trace !== undefined) walk.hop(ns, iif ?? oif, `${hook} dnat to ${formatIpv4(result.dnatTo)}${result.dnatPort === 0 ? "" : `:${result.dnatPort}`}`)
@@ -136,6 +146,10 @@ const routeOut = (walk: Walk, ns: SimNamespace, packet: Packet, rerouted = false
       if (dropped) return dropped
       if (packet.dst !== dst) continue
     }
+    // xfrm_lookup with the packet's mark as the output hooks left it (a mark rule sits in a route
+    // chain, after which the kernel routes, and looks policies up, again)
+    const unsealed = sealOutgoing(walk, ns, packet)
+    if (unsealed) return unsealed
     const droppedAfter = passes(walk, ns, "postrouting", packet, undefined, route.dev)
     if (droppedAfter) return droppedAfter
     confirm(packet)
@@ -318,6 +332,8 @@ const takeIn = (walk: Walk, link: SimLink, packet: Packet): Reached => {
   const dropped = passes(walk, ns, "prerouting", packet, link, undefined)
   if (dropped) return dropped
   if (isLocalAddress(ns, packet.dst)) {
+    const unopened = openIncoming(walk, ns, link, packet)
+    if (unopened) return unopened
     const refused = passes(walk, ns, "input", packet, link, undefined)
     if (refused) return refused
     confirm(packet)
@@ -340,4 +356,54 @@ const takeIn = (walk: Walk, link: SimLink, packet: Packet): Reached => {
   if (refused) return refused
   confirm(packet)
   return transmit(walk, ns, route.dev, route.via === INVALID ? packet.dst : route.via, packet)
+}
+
+// -- IPsec (xfrm) ------------------------------------------------------------------------------
+
+const selectorText = (packet: Packet): string =>
+  `${formatIpv4(packet.src)} -> ${formatIpv4(packet.dst)} ${packet.proto}${packet.proto === "udp" ? ` dport ${packet.dport}` : ""}`
+
+/** an out policy that selects the packet seals it with its template's state; without one the kernel drops it */
+const sealOutgoing = (walk: Walk, ns: SimNamespace, packet: Packet): Failure | undefined => {
+  if (ns.xfrm === undefined || packet.esp !== undefined) return undefined
+  const policy = policyFor(ns, "out", packet)
+  if (policy === undefined) return undefined
+  const state = stateFor(ns, policy, packet.mark)
+  const template = policy.spec.template
+  if (state === undefined) {
+    const why = `xfrm policy out ${policy.spec.selector.src} -> ${policy.spec.selector.dst} selects ${selectorText(packet)}, but no ESP state ${template.src} -> ${template.dst}${template.spi ? ` SPI ${hexSpi(template.spi)}` : ""} carries it`
+    if (walk.trace !== undefined) walk.hop(ns, undefined, why)
+    return new Failure("ipsec", `${ns.name}: ${why}`)
+  }
+  packet.esp = { spi: state.spec.spi >>> 0, key: state.spec.aead.key, src: packet.src, dst: packet.dst }
+  if (walk.trace !== undefined) walk.hop(ns, undefined, `esp seal SPI ${hexSpi(state.spec.spi)} ${formatIpv4(state.src)} -> ${formatIpv4(state.dst)}`)
+  return undefined
+}
+
+/** ESP for a local address is opened by the inbound state of its SPI; an in policy refuses what came in clear */
+const openIncoming = (walk: Walk, ns: SimNamespace, link: SimLink, packet: Packet): Failure | undefined => {
+  const seal = packet.esp
+  if (seal !== undefined) {
+    const state = inboundState(ns, packet.dst, seal.spi)
+    if (state === undefined) {
+      const why = `no xfrm state for SPI ${hexSpi(seal.spi)} (ESP ${formatIpv4(seal.src)} -> ${formatIpv4(seal.dst)})`
+      if (walk.trace !== undefined) walk.hop(ns, link, `esp drop: ${why}`)
+      return new Failure("ipsec", `${ns.name}: ${why}`)
+    }
+    if (state.spec.aead.key !== seal.key) {
+      const why = `ESP integrity check failed for SPI ${hexSpi(seal.spi)}: key mismatch (the sender sealed it with another key)`
+      if (walk.trace !== undefined) walk.hop(ns, link, `esp drop: ${why}`)
+      return new Failure("ipsec", `${ns.name}: ${why}`)
+    }
+    packet.esp = undefined
+    packet.ipsec = true
+    if (walk.trace !== undefined) walk.hop(ns, link, `esp open SPI ${hexSpi(seal.spi)}`)
+    return undefined
+  }
+  if (ns.xfrm === undefined || packet.ipsec) return undefined
+  const policy = policyFor(ns, "in", packet)
+  if (policy === undefined) return undefined
+  const why = `xfrm policy in ${policy.spec.selector.src} -> ${policy.spec.selector.dst} wants ESP, ${selectorText(packet)} came in clear`
+  if (walk.trace !== undefined) walk.hop(ns, link, why)
+  return new Failure("ipsec", `${ns.name}: ${why}`)
 }

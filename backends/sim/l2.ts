@@ -182,11 +182,14 @@ class Flight {
       seen.iif = inPort.name
       seen.oif = outPort.name
       seen.bridge = bridgeLink.name
-      seen.proto = packet === undefined ? undefined : packet.error ? "icmp" : packet.proto
+      const sealed = packet?.esp !== undefined
+      seen.proto = packet === undefined ? undefined : sealed ? "esp" : packet.error ? "icmp" : packet.proto
       seen.src = packet?.src ?? 0
       seen.dst = packet?.dst ?? 0
-      seen.dport = packet?.dport ?? 0
-      seen.sport = packet?.sport ?? 0
+      seen.dport = sealed ? 0 : (packet?.dport ?? 0)
+      seen.sport = sealed ? 0 : (packet?.sport ?? 0)
+      seen.vni = packet?.vni ?? INVALID
+      seen.ipsec = packet?.ipsec ?? false
       // bridged flows: the question is new, its answer established (the answer crossed the same bridge)
       seen.ct = packet === undefined ? undefined : packet.reply ? (packet.error ? "related" : "established") : "new"
       if (!passesHook(ns, "bridge-forward", seen, this.walk.fw)) {
@@ -297,6 +300,7 @@ class Flight {
     if (config.proxy && this.frame.packet === undefined) return this.proxyArp(vxlan)
     for (const remote of remoteVteps(vxlan, this.frame.dstMac)) {
       const outer = newPacket(config.local === INVALID ? 0 : config.local, remote, "udp", 0, config.port, false, true, undefined)
+      outer.vni = config.vni
       if (this.walk.trace !== undefined) this.walk.hop(vxlan.ns, vxlan, `vxlan ${config.vni} encapsulate to ${formatIpv4(remote)}:${config.port}`)
       // the datagram leaves from the namespace of the vxlan's socket, which may not be the device's
       const reached = sendFromNamespace(this.walk, config.net, outer)
@@ -386,6 +390,8 @@ const emptyFwPacket = (): FwPacket => ({
   dport: 0,
   sport: 0,
   ct: undefined,
+  vni: INVALID,
+  ipsec: false,
 })
 
 /**

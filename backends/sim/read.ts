@@ -2,6 +2,7 @@ import type { AddrState, FdbState, LinkState, NeighState, NsState, RouteState } 
 import { formatCidr, formatIpv4, INVALID } from "./ipv4.ts"
 import type { SimLink, SimNamespace } from "./state.ts"
 import { readSysctls } from "./sysctl.ts"
+import { readXfrm } from "./xfrm.ts"
 
 /**
  * A namespace read back as `ip link/addr/route`, `ip neigh` (permanent entries), `bridge fdb`
@@ -40,6 +41,7 @@ export const readNamespace = (ns: SimNamespace): NsState => {
         ? { dst, dev: route.dev.name, scope: route.scope, origin: route.origin }
         : { dst, via: formatIpv4(route.via), dev: route.dev.name, scope: route.scope, origin: route.origin }
     })
+  const xfrm = readXfrm(ns)
   const neighs: Array<NeighState> = (ns.neighbours ?? []).map((entry) => ({ dev: entry.dev.name, ip: formatIpv4(entry.ip), mac: entry.mac }))
   return {
     ns: ns.name,
@@ -50,5 +52,7 @@ export const readNamespace = (ns: SimNamespace): NsState => {
     fdb,
     sysctls: readSysctls(ns),
     firewall: [...(ns.tables?.values() ?? [])].map((table) => table.source),
+    xfrmStates: xfrm.states,
+    xfrmPolicies: xfrm.policies,
   }
 }

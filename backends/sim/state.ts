@@ -2,6 +2,7 @@ import type { DnsRecords } from "../dns-records.ts"
 import type { Capabilities, DnsView, IpvlanFlag, IpvlanMode, LinkKind, MacMode } from "../kernel-types.ts"
 import type { CompiledTable, HookChains } from "./firewall.ts"
 import type { SeededRandom } from "./random.ts"
+import type { SimXfrm } from "./xfrm.ts"
 
 /**
  * The simulated machine: mutable, object-linked state (a link points at its namespace, master,
@@ -162,6 +163,8 @@ export class SimNamespace {
   dns: Map<number, DnsView> | undefined = undefined
   /** listening sockets and proxies (sockets.ts) */
   sockets: Array<SimSocket> | undefined = undefined
+  /** IPsec states and policies, made on first use */
+  xfrm: SimXfrm | undefined = undefined
   readonly loopback: SimLink
   deleted = false
 

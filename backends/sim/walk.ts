@@ -1,6 +1,8 @@
 import type { CtState, ProbeHop, ProbeReason } from "../kernel-types.ts"
 import { FwResult } from "./firewall.ts"
+import { INVALID } from "./ipv4.ts"
 import type { SimLink, SimNamespace } from "./state.ts"
+import type { EspSeal } from "./xfrm.ts"
 
 /**
  * What one probe (or DNS question) carries while it is walked through the machine: the packet,
@@ -64,6 +66,14 @@ export interface Packet {
   /** conntrack state in the namespace the packet is in now; undefined = INVALID */
   ct: CtState | undefined
   entry: CtEntry | undefined
+  /** the packet mark (skb->mark), set by a firewall `mark` rule */
+  mark: number
+  /** a VXLAN datagram's VNI, INVALID for anything else */
+  vni: number
+  /** sealed as ESP by an xfrm state: the wire shows ESP with this SPI, not the datagram inside */
+  esp: EspSeal | undefined
+  /** opened by an inbound xfrm state (its secpath): what `meta ipsec exists` sees */
+  ipsec: boolean
 }
 
 export const newPacket = (
@@ -76,7 +86,24 @@ export const newPacket = (
   underlay: boolean,
   question: string | undefined,
   error = false,
-): Packet => ({ src, dst, proto, sport, dport, ttl: 64, reply, error, underlay, question, ct: undefined, entry: undefined })
+): Packet => ({
+  src,
+  dst,
+  proto,
+  sport,
+  dport,
+  ttl: 64,
+  reply,
+  error,
+  underlay,
+  question,
+  ct: undefined,
+  entry: undefined,
+  mark: 0,
+  vni: INVALID,
+  esp: undefined,
+  ipsec: false,
+})
 
 /**
  * Hops nest (each one calls the next), so a walk nested deeper than this is a loop the TTL cannot

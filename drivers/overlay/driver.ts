@@ -2,6 +2,7 @@ import { CNMLAB_LINK_GROUP, type KernelOp } from "../../backends/kernel-types.ts
 import type { OverlayInfo } from "../../model/lab-types.ts"
 import type { Network } from "../../model/types.ts"
 import { type Driver, type HostContext, type Peer, type Step, step } from "../Driver.ts"
+import { markStep, secureVtepAdd, secureVtepDelete, unmarkStep } from "./encryption.ts"
 import { OVERLAY_BRIDGE, OVERLAY_VXLAN, overlayNamespace, VXLAN_PORT } from "./names.ts"
 
 const prefixOf = (network: Network): string => (network.subnet as string).split("/")[1] as string
@@ -28,15 +29,16 @@ const overlayInfo = (network: Network, host: HostContext): OverlayInfo => {
  * Docker makes the namespace at a host's first join and removes it at its last leave; here it
  * lives from the network's creation on a host to its removal there (the controller calls
  * createNetwork and deleteNetwork per host), which changes nothing a container can observe.
- * Encryption (IPsec ESP between hosts) is not programmed by the driver: the kernel interface has
- * no xfrm operations, and callers check the kernel's `esp` capability.
+ * Encrypted networks (encryption.ts): the VNI's mark and input rules on the host with the
+ * network, and IPsec between this host and another from the first endpoint of an encrypted
+ * network there to the last (secureVtepAdd/secureVtepDelete, from the controller's peer events).
  */
 export const overlayDriver: Driver = {
   name: "overlay",
   scope: "global",
 
   createNetwork: (network, host) => {
-    const { vni, mtu } = overlayInfo(network, host)
+    const { vni, mtu, encrypted } = overlayInfo(network, host)
     const ns = overlayNamespace(network, host)
     const local = host.underlay?.address
     return [
@@ -75,11 +77,15 @@ export const overlayDriver: Driver = {
           },
         },
       ]),
+      ...(encrypted ? [markStep(vni, host)] : []),
     ]
   },
 
   // the namespace takes its bridge, vxlan and veths along (and the veths' container ends)
-  deleteNetwork: (network, host) => [step("overlay.namespace", [{ op: "nsDel", ns: overlayNamespace(network, host) }])],
+  deleteNetwork: (network, host) => {
+    const { vni, encrypted } = overlayInfo(network, host)
+    return [...(encrypted ? [unmarkStep(vni, host)] : []), step("overlay.namespace", [{ op: "nsDel", ns: overlayNamespace(network, host) }])]
+  },
 
   join: (network, endpoint, host, at) => {
     const { mtu } = overlayInfo(network, host)
@@ -125,6 +131,9 @@ export const overlayDriver: Driver = {
       step("overlay.peer.fdb", [fdbEntry(ns, peer, "fdbAdd")], [fdbEntry(ns, peer, "fdbDel")]),
     ]
   },
+
+  secureVtepAdd,
+  secureVtepDelete,
 
   peerDelete: (network, peer, host) => {
     const ns = overlayNamespace(network, host)

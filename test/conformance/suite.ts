@@ -10,6 +10,7 @@ import { reachabilityCases } from "./cases/reachability.ts"
 import { refusalCases } from "./cases/refusals.ts"
 import { routeCases } from "./cases/routes.ts"
 import { serviceCases } from "./cases/services.ts"
+import { xfrmCases } from "./cases/xfrm.ts"
 import { type Harness, type HarnessHandle, openHarness } from "./harness.ts"
 
 /**
@@ -76,5 +77,6 @@ export const conformanceSuite = (
     describe("overlays", () => overlayCases(harness, caps))
     describe("dns", () => dnsCases(harness))
     describe("sockets, NAT and load balancing", () => serviceCases(harness, caps))
+    describe("ipsec (xfrm)", () => xfrmCases(harness, caps))
   })
 }

@@ -1,4 +1,5 @@
 import type { KernelOp } from "../../backends/kernel-types.ts"
+import type { Harness } from "./harness.ts"
 
 /**
  * Operation lists for the small topologies the cases build, written the way a driver would send
@@ -83,6 +84,32 @@ export const twoBridges = (ns: (suffix: string) => string): {
       ...containerOnBridge({ hostNs: h, bridge: "br0", hostEnd: "vc1", container: c1, cidr: "10.31.0.2/24", gateway: "10.31.0.1" }),
       ...containerOnBridge({ hostNs: h, bridge: "br1", hostEnd: "vc2", container: c2, cidr: "10.32.0.2/24", gateway: "10.32.0.1" }),
       ...containerOnBridge({ hostNs: h, bridge: "br0", hostEnd: "vc3", container: c3, cidr: "10.31.0.3/24", gateway: "10.31.0.1" }),
+    ],
+  }
+}
+
+/**
+ * Two "hosts" joined by an underlay veth (192.168.200.1 <-> .2), each with vxlan0 (VNI 4242,
+ * port 4789) carrying 10.88.0.1 and .2, and all-zero FDB entries towards the other VTEP.
+ */
+export const vxlanPair = (harness: Harness, withFdb: boolean): { readonly ops: Array<KernelOp>; readonly h1: string; readonly h2: string } => {
+  const h1 = harness.ns("h1")
+  const h2 = harness.ns("h2")
+  const side = (ns: string, local: string, remote: string, overlay: string): Array<KernelOp> => [
+    { op: "linkAdd", ns, link: { kind: "vxlan", name: "vxlan0", vni: 4242, port: 4789, local, dev: "u0", learning: false } },
+    { op: "addrAdd", ns, dev: "vxlan0", cidr: overlay },
+    { op: "linkSet", ns, name: "vxlan0", up: true },
+    ...(withFdb ? [{ op: "fdbAdd", ns, dev: "vxlan0", mac: "00:00:00:00:00:00", dst: remote } as const] : []),
+  ]
+  return {
+    h1,
+    h2,
+    ops: [
+      ...host(h1),
+      ...host(h2),
+      ...wire({ ns: h1, dev: "u0", cidr: "192.168.200.1/24" }, { ns: h2, dev: "u0", cidr: "192.168.200.2/24" }),
+      ...side(h1, "192.168.200.1", "192.168.200.2", "10.88.0.1/24"),
+      ...side(h2, "192.168.200.2", "192.168.200.1", "10.88.0.2/24"),
     ],
   }
 }

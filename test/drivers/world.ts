@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import type { KernelOp } from "../../backends/kernel-types.ts"
 import { runSteps, type StepFailure } from "../../controller/steps.ts"
+import { swarmKeys } from "../../controller/keys.ts"
 import type { Driver, HostContext, Peer, Step } from "../../drivers/Driver.ts"
 import type { OverlayInfo, VlanInfo } from "../../model/lab-types.ts"
 import type { DriverName, Endpoint, Network } from "../../model/types.ts"
@@ -55,6 +56,8 @@ export const makeWorld = async (harness: Harness, hostCount: number): Promise<Wo
       overlayOf: (network) => overlays.get(network.name),
       vlanOf: (network) => vlans.get(`${name}/${network.name}`),
       networks: [],
+      swarmKeys: swarmKeys("driver cases"),
+      esp: harness.kernel.capabilities.esp,
     })
   }
   await harness.apply(ops)

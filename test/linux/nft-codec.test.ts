@@ -51,6 +51,8 @@ const matchArb = (bridgeFamily: boolean): fc.Arbitrary<FwMatch> =>
         dstLocal: fc.boolean(),
         srcLocal: fc.boolean(),
         ctState: fc.subarray(["new", "established", "related"] as const, { minLength: 1 }),
+        vni: fc.integer({ min: 0, max: 0xffffff }),
+        ipsec: fc.boolean(),
       },
       { requiredKeys: [] },
     )
@@ -69,6 +71,7 @@ const verdictArb = (chains: ReadonlyArray<string>): fc.Arbitrary<FwVerdict> =>
     fc.constant({ kind: "accept" } as const),
     fc.constant({ kind: "drop" } as const),
     fc.constant({ kind: "return" } as const),
+    fc.integer({ min: 0, max: 0xffffffff }).map((value) => ({ kind: "mark", value }) as const),
     ...(chains.length > 0 ? [fc.constantFrom(...chains).map((chain) => ({ kind: "jump", chain }) as const)] : []),
     fc.constant({ kind: "masquerade" } as const),
     fc.record({ kind: fc.constantFrom("dnat" as const, "snat" as const), to: fc.ipV4(), port: fc.integer({ min: 1, max: 65535 }) }, { requiredKeys: ["kind", "to"] }),

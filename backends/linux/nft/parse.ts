@@ -16,7 +16,7 @@ interface ParsedChain {
   name: string
   family: string
   hook?: FwHook
-  type?: "filter" | "nat"
+  type?: "filter" | "nat" | "route"
   priority?: number
   policy?: "accept" | "drop"
   rules: FwRule[]
@@ -48,6 +48,7 @@ const applyMatch = (m: { -readonly [K in keyof FwMatch]: FwMatch[K] }, expr: Jso
   const negated = op === "!="
   if (isObject(left.meta)) {
     const key = (left.meta as { key?: unknown }).key
+    if (key === "ipsec" && typeof right === "boolean") m.ipsec = negated ? !right : right
     if (typeof right !== "string") return
     if (key === "iifname" && right.startsWith(`@${PORT_SET_PREFIX}`) && !negated) m.bridge = right.slice(PORT_SET_PREFIX.length + 1)
     else if (key === "iifname") negated ? (m.iifNot = right) : (m.iif = right)
@@ -55,8 +56,9 @@ const applyMatch = (m: { -readonly [K in keyof FwMatch]: FwMatch[K] }, expr: Jso
     return
   }
   if (isObject(left.payload)) {
-    const { protocol, field } = left.payload as { protocol?: unknown; field?: unknown }
-    if (protocol === "ip" && (field === "saddr" || field === "daddr")) {
+    const { protocol, field, base, offset, len } = left.payload as { protocol?: unknown; field?: unknown; base?: unknown; offset?: unknown; len?: unknown }
+    if (base === "th" && offset === 96 && len === 24 && typeof right === "number" && !negated) m.vni = right
+    else if (protocol === "ip" && (field === "saddr" || field === "daddr")) {
       const cidr = addressOf(right)
       if (cidr === undefined) return
       if (field === "saddr") negated ? (m.srcNot = cidr) : (m.src = cidr)
@@ -89,6 +91,10 @@ const verdictOf = (expr: Json): FwVerdict | undefined => {
   if ("masquerade" in expr) return { kind: "masquerade" }
   if (isObject(expr.jump) && typeof (expr.jump as { target?: unknown }).target === "string")
     return { kind: "jump", chain: (expr.jump as { target: string }).target }
+  if (isObject(expr.mangle)) {
+    const { key, value } = expr.mangle as { key?: unknown; value?: unknown }
+    if (isObject(key) && isObject(key.meta) && (key.meta as { key?: unknown }).key === "mark" && typeof value === "number") return { kind: "mark", value }
+  }
   for (const kind of ["dnat", "snat"] as const) {
     if (!isObject(expr[kind])) continue
     const { addr, port } = expr[kind] as { addr?: unknown; port?: unknown }
@@ -152,7 +158,7 @@ export const parseRuleset = (ruleset: unknown): FwTable[] => {
         family,
         rules: [],
         ...(hook ? { hook } : {}),
-        ...(hook && (c.type === "filter" || c.type === "nat") ? { type: c.type } : {}),
+        ...(hook && (c.type === "filter" || c.type === "nat" || c.type === "route") ? { type: c.type } : {}),
         ...(hook && typeof c.prio === "number" ? { priority: c.prio } : {}),
         ...(hook && (c.policy === "accept" || c.policy === "drop") ? { policy: c.policy } : {}),
       }
@@ -201,6 +207,8 @@ const canonicalVerdict = (v: FwVerdict): unknown => {
       return { kind: v.kind, to: v.to, port: v.port }
     case "dnatBalance":
       return { kind: v.kind, to: [...v.to], port: v.port }
+    case "mark":
+      return { kind: v.kind, value: v.value >>> 0 }
     default:
       return { kind: v.kind }
   }
@@ -225,6 +233,8 @@ const canonicalRule = (rule: FwRule): unknown => {
       dstLocal: m.dstLocal,
       srcLocal: m.srcLocal,
       ctState: m.ctState && m.ctState.length > 0 ? [...new Set(m.ctState)].sort() : undefined,
+      vni: m.vni,
+      ipsec: m.ipsec,
     },
     verdict: canonicalVerdict(rule.verdict),
     comment: rule.comment,

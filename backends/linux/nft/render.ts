@@ -26,7 +26,9 @@ export const nftTableName = (table: string): string => `${TABLE_PREFIX}${table}`
 type Json = Record<string, unknown>
 
 /** nftables' standard priorities, used when a chain names none */
-export const defaultPriority = (type: "filter" | "nat", hook: FwHook): number => {
+export const defaultPriority = (type: "filter" | "nat" | "route", hook: FwHook): number => {
+  // route chains hang where iptables' mangle table does
+  if (type === "route") return -150
   if (type === "nat") return hook === "postrouting" || hook === "input" ? 100 : -100
   return 0
 }
@@ -62,6 +64,9 @@ export const chainFamilies = (table: FwTable): Map<string, Set<Family>> => {
 export const bridgesMatched = (table: FwTable): string[] => [
   ...new Set(table.chains.flatMap((c) => c.rules.flatMap((r) => (r.match.bridge ? [r.match.bridge] : [])))),
 ]
+
+/** `@th,96,24`: the VNI of a VXLAN datagram, raw from the transport header */
+export const VNI_PAYLOAD: Json = { payload: { base: "th", offset: 96, len: 24 } }
 
 const match = (op: "==" | "!=" | "in", left: Json, right: unknown): Json => ({ match: { op, left, right } })
 
@@ -100,9 +105,13 @@ const matchExprs = (m: FwMatch, family: Family): Json[] => {
   if (m.ctState !== undefined && m.ctState.length > 0) {
     out.push(m.ctState.length === 1 ? match("==", { ct: { key: "state" } }, m.ctState[0]) : match("in", { ct: { key: "state" } }, [...m.ctState]))
   }
+  // the VXLAN header follows the 8-byte UDP header: flags (1), reserved (3), VNI (3), reserved (1)
+  if (m.vni !== undefined) out.push(match("==", VNI_PAYLOAD, m.vni))
+  if (m.ipsec !== undefined) out.push(match("==", meta("ipsec"), m.ipsec))
   return out
 }
 
+/** a rule's closing statement: a verdict, or (mark) a statement after which nftables goes on */
 const verdictExpr = (v: FwVerdict): Json => {
   switch (v.kind) {
     case "accept":
@@ -127,6 +136,8 @@ const verdictExpr = (v: FwVerdict): Json => {
       }
       return { dnat: { addr, ...(v.port !== undefined ? { port: v.port } : {}) } }
     }
+    case "mark":
+      return { mangle: { key: meta("mark"), value: v.value } }
   }
 }
 

@@ -1,36 +1,10 @@
 import { expect, it } from "vitest"
 import type { Capabilities, KernelOp, MacMode } from "../../../backends/kernel-types.ts"
 import type { Harness } from "../harness.ts"
-import { containerOnBridge, host, wire } from "../topologies.ts"
+import { containerOnBridge, host, vxlanPair, wire } from "../topologies.ts"
 
 /** vxlan over an underlay, macvlan and ipvlan children of one parent (measured with ping) */
 export const overlayCases = (h: () => Harness, caps: Capabilities): void => {
-  /**
-   * Two "hosts" joined by an underlay veth (192.168.200.1 <-> .2), each with vxlan0 (VNI 4242,
-   * port 4789) carrying 10.88.0.1 and .2, and all-zero FDB entries towards the other VTEP.
-   */
-  const vxlanPair = (harness: Harness, withFdb: boolean): { readonly ops: Array<KernelOp>; readonly h1: string; readonly h2: string } => {
-    const h1 = harness.ns("h1")
-    const h2 = harness.ns("h2")
-    const side = (ns: string, local: string, remote: string, overlay: string): Array<KernelOp> => [
-      { op: "linkAdd", ns, link: { kind: "vxlan", name: "vxlan0", vni: 4242, port: 4789, local, dev: "u0", learning: false } },
-      { op: "addrAdd", ns, dev: "vxlan0", cidr: overlay },
-      { op: "linkSet", ns, name: "vxlan0", up: true },
-      ...(withFdb ? [{ op: "fdbAdd", ns, dev: "vxlan0", mac: "00:00:00:00:00:00", dst: remote } as const] : []),
-    ]
-    return {
-      h1,
-      h2,
-      ops: [
-        ...host(h1),
-        ...host(h2),
-        ...wire({ ns: h1, dev: "u0", cidr: "192.168.200.1/24" }, { ns: h2, dev: "u0", cidr: "192.168.200.2/24" }),
-        ...side(h1, "192.168.200.1", "192.168.200.2", "10.88.0.1/24"),
-        ...side(h2, "192.168.200.2", "192.168.200.1", "10.88.0.2/24"),
-      ],
-    }
-  }
-
   it.skipIf(!caps.vxlan)("vxlan between two hosts over an underlay veth, with static FDB entries, carries a ping", async () => {
     const harness = h()
     const pair = vxlanPair(harness, true)
