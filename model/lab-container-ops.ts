@@ -28,6 +28,7 @@ import { type ContainerRecord, type NetworkRecord, containerRecord, networkRecor
 import * as StringMap from "./string-map.ts"
 import type { AttachRequest, Endpoint } from "./types.ts"
 import { isVlanDriver, joinProblem } from "./vlan-driver.ts"
+import { parseServing, settlePorts, withServing, withoutServing } from "./ports.ts"
 
 const refuseWith = (refusal: { readonly error: LabRefusal["error"] }): LabRefusal => ({ ok: false, error: refusal.error })
 
@@ -104,6 +105,9 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
  * first network, then `docker network connect` adds each further one. All or nothing.
  */
 export const createLabContainer = (lab: LabState, request: LabContainerRequest): LabOutcome<LabContainer> => {
+  // the CLI reads -p before it asks the daemon for anything
+  const serving = parseServing(request.ports, request.listen)
+  if (!serving.ok) return refuseWith(serving)
   const index = request.host === undefined ? 0 : hostIndex(lab, request.host)
   if (index === undefined || index >= lab.hosts.length) return labFail("InvalidName", `no such host: ${request.host}`)
   const refusedName = containerNameProblem(request.name)
@@ -130,8 +134,11 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest):
     current = joined.ok ? labSucceed(joined.lab, undefined) : labRefuse(lab, joined.lab ?? current.lab, joined)
   }
   if (!current.ok) return current
+  // publishing is the last thing the start does; a refusal leaves nothing behind (the contract, not Docker's Created container)
+  const published = settlePorts(withServing(current.lab, request.name, serving.value), index, request.name)
+  if (!published.ok) return refuseWith(published)
   const record = containerRecord(hostState(current.lab, index), request.name) as ContainerRecord
-  return labSucceed(current.lab, { container: record.container, endpoints: listedEndpoints(current.lab, record), host: hostName(lab, index) })
+  return labSucceed(published.value, { container: record.container, endpoints: listedEndpoints(current.lab, record), host: hostName(lab, index) })
 }
 
 const placementOf = (lab: LabState, container: string): number | undefined => StringMap.get(lab.placement, container)
@@ -141,7 +148,14 @@ const noSuchContainer = (name: string): LabRefusal => labFail("ContainerNotFound
 export const connectLab = (lab: LabState, container: string, attach: AttachRequest): LabOutcome<Endpoint> => {
   const index = placementOf(lab, container)
   if (index === undefined) return noSuchContainer(container)
-  return joinOn(lab, index, container, attach)
+  return republished(joinOn(lab, index, container, attach), index, container)
+}
+
+/** after a join or a leave the gateway network may have moved, and the ports with it */
+const republished = (outcome: LabOutcome<Endpoint>, index: number, container: string): LabOutcome<Endpoint> => {
+  if (!outcome.ok) return outcome
+  const published = settlePorts(outcome.lab, index, container)
+  return published.ok ? labSucceed(published.value, outcome.value) : refuseWith(published)
 }
 
 /** the swarm networks among these endpoints: their load balancers are to be settled after a leave */
@@ -166,7 +180,7 @@ export const disconnectLab = (lab: LabState, container: string, network: string)
   if (!outcome.ok) return refuseWith(outcome)
   const left = settleAfterLeave(withHostState(lab, index, outcome.state), index, swarmNetworksOf(lab, index, [outcome.value]))
   const settled = settleGatewayLeg(left, index, container)
-  return settled.ok ? labSucceed(settled.lab, outcome.value) : labRefuse(lab, left, settled)
+  return republished(settled.ok ? labSucceed(settled.lab, outcome.value) : labRefuse(lab, left, settled), index, container)
 }
 
 export const removeLabContainer = (lab: LabState, name: string): LabOutcome<LabContainer> => {
@@ -181,7 +195,7 @@ export const removeLabContainer = (lab: LabState, name: string): LabOutcome<LabC
     containerOrder: IntTrie.remove(lab.containerOrder, record.seq),
     gatewayLegs: StringMap.remove(lab.gatewayLegs, name),
   }
-  const next = settleAfterLeave(removed, index, swarmNetworksOf(lab, index, record.endpoints))
+  const next = settleAfterLeave(withoutServing(removed, name), index, swarmNetworksOf(lab, index, record.endpoints))
   return labSucceed(next, { container: record.container, endpoints: listedEndpoints(lab, record), host: hostName(lab, index) })
 }
 

@@ -115,6 +115,8 @@ export const createLab = (request: LabRequest = {}): Checked<LabState> => {
     nextContainerSeq: fresh.nextContainerSeq,
     vlans: StringMap.empty(),
     gatewayLegs: StringMap.empty(),
+    ports: { serving: StringMap.empty(), bindings: StringMap.empty(), cursors: hosts.value.map(() => StringMap.empty()) },
+    services: StringMap.empty(),
   }
   return { ok: true, value: request.swarm === true ? formSwarm(lab) : lab }
 }
