@@ -29,7 +29,7 @@ import { predictLabResolve } from "./lab-resolve.ts"
 import { isGatewayLeg } from "./lab-sandboxes.ts"
 import type { LabState } from "./lab-types.ts"
 import { loadBalancers } from "./lab-queries.ts"
-import { allBindings, gatewayRoute, listensOn } from "./ports.ts"
+import { gatewayRoute, hostSocketNetwork, listensOn, takenSockets } from "./ports.ts"
 import { containerRecord, networkRecord } from "./representation.ts"
 import type { PortBinding, ServiceRecord } from "./service-types.ts"
 import { replicaAddresses } from "./services.ts"
@@ -51,6 +51,8 @@ export interface ConnectQuestion {
   readonly to: ConnectTarget
   readonly port: number
   readonly proto: "tcp" | "udp"
+  /** to a container: its address on this network */
+  readonly network?: string
 }
 
 /** how several answerers share connections */
@@ -124,7 +126,7 @@ const hostWithAddress = (lab: LabState, address: string): number | undefined => 
 
 /** the bindings on a host that a connection to `address:port` meets */
 const bindingsFor = (lab: LabState, host: number, address: string, port: number, proto: string): ReadonlyArray<PortBinding> =>
-  allBindings(lab).filter(
+  takenSockets(lab).filter(
     (binding) => binding.host === host && binding.proto === proto && binding.hostPort === port && (binding.hostIp === "" || binding.hostIp === address),
   )
 
@@ -138,8 +140,13 @@ const serve = (
   base: { address: string; port: number; proto: string },
   seenFrom: (binding: PortBinding) => string | undefined,
   via: "dnat" | "proxy",
+  source: string | undefined,
 ): ConnectPrediction => {
   const { lab } = world
+  // a process on the host's own network: no NAT, no proxy, the client's own address arrives
+  if (binding.network === hostSocketNetwork) {
+    return { address: base.address, port: base.port, outcome: "answer", answeredBy: [binding.container], balance: "one", seenFrom: source, path: "host socket" }
+  }
   const service = StringMap.get(lab.services, binding.container)
   if (service !== undefined && binding.network === ingressNetwork) return mesh(world, host, service, binding, base)
   const listening = listensOn(lab, binding.container, binding.containerPort, binding.proto)
@@ -179,14 +186,14 @@ const balanced = (
 const fromBeyond = (world: World, host: number, address: string, port: number, proto: string, source: string | undefined): ConnectPrediction => {
   const binding = bindingsFor(world.lab, host, address, port, proto)[0]
   if (binding === undefined) return none(address, port, "refused", "the host has no socket there")
-  return serve(world, host, binding, { address, port, proto }, () => source, "dnat")
+  return serve(world, host, binding, { address, port, proto }, () => source, "dnat", source)
 }
 
 const fromOutside = (world: World, question: ConnectQuestion, address: string): ConnectPrediction => {
   const host = hostWithAddress(world.lab, address)
   if (host !== undefined) return fromBeyond(world, host, address, question.port, question.proto, world.outside)
-  // outside has routes to the hosts only: nothing comes back from a container subnet
-  return none(address, question.port, undefined, "outside to an address behind a host")
+  // outside has a route to the hosts' link only: a container subnet is no destination it knows
+  return none(address, question.port, "unreachable", "outside has no route to a container subnet")
 }
 
 const fromHost = (world: World, host: number, question: ConnectQuestion, address: string): ConnectPrediction => {
@@ -199,9 +206,9 @@ const fromHost = (world: World, host: number, question: ConnectQuestion, address
     const binding = bindingsFor(lab, host, address, question.port, question.proto)[0]
     if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
     if (address.startsWith("127.")) {
-      return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy")
+      return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy", address)
     }
-    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => address, "dnat")
+    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => address, "dnat", address)
   }
   const other = hostWithAddress(lab, address)
   if (other !== undefined) return fromBeyond(world, other, address, question.port, question.proto, own)
@@ -265,7 +272,7 @@ const fromContainer = (world: World, container: string, host: number, question: 
     if (question.proto === "udp" && address !== route.network.gateway) {
       return none(address, question.port, "timeout", "UDP hairpin: the proxy replies from the gateway address")
     }
-    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy")
+    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy", plain(route.endpoint.address as string))
   }
 
   const other = hostWithAddress(lab, address)
@@ -287,6 +294,7 @@ const resolveName = (
   world: World,
   from: string,
   name: string,
+  onNetwork: string | undefined,
 ): { address: string | undefined; holders: ReadonlyArray<string>; balance: Balance; service?: ServiceRecord } => {
   const { lab } = world
   const host = StringMap.get(lab.placement, from)
@@ -303,19 +311,20 @@ const resolveName = (
       return { address: replicas[0]?.address, holders: replicas.map((entry) => entry.replica), balance: "dnsShuffle", service }
     }
   }
-  const answers = predictLabResolve(lab, from, name)
+  const answers = onNetwork === undefined ? predictLabResolve(lab, from, name) : []
   if (answers.length > 0) {
     const holders = answers.flatMap((address) => {
       const found = containerAt(lab, address)
       return found === undefined ? [] : [found.container]
     })
-    // address sorting prefers the client's own address: a holder of the alias reaches itself
-    if (holders.includes(from)) return { address: answers[holders.indexOf(from)], holders: [from], balance: "one" }
+    // the embedded DNS shuffles every answer, the asker's own address too (recorded on Docker 20.10:
+    // a holder of the alias reaches every holder, not only itself)
     return { address: answers[0], holders, balance: holders.length > 1 ? "dnsShuffle" : "one" }
   }
   // no DNS (the default bridge): the container's address on a network the client shares, else its first
   const target = labAddressesOf(lab, name)
-  const shared = target.find((entry) => fromNetworks.includes(entry.network)) ?? target[0]
+  const shared =
+    onNetwork !== undefined ? target.find((entry) => entry.network === onNetwork) : (target.find((entry) => fromNetworks.includes(entry.network)) ?? target[0])
   return { address: shared?.address, holders: shared === undefined ? [] : [name], balance: "one" }
 }
 
@@ -346,7 +355,7 @@ export const predictConnect = (lab: LabState, outside: string | undefined, quest
       address = lab.hosts.find((host) => host.name === (question.to as { host: string }).host)?.address
       break
     case "name": {
-      const resolved = resolveName(world, question.from, question.to.name)
+      const resolved = resolveName(world, question.from, question.to.name, question.network)
       address = resolved.address
       if (resolved.balance === "dnsShuffle") ({ holders, balance } = resolved)
       break
@@ -375,3 +384,24 @@ export const spreadOver = (answerers: ReadonlyArray<string>, count: number): Rec
 
 /** ingress-published ports of the lab, for reports: host, port, service */
 export const meshPorts = (lab: LabState): ReadonlyArray<PortBinding> => StringMap.values(lab.services).flatMap((service) => service.ports)
+
+/**
+ * What the embedded DNS answers `from` for `name`, services included: `svc` the VIP on the first
+ * network of the client's that the service is on (every replica's address in dnsrr mode),
+ * `tasks.svc` every replica's address there; any other name as containers and aliases resolve.
+ */
+export const predictServiceResolve = (lab: LabState, from: string, name: string): ReadonlyArray<string> => {
+  const host = StringMap.get(lab.placement, from)
+  const tasks = name.toLowerCase().startsWith("tasks.")
+  const service = StringMap.get(lab.services, (tasks ? name.slice("tasks.".length) : name).toLowerCase())
+  if (host === undefined || service === undefined) return predictLabResolve(lab, from, name)
+  const network = routesOf(lab, host, from)
+    .map((route) => route.network.name)
+    .find((candidate) => service.networks.includes(candidate))
+  if (network === undefined) return predictLabResolve(lab, from, name)
+  const vip = service.vips[network]
+  if (!tasks && service.endpointMode === "vip" && vip !== undefined) return [vip]
+  return replicaAddresses(lab, service, network)
+    .map((entry) => entry.address)
+    .sort((a, b) => (parseIPv4(a) as number) - (parseIPv4(b) as number))
+}

@@ -71,19 +71,19 @@ const joinRefusal = (before: LabState, index: number, endpoint: Endpoint): LabRe
  * copied to every host, the host's load balancer, and the gateway leg. `before` is the lab the
  * join started from.
  */
-const afterJoin = (before: LabState, joined: LabState, index: number, endpoint: Endpoint): LabOutcome<undefined> => {
+const afterJoin = (before: LabState, joined: LabState, index: number, endpoint: Endpoint, balancers: Balancers = "now"): LabOutcome<undefined> => {
   const name = endpoint.network
   const synced = syncSwarmBook(joined, name, index)
   const refused = joinRefusal(before, index, endpoint)
   if (refused !== undefined) return labRefuse(before, synced, refused)
-  const balanced = settleLoadBalancer(synced, index, name)
+  const balanced = balancers === "now" ? settleLoadBalancer(synced, index, name) : labSucceed(synced, undefined)
   if (!balanced.ok) return labRefuse(before, synced, balanced)
   const settled = settleGatewayLeg(balanced.lab, index, endpoint.container)
   return settled.ok ? settled : labRefuse(before, balanced.lab, settled)
 }
 
 /** one join of a container that exists on host `index`, through the host's `connect` */
-const joinOn = (lab: LabState, index: number, container: string, attach: AttachRequest): LabOutcome<Endpoint> => {
+const joinOn = (lab: LabState, index: number, container: string, attach: AttachRequest, balancers: Balancers = "now"): LabOutcome<Endpoint> => {
   const ingress = ingressRefusal(lab, attach.network)
   if (ingress !== undefined) return ingress
   let start = lab
@@ -96,7 +96,7 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
   }
   const outcome = connect(hostStateForOperation(start, index), container, attach)
   if (!outcome.ok) return refuseWith(outcome)
-  const settled = afterJoin(lab, withHostState(start, index, outcome.state), index, outcome.value)
+  const settled = afterJoin(lab, withHostState(start, index, outcome.state), index, outcome.value, balancers)
   return settled.ok ? labSucceed(settled.lab, outcome.value) : settled
 }
 
@@ -104,7 +104,15 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
  * `docker run` on a host, as the recorder does it with Docker 20.10: the container starts on its
  * first network, then `docker network connect` adds each further one. All or nothing.
  */
-export const createLabContainer = (lab: LabState, request: LabContainerRequest): LabOutcome<LabContainer> => {
+/**
+ * When a join settles the host's load balancer on a swarm network: at once, as for a container;
+ * or `later`, as for a service's tasks, whose addresses the manager hands out together before the
+ * node takes its load-balancer address (measured on Docker 20.10: tasks .4 and .5 on a host that
+ * had none, its balancer after them). The caller then settles them (settleAfterLeave).
+ */
+export type Balancers = "now" | "later"
+
+export const createLabContainer = (lab: LabState, request: LabContainerRequest, balancers: Balancers = "now"): LabOutcome<LabContainer> => {
   // the CLI reads -p before it asks the daemon for anything
   const serving = parseServing(request.ports, request.listen)
   if (!serving.ok) return refuseWith(serving)
@@ -127,10 +135,10 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest):
     containerOrder: IntTrie.set(lab.containerOrder, seq, request.name),
   }
   // every refusal below is relative to `lab`: the container goes, Docker's cursors stay where the attempt left them
-  let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint)
+  let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint, balancers)
   for (const attach of rest) {
     if (!current.ok) break
-    const joined: LabOutcome<unknown> = joinOn(current.lab, index, request.name, attach)
+    const joined: LabOutcome<unknown> = joinOn(current.lab, index, request.name, attach, balancers)
     current = joined.ok ? labSucceed(joined.lab, undefined) : labRefuse(lab, joined.lab ?? current.lab, joined)
   }
   if (!current.ok) return current
@@ -162,7 +170,7 @@ const republished = (outcome: LabOutcome<Endpoint>, index: number, container: st
 const swarmNetworksOf = (lab: LabState, index: number, endpoints: ReadonlyArray<Endpoint>): Array<string> =>
   endpoints.flatMap((endpoint) => (networkRecord(hostState(lab, index), endpoint.network)?.network.scope === "swarm" ? [endpoint.network] : []))
 
-const settleAfterLeave = (lab: LabState, index: number, networks: ReadonlyArray<string>): LabState =>
+export const settleAfterLeave = (lab: LabState, index: number, networks: ReadonlyArray<string>): LabState =>
   networks.reduce((current, name) => {
     // taking a load balancer away cannot fail
     const settled = settleLoadBalancer(syncSwarmBook(current, name, index), index, name)

@@ -85,6 +85,31 @@ export const allBindings = (lab: LabState): Array<PortBinding> => [
   ...StringMap.values(lab.services).flatMap((service) => service.ports),
 ]
 
+/** the network name host sockets carry: a process in the host's namespace, not a publication */
+export const hostSocketNetwork = "host"
+
+/**
+ * What containers on the `host` network listen on: sockets of the host itself, which a later
+ * publication's docker-proxy cannot bind (Docker 20.10: "bind: address already in use"), and
+ * which answer connections to the host's addresses that no publication catches.
+ */
+export const hostSockets = (lab: LabState): Array<PortBinding> => {
+  const sockets: Array<PortBinding> = []
+  StringMap.forEach(lab.ports.serving, (serving, container) => {
+    const host = StringMap.get(lab.placement, container)
+    if (host === undefined || serving.listen.length === 0) return
+    const onHost = containerRecord(hostState(lab, host), container)?.endpoints.some((endpoint) => endpoint.network === hostSocketNetwork)
+    if (!onHost) return
+    for (const entry of serving.listen) {
+      sockets.push({ container, host, network: hostSocketNetwork, hostIp: "", hostPort: entry.port, containerPort: entry.port, proto: entry.proto })
+    }
+  })
+  return sockets
+}
+
+/** every socket a new publication must not clash with: publications and the host's own listeners */
+export const takenSockets = (lab: LabState): Array<PortBinding> => [...allBindings(lab), ...hostSockets(lab)]
+
 const addressText = (hostIp: string): string => (hostIp === "" ? "0.0.0.0" : hostIp)
 
 const cursorKey = (mapping: PortMapping): string => {
@@ -116,7 +141,8 @@ export const allocatePorts = (
     error: cnmError("PortInUse", `driver failed programming external connectivity on endpoint ${place.endpoint}: ${message}`),
   })
   for (const mapping of mappings) {
-    const sameMap = (port: number) => taken.some((binding) => binding.host === place.host && binding.proto === mapping.proto && binding.hostIp === mapping.hostIp && binding.hostPort === port)
+    // the allocator knows publications only; a host process is met by the proxy's bind below
+    const sameMap = (port: number) => taken.some((binding) => binding.network !== hostSocketNetwork && binding.host === place.host && binding.proto === mapping.proto && binding.hostIp === mapping.hostIp && binding.hostPort === port)
     const ephemeral = mapping.hostPorts === undefined || mapping.hostPorts.start === 0
     const range = ephemeral ? ephemeralPorts : (mapping.hostPorts as { start: number; end: number })
     let port: number | undefined
@@ -167,7 +193,7 @@ export const settlePorts = (lab: LabState, host: number, container: string): Par
   const current = StringMap.get(lab.ports.bindings, container) ?? []
   const network = publishingNetwork(lab, host, container)
   if (network?.name === current[0]?.network && (network !== undefined) === current.length > 0) return { ok: true, value: lab }
-  const held = allBindings(lab).filter((binding) => binding.container !== container)
+  const held = takenSockets(lab).filter((binding) => binding.container !== container)
   const bindings = network === undefined ? StringMap.remove(lab.ports.bindings, container) : lab.ports.bindings
   if (network === undefined) return { ok: true, value: { ...lab, ports: { ...lab.ports, bindings } } }
   const cursors = lab.ports.cursors[host] ?? StringMap.empty<number>()

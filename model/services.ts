@@ -11,11 +11,11 @@ import { formatIPv4, parseIPv4, stripPrefix } from "./cidr.ts"
 import { cnmError } from "./errors.ts"
 import type { CnmError } from "./errors.ts"
 import { allocateDynamic, release } from "./ipam.ts"
-import { createLabContainer, removeLabContainer } from "./lab-container-ops.ts"
+import { createLabContainer, removeLabContainer, settleAfterLeave } from "./lab-container-ops.ts"
 import { hostIndex, hostState, ingressNetwork, labFail, labSucceed, syncSwarmBook } from "./lab-store.ts"
 import type { LabOutcome, LabState } from "./lab-types.ts"
 import { labEndpointsOf } from "./lab-queries.ts"
-import { allBindings, allocatePorts, parseServing } from "./ports.ts"
+import { allocatePorts, parseServing, takenSockets } from "./ports.ts"
 import { NetworkRecordValue, networkRecord, putNetworkRecord } from "./representation.ts"
 import type { EndpointMode, PortBinding, ServiceRecord } from "./service-types.ts"
 import * as StringMap from "./string-map.ts"
@@ -93,17 +93,16 @@ const startReplicas = (
   const names: Array<string> = []
   for (let index = from; index < placement.length; index++) {
     const name = replicaName(service.name, index)
-    const created = createLabContainer(current, {
-      name,
-      host: placement[index] as string,
-      networks: service.networks.map((network) => ({ network })),
-      listen: service.listen,
-    })
+    const created = createLabContainer(
+      current,
+      { name, host: placement[index] as string, networks: service.networks.map((network) => ({ network })), listen: service.listen },
+      "later",
+    )
     if (!created.ok) return refused(created.error)
     current = created.lab
     names.push(name)
   }
-  return labSucceed(current, names)
+  return labSucceed(settleBalancers(current, placement, service.networks), names)
 }
 
 /** `docker service create` */
@@ -127,7 +126,7 @@ export const createLabService = (lab: LabState, request: ServiceRequest): LabOut
     const mappings = serving.value.mappings.map((mapping) => (mapping.hostPorts === undefined ? { ...mapping, hostPorts: ingressDynamicPorts } : mapping))
     // every host gets the port the first host got: swarm allocates one PublishedPort per service
     const pinned = host === 0 ? mappings : mappings.map((mapping, index) => ({ ...mapping, hostPorts: { start: (ports[index] as PortBinding).hostPort, end: (ports[index] as PortBinding).hostPort } }))
-    const allocated = allocatePorts([...allBindings(lab), ...ports], StringMap.empty(), { container: request.name, host, network: ingressNetwork, endpoint: request.name }, pinned)
+    const allocated = allocatePorts([...takenSockets(lab), ...ports], StringMap.empty(), { container: request.name, host, network: ingressNetwork, endpoint: request.name }, pinned)
     if (!allocated.ok) return refused(allocated.error)
     ports.push(...allocated.value.bindings)
   }
@@ -197,19 +196,26 @@ export const scaleLabService = (lab: LabState, name: string, placement: Readonly
       replicas.push(replica)
       continue
     }
-    const created = createLabContainer(next, {
-      name: replica,
-      host: placement[index] as string,
-      networks: service.networks.map((network) => ({ network })),
-      listen: service.listen.map((entry) => `${entry.port}/${entry.proto}`),
-    })
+    const created = createLabContainer(
+      next,
+      { name: replica, host: placement[index] as string, networks: service.networks.map((network) => ({ network })), listen: service.listen.map((entry) => `${entry.port}/${entry.proto}`) },
+      "later",
+    )
     if (!created.ok) return refused(created.error)
     next = created.lab
     replicas.push(replica)
   }
+  next = settleBalancers(next, placement, service.networks)
   const record: ServiceRecord = { ...service, replicas }
   return labSucceed({ ...next, services: StringMap.set(next.services, name, record) }, record)
 }
+
+/** the hosts that took replicas take their load-balancer addresses after them, in host order */
+const settleBalancers = (lab: LabState, placement: ReadonlyArray<string>, networks: ReadonlyArray<string>): LabState =>
+  [...new Set(placement)]
+    .map((host) => hostIndex(lab, host) as number)
+    .sort((a, b) => a - b)
+    .reduce((current, index) => settleAfterLeave(current, index, networks), lab)
 
 const hostOfReplica = (lab: LabState, replica: string): string | undefined => {
   const index = StringMap.get(lab.placement, replica)

@@ -53,6 +53,7 @@ export const normalizeConnect = (entry: ConnectEntry, hosts: ReadonlySet<string>
     target,
     port: entry.port ?? (port as number),
     proto: entry.proto ?? "tcp",
+    ...(entry.network !== undefined && { network: entry.network }),
     ...(entry.answeredBy !== undefined && { answeredBy: entry.answeredBy }),
     ...(entry.count !== undefined && { count: entry.count }),
     ...(entry.spread !== undefined && { spread: [...entry.spread] }),

@@ -141,8 +141,14 @@ const isTarget = (names: ServiceNames, name: string): boolean =>
 
 const tasksPrefix = "tasks."
 
-export function* connectRules(expect: ExpectBlock | null, path: KeyPath, names: ServiceNames): Generator<Violation> {
-  for (const [index, entry] of (expect?.connect ?? []).entries()) yield* connectRow(entry, [...path, "connect", index], names)
+export function* connectRules(expect: ExpectBlock | null, path: KeyPath, names: ServiceNames, networks: ReadonlySet<string>): Generator<Violation> {
+  for (const [index, entry] of (expect?.connect ?? []).entries()) {
+    const at = [...path, "connect", index]
+    if (entry.network !== undefined && !networks.has(entry.network)) {
+      yield { path: [...at, "network"], message: unknown("network", entry.network, "not in networks, not created by any step") }
+    }
+    yield* connectRow(entry, at, names)
+  }
 }
 
 function* connectRow(entry: ConnectEntry, at: KeyPath, names: ServiceNames): Generator<Violation> {

@@ -158,13 +158,13 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
     if (step.removeContainer !== undefined) yield* undefinedReference(defined, "container", step.removeContainer.name, [...at, "name"])
     if (step.expect !== undefined) {
       yield* expectationReferences(step.expect, at, defined)
-      yield* connectRules(step.expect, at, services)
+      yield* connectRules(step.expect, at, services, defined.network)
     }
   }
 
   if (file.expect !== undefined) {
     yield* expectationReferences(file.expect, ["expect"], defined)
-    yield* connectRules(file.expect, ["expect"], services)
+    yield* connectRules(file.expect, ["expect"], services, defined.network)
   }
 }
 

@@ -5,6 +5,7 @@
  * The `-p` and `listen` syntax itself is model/port-spec.ts's; rules.ts applies it.
  */
 import { Schema } from "effect"
+import { endpointModes } from "../model/service-types.ts"
 
 /** a machine beyond the hosts, the Internet's stand-in */
 export const OutsideEntry = Schema.Struct({ address: Schema.String })
@@ -19,9 +20,6 @@ export const containerServiceFields = {
   listen: Schema.optionalKey(ListenList),
   ports: Schema.optionalKey(PortList),
 }
-
-export const endpointModes = ["vip", "dnsrr"] as const
-export type EndpointMode = (typeof endpointModes)[number]
 
 const Replicas = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)).annotate({
   message: "replicas must be a whole number, 0 or more",
@@ -57,6 +55,8 @@ export const ConnectEntry = Schema.Struct({
   to: Schema.String,
   port: Schema.optionalKey(Schema.Int),
   proto: Schema.optionalKey(Schema.Literals(connectProtocols)),
+  /** to a container: its address on this network (default: one it shares with `from`, else its first) */
+  network: Schema.optionalKey(Schema.String),
   /** null: nobody answers */
   answeredBy: Schema.optionalKey(Schema.NullOr(Schema.String)),
   count: Schema.optionalKey(Count),
@@ -102,6 +102,7 @@ export const ConnectExpectation = Schema.Struct({
   target: ConnectTarget,
   port: Schema.Number,
   proto: Schema.Literals(connectProtocols),
+  network: Schema.optionalKey(Schema.String),
   answeredBy: Schema.optionalKey(Schema.NullOr(Schema.String)),
   count: Schema.optionalKey(Schema.Number),
   spread: Schema.optionalKey(Schema.Array(Schema.String)),
