@@ -229,3 +229,7 @@ export const replicaAddresses = (lab: LabState, service: ServiceRecord, network:
       .filter((endpoint) => endpoint.network === network && endpoint.address !== undefined)
       .map((endpoint) => ({ replica, address: stripPrefix(endpoint.address as string) })),
   )
+
+/** the lab's services, by name */
+export const labServices = (lab: LabState): ReadonlyArray<ServiceRecord> =>
+  StringMap.values(lab.services).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
