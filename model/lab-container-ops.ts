@@ -40,8 +40,8 @@ export interface LabContainer extends ContainerWithEndpoints {
 const hostName = (lab: LabState, index: number): string => (lab.hosts[index] as { name: string }).name
 
 /** `ingress` carries only swarm's own sandboxes: Docker refuses it to containers ("not manually attachable") */
-const ingressRefusal = (lab: LabState, network: string): LabRefusal | undefined =>
-  lab.swarm !== undefined && network === ingressNetwork
+const ingressRefusal = (lab: LabState, network: string, origin: JoinOrigin = "container"): LabRefusal | undefined =>
+  origin === "container" && lab.swarm !== undefined && network === ingressNetwork
     ? labFail("PredefinedNetwork", "network ingress is not manually attachable: it carries swarm's routing mesh only")
     : undefined
 
@@ -71,20 +71,20 @@ const joinRefusal = (before: LabState, index: number, endpoint: Endpoint): LabRe
  * copied to every host, the host's load balancer, and the gateway leg. `before` is the lab the
  * join started from.
  */
-const afterJoin = (before: LabState, joined: LabState, index: number, endpoint: Endpoint, balancers: Balancers = "now"): LabOutcome<undefined> => {
+const afterJoin = (before: LabState, joined: LabState, index: number, endpoint: Endpoint, origin: JoinOrigin = "container"): LabOutcome<undefined> => {
   const name = endpoint.network
   const synced = syncSwarmBook(joined, name, index)
   const refused = joinRefusal(before, index, endpoint)
   if (refused !== undefined) return labRefuse(before, synced, refused)
-  const balanced = balancers === "now" ? settleLoadBalancer(synced, index, name) : labSucceed(synced, undefined)
+  const balanced = origin === "container" ? settleLoadBalancer(synced, index, name) : labSucceed(synced, undefined)
   if (!balanced.ok) return labRefuse(before, synced, balanced)
   const settled = settleGatewayLeg(balanced.lab, index, endpoint.container)
   return settled.ok ? settled : labRefuse(before, balanced.lab, settled)
 }
 
 /** one join of a container that exists on host `index`, through the host's `connect` */
-const joinOn = (lab: LabState, index: number, container: string, attach: AttachRequest, balancers: Balancers = "now"): LabOutcome<Endpoint> => {
-  const ingress = ingressRefusal(lab, attach.network)
+const joinOn = (lab: LabState, index: number, container: string, attach: AttachRequest, origin: JoinOrigin = "container"): LabOutcome<Endpoint> => {
+  const ingress = ingressRefusal(lab, attach.network, origin)
   if (ingress !== undefined) return ingress
   let start = lab
   const record = containerRecord(hostState(lab, index), container) as ContainerRecord
@@ -96,7 +96,7 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
   }
   const outcome = connect(hostStateForOperation(start, index), container, attach)
   if (!outcome.ok) return refuseWith(outcome)
-  const settled = afterJoin(lab, withHostState(start, index, outcome.state), index, outcome.value, balancers)
+  const settled = afterJoin(lab, withHostState(start, index, outcome.state), index, outcome.value, origin)
   return settled.ok ? labSucceed(settled.lab, outcome.value) : settled
 }
 
@@ -105,14 +105,15 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
  * first network, then `docker network connect` adds each further one. All or nothing.
  */
 /**
- * When a join settles the host's load balancer on a swarm network: at once, as for a container;
- * or `later`, as for a service's tasks, whose addresses the manager hands out together before the
- * node takes its load-balancer address (measured on Docker 20.10: tasks .4 and .5 on a host that
- * had none, its balancer after them). The caller then settles them (settleAfterLeave).
+ * Who joins: a container, or a swarm service's task. A task's addresses are handed out by the
+ * manager together, before its node takes its load-balancer address (measured on Docker 20.10:
+ * tasks .4 and .5 on a host that had none, its balancer after them), so the caller settles the
+ * balancers afterwards (settleAfterLeave); and a task of a service with published ports is on
+ * `ingress`, which containers cannot join.
  */
-export type Balancers = "now" | "later"
+export type JoinOrigin = "container" | "task"
 
-export const createLabContainer = (lab: LabState, request: LabContainerRequest, balancers: Balancers = "now"): LabOutcome<LabContainer> => {
+export const createLabContainer = (lab: LabState, request: LabContainerRequest, origin: JoinOrigin = "container"): LabOutcome<LabContainer> => {
   // the CLI reads -p before it asks the daemon for anything
   const serving = parseServing(request.ports, request.listen)
   if (!serving.ok) return refuseWith(serving)
@@ -124,7 +125,7 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest, 
     return labFail("ContainerNameConflict", `Conflict. The container name "/${request.name}" is already in use`)
   }
   const [first, ...rest] = request.networks === undefined || request.networks.length === 0 ? [{ network: "bridge" }] : request.networks
-  const ingress = ingressRefusal(lab, (first as AttachRequest).network)
+  const ingress = ingressRefusal(lab, (first as AttachRequest).network, origin)
   if (ingress !== undefined) return ingress
   const created = createContainer(hostStateForOperation(lab, index), { name: request.name, networks: [first as AttachRequest] })
   if (!created.ok) return refuseWith(created)
@@ -135,10 +136,10 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest, 
     containerOrder: IntTrie.set(lab.containerOrder, seq, request.name),
   }
   // every refusal below is relative to `lab`: the container goes, Docker's cursors stay where the attempt left them
-  let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint, balancers)
+  let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint, origin)
   for (const attach of rest) {
     if (!current.ok) break
-    const joined: LabOutcome<unknown> = joinOn(current.lab, index, request.name, attach, balancers)
+    const joined: LabOutcome<unknown> = joinOn(current.lab, index, request.name, attach, origin)
     current = joined.ok ? labSucceed(joined.lab, undefined) : labRefuse(lab, joined.lab ?? current.lab, joined)
   }
   if (!current.ok) return current

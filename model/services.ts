@@ -82,10 +82,14 @@ const placementProblem = (lab: LabState, placement: ReadonlyArray<string>): CnmE
   return unknown === undefined ? undefined : cnmError("InvalidName", `no such host: ${unknown}`)
 }
 
+/** a task's networks: `ingress` first when the service publishes ports (as `docker inspect` lists a task) */
+const taskNetworks = (networks: ReadonlyArray<string>, publishes: boolean): Array<{ network: string }> =>
+  [...(publishes ? [ingressNetwork] : []), ...networks].map((network) => ({ network }))
+
 /** creates the replicas from `from` on (all or nothing is the caller's: it keeps the lab it started from) */
 const startReplicas = (
   lab: LabState,
-  service: { name: string; networks: ReadonlyArray<string>; listen: ReadonlyArray<string> },
+  service: { name: string; networks: ReadonlyArray<string>; listen: ReadonlyArray<string>; publishes: boolean },
   placement: ReadonlyArray<string>,
   from: number,
 ): LabOutcome<ReadonlyArray<string>> => {
@@ -95,8 +99,8 @@ const startReplicas = (
     const name = replicaName(service.name, index)
     const created = createLabContainer(
       current,
-      { name, host: placement[index] as string, networks: service.networks.map((network) => ({ network })), listen: service.listen },
-      "later",
+      { name, host: placement[index] as string, networks: taskNetworks(service.networks, service.publishes), listen: service.listen },
+      "task",
     )
     if (!created.ok) return refused(created.error)
     current = created.lab
@@ -140,7 +144,12 @@ export const createLabService = (lab: LabState, request: ServiceRequest): LabOut
     current = taken.lab
     vips[network] = taken.vip
   }
-  const started = startReplicas(current, { name: request.name, networks: request.networks, listen: request.listen ?? [] }, request.placement, 0)
+  const started = startReplicas(
+    current,
+    { name: request.name, networks: request.networks, listen: request.listen ?? [], publishes: ports.length > 0 },
+    request.placement,
+    0,
+  )
   if (!started.ok) return started
   const record: ServiceRecord = {
     name: request.name,
@@ -198,8 +207,8 @@ export const scaleLabService = (lab: LabState, name: string, placement: Readonly
     }
     const created = createLabContainer(
       next,
-      { name: replica, host: placement[index] as string, networks: service.networks.map((network) => ({ network })), listen: service.listen.map((entry) => `${entry.port}/${entry.proto}`) },
-      "later",
+      { name: replica, host: placement[index] as string, networks: taskNetworks(service.networks, service.ports.length > 0), listen: service.listen.map((entry) => `${entry.port}/${entry.proto}`) },
+      "task",
     )
     if (!created.ok) return refused(created.error)
     next = created.lab

@@ -35,12 +35,20 @@ interface RecordedConnect {
   readonly seenFrom: ReadonlyArray<string>
 }
 
-/** Docker's raw answers for the final checks, in the order of the file's rows */
-const recorded = (folder: string, file: string): ReadonlyArray<RecordedConnect> => {
+interface RecordedService {
+  readonly name: string
+  readonly inspect: { readonly virtualIPs?: ReadonlyArray<{ readonly Addr: string }> }
+  readonly tasks: ReadonlyArray<{ readonly slot: number; readonly addresses: ReadonlyArray<string> }>
+}
+
+interface Recording {
+  readonly final?: { readonly connect?: ReadonlyArray<RecordedConnect>; readonly services?: ReadonlyArray<RecordedService> }
+}
+
+/** Docker's raw observations of the final state */
+const recording = (folder: string, file: string): Recording => {
   const raw = join(folder, file.replace(/\.yaml$/, ".docker.json"))
-  if (!existsSync(raw)) return []
-  const parsed = JSON.parse(readFileSync(raw, "utf8")) as { final?: { connect?: ReadonlyArray<RecordedConnect> } }
-  return parsed.final?.connect ?? []
+  return existsSync(raw) ? (JSON.parse(readFileSync(raw, "utf8")) as Recording) : {}
 }
 
 const compare = (folder: string, file: string) => {
@@ -50,8 +58,21 @@ const compare = (folder: string, file: string) => {
     // in-step rows are checked against the file's expectations; final ones against every try Docker made too
     const rows = notVipSemantics.has(file) ? [] : run.connect
     const final = rows.filter((entry) => entry.step === undefined)
-    const docker = recorded(folder, file)
+    const observed = recording(folder, file)
+    const docker = observed.final?.connect ?? []
     const differences: Array<string> = []
+    // services: the VIPs Docker gave, and every address of every task (ingress included)
+    for (const service of observed.final?.services ?? []) {
+      const model = Model.labServices(run.lab).find((entry) => entry.name === service.name)
+      const vips = (service.inspect.virtualIPs ?? []).map((vip) => vip.Addr.split("/")[0]).sort()
+      const predictedVips = Object.values(model?.vips ?? {}).sort()
+      if (JSON.stringify(vips) !== JSON.stringify(predictedVips)) differences.push(`${service.name}: VIPs ${predictedVips.join(", ")}, Docker ${vips.join(", ")}`)
+      for (const task of service.tasks) {
+        const addresses = [...task.addresses].sort()
+        const predicted = Model.labEndpointsOf(run.lab, `${service.name}.${task.slot}`).flatMap((endpoint) => (endpoint.address === undefined ? [] : [endpoint.address])).sort()
+        if (JSON.stringify(addresses) !== JSON.stringify(predicted)) differences.push(`${service.name}.${task.slot}: ${predicted.join(", ")}, Docker ${addresses.join(", ")}`)
+      }
+    }
     for (const [index, step] of loaded.scenario.steps.entries()) {
       if (step.op === "expect") continue
       const got = run.steps[index]?.error?.code
