@@ -26,6 +26,8 @@ export const errorCodes = [
   "SwarmRequired",
   "ParentInUse",
   "ParentNotFound",
+  "PortInUse",
+  "InvalidPort",
   /** not in the contract's table: the kernel refused what the model allowed (a backend fault) */
   "KernelError",
 ] as const
@@ -37,6 +39,12 @@ export type ErrorCode = (typeof errorCodes)[number]
  * which one host's CnmState does not know.
  */
 export const labErrorCodes: ReadonlyArray<ErrorCode> = ["SwarmRequired", "ParentInUse", "ParentNotFound"]
+
+/**
+ * The codes of published ports (model/ports.ts): a container's `ports`, which the host operations
+ * of the CNM model do not take; reached by the port model's own tests.
+ */
+export const portErrorCodes: ReadonlyArray<ErrorCode> = ["PortInUse", "InvalidPort"]
 
 export interface CnmError {
   readonly code: ErrorCode

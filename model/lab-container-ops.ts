@@ -29,6 +29,7 @@ import { type ContainerRecord, type NetworkRecord, containerRecord, networkRecor
 import * as StringMap from "./string-map.ts"
 import type { AttachRequest, Endpoint } from "./types.ts"
 import { isVlanDriver, joinProblem } from "./vlan-driver.ts"
+import { parseServing, settlePorts, withServing, withoutServing } from "./ports.ts"
 
 const refuseWith = (refusal: { readonly error: LabRefusal["error"] }): LabRefusal => ({ ok: false, error: refusal.error })
 
@@ -40,8 +41,8 @@ export interface LabContainer extends ContainerWithEndpoints {
 const hostName = (lab: LabState, index: number): string => (lab.hosts[index] as { name: string }).name
 
 /** `ingress` carries only swarm's own sandboxes: Docker refuses it to containers ("not manually attachable") */
-const ingressRefusal = (lab: LabState, network: string): LabRefusal | undefined =>
-  lab.swarm !== undefined && network === ingressNetwork
+const ingressRefusal = (lab: LabState, network: string, origin: JoinOrigin = "container"): LabRefusal | undefined =>
+  origin === "container" && lab.swarm !== undefined && network === ingressNetwork
     ? labFail("PredefinedNetwork", "network ingress is not manually attachable: it carries swarm's routing mesh only")
     : undefined
 
@@ -71,20 +72,20 @@ const joinRefusal = (before: LabState, index: number, endpoint: Endpoint): LabRe
  * copied to every host, the host's load balancer, and the gateway leg. `before` is the lab the
  * join started from.
  */
-const afterJoin = (before: LabState, joined: LabState, index: number, endpoint: Endpoint): LabOutcome<undefined> => {
+const afterJoin = (before: LabState, joined: LabState, index: number, endpoint: Endpoint, origin: JoinOrigin = "container"): LabOutcome<undefined> => {
   const name = endpoint.network
   const synced = syncSwarmBook(joined, name, index)
   const refused = joinRefusal(before, index, endpoint)
   if (refused !== undefined) return labRefuse(before, synced, refused)
-  const balanced = settleLoadBalancer(synced, index, name)
+  const balanced = origin === "container" ? settleLoadBalancer(synced, index, name) : labSucceed(synced, undefined)
   if (!balanced.ok) return labRefuse(before, synced, balanced)
   const settled = settleGatewayLeg(balanced.lab, index, endpoint.container)
   return settled.ok ? settled : labRefuse(before, balanced.lab, settled)
 }
 
 /** one join of a container that exists on host `index`, through the host's `connect` */
-const joinOn = (lab: LabState, index: number, container: string, attach: AttachRequest): LabOutcome<Endpoint> => {
-  const ingress = ingressRefusal(lab, attach.network)
+const joinOn = (lab: LabState, index: number, container: string, attach: AttachRequest, origin: JoinOrigin = "container"): LabOutcome<Endpoint> => {
+  const ingress = ingressRefusal(lab, attach.network, origin)
   if (ingress !== undefined) return ingress
   let start = lab
   const record = containerRecord(hostState(lab, index), container) as ContainerRecord
@@ -96,7 +97,7 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
   }
   const outcome = connect(hostStateForOperation(start, index), container, attach)
   if (!outcome.ok) return refuseWith(outcome)
-  const settled = afterJoin(lab, withHostState(start, index, outcome.state), index, outcome.value)
+  const settled = afterJoin(lab, withHostState(start, index, outcome.state), index, outcome.value, origin)
   return settled.ok ? labSucceed(settled.lab, outcome.value) : settled
 }
 
@@ -104,7 +105,19 @@ const joinOn = (lab: LabState, index: number, container: string, attach: AttachR
  * `docker run` on a host, as the recorder does it with Docker 20.10: the container starts on its
  * first network, then `docker network connect` adds each further one. All or nothing.
  */
-export const createLabContainer = (lab: LabState, request: LabContainerRequest): LabOutcome<LabContainer> => {
+/**
+ * Who joins: a container, or a swarm service's task. A task's addresses are handed out by the
+ * manager together, before its node takes its load-balancer address (measured on Docker 20.10:
+ * tasks .4 and .5 on a host that had none, its balancer after them), so the caller settles the
+ * balancers afterwards (settleAfterLeave); and a task of a service with published ports is on
+ * `ingress`, which containers cannot join.
+ */
+export type JoinOrigin = "container" | "task"
+
+export const createLabContainer = (lab: LabState, request: LabContainerRequest, origin: JoinOrigin = "container"): LabOutcome<LabContainer> => {
+  // the CLI reads -p before it asks the daemon for anything
+  const serving = parseServing(request.ports, request.listen)
+  if (!serving.ok) return refuseWith(serving)
   const index = request.host === undefined ? 0 : hostIndex(lab, request.host)
   if (index === undefined || index >= lab.hosts.length) return labFail("InvalidName", `no such host: ${request.host}`)
   const refusedName = containerNameProblem(request.name)
@@ -113,7 +126,7 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest):
     return labFail("ContainerNameConflict", `Conflict. The container name "/${request.name}" is already in use`)
   }
   const [first, ...rest] = request.networks === undefined || request.networks.length === 0 ? [{ network: "bridge" }] : request.networks
-  const ingress = ingressRefusal(lab, (first as AttachRequest).network)
+  const ingress = ingressRefusal(lab, (first as AttachRequest).network, origin)
   if (ingress !== undefined) return ingress
   const created = createContainer(hostStateForOperation(lab, index), { name: request.name, networks: [first as AttachRequest] })
   if (!created.ok) return refuseWith(created)
@@ -123,15 +136,18 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest):
     containerOrder: IntTrie.set(lab.containerOrder, seq, request.name),
   })
   // every refusal below is relative to `lab`: the container goes, Docker's cursors stay where the attempt left them
-  let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint)
+  let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint, origin)
   for (const attach of rest) {
     if (!current.ok) break
-    const joined: LabOutcome<unknown> = joinOn(current.lab, index, request.name, attach)
+    const joined: LabOutcome<unknown> = joinOn(current.lab, index, request.name, attach, origin)
     current = joined.ok ? labSucceed(joined.lab, undefined) : labRefuse(lab, joined.lab ?? current.lab, joined)
   }
   if (!current.ok) return current
+  // publishing is the last thing the start does; a refusal leaves nothing behind (the contract, not Docker's Created container)
+  const published = settlePorts(withServing(current.lab, request.name, serving.value), index, request.name)
+  if (!published.ok) return refuseWith(published)
   const record = containerRecord(hostState(current.lab, index), request.name) as ContainerRecord
-  return labSucceed(current.lab, { container: record.container, endpoints: listedEndpoints(current.lab, record), host: hostName(lab, index) })
+  return labSucceed(published.value, { container: record.container, endpoints: listedEndpoints(current.lab, record), host: hostName(lab, index) })
 }
 
 const placementOf = (lab: LabState, container: string): number | undefined => StringMap.get(lab.placement, container)
@@ -141,14 +157,21 @@ const noSuchContainer = (name: string): LabRefusal => labFail("ContainerNotFound
 export const connectLab = (lab: LabState, container: string, attach: AttachRequest): LabOutcome<Endpoint> => {
   const index = placementOf(lab, container)
   if (index === undefined) return noSuchContainer(container)
-  return joinOn(lab, index, container, attach)
+  return republished(joinOn(lab, index, container, attach), index, container)
+}
+
+/** after a join or a leave the gateway network may have moved, and the ports with it */
+const republished = (outcome: LabOutcome<Endpoint>, index: number, container: string): LabOutcome<Endpoint> => {
+  if (!outcome.ok) return outcome
+  const published = settlePorts(outcome.lab, index, container)
+  return published.ok ? labSucceed(published.value, outcome.value) : refuseWith(published)
 }
 
 /** the swarm networks among these endpoints: their load balancers are to be settled after a leave */
 const swarmNetworksOf = (lab: LabState, index: number, endpoints: ReadonlyArray<Endpoint>): Array<string> =>
   endpoints.flatMap((endpoint) => (networkRecord(hostState(lab, index), endpoint.network)?.network.scope === "swarm" ? [endpoint.network] : []))
 
-const settleAfterLeave = (lab: LabState, index: number, networks: ReadonlyArray<string>): LabState =>
+export const settleAfterLeave = (lab: LabState, index: number, networks: ReadonlyArray<string>): LabState =>
   networks.reduce((current, name) => {
     // taking a load balancer away cannot fail
     const settled = settleLoadBalancer(syncSwarmBook(current, name, index), index, name)
@@ -166,7 +189,7 @@ export const disconnectLab = (lab: LabState, container: string, network: string)
   if (!outcome.ok) return refuseWith(outcome)
   const left = settleAfterLeave(withHostState(lab, index, outcome.state), index, swarmNetworksOf(lab, index, [outcome.value]))
   const settled = settleGatewayLeg(left, index, container)
-  return settled.ok ? labSucceed(settled.lab, outcome.value) : labRefuse(lab, left, settled)
+  return republished(settled.ok ? labSucceed(settled.lab, outcome.value) : labRefuse(lab, left, settled), index, container)
 }
 
 export const removeLabContainer = (lab: LabState, name: string): LabOutcome<LabContainer> => {
@@ -180,7 +203,7 @@ export const removeLabContainer = (lab: LabState, name: string): LabOutcome<LabC
     containerOrder: IntTrie.remove(lab.containerOrder, record.seq),
     gatewayLegs: StringMap.remove(lab.gatewayLegs, name),
   })
-  const next = settleAfterLeave(removed, index, swarmNetworksOf(lab, index, record.endpoints))
+  const next = settleAfterLeave(withoutServing(removed, name), index, swarmNetworksOf(lab, index, record.endpoints))
   return labSucceed(next, { container: record.container, endpoints: listedEndpoints(lab, record), host: hostName(lab, index) })
 }
 

@@ -22,6 +22,8 @@ import { firstVni, isEncrypted, lastVni, overlayMtu, overlayOptionKeys, underlay
 import { type ContainerRecord, containerRecord, networkRecord } from "./representation.ts"
 import * as StringMap from "./string-map.ts"
 import { isVlanDriver } from "./vlan-driver.ts"
+import { allBindings, bindingsClash, publishingNetwork } from "./ports.ts"
+import { vipHolder } from "./services.ts"
 
 export interface LabInvariant {
   readonly name: string
@@ -143,12 +145,17 @@ export const labInvariants: ReadonlyArray<LabInvariant> = [
     name: "swarm-address-book-matches-endpoints",
     check: (lab) =>
       swarmEntries(lab).flatMap(([name, entry]) =>
-        bookProblems(entry.network, entry.addresses, (visit) =>
+        bookProblems(entry.network, entry.addresses, (visit) => {
           lab.hostStates.forEach((state) => {
             const copy = networkRecord(state, name)
             if (copy !== undefined) IntTrie.forEach(copy.endpoints, visit)
-          }),
-        ),
+          })
+          // a service's VIP is booked in the network without an endpoint of its own
+          for (const service of StringMap.values(lab.services)) {
+            const vip = service.vips[name]
+            if (vip !== undefined) visit({ container: service.name, network: name, address: `${vip}/${entry.addresses.subnet.prefix}`, aliases: [], staticAddress: false }, vipHolder)
+          }
+        }),
       ),
   },
   {
@@ -292,6 +299,73 @@ export const labInvariants: ReadonlyArray<LabInvariant> = [
           problems.push(`${name} is marked with a gateway leg it does not have`)
         }
       })
+      return problems
+    },
+  },
+  {
+    name: "host-port-published-once",
+    check: (lab) => {
+      const bindings = allBindings(lab)
+      const problems: Array<string> = []
+      for (const [position, binding] of bindings.entries()) {
+        for (const other of bindings.slice(position + 1)) {
+          if (bindingsClash(binding, other)) {
+            const address = (entry: typeof binding) => `${entry.hostIp === "" ? "0.0.0.0" : entry.hostIp}:${entry.hostPort}/${entry.proto}`
+            problems.push(`${hostName(lab, binding.host)}: ${address(binding)} (${binding.container}) and ${address(other)} (${other.container}) take one socket`)
+          }
+        }
+      }
+      return problems
+    },
+  },
+  {
+    name: "ports-published-on-gateway-network",
+    check: (lab) => {
+      const problems: Array<string> = []
+      StringMap.forEach(lab.ports.serving, (serving, container) => {
+        const index = StringMap.get(lab.placement, container)
+        if (index === undefined) {
+          problems.push(`${container} asks for ports but is on no host`)
+          return
+        }
+        const held = StringMap.get(lab.ports.bindings, container) ?? []
+        const network = serving.mappings.length === 0 ? undefined : publishingNetwork(lab, index, container)
+        const expected = network === undefined ? 0 : serving.mappings.length
+        if (held.length !== expected || held.some((binding) => binding.network !== network?.name || binding.host !== index)) {
+          problems.push(`${container} holds ${held.length} binding(s) on ${held[0]?.network ?? "nothing"}; its gateway network ${network?.name ?? "(none that publishes)"} wants ${expected}`)
+        }
+      })
+      StringMap.forEach(lab.ports.bindings, (_, container) => {
+        if (!StringMap.has(lab.ports.serving, container)) problems.push(`${container} holds bindings it never asked for`)
+      })
+      return problems
+    },
+  },
+  {
+    name: "vip-unique-in-network",
+    check: (lab) => {
+      const problems: Array<string> = []
+      const holders = new Map<string, string>()
+      for (const service of StringMap.values(lab.services)) {
+        for (const [network, vip] of Object.entries(service.vips)) {
+          const key = `${network} ${vip}`
+          const holder = holders.get(key)
+          if (holder !== undefined) problems.push(`VIP ${vip} on ${network} is both ${holder}'s and ${service.name}'s`)
+          holders.set(key, service.name)
+          const book = lab.swarm === undefined ? undefined : StringMap.get(lab.swarm.networks, network)?.addresses
+          const address = parseIPv4(vip)
+          const taken = lab.hostStates.some((state) => {
+            let found = false
+            const record = networkRecord(state, network)
+            if (record !== undefined) IntTrie.forEach(record.endpoints, (endpoint) => {
+              if (endpoint.address?.split("/")[0] === vip) found = true
+            })
+            return found
+          })
+          if (book === undefined || address === undefined) problems.push(`VIP ${vip} of ${service.name} is on ${network}, which is no swarm network`)
+          else if (taken) problems.push(`VIP ${vip} of ${service.name} on ${network} is an endpoint's address too`)
+        }
+      }
       return problems
     },
   },

@@ -29,6 +29,8 @@ export class LabStateValue implements LabState {
     readonly nextContainerSeq: number,
     readonly vlans: LabState["vlans"],
     readonly gatewayLegs: LabState["gatewayLegs"],
+    readonly ports: LabState["ports"],
+    readonly services: LabState["services"],
   ) {}
 }
 
@@ -45,6 +47,8 @@ export const labWith = (lab: LabState, patch: Partial<LabState>): LabState =>
     patch.nextContainerSeq ?? lab.nextContainerSeq,
     patch.vlans ?? lab.vlans,
     patch.gatewayLegs ?? lab.gatewayLegs,
+    patch.ports ?? lab.ports,
+    patch.services ?? lab.services,
   )
 
 export const labSucceed = <A>(lab: LabState, value: A): LabOutcome<A> => ({ ok: true, lab, value })
@@ -84,6 +88,8 @@ export const withHostState = (lab: LabState, index: number, state: CnmState): La
     state.nextContainerSeq > lab.nextContainerSeq ? state.nextContainerSeq : lab.nextContainerSeq,
     lab.vlans,
     lab.gatewayLegs,
+    lab.ports,
+    lab.services,
   )
 }
 

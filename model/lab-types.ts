@@ -11,6 +11,7 @@ import type { CnmState } from "./representation.ts"
 import type * as IntTrie from "./int-trie.ts"
 import type * as StringMap from "./string-map.ts"
 import type { AttachRequest, Network, NetworkRequest } from "./types.ts"
+import type { PortsState, ServiceRecord } from "./service-types.ts"
 
 export interface HostRequest {
   readonly name: string
@@ -54,6 +55,10 @@ export interface LabContainerRequest {
   readonly host?: string
   /** omitted or empty: `bridge` */
   readonly networks?: ReadonlyArray<AttachRequest>
+  /** `docker run -p` values */
+  readonly ports?: ReadonlyArray<string>
+  /** what the container serves: `80/tcp`, `53/udp` */
+  readonly listen?: ReadonlyArray<string>
 }
 
 /** what the overlay driver holds for a swarm network */
@@ -120,6 +125,10 @@ export interface LabState {
   readonly vlans: StringMap.StringMap<VlanInfo>
   /** user containers whose endpoint on docker_gwbridge is Docker's gateway leg, not one they asked for */
   readonly gatewayLegs: StringMap.StringMap<true>
+  /** published ports and what containers serve (ports.ts) */
+  readonly ports: PortsState
+  /** swarm services by name (services.ts) */
+  readonly services: StringMap.StringMap<ServiceRecord>
 }
 
 export interface LabRefusal {

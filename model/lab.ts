@@ -117,6 +117,8 @@ export const createLab = (request: LabRequest = {}): Checked<LabState> => {
     fresh.nextContainerSeq,
     StringMap.empty(),
     StringMap.empty(),
+    { serving: StringMap.empty(), bindings: StringMap.empty(), cursors: hosts.value.map(() => StringMap.empty()) },
+    StringMap.empty(),
   )
   return { ok: true, value: request.swarm === true ? formSwarm(lab) : lab }
 }

@@ -20,6 +20,7 @@ import type {
   Step,
   StepEntry,
 } from "./schema.ts"
+import { normalizeConnect, normalizeService, roundRobinPlacement } from "./normalize-services.ts"
 
 const defaultHostName = "host1"
 const defaultDriver = "bridge"
@@ -29,6 +30,9 @@ const defaultNetwork = "bridge"
 export const normalizeScenario = (file: ScenarioFile): Scenario => {
   const hosts = file.hosts ?? [{ name: defaultHostName }]
   const firstHost = hosts[0]?.name ?? defaultHostName
+  const hostNames = hosts.map((host) => host.name)
+  const hostSet = new Set(hostNames)
+  const expectations = (expect: ExpectBlock | null | undefined) => normalizeExpectations(expect, hostSet)
   return {
     version: file.version,
     name: file.name,
@@ -38,9 +42,11 @@ export const normalizeScenario = (file: ScenarioFile): Scenario => {
     hosts: hosts.map((host) => ({ name: host.name, ...(host.address !== undefined && { address: host.address }) })),
     severalHosts: file.hosts !== undefined || file.swarm !== undefined || file.underlay !== undefined,
     networks: (file.networks ?? []).map(normalizeNetwork),
+    ...(file.outside !== undefined && { outside: file.outside.address }),
     containers: (file.containers ?? []).map((container) => normalizeContainer(container, firstHost)),
-    steps: (file.steps ?? []).map((step) => normalizeStep(step, firstHost)),
-    expect: normalizeExpectations(file.expect),
+    ...(file.services !== undefined && { services: file.services.map((service) => normalizeService(service, hostNames)) }),
+    steps: (file.steps ?? []).map((step) => normalizeStep(step, firstHost, hostNames, expectations)),
+    expect: expectations(file.expect),
   }
 }
 
@@ -73,13 +79,16 @@ const normalizeContainer = (container: ContainerEntry, firstHost: string): Conta
     host: container.host ?? firstHost,
     // Docker puts a container with no network on `bridge`; an empty list means the same
     networks: networks.length > 0 ? networks.map(normalizeAttachment) : [{ network: defaultNetwork, aliases: [] }],
+    ...(container.listen !== undefined && { listen: [...container.listen] }),
+    ...(container.ports !== undefined && { ports: [...container.ports] }),
   }
 }
 
-/** an absent or empty (null) block checks nothing */
-const normalizeExpectations = (expect: ExpectBlock | null | undefined): Expectations => ({
+/** an absent or empty (null) block checks nothing; `connect` appears only when the block has the key */
+const normalizeExpectations = (expect: ExpectBlock | null | undefined, hosts: ReadonlySet<string>): Expectations => ({
   reach: (expect?.reach ?? []).map(normalizeReach),
   resolve: [...(expect?.resolve ?? [])],
+  ...(expect?.connect !== undefined && expect.connect !== null && { connect: expect.connect.map((entry) => normalizeConnect(entry, hosts)) }),
 })
 
 /** assumes rules.ts found exactly one of `to` and `toHost` */
@@ -88,7 +97,12 @@ const normalizeReach = ({ from, to, toHost, network, reachable }: ReachEntry): R
     ? { from, toHost, reachable }
     : { from, to: to as string, ...(network !== undefined && { network }), reachable }
 
-const normalizeStep = (step: StepEntry, firstHost: string): Step => {
+const normalizeStep = (
+  step: StepEntry,
+  firstHost: string,
+  hosts: ReadonlyArray<string>,
+  expectations: (expect: ExpectBlock | null | undefined) => Expectations,
+): Step => {
   const expectError = step.expectError !== undefined ? { expectError: step.expectError } : {}
   if (step.connect !== undefined) {
     const { container, network, ip, aliases } = step.connect
@@ -110,7 +124,15 @@ const normalizeStep = (step: StepEntry, firstHost: string): Step => {
   if (step.removeContainer !== undefined) {
     return { op: "removeContainer", name: step.removeContainer.name, ...expectError }
   }
+  if (step.createService !== undefined) {
+    return { op: "createService", service: normalizeService(step.createService, hosts), ...expectError }
+  }
+  if (step.removeService !== undefined) return { op: "removeService", name: step.removeService.name, ...expectError }
+  if (step.scaleService !== undefined) {
+    const { name, replicas, placement } = step.scaleService
+    return { op: "scaleService", name, replicas, placement: placement !== undefined ? [...placement] : roundRobinPlacement(replicas, hosts), ...expectError }
+  }
   // `expect:` with nothing under it (null) is an expect step that checks nothing
-  if (step.expect !== undefined) return { op: "expect", expect: normalizeExpectations(step.expect) }
+  if (step.expect !== undefined) return { op: "expect", expect: expectations(step.expect) }
   throw new Error("normalizeScenario: a step without an operation passed the rules")
 }

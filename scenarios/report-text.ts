@@ -20,6 +20,7 @@ export const renderReport = (report: Report): string => {
     section(`Hosts' underlay addresses (${pass} echo answered, ${fail} no answer; rows: from, columns: host/address)`, hostReachMatrix(report.reachHosts ?? [])),
     section("Resolve", resolveTable(report)),
     section("Data path gaps (why traffic between hosts is lost on this kernel)", (report.dataPathGaps ?? []).map((gap) => `${fail} ${gap.network} (${gap.capability}): ${gap.message}`)),
+    section("Connections", connectTable(report)),
     section("Steps", stepsTable(steps)),
     section("Expectations", expectationLines(report, steps)),
     [timings(report)],
@@ -159,6 +160,25 @@ const resolveTable = (report: Report): Array<string> =>
         ]),
       )
 
+const connectTable = (report: Report): Array<string> =>
+  report.connect === undefined || report.connect.length === 0
+    ? []
+    : renderTable(
+        ["FROM", "TO", "TRIED", "OUTCOME", "ANSWERED BY", "SEEN FROM"],
+        report.connect.map((row) => [
+          row.step === undefined ? row.from : `${row.from} (step ${row.step})`,
+          row.to,
+          `${row.address ?? "(no address)"}:${row.port}/${row.proto}`,
+          row.outcomes === undefined ? row.outcome : Object.entries(row.outcomes).map(([outcome, count]) => `${outcome} ${count}`).join(", "),
+          row.answeredBy === null
+            ? "nobody"
+            : typeof row.answeredBy === "string"
+              ? row.answeredBy
+              : Object.entries(row.answeredBy).map(([name, count]) => `${name} ${count}`).join(", ") || "nobody",
+          row.seenFrom ?? "",
+        ]),
+      )
+
 const stepsTable = (steps: ReadonlyArray<JudgedStep>): Array<string> =>
   steps.length === 0
     ? []
@@ -203,6 +223,11 @@ const describeExpectation = ({ kind, expected, step }: ReportExpectation, report
   if (kind === "resolve") {
     const want = expected["addresses"] === undefined ? "(answer reported only)" : show(expected["addresses"])
     return `${text("from")} resolves ${JSON.stringify(expected["name"])}: ${want}`
+  }
+  if (kind === "connect") {
+    const port = String(expected["to"]).includes(":") ? "" : `:${text("port")}`
+    const wants = ["answeredBy", "spread", "seenFrom", "outcome"].filter((key) => expected[key] !== undefined).map((key) => `${key} ${text(key)}`)
+    return `${text("from")} → ${text("to")}${port}/${text("proto")}${expected["count"] !== undefined ? ` ×${text("count")}` : ""}: ${wants.join(", ") || "(reported only)"}`
   }
   if (kind === "error") {
     const op = report.steps.find((candidate) => candidate.index === step)?.op

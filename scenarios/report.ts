@@ -2,6 +2,7 @@
  * The report of one run: exactly the JSON object of the contract (`cnmlab run FILE --json`,
  * ../shared/spec/scenario-v1.md), plus `renderReport`, its text form for a terminal.
  */
+import type { ReportConnect } from "./report-connect.ts"
 import type { ErrorCode } from "../model/errors.ts"
 import type { StepOperation } from "./schema.ts"
 
@@ -86,7 +87,7 @@ export interface ReportStep {
 }
 
 /** "error": a step's expectError (not in the contract's example; an extension) */
-export type ExpectationKind = "reach" | "resolve" | "error"
+export type ExpectationKind = "reach" | "resolve" | "error" | "connect"
 
 export interface ReportExpectation {
   readonly kind: ExpectationKind
@@ -123,9 +124,12 @@ export interface Report {
    * carry as Docker builds it (an encrypted overlay without ESP), and why
    */
   readonly dataPathGaps?: ReadonlyArray<ReportDataPathGap>
+  /** present when the file has connect checks: one row per check, in-step ones with their step */
+  readonly connect?: ReadonlyArray<ReportConnect>
   readonly steps: ReadonlyArray<ReportStep>
   readonly expectations: ReadonlyArray<ReportExpectation>
   readonly timings: ReportTimings
 }
 
 export { renderReport } from "./report-text.ts"
+export type { ReportConnect } from "./report-connect.ts"

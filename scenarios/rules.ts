@@ -19,6 +19,7 @@ import { longForm, networkHostLongForm } from "./normalize.ts"
 import { stepOperations } from "./schema.ts"
 import type { ContainerEntry, ExpectBlock, NetworkEntry, ScenarioFile } from "./schema.ts"
 import type { Violation } from "./schema-issues.ts"
+import { connectRules, outsideRules, placementRules, serviceNames, serviceReference, serviceRules, servingRules } from "./rules-services.ts"
 
 export const firstRuleViolation = (file: ScenarioFile): Violation | undefined => {
   for (const violation of ruleViolations(file)) return violation
@@ -61,6 +62,7 @@ const definedNames = (file: ScenarioFile): Defined => {
 /** yields in document order, so the first one is the first problem a reader meets */
 function* ruleViolations(file: ScenarioFile): Generator<Violation> {
   const defined = definedNames(file)
+  const services = serviceNames(file, defined.host, defined.container)
   /** where each top-level name first appears, for duplicate messages */
   const firstAt = { hosts: new Map<string, KeyPath>(), networks: new Map<string, KeyPath>(), containers: new Map<string, KeyPath>() }
 
@@ -76,6 +78,8 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
       yield { path: ["hosts", index, "address"], message: `"${host.address}" is not an IPv4 address such as 192.168.99.1/24 or 192.168.99.1` }
     }
   }
+
+  yield* outsideRules(file)
 
   for (const [index, network] of (file.networks ?? []).entries()) {
     const path = ["networks", index]
@@ -98,6 +102,14 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
     }
     yield* uniqueName(firstAt.containers, container.name, [...path, "name"], "container")
     yield* containerReferences(container, path, defined)
+    yield* servingRules(container, path)
+  }
+
+  const serviceAt = new Map<string, KeyPath>()
+  for (const [index, service] of (file.services ?? []).entries()) {
+    const path = ["services", index]
+    yield* uniqueName(serviceAt, service.name, [...path, "name"], "service")
+    yield* serviceRules(service, path, file, defined.network, services)
   }
 
   for (const [index, step] of (file.steps ?? []).entries()) {
@@ -133,12 +145,27 @@ function* ruleViolations(file: ScenarioFile): Generator<Violation> {
       yield* undefinedReference(defined, "network", step.removeNetwork.name, [...at, "name"])
       if (step.removeNetwork.host !== undefined) yield* undefinedReference(defined, "host", step.removeNetwork.host, [...at, "host"])
     }
-    if (step.createContainer !== undefined) yield* containerReferences(step.createContainer, at, defined)
+    if (step.createContainer !== undefined) {
+      yield* containerReferences(step.createContainer, at, defined)
+      yield* servingRules(step.createContainer, at)
+    }
+    if (step.createService !== undefined) yield* serviceRules(step.createService, at, file, defined.network, services)
+    if (step.removeService !== undefined) yield* serviceReference(step.removeService.name, [...at, "name"], services)
+    if (step.scaleService !== undefined) {
+      yield* serviceReference(step.scaleService.name, [...at, "name"], services)
+      yield* placementRules(step.scaleService.replicas, step.scaleService.placement, at, services)
+    }
     if (step.removeContainer !== undefined) yield* undefinedReference(defined, "container", step.removeContainer.name, [...at, "name"])
-    if (step.expect !== undefined) yield* expectationReferences(step.expect, at, defined)
+    if (step.expect !== undefined) {
+      yield* expectationReferences(step.expect, at, defined)
+      yield* connectRules(step.expect, at, services, defined.network)
+    }
   }
 
-  if (file.expect !== undefined) yield* expectationReferences(file.expect, ["expect"], defined)
+  if (file.expect !== undefined) {
+    yield* expectationReferences(file.expect, ["expect"], defined)
+    yield* connectRules(file.expect, ["expect"], services, defined.network)
+  }
 }
 
 function* uniqueName(

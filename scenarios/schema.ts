@@ -11,6 +11,15 @@
 import { Schema } from "effect"
 import { errorCodes } from "../model/errors.ts"
 import type { ErrorCode } from "../model/errors.ts"
+import {
+  ConnectEntry,
+  ConnectExpectation,
+  OutsideEntry,
+  ScaleServiceEntry,
+  ServiceEntry,
+  ServiceSpec,
+  containerServiceFields,
+} from "./schema-services.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
@@ -86,6 +95,7 @@ export const ContainerEntry = Schema.Struct({
   name: Schema.String,
   host: Schema.optionalKey(Schema.String),
   networks: Schema.optionalKey(Schema.Array(AttachmentEntry)),
+  ...containerServiceFields,
 })
 export type ContainerEntry = typeof ContainerEntry.Type
 
@@ -116,6 +126,7 @@ export const ResolveEntry = Schema.Struct({
 export const ExpectBlock = Schema.Struct({
   reach: Schema.optionalKey(Schema.NullOr(Schema.Array(ReachEntry))),
   resolve: Schema.optionalKey(Schema.NullOr(Schema.Array(ResolveEntry))),
+  connect: Schema.optionalKey(Schema.NullOr(Schema.Array(ConnectEntry))),
 })
 export type ExpectBlock = typeof ExpectBlock.Type
 
@@ -129,6 +140,9 @@ export const stepOperations = [
   "removeNetwork",
   "createContainer",
   "removeContainer",
+  "createService",
+  "removeService",
+  "scaleService",
   "expect",
 ] as const
 export type StepOperation = (typeof stepOperations)[number]
@@ -152,6 +166,9 @@ export const StepEntry = Schema.Struct({
   removeNetwork: Schema.optionalKey(Schema.Struct({ name: Schema.String, host: Schema.optionalKey(Schema.String) })),
   createContainer: Schema.optionalKey(ContainerEntry),
   removeContainer: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
+  createService: Schema.optionalKey(ServiceEntry),
+  removeService: Schema.optionalKey(Schema.Struct({ name: Schema.String })),
+  scaleService: Schema.optionalKey(ScaleServiceEntry),
   expect: OptionalExpectBlock,
   expectError: Schema.optionalKey(ExpectErrorCode),
 })
@@ -165,7 +182,10 @@ export const ScenarioFile = Schema.Struct({
   underlay: Schema.optionalKey(UnderlayEntry),
   hosts: Schema.optionalKey(Schema.Array(HostEntry)),
   networks: Schema.optionalKey(Schema.Array(NetworkEntry)),
+  outside: Schema.optionalKey(OutsideEntry),
   containers: Schema.optionalKey(Schema.Array(ContainerEntry)),
+  /** swarm: true only */
+  services: Schema.optionalKey(Schema.Array(ServiceEntry)),
   steps: Schema.optionalKey(Schema.Array(StepEntry)),
   expect: OptionalExpectBlock,
 })
@@ -205,11 +225,16 @@ export const Attachment = Schema.Struct({
 })
 export type Attachment = typeof Attachment.Type
 
-/** `networks` is never empty: no networks in the file means Docker's default `bridge` */
+/**
+ * `networks` is never empty: no networks in the file means Docker's default `bridge`. `listen`
+ * and `ports` only when the file gives them, so a file without them normalizes as it always did.
+ */
 export const ContainerSpec = Schema.Struct({
   name: Schema.String,
   host: Schema.String,
   networks: Schema.Array(Attachment),
+  listen: Schema.optionalKey(Schema.Array(Schema.String)),
+  ports: Schema.optionalKey(Schema.Array(Schema.String)),
 })
 export type ContainerSpec = typeof ContainerSpec.Type
 
@@ -232,9 +257,11 @@ export type ReachExpectation = typeof ReachExpectation.Type
 export const ResolveExpectation = ResolveEntry
 export type ResolveExpectation = typeof ResolveExpectation.Type
 
+/** `connect` only when some block of the file has connect rows */
 export const Expectations = Schema.Struct({
   reach: Schema.Array(ReachExpectation),
   resolve: Schema.Array(ResolveExpectation),
+  connect: Schema.optionalKey(Schema.Array(ConnectExpectation)),
 })
 export type Expectations = typeof Expectations.Type
 
@@ -275,6 +302,24 @@ export const RemoveContainerStep = Schema.Struct({
   name: Schema.String,
   expectError,
 })
+export const CreateServiceStep = Schema.Struct({
+  op: Schema.Literal("createService"),
+  service: ServiceSpec,
+  expectError,
+})
+export const RemoveServiceStep = Schema.Struct({
+  op: Schema.Literal("removeService"),
+  name: Schema.String,
+  expectError,
+})
+/** `placement` absent: round robin over the hosts, as a new service's */
+export const ScaleServiceStep = Schema.Struct({
+  op: Schema.Literal("scaleService"),
+  name: Schema.String,
+  replicas: Schema.Number,
+  placement: Schema.Array(Schema.String),
+  expectError,
+})
 /** checks the state at this point of the run; it cannot expect an error */
 export const ExpectStep = Schema.Struct({
   op: Schema.Literal("expect"),
@@ -288,6 +333,9 @@ export const Step = Schema.Union([
   RemoveNetworkStep,
   CreateContainerStep,
   RemoveContainerStep,
+  CreateServiceStep,
+  RemoveServiceStep,
+  ScaleServiceStep,
   ExpectStep,
 ])
 export type Step = typeof Step.Type
@@ -309,7 +357,11 @@ export const Scenario = Schema.Struct({
   severalHosts: Schema.Boolean,
   /** the user networks, in creation order; the predefined bridge/host/none are not listed */
   networks: Schema.Array(NetworkSpec),
+  /** the outside machine's address with its prefix, when the file declares one */
+  outside: Schema.optionalKey(Schema.String),
   containers: Schema.Array(ContainerSpec),
+  /** only when the file lists services */
+  services: Schema.optionalKey(Schema.Array(ServiceSpec)),
   steps: Schema.Array(Step),
   /** checked on the final state */
   expect: Expectations,

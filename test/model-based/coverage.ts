@@ -1,4 +1,4 @@
-import { type ErrorCode, errorCodes, labErrorCodes } from "../../model/errors.ts"
+import { type ErrorCode, errorCodes, labErrorCodes, portErrorCodes } from "../../model/errors.ts"
 import * as model from "../../model/index.ts"
 
 export const commandKinds = [
@@ -19,10 +19,11 @@ export type QuestionKind = (typeof questionKinds)[number]
 /**
  * The error codes a single-host lab of bridge, host and null networks can answer: the model's
  * codes (the contract's table) without KernelError, which only a backend fault gives, and without the
- * codes only several hosts give (model labErrorCodes).
+ * codes only several hosts give (model labErrorCodes), and those of published ports, which the lab's
+ * commands do not publish yet (model portErrorCodes: the port model's tests reach them).
  */
 export const singleHostErrorCodes: ReadonlyArray<ErrorCode> = errorCodes.filter(
-  (code) => code !== "KernelError" && !labErrorCodes.includes(code),
+  (code) => code !== "KernelError" && !labErrorCodes.includes(code) && !portErrorCodes.includes(code),
 )
 
 /**

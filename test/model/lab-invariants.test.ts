@@ -27,6 +27,8 @@ const withEntry = (lab: Model.LabState, name: string, edit: (entry: Model.SwarmN
   swarm: { ...swarm, networks: StringMap.set(swarm.networks, name, edit(entry(name))) },
 })
 const editHost = (lab: Model.LabState, index: number, edit: (state: CnmState) => CnmState) => withHostState(lab, index, edit(lab.hostStates[index] as CnmState))
+const binding = (name: string): Model.PortBinding => ({ container: name, host: 0, network: "docker_gwbridge", hostIp: "", hostPort: 8080, containerPort: 80, proto: "tcp" })
+const service = (name: string): Model.ServiceRecord => ({ name, networks: ["ov"], endpointMode: "vip", vips: { ov: "10.0.1.250" }, replicas: [], listen: [], ports: [], mappings: [] })
 const idOf = (host: string, name: string) => (Model.labNetwork(healthy, host, name) as Model.Network).id
 
 const broken: ReadonlyArray<[string, Model.LabState]> = [
@@ -52,6 +54,18 @@ const broken: ReadonlyArray<[string, Model.LabState]> = [
   ["gateway-leg-exactly-when-needed", { ...healthy, gatewayLegs: StringMap.set(healthy.gatewayLegs, "m1", true) }],
   ["host-addresses-parse", { ...healthy, hosts: healthy.hosts.map((host, index) => (index === 2 ? { ...host, prefix: 33 } : host)) }],
   ["swarm-cursors-valid", { ...healthy, swarm: { ...swarm, poolCursor: -1 } }],
+  [
+    "host-port-published-once",
+    {
+      ...healthy,
+      ports: { ...healthy.ports, bindings: StringMap.set(StringMap.set(healthy.ports.bindings, "c1", [binding("c1")]), "m1", [{ ...binding("m1"), hostIp: "127.0.0.1" }]) },
+    },
+  ],
+  [
+    "ports-published-on-gateway-network",
+    { ...healthy, ports: { ...healthy.ports, serving: StringMap.set(healthy.ports.serving, "c1", { mappings: [{ hostIp: "", containerPort: 80, proto: "tcp" }], listen: [] }) } },
+  ],
+  ["vip-unique-in-network", { ...healthy, services: StringMap.set(StringMap.set(healthy.services, "s1", service("s1")), "s2", service("s2")) }],
 ]
 
 describe("lab invariants", () => {

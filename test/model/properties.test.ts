@@ -234,7 +234,7 @@ describe("random operation sequences", () => {
     }
     const refusals = new Set([...seen].filter((entry) => !entry.startsWith("ok:")))
     // the lab's own codes are reached by the lab's properties (lab-properties.test.ts)
-    const hostCodes = Model.errorCodes.filter((code) => !Model.labErrorCodes.includes(code))
+    const hostCodes = Model.errorCodes.filter((code) => !Model.labErrorCodes.includes(code) && !Model.portErrorCodes.includes(code))
     expect(hostCodes.filter((code) => !refusals.has(code))).toEqual(["KernelError"])
   })
 })

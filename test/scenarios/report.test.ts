@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { renderReport } from "../../scenarios/report.ts"
-import { cells, sectionLines } from "./report-sections.ts"
+import { cells, emptyReport, sectionLines } from "./report-sections.ts"
 import type { Report, ReportReach } from "../../scenarios/report.ts"
 
 /** the contract lives beside the checkout (../shared), not in it: a clone on its own has none */
@@ -17,19 +17,6 @@ const contractExample = (): Report => {
   return JSON.parse(json) as Report
 }
 
-const emptyReport: Report = {
-  version: 1,
-  scenario: "t",
-  backend: "sim",
-  ok: true,
-  networks: [],
-  endpoints: [],
-  reach: [],
-  resolve: [],
-  steps: [],
-  expectations: [],
-  timings: { setupMs: 1, checkMs: 2, teardownMs: 3 },
-}
 
 
 describe("renderReport", () => {

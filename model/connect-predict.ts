@@ -1,0 +1,407 @@
+/**
+ * Who answers a TCP connection or a UDP exchange in a lab, and which source address the server
+ * sees, as Docker 20.10 on Linux would show (ports-20.10.md, cnm-libnetwork.md §4.5 and §8.3):
+ *
+ * - outside (or another host) → host:port: DNAT in PREROUTING, the source kept (another host's
+ *   connection arrives with that host's address, masqueraded if it came from a container);
+ * - a host → its own address: DNAT in OUTPUT, seen from the address it connected to;
+ * - a host → 127.0.0.1, and a container → any address of its host (hairpin): docker-proxy,
+ *   which connects from the publishing network's gateway; a refusing container gives `closed`
+ *   (the proxy had accepted), and a UDP answer comes back from the client's own gateway, so only a
+ *   client that sent to that gateway gets it;
+ * - a container → outside: masqueraded to its host's address through its gateway network; an
+ *   internal-only container has no way out (dropped), `none` no route at all;
+ * - container → container: what the ping model says reaches (isolation, icc=false), then the
+ *   server's socket decides: answer or refused;
+ * - services: a VIP balances round robin over every replica (IPVS), seen from the client host's
+ *   load-balancer address on that network (libnetwork's SNAT to the LB endpoint); the routing mesh
+ *   does the same from any host's published port, seen from that host's ingress sandbox; dnsrr,
+ *   `tasks.svc` and a shared alias leave the choice to the DNS shuffle (any holder may answer, a
+ *   holder of the alias reaches itself).
+ *
+ * `outcome: undefined` where the model does not predict (macvlan/ipvlan paths to the outside, a
+ * race between two holders of an address): a check then only reports.
+ */
+import { cidrContains, parseCidrWithAddress, parseIPv4, stripPrefix } from "./cidr.ts"
+import { hostState, ingressNetwork, ingressSandbox } from "./lab-store.ts"
+import { predictLabReach } from "./lab-reach.ts"
+import { predictLabResolve } from "./lab-resolve.ts"
+import { isGatewayLeg } from "./lab-sandboxes.ts"
+import type { LabState } from "./lab-types.ts"
+import { loadBalancers } from "./lab-queries.ts"
+import { gatewayRoute, hostSocketNetwork, listensOn, takenSockets } from "./ports.ts"
+import { containerRecord, networkRecord } from "./representation.ts"
+import type { PortBinding, ServiceRecord } from "./service-types.ts"
+import { replicaAddresses } from "./services.ts"
+import * as StringMap from "./string-map.ts"
+import type { Endpoint, Network } from "./types.ts"
+
+export type ConnectOutcome = "answer" | "refused" | "closed" | "unreachable" | "timeout"
+
+/** what `to` names, as the scenario's loader splits it */
+export type ConnectTarget =
+  | { readonly kind: "name"; readonly name: string }
+  | { readonly kind: "address"; readonly address: string }
+  | { readonly kind: "outside" }
+  | { readonly kind: "hostPort"; readonly host: string }
+
+export interface ConnectQuestion {
+  /** a container (or replica), a host's name, or `outside` */
+  readonly from: string
+  readonly to: ConnectTarget
+  readonly port: number
+  readonly proto: "tcp" | "udp"
+  /** to a container: its address on this network */
+  readonly network?: string
+}
+
+/** how several answerers share connections */
+export type Balance = "one" | "roundRobin" | "dnsShuffle"
+
+export interface ConnectPrediction {
+  /** the address tried; undefined when `to` names nothing that has one */
+  readonly address: string | undefined
+  readonly port: number
+  /** undefined: not predicted */
+  readonly outcome: ConnectOutcome | undefined
+  /** who may answer: one, or every replica/holder over which connections are shared */
+  readonly answeredBy: ReadonlyArray<string>
+  readonly balance: Balance
+  readonly seenFrom: string | undefined
+  /** the way the connection takes, for reports and traces */
+  readonly path: string
+}
+
+export const outsideParty = "outside"
+
+interface World {
+  readonly lab: LabState
+  /** plain address of the outside machine, if the scenario has one */
+  readonly outside: string | undefined
+}
+
+const plain = (cidr: string): string => stripPrefix(cidr)
+
+const none = (address: string | undefined, port: number, outcome: ConnectOutcome | undefined, path: string): ConnectPrediction => ({
+  address,
+  port,
+  outcome,
+  answeredBy: [],
+  balance: "one",
+  seenFrom: undefined,
+  path,
+})
+
+/** the container's endpoints with their networks, the gateway leg included */
+const routesOf = (lab: LabState, host: number, container: string): Array<{ endpoint: Endpoint; network: Network }> => {
+  const state = hostState(lab, host)
+  const record = containerRecord(state, container)
+  if (record === undefined) return []
+  return record.endpoints.flatMap((endpoint) => {
+    const network = networkRecord(state, endpoint.network)?.network
+    return network === undefined ? [] : [{ endpoint, network }]
+  })
+}
+
+/** the route whose subnet holds the address (the longest prefix) */
+const onLinkRoute = (lab: LabState, host: number, container: string, address: number) =>
+  routesOf(lab, host, container)
+    .filter((route) => {
+      const cidr = route.endpoint.address === undefined ? undefined : parseCidrWithAddress(route.endpoint.address)
+      return cidr !== undefined && cidrContains(cidr, address)
+    })
+    .sort((a, b) => (parseCidrWithAddress(b.endpoint.address as string)?.prefix ?? 0) - (parseCidrWithAddress(a.endpoint.address as string)?.prefix ?? 0))[0]
+
+/** every address the host owns: its underlay address, its bridges' gateways, loopback */
+const hostOwns = (lab: LabState, host: number, address: string): boolean => {
+  if (address.startsWith("127.")) return true
+  if (lab.hosts[host]?.address === address) return true
+  return StringMap.values(hostState(lab, host).networks).some((record) => record.network.driver === "bridge" && record.network.gateway === address)
+}
+
+const hostWithAddress = (lab: LabState, address: string): number | undefined => {
+  const index = lab.hosts.findIndex((host) => host.address === address)
+  return index === -1 ? undefined : index
+}
+
+/** the bindings on a host that a connection to `address:port` meets */
+const bindingsFor = (lab: LabState, host: number, address: string, port: number, proto: string): ReadonlyArray<PortBinding> =>
+  takenSockets(lab).filter(
+    (binding) => binding.host === host && binding.proto === proto && binding.hostPort === port && (binding.hostIp === "" || binding.hostIp === address),
+  )
+
+const gatewayOf = (lab: LabState, host: number, network: string): string | undefined => networkRecord(hostState(lab, host), network)?.network.gateway
+
+/** the server side of a published port: one container, or a service's replicas through the routing mesh */
+const serve = (
+  world: World,
+  host: number,
+  binding: PortBinding,
+  base: { address: string; port: number; proto: string },
+  seenFrom: (binding: PortBinding) => string | undefined,
+  via: "dnat" | "proxy",
+  source: string | undefined,
+): ConnectPrediction => {
+  const { lab } = world
+  // a process on the host's own network: no NAT, no proxy, the client's own address arrives
+  if (binding.network === hostSocketNetwork) {
+    return { address: base.address, port: base.port, outcome: "answer", answeredBy: [binding.container], balance: "one", seenFrom: source, path: "host socket" }
+  }
+  const service = StringMap.get(lab.services, binding.container)
+  if (service !== undefined && binding.network === ingressNetwork) return mesh(world, host, service, binding, base)
+  const listening = listensOn(lab, binding.container, binding.containerPort, binding.proto)
+  if (!listening) {
+    // the proxy accepted before it dialled the container; DNAT passes the container's own refusal back
+    const outcome: ConnectOutcome = via === "proxy" ? (base.proto === "udp" ? "timeout" : "closed") : "refused"
+    return none(base.address, base.port, outcome, via === "proxy" ? "docker-proxy to a refusing container" : "DNAT to a refusing container")
+  }
+  return { address: base.address, port: base.port, outcome: "answer", answeredBy: [binding.container], balance: "one", seenFrom: seenFrom(binding), path: via === "proxy" ? "docker-proxy" : "DNAT" }
+}
+
+/** the routing mesh: DNAT to the host's ingress sandbox, IPVS over every replica, SNAT to the sandbox's ingress address */
+const mesh = (world: World, host: number, service: ServiceRecord, binding: PortBinding, base: { address: string; port: number }): ConnectPrediction => {
+  const sandbox = containerRecord(hostState(world.lab, host), ingressSandbox)
+  const seenFrom = sandbox?.endpoints.find((endpoint) => endpoint.network === ingressNetwork)?.address
+  return balanced(world, service, binding.containerPort, binding.proto, base, seenFrom === undefined ? undefined : plain(seenFrom), "routing mesh")
+}
+
+const balanced = (
+  world: World,
+  service: ServiceRecord,
+  port: number,
+  proto: string,
+  base: { address: string; port: number },
+  seenFrom: string | undefined,
+  path: string,
+): ConnectPrediction => {
+  const replicas = service.replicas
+  if (replicas.length === 0) return none(base.address, base.port, "timeout", `${path}: no replica`)
+  const listening = replicas.filter((replica) => listensOn(world.lab, replica, port, proto))
+  // a mix of listening and refusing replicas answers some connections and refuses others
+  const outcome: ConnectOutcome | undefined = listening.length === replicas.length ? "answer" : listening.length === 0 ? "refused" : undefined
+  return { address: base.address, port: base.port, outcome, answeredBy: listening, balance: "roundRobin", seenFrom, path }
+}
+
+/** a connection that arrives at host `host` from beyond it (outside, another host), source `source` */
+const fromBeyond = (world: World, host: number, address: string, port: number, proto: string, source: string | undefined): ConnectPrediction => {
+  const binding = bindingsFor(world.lab, host, address, port, proto)[0]
+  if (binding === undefined) return none(address, port, "refused", "the host has no socket there")
+  return serve(world, host, binding, { address, port, proto }, () => source, "dnat", source)
+}
+
+const fromOutside = (world: World, question: ConnectQuestion, address: string): ConnectPrediction => {
+  const host = hostWithAddress(world.lab, address)
+  if (host !== undefined) return fromBeyond(world, host, address, question.port, question.proto, world.outside)
+  // outside has a route to the hosts' link only: a container subnet is no destination it knows
+  return none(address, question.port, "unreachable", "outside has no route to a container subnet")
+}
+
+const fromHost = (world: World, host: number, question: ConnectQuestion, address: string): ConnectPrediction => {
+  const { lab } = world
+  const own = lab.hosts[host]?.address as string
+  if (address === world.outside) {
+    return { address, port: question.port, outcome: "answer", answeredBy: [outsideParty], balance: "one", seenFrom: own, path: "host route" }
+  }
+  if (hostOwns(lab, host, address)) {
+    const binding = bindingsFor(lab, host, address, question.port, question.proto)[0]
+    if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
+    if (address.startsWith("127.")) {
+      return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy", address)
+    }
+    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => address, "dnat", address)
+  }
+  const other = hostWithAddress(lab, address)
+  if (other !== undefined) return fromBeyond(world, other, address, question.port, question.proto, own)
+  // a container on one of the host's bridges
+  const target = containerAt(lab, address)
+  if (target !== undefined && target.host === host) {
+    const network = networkRecord(hostState(lab, host), target.endpoint.network)?.network
+    if (network?.driver === "bridge") return direct(world, target.container, address, question, network.gateway)
+  }
+  return none(address, question.port, undefined, "host to an address the model does not route")
+}
+
+const containerAt = (lab: LabState, address: string): { container: string; host: number; endpoint: Endpoint } | undefined => {
+  for (const [host, state] of lab.hostStates.entries()) {
+    for (const record of StringMap.values(state.containers)) {
+      const endpoint = record.endpoints.find((candidate) => candidate.address !== undefined && plain(candidate.address) === address)
+      if (endpoint !== undefined && StringMap.has(lab.placement, record.container.name)) return { container: record.container.name, host, endpoint }
+    }
+  }
+  return undefined
+}
+
+const direct = (world: World, server: string, address: string, question: ConnectQuestion, seenFrom: string | undefined): ConnectPrediction =>
+  listensOn(world.lab, server, question.port, question.proto)
+    ? { address, port: question.port, outcome: "answer", answeredBy: [server], balance: "one", seenFrom, path: "direct" }
+    : none(address, question.port, "refused", "direct, nothing listens")
+
+const fromContainer = (world: World, container: string, host: number, question: ConnectQuestion, address: string): ConnectPrediction => {
+  const { lab } = world
+  const numeric = parseIPv4(address)
+  const routes = routesOf(lab, host, container)
+  const withAddress = routes.filter((route) => route.endpoint.address !== undefined)
+  const networks = routes.map((route) => route.network.driver)
+  if (networks.includes("host")) return fromHost(world, host, question, address)
+  if (withAddress.length === 0 || numeric === undefined) return none(address, question.port, "unreachable", "no route")
+  const onLink = onLinkRoute(lab, host, container, numeric)
+  const gateway = gatewayRoute(lab, host, container)
+  const route = onLink ?? gateway
+  // an internal-only container has no default route; Docker 20.10 measured a timeout here
+  if (route === undefined) return none(address, question.port, "timeout", "no way out of an internal network")
+
+  // a VIP of a service on one of the container's networks
+  for (const service of StringMap.values(lab.services)) {
+    const network = Object.entries(service.vips).find(([name, vip]) => vip === address && routes.some((entry) => entry.network.name === name))?.[0]
+    if (network === undefined) continue
+    const lb = loadBalancers(lab).find((entry) => entry.network === network && entry.host === lab.hosts[host]?.name)
+    return balanced(world, service, question.port, question.proto, { address, port: question.port }, lb === undefined ? undefined : plain(lb.address), "VIP")
+  }
+
+  if (address === world.outside) {
+    if (route.network.driver !== "bridge") return none(address, question.port, undefined, `out through ${route.network.driver}`)
+    const masquerade = networkRecord(hostState(lab, host), route.network.name)?.network.options["com.docker.network.bridge.enable_ip_masquerade"]
+    if (masquerade === "false" || masquerade === "0") return none(address, question.port, "timeout", "out without masquerade: no way back")
+    return { address, port: question.port, outcome: "answer", answeredBy: [outsideParty], balance: "one", seenFrom: lab.hosts[host]?.address, path: "masquerade" }
+  }
+
+  if (hostOwns(lab, host, address) && (route.network.driver === "bridge")) {
+    const binding = bindingsFor(lab, host, address, question.port, question.proto)[0]
+    if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
+    // docker-proxy answers UDP from the client's own gateway: only a client that sent there takes it
+    if (question.proto === "udp" && address !== route.network.gateway) {
+      return none(address, question.port, "timeout", "UDP hairpin: the proxy replies from the gateway address")
+    }
+    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy", plain(route.endpoint.address as string))
+  }
+
+  const other = hostWithAddress(lab, address)
+  if (other !== undefined && route.network.driver === "bridge") {
+    return fromBeyond(world, other, address, question.port, question.proto, lab.hosts[host]?.address)
+  }
+
+  const target = containerAt(lab, address)
+  if (target === undefined) return none(address, question.port, undefined, "nobody the model knows holds the address")
+  const reach = predictLabReach(lab, container, target.container, address)
+  if (reach === undefined) return none(address, question.port, undefined, "two holders of the address race")
+  if (!reach) return none(address, question.port, "timeout", "dropped (isolation, icc=false or no path)")
+  const seenFrom = onLink !== undefined ? plain(onLink.endpoint.address as string) : lab.hosts[host]?.address
+  return direct(world, target.container, address, question, seenFrom)
+}
+
+/** the address a name gives the client, and who may answer there */
+const resolveName = (
+  world: World,
+  from: string,
+  name: string,
+  onNetwork: string | undefined,
+): { address: string | undefined; holders: ReadonlyArray<string>; balance: Balance; service?: ServiceRecord } => {
+  const { lab } = world
+  const host = StringMap.get(lab.placement, from)
+  const fromNetworks = host === undefined ? [] : routesOf(lab, host, from).map((route) => route.network.name)
+  const tasks = name.toLowerCase().startsWith("tasks.")
+  const service = StringMap.get(lab.services, tasks ? name.slice("tasks.".length) : name)
+  if (service !== undefined) {
+    const network = fromNetworks.find((candidate) => service.networks.includes(candidate))
+    if (network !== undefined && !tasks && service.endpointMode === "vip") {
+      return { address: service.vips[network], holders: service.replicas, balance: "roundRobin", service }
+    }
+    if (network !== undefined) {
+      const replicas = replicaAddresses(lab, service, network)
+      return { address: replicas[0]?.address, holders: replicas.map((entry) => entry.replica), balance: "dnsShuffle", service }
+    }
+  }
+  const answers = onNetwork === undefined ? predictLabResolve(lab, from, name) : []
+  if (answers.length > 0) {
+    const holders = answers.flatMap((address) => {
+      const found = containerAt(lab, address)
+      return found === undefined ? [] : [found.container]
+    })
+    // the embedded DNS shuffles every answer, the asker's own address too (recorded on Docker 20.10:
+    // a holder of the alias reaches every holder, not only itself)
+    return { address: answers[0], holders, balance: holders.length > 1 ? "dnsShuffle" : "one" }
+  }
+  // no DNS (the default bridge): the container's address on a network the client shares, else its first
+  const target = labAddressesOf(lab, name)
+  const shared =
+    onNetwork !== undefined ? target.find((entry) => entry.network === onNetwork) : (target.find((entry) => fromNetworks.includes(entry.network)) ?? target[0])
+  return { address: shared?.address, holders: shared === undefined ? [] : [name], balance: "one" }
+}
+
+const labAddressesOf = (lab: LabState, container: string): Array<{ network: string; address: string }> => {
+  const host = StringMap.get(lab.placement, container)
+  if (host === undefined) return []
+  return routesOf(lab, host, container).flatMap((route) =>
+    route.endpoint.address === undefined || isGatewayLeg(lab, container, route.endpoint) ? [] : [{ network: route.network.name, address: plain(route.endpoint.address) }],
+  )
+}
+
+/** the prediction for one connection check; `outside` is the outside machine's address (CIDR or plain) */
+export const predictConnect = (lab: LabState, outside: string | undefined, question: ConnectQuestion): ConnectPrediction => {
+  const world: World = { lab, outside: outside === undefined ? undefined : plain(outside) }
+  const fromHostIndex = lab.hosts.findIndex((host) => host.name === question.from)
+  const fromContainerHost = StringMap.get(lab.placement, question.from)
+  let address: string | undefined
+  let holders: ReadonlyArray<string> | undefined
+  let balance: Balance = "one"
+  switch (question.to.kind) {
+    case "outside":
+      address = world.outside
+      break
+    case "address":
+      address = question.to.address
+      break
+    case "hostPort":
+      address = lab.hosts.find((host) => host.name === (question.to as { host: string }).host)?.address
+      break
+    case "name": {
+      const resolved = resolveName(world, question.from, question.to.name, question.network)
+      address = resolved.address
+      if (resolved.balance === "dnsShuffle") ({ holders, balance } = resolved)
+      break
+    }
+  }
+  if (address === undefined) return none(undefined, question.port, "unreachable", "the name gives no address")
+  let prediction: ConnectPrediction
+  if (question.from === outsideParty && world.outside !== undefined) prediction = fromOutside(world, question, address)
+  else if (fromContainerHost !== undefined) prediction = fromContainer(world, question.from, fromContainerHost, question, address)
+  else if (fromHostIndex !== -1) prediction = fromHost(world, fromHostIndex, question, address)
+  else return none(address, question.port, undefined, "from nobody that exists now")
+  if (holders === undefined || prediction.outcome !== "answer") return prediction
+  // the DNS shuffle: each connection goes to whichever holder came first; the path to each is the same kind
+  const listening = holders.filter((holder) => listensOn(lab, holder, question.port, question.proto))
+  return { ...prediction, answeredBy: listening, balance, outcome: listening.length === holders.length ? "answer" : undefined }
+}
+
+/** round robin over `count` connections: how many each answerer gets (IPVS rr from the first) */
+export const spreadOver = (answerers: ReadonlyArray<string>, count: number): Record<string, number> => {
+  const counts: Record<string, number> = {}
+  answerers.forEach((answerer, index) => {
+    counts[answerer] = Math.floor(count / answerers.length) + (index < count % answerers.length ? 1 : 0)
+  })
+  return counts
+}
+
+/** ingress-published ports of the lab, for reports: host, port, service */
+export const meshPorts = (lab: LabState): ReadonlyArray<PortBinding> => StringMap.values(lab.services).flatMap((service) => service.ports)
+
+/**
+ * What the embedded DNS answers `from` for `name`, services included: `svc` the VIP on the first
+ * network of the client's that the service is on (every replica's address in dnsrr mode),
+ * `tasks.svc` every replica's address there; any other name as containers and aliases resolve.
+ */
+export const predictServiceResolve = (lab: LabState, from: string, name: string): ReadonlyArray<string> => {
+  const host = StringMap.get(lab.placement, from)
+  const tasks = name.toLowerCase().startsWith("tasks.")
+  const service = StringMap.get(lab.services, (tasks ? name.slice("tasks.".length) : name).toLowerCase())
+  if (host === undefined || service === undefined) return predictLabResolve(lab, from, name)
+  const network = routesOf(lab, host, from)
+    .map((route) => route.network.name)
+    .find((candidate) => service.networks.includes(candidate))
+  if (network === undefined) return predictLabResolve(lab, from, name)
+  const vip = service.vips[network]
+  if (!tasks && service.endpointMode === "vip" && vip !== undefined) return [vip]
+  return replicaAddresses(lab, service, network)
+    .map((entry) => entry.address)
+    .sort((a, b) => (parseIPv4(a) as number) - (parseIPv4(b) as number))
+}

@@ -1,0 +1,244 @@
+/**
+ * Swarm services as Docker 20.10's manager runs them, on the lab: a VIP per network in vip mode
+ * (taken from the network's one book before any replica's address, as swarm's allocator does
+ * allocateService before allocateTask), replicas `api.1` … as containers on their placed hosts,
+ * and ingress-mode ports published on every host (the routing mesh). VIP and routing-mesh
+ * services cannot run under Docker on this kernel (no ip_vs); their semantics come from
+ * libnetwork's source (service_linux.go, cnm-libnetwork.md §8.3). All or nothing: a refused
+ * service leaves the lab as it was.
+ */
+import { formatIPv4, parseIPv4, stripPrefix } from "./cidr.ts"
+import { cnmError } from "./errors.ts"
+import type { CnmError } from "./errors.ts"
+import { allocateDynamic, release } from "./ipam.ts"
+import { createLabContainer, removeLabContainer, settleAfterLeave } from "./lab-container-ops.ts"
+import { hostIndex, hostState, ingressNetwork, labFail, labSucceed, labWith, syncSwarmBook, withHostState } from "./lab-store.ts"
+import type { LabOutcome, LabState } from "./lab-types.ts"
+import { labEndpointsOf } from "./lab-queries.ts"
+import { allocatePorts, parseServing, takenSockets } from "./ports.ts"
+import { NetworkRecordValue, networkRecord, putNetworkRecord } from "./representation.ts"
+import type { EndpointMode, PortBinding, ServiceRecord } from "./service-types.ts"
+import * as StringMap from "./string-map.ts"
+
+/** the holder a VIP has in its network's book: no container's sequence number, not the gateway */
+export const vipHolder = -3
+
+/** swarm's dynamic range for ingress ports published without a number */
+export const ingressDynamicPorts = { start: 30000, end: 32767 } as const
+
+export interface ServiceRequest {
+  readonly name: string
+  readonly networks: ReadonlyArray<string>
+  /** the host of each replica, in order */
+  readonly placement: ReadonlyArray<string>
+  readonly endpointMode?: EndpointMode
+  readonly listen?: ReadonlyArray<string>
+  readonly ports?: ReadonlyArray<string>
+}
+
+/** replica names, as the contract names them */
+export const replicaName = (service: string, index: number): string => `${service}.${index + 1}`
+
+const refused = (error: CnmError) => ({ ok: false as const, error })
+
+/** a VIP taken from the swarm network's book, every host's copy updated */
+const takeVip = (lab: LabState, network: string): { lab: LabState; vip: string } | undefined => {
+  const record = networkRecord(hostState(lab, 0), network)
+  const book = record?.addresses
+  if (record === undefined || book === undefined) return undefined
+  const allocation = allocateDynamic(book, vipHolder)
+  if (allocation === undefined) return undefined
+  const updated = putNetworkRecord(hostState(lab, 0), new NetworkRecordValue(record.network, allocation.book, record.endpoints))
+  const withBook = withHostState(lab, 0, updated)
+  return { lab: syncSwarmBook(withBook, network, 0), vip: formatIPv4(allocation.address) }
+}
+
+const giveVipBack = (lab: LabState, network: string, vip: string): LabState => {
+  const record = networkRecord(hostState(lab, 0), network)
+  const address = parseIPv4(vip)
+  if (record?.addresses === undefined || address === undefined) return lab
+  const updated = putNetworkRecord(hostState(lab, 0), new NetworkRecordValue(record.network, release(record.addresses, address), record.endpoints))
+  return syncSwarmBook(withHostState(lab, 0, updated), network, 0)
+}
+
+/** Docker's checks of a service's networks, in its order */
+const networkProblem = (lab: LabState, networks: ReadonlyArray<string>): CnmError | undefined => {
+  for (const name of networks) {
+    if (name === ingressNetwork) return cnmError("PredefinedNetwork", "service cannot be explicitly attached to the ingress network")
+    const record = networkRecord(hostState(lab, 0), name)
+    if (record === undefined) return cnmError("NetworkNotFound", `network ${name} not found`)
+    if (record.network.scope !== "swarm") {
+      return cnmError(
+        "InvalidOption",
+        `The network ${name} cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.`,
+      )
+    }
+  }
+  return undefined
+}
+
+const placementProblem = (lab: LabState, placement: ReadonlyArray<string>): CnmError | undefined => {
+  const unknown = placement.find((host) => hostIndex(lab, host) === undefined)
+  return unknown === undefined ? undefined : cnmError("InvalidName", `no such host: ${unknown}`)
+}
+
+/** a task's networks: `ingress` first when the service publishes ports (as `docker inspect` lists a task) */
+const taskNetworks = (networks: ReadonlyArray<string>, publishes: boolean): Array<{ network: string }> =>
+  [...(publishes ? [ingressNetwork] : []), ...networks].map((network) => ({ network }))
+
+/** creates the replicas from `from` on (all or nothing is the caller's: it keeps the lab it started from) */
+const startReplicas = (
+  lab: LabState,
+  service: { name: string; networks: ReadonlyArray<string>; listen: ReadonlyArray<string>; publishes: boolean },
+  placement: ReadonlyArray<string>,
+  from: number,
+): LabOutcome<ReadonlyArray<string>> => {
+  let current = lab
+  const names: Array<string> = []
+  for (let index = from; index < placement.length; index++) {
+    const name = replicaName(service.name, index)
+    const created = createLabContainer(
+      current,
+      { name, host: placement[index] as string, networks: taskNetworks(service.networks, service.publishes), listen: service.listen },
+      "task",
+    )
+    if (!created.ok) return refused(created.error)
+    current = created.lab
+    names.push(name)
+  }
+  return labSucceed(settleBalancers(current, placement, service.networks), names)
+}
+
+/** `docker service create` */
+export const createLabService = (lab: LabState, request: ServiceRequest): LabOutcome<ServiceRecord> => {
+  const serving = parseServing(request.ports, request.listen)
+  if (!serving.ok) return refused(serving.error)
+  const endpointMode = request.endpointMode ?? "vip"
+  if (endpointMode === "dnsrr" && serving.value.mappings.length > 0) {
+    return labFail("InvalidPort", "EndpointSpec: port published with ingress mode can't be used with dnsrr mode")
+  }
+  const withIp = serving.value.mappings.find((mapping) => mapping.hostIp !== "")
+  if (withIp !== undefined) return labFail("InvalidPort", `a service publishes on every address of every host: ${withIp.hostIp} is not allowed`)
+  if (lab.swarm === undefined) return labFail("SwarmRequired", "This node is not a swarm manager.")
+  if (StringMap.has(lab.services, request.name)) return labFail("ContainerNameConflict", `rpc error: name conflicts with an existing object: service ${request.name} already exists`)
+  const problem = networkProblem(lab, request.networks) ?? placementProblem(lab, request.placement)
+  if (problem !== undefined) return refused(problem)
+
+  // the routing mesh publishes on every host, with swarm's own dynamic range for unnumbered ports
+  const ports: Array<PortBinding> = []
+  for (const [host] of lab.hosts.entries()) {
+    const mappings = serving.value.mappings.map((mapping) => (mapping.hostPorts === undefined ? { ...mapping, hostPorts: ingressDynamicPorts } : mapping))
+    // every host gets the port the first host got: swarm allocates one PublishedPort per service
+    const pinned = host === 0 ? mappings : mappings.map((mapping, index) => ({ ...mapping, hostPorts: { start: (ports[index] as PortBinding).hostPort, end: (ports[index] as PortBinding).hostPort } }))
+    const allocated = allocatePorts([...takenSockets(lab), ...ports], StringMap.empty(), { container: request.name, host, network: ingressNetwork, endpoint: request.name }, pinned)
+    if (!allocated.ok) return refused(allocated.error)
+    ports.push(...allocated.value.bindings)
+  }
+
+  let current = lab
+  const vips: Record<string, string> = {}
+  const vipNetworks = endpointMode === "vip" ? [...request.networks, ...(ports.length > 0 ? [ingressNetwork] : [])] : []
+  for (const network of vipNetworks) {
+    const taken = takeVip(current, network)
+    if (taken === undefined) return labFail("PoolExhausted", `could not allocate a VIP for service ${request.name} on network ${network}`)
+    current = taken.lab
+    vips[network] = taken.vip
+  }
+  const started = startReplicas(
+    current,
+    { name: request.name, networks: request.networks, listen: request.listen ?? [], publishes: ports.length > 0 },
+    request.placement,
+    0,
+  )
+  if (!started.ok) return started
+  const record: ServiceRecord = {
+    name: request.name,
+    networks: [...request.networks],
+    endpointMode,
+    vips,
+    replicas: started.value,
+    listen: serving.value.listen,
+    ports,
+    mappings: serving.value.mappings,
+  }
+  return labSucceed({ ...started.lab, services: StringMap.set(started.lab.services, request.name, record) }, record)
+}
+
+const noSuchService = (name: string) => labFail("ContainerNotFound", `service ${name} not found`)
+
+/** `docker service rm`: replicas go, VIPs go back to their books, the routing mesh forgets the ports */
+export const removeLabService = (lab: LabState, name: string): LabOutcome<ServiceRecord> => {
+  const service = StringMap.get(lab.services, name)
+  if (service === undefined) return noSuchService(name)
+  let current = lab
+  for (const replica of service.replicas) {
+    const removed = removeLabContainer(current, replica)
+    if (!removed.ok) return refused(removed.error)
+    current = removed.lab
+  }
+  for (const [network, vip] of Object.entries(service.vips)) current = giveVipBack(current, network, vip)
+  return labSucceed(labWith(current, { services: StringMap.remove(current.services, name) }), service)
+}
+
+/**
+ * `docker service scale` with a placement: replicas past the new count go (the last first);
+ * a replica whose host the placement changes starts again there; new ones start in order.
+ */
+export const scaleLabService = (lab: LabState, name: string, placement: ReadonlyArray<string>): LabOutcome<ServiceRecord> => {
+  const service = StringMap.get(lab.services, name)
+  if (service === undefined) return noSuchService(name)
+  const problem = placementProblem(lab, placement)
+  if (problem !== undefined) return refused(problem)
+  let current = lab
+  for (const [index, replica] of [...service.replicas.entries()].reverse()) {
+    if (hostOfReplica(current, replica) === placement[index]) continue
+    const removed = removeLabContainer(current, replica)
+    if (!removed.ok) return refused(removed.error)
+    current = removed.lab
+  }
+  // replicas are numbered by position: any gap is refilled at its own index
+  let next = current
+  const replicas: Array<string> = []
+  for (let index = 0; index < placement.length; index++) {
+    const replica = replicaName(name, index)
+    if (StringMap.has(next.placement, replica)) {
+      replicas.push(replica)
+      continue
+    }
+    const created = createLabContainer(
+      next,
+      { name: replica, host: placement[index] as string, networks: taskNetworks(service.networks, service.ports.length > 0), listen: service.listen.map((entry) => `${entry.port}/${entry.proto}`) },
+      "task",
+    )
+    if (!created.ok) return refused(created.error)
+    next = created.lab
+    replicas.push(replica)
+  }
+  next = settleBalancers(next, placement, service.networks)
+  const record: ServiceRecord = { ...service, replicas }
+  return labSucceed(labWith(next, { services: StringMap.set(next.services, name, record) }), record)
+}
+
+/** the hosts that took replicas take their load-balancer addresses after them, in host order */
+const settleBalancers = (lab: LabState, placement: ReadonlyArray<string>, networks: ReadonlyArray<string>): LabState =>
+  [...new Set(placement)]
+    .map((host) => hostIndex(lab, host) as number)
+    .sort((a, b) => a - b)
+    .reduce((current, index) => settleAfterLeave(current, index, networks), lab)
+
+const hostOfReplica = (lab: LabState, replica: string): string | undefined => {
+  const index = StringMap.get(lab.placement, replica)
+  return index === undefined ? undefined : lab.hosts[index]?.name
+}
+
+/** the addresses of a service's replicas on one network, in replica order */
+export const replicaAddresses = (lab: LabState, service: ServiceRecord, network: string): Array<{ replica: string; address: string }> =>
+  service.replicas.flatMap((replica) =>
+    labEndpointsOf(lab, replica)
+      .filter((endpoint) => endpoint.network === network && endpoint.address !== undefined)
+      .map((endpoint) => ({ replica, address: stripPrefix(endpoint.address as string) })),
+  )
+
+/** the lab's services, by name */
+export const labServices = (lab: LabState): ReadonlyArray<ServiceRecord> =>
+  StringMap.values(lab.services).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))

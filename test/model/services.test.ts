@@ -1,0 +1,119 @@
+/**
+ * Swarm services in the lab model: VIPs per network (unique, taken before the replicas'
+ * addresses), replicas on their placed hosts, DNS for `svc` and `tasks.svc`, connections through
+ * a VIP and the routing mesh, scaling and removal, and the refusals that change nothing.
+ */
+import { describe, expect, it } from "vitest"
+import * as Model from "../../model/index.ts"
+import { type LabStep, addressOf, balancerOf, container, labOf, labSnapshot, mustDo, network, refusedWith, swarmOf } from "./lab-support.ts"
+
+const service =
+  (request: Partial<Model.ServiceRequest> & { name: string }): LabStep =>
+  (lab) =>
+    Model.createLabService(lab, { networks: ["ov"], placement: ["host1", "host2", "host2"], listen: ["80/tcp"], ...request })
+
+const holds = (lab: Model.LabState): Model.LabState => {
+  expect(Model.checkLabInvariants(lab)).toEqual([])
+  return lab
+}
+
+const ask = (lab: Model.LabState, from: string, to: Model.ConnectTarget, port = 80, proto: "tcp" | "udp" = "tcp") =>
+  Model.predictConnect(lab, "203.0.113.1/24", { from, to, port, proto })
+
+const lab = holds(
+  swarmOf(
+    2,
+    network({ name: "ov", driver: "overlay", subnet: "10.30.0.0/24" }),
+    network({ name: "ov2", driver: "overlay", subnet: "10.31.0.0/24" }),
+    container("c1", "host1", "ov"),
+    service({ name: "api", ports: ["9090:80"] }),
+    service({ name: "db", networks: ["ov", "ov2"], placement: ["host2"], endpointMode: "dnsrr" }),
+  ),
+)
+
+describe("services", () => {
+  it("a VIP per network, taken before the replicas' addresses, unique in its network", () => {
+    const api = Model.labServices(lab).find((entry) => entry.name === "api") as Model.ServiceRecord
+    expect(api.vips.ov).toBe("10.30.0.4")
+    expect(["api.1", "api.2", "api.3"].map((name) => addressOf(lab, name, "ov"))).toEqual(["10.30.0.5", "10.30.0.6", "10.30.0.7"])
+    expect(Object.keys(api.vips)).toEqual(["ov", "ingress"])
+    expect(Model.labServices(lab).find((entry) => entry.name === "db")?.vips).toEqual({})
+  })
+
+  it("DNS: the VIP for a vip service, every replica for dnsrr and for tasks.", () => {
+    expect(Model.predictServiceResolve(lab, "c1", "api")).toEqual(["10.30.0.4"])
+    expect(Model.predictServiceResolve(lab, "c1", "tasks.api")).toEqual(["10.30.0.5", "10.30.0.6", "10.30.0.7"])
+    expect(Model.predictServiceResolve(lab, "c1", "db")).toEqual([addressOf(lab, "db.1", "ov")])
+  })
+
+  it("a VIP balances round robin over every replica, seen from the client host's load balancer", () => {
+    const prediction = ask(lab, "c1", { kind: "name", name: "api" })
+    expect(prediction).toMatchObject({ address: "10.30.0.4", outcome: "answer", answeredBy: ["api.1", "api.2", "api.3"], balance: "roundRobin", seenFrom: balancerOf(lab, "ov", "host1") })
+    expect(Model.spreadOver(prediction.answeredBy, 30)).toEqual({ "api.1": 10, "api.2": 10, "api.3": 10 })
+    expect(Model.spreadOver(prediction.answeredBy, 4)).toEqual({ "api.1": 2, "api.2": 1, "api.3": 1 })
+  })
+
+  it("the routing mesh answers on every host, seen from that host's ingress sandbox", () => {
+    for (const host of ["host1", "host2"]) {
+      const prediction = ask(lab, "outside", { kind: "hostPort", host }, 9090)
+      expect(prediction).toMatchObject({ outcome: "answer", answeredBy: ["api.1", "api.2", "api.3"], seenFrom: balancerOf(lab, "ingress", host) })
+    }
+  })
+
+  it("tasks.svc and dnsrr leave the choice to the DNS shuffle, seen from the client's own address", () => {
+    expect(ask(lab, "c1", { kind: "name", name: "tasks.api" })).toMatchObject({ outcome: "answer", balance: "dnsShuffle", answeredBy: ["api.1", "api.2", "api.3"], seenFrom: addressOf(lab, "c1", "ov") })
+    // db listens on 80 too (the request's default listen)
+    expect(ask(lab, "c1", { kind: "name", name: "db" })).toMatchObject({ outcome: "answer", answeredBy: ["db.1"] })
+  })
+
+  it("scaling keeps the replicas that stay, starts new ones in order, and stops the last ones", () => {
+    const up = holds(mustDo(Model.scaleLabService(lab, "api", ["host1", "host2", "host2", "host1"])).lab)
+    expect(Model.labServices(up).find((entry) => entry.name === "api")?.replicas).toEqual(["api.1", "api.2", "api.3", "api.4"])
+    expect(addressOf(up, "api.2", "ov")).toBe(addressOf(lab, "api.2", "ov"))
+    const down = holds(mustDo(Model.scaleLabService(up, "api", ["host1"])).lab)
+    expect(Model.labServices(down).find((entry) => entry.name === "api")?.replicas).toEqual(["api.1"])
+    expect(Model.labContainers(down).map((row) => row.container.name)).not.toContain("api.2")
+  })
+
+  it("removing a service gives its VIPs and ports back", () => {
+    const removed = holds(mustDo(Model.removeLabService(lab, "api")).lab)
+    expect(Model.predictServiceResolve(removed, "c1", "api")).toEqual([])
+    const again = holds(mustDo(service({ name: "web", ports: ["9090:80"] })(removed)).lab)
+    expect(Model.labServices(again).find((entry) => entry.name === "web")?.ports.map((binding) => binding.hostPort)).toEqual([9090, 9090])
+  })
+})
+
+describe("refusals change nothing", () => {
+  const refused = (step: LabStep, code: Model.ErrorCode, on: Model.LabState = lab) => {
+    const before = labSnapshot(on)
+    const services = JSON.stringify(Model.labServices(on))
+    expect(refusedWith(step(on))).toBe(code)
+    expect(labSnapshot(on)).toBe(before)
+    expect(JSON.stringify(Model.labServices(on))).toBe(services)
+  }
+  it.each<[string, LabStep, Model.ErrorCode]>([
+    ["an ingress port another service holds", service({ name: "web", ports: ["9090:81"] }), "PortInUse"],
+    ["a bad -p spec", service({ name: "web", ports: ["90:abc"] }), "InvalidPort"],
+    ["dnsrr with a published port", service({ name: "web", endpointMode: "dnsrr", ports: ["9191:80"] }), "InvalidPort"],
+    ["a host address in a service's port", service({ name: "web", ports: ["127.0.0.1:9191:80"] }), "InvalidPort"],
+    ["a service name taken", service({ name: "api" }), "ContainerNameConflict"],
+    ["a local network", service({ name: "web", networks: ["bridge"] }), "InvalidOption"],
+    ["the ingress network", service({ name: "web", networks: ["ingress"] }), "PredefinedNetwork"],
+    ["a network nobody made", service({ name: "web", networks: ["nope"] }), "NetworkNotFound"],
+    ["a placement on a host the lab has not", service({ name: "web", placement: ["host9"] }), "InvalidName"],
+    ["a replica whose name a container has", (current) => Model.createLabService(current, { name: "c1x", networks: ["ov"], placement: ["host1"] }), "ContainerNameConflict"],
+  ])("%s", (_, step, code) => {
+    const on = _ === "a replica whose name a container has" ? mustDo(container("c1x.1", "host1", "ov")(lab)).lab : lab
+    refused(step, code, on)
+  })
+
+  it("services without a swarm", () => {
+    const single = labOf({}, network({ name: "net" }))
+    refused((current) => Model.createLabService(current, { name: "web", networks: ["net"], placement: ["host1"] }), "SwarmRequired", single)
+  })
+
+  it("removing or scaling a service nobody made", () => {
+    refused((current) => Model.removeLabService(current, "ghost"), "ContainerNotFound")
+    refused((current) => Model.scaleLabService(current, "ghost", ["host1"]), "ContainerNotFound")
+  })
+})
