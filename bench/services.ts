@@ -13,11 +13,13 @@
  * A connection through Kernel.connect includes the round trip to the backend's measurement helper
  * (the same on both sides of each comparison), so differences are what the path adds.
  */
-import { writeFileSync } from "node:fs"
-import { loadavg } from "node:os"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { loadavg, tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { addon } from "../backends/linux/addon.ts"
+import { addon, type NetnsAddon } from "../backends/linux/addon.ts"
+import { nsPath } from "../backends/linux/namespaces.ts"
 import { makeLinuxKernel } from "../backends/linux/index.ts"
 import type { KernelShape } from "../backends/Kernel.ts"
 import type { ConnectOutcome } from "../backends/kernel-types.ts"
@@ -78,6 +80,33 @@ const summary = (c: Connects) => ({
   samples: c.ms.length,
   notAnswered: c.failures,
 })
+
+/** a command run with this thread inside `ns` */
+const inNamespace = (native: NetnsAddon, ns: string, command: string, args: ReadonlyArray<string>) =>
+  native.withNetns(nsPath(ns), () => spawnSync(command, [...args], { encoding: "utf8" }))
+
+/**
+ * The floor for putting tables in place: nftables' own command, `nft -f` of the ruleset the kernel
+ * interface left in `from` (as `nft list ruleset` prints it, after `flush ruleset`), written to a
+ * file once; each call loads it in `into` and returns the wall-clock ms, nft's start-up included.
+ * `into` is a namespace of its own: nft loading in the host would change the tables the
+ * connections are measured through, and nftables' generation there, after which the backend
+ * replaces a table whole where it would have appended (backends/linux/firewall.ts). The rules
+ * name devices by name (iifname, oifname), so they load where the devices are absent.
+ */
+const nftFloor = (native: NetnsAddon, from: string, into: string, dir: string, name: string): (() => number) => {
+  const listed = inNamespace(native, from, "nft", ["list", "ruleset"])
+  if (listed.status !== 0) throw new Error(`nft list ruleset in ${from}: ${listed.stderr.trim()}`)
+  const file = join(dir, `${name}.nft`)
+  writeFileSync(file, `flush ruleset\n${listed.stdout}`)
+  return () => {
+    const started = performance.now()
+    const loaded = inNamespace(native, into, "nft", ["-f", file])
+    const elapsed = performance.now() - started
+    if (loaded.status !== 0) throw new Error(`nft -f ${file} in ${into}: ${loaded.stderr.trim()}`)
+    return elapsed
+  }
+}
 
 /** the bench's world must answer as Docker's would before anything is timed in it */
 const mustAnswer = async (kernel: KernelShape, from: string, address: string, port: number, answeredBy: string, seenFrom: string, what: string): Promise<void> => {
@@ -150,21 +179,45 @@ export const runServicesBench = async (resultsDir: string, machine: Record<strin
     const oneTables = publishedTables(h2, manyPorts.slice(-1))
     const setMany: number[] = []
     const setOne: number[] = []
+    /** this process's CPU ms (all threads: libnftables runs in it) per set: what the machine's other work does not inflate */
+    const setManyCpu: number[] = []
+    const setOneCpu: number[] = []
+    const nftMany: number[] = []
+    const nftOne: number[] = []
     const withMany = connects()
     const withOne = connects()
-    const phase = async (tables: typeof manyTables, setInto: number[], connectInto: Connects) => {
+    const rulesetDir = mkdtempSync(join(tmpdir(), "cnmlab-services-"))
+    const floorNs = `${prefix}nft`
+    await run(kernel.apply([{ op: "nsAdd", ns: floorNs }]))
+    await run(kernel.apply(setTables(h2.ns, manyTables)))
+    const nftOfMany = nftFloor(native, h2.ns, floorNs, rulesetDir, "ports1000")
+    await run(kernel.apply(setTables(h2.ns, oneTables)))
+    const nftOfOne = nftFloor(native, h2.ns, floorNs, rulesetDir, "port1")
+    // each phase: nft -f of the same ruleset in the floor's namespace, then the kernel
+    // interface's set in the host, then the connections through what it set
+    const phase = async (tables: typeof manyTables, floor: () => number, floorInto: number[], setInto: number[], cpuInto: number[], connectInto: Connects) => {
+      floorInto.push(floor())
+      const cpuBefore = process.cpuUsage()
       setInto.push(await timed(() => run(kernel.apply(setTables(h2.ns, tables)))))
+      const cpu = process.cpuUsage(cpuBefore)
+      cpuInto.push((cpu.user + cpu.system) / 1000)
       for (let k = 0; k < MANY_CONNECTS_PER_ROUND; k++) await connectOnce(kernel, connectInto, world.outside, h2.address, lastPort, "many")
     }
+    // 1,000 then 1, always in that order, so that every set replaces the other table: the same
+    // table set twice in a row is found unchanged and nothing is sent (backends/linux/firewall.ts),
+    // which a swapping order would do at every second round's boundary. A warm-up pair first.
+    await phase(manyTables, nftOfMany, [], [], [], connects())
+    await phase(oneTables, nftOfOne, [], [], [], connects())
     for (let round = 0; round < MANY_ROUNDS; round++) {
-      const many = () => phase(manyTables, setMany, withMany)
-      const one = () => phase(oneTables, setOne, withOne)
-      for (const p of round % 2 === 0 ? [many, one] : [one, many]) await p()
+      await phase(manyTables, nftOfMany, nftMany, setMany, setManyCpu, withMany)
+      await phase(oneTables, nftOfOne, nftOne, setOne, setOneCpu, withOne)
     }
+    rmSync(rulesetDir, { recursive: true })
+    await run(kernel.apply([{ op: "nsDel", ns: floorNs }]))
     await run(kernel.apply(setTables(h2.ns, manyTables)))
     await mustAnswer(kernel, world.outside, h2.address, FIRST_MANY_PORT, "many", OUTSIDE_ADDRESS, "the first of the 1,000 ports")
     const ruleCount = manyTables.reduce((n, t) => n + t.chains.reduce((m, c) => m + c.rules.length, 0), 0)
-    say(`  set ${ms(median(setMany))} ms (1 port ${ms(median(setOne))} ms); connect p50 ${ms(median(withMany.ms))} ms (1 port ${ms(median(withOne.ms))} ms)`)
+    say(`  set ${ms(median(setMany))} ms, CPU ${ms(median(setManyCpu))} ms (1 port ${ms(median(setOne))} ms; nft -f ${ms(median(nftMany))} ms, 1 port ${ms(median(nftOne))} ms); connect p50 ${ms(median(withMany.ms))} ms (1 port ${ms(median(withOne.ms))} ms)`)
 
     say(`services: iperf3 ${IPERF_ROUNDS} rounds of ${IPERF.seconds} s through the published port and directly, order swapping…`)
     servers.push(await IperfServer.start(native, sandboxIn(h1, "web"), addressIn(h1, "web"), IPERF.cpus.server))
@@ -216,6 +269,11 @@ export const runServicesBench = async (resultsDir: string, machine: Record<strin
       note:
         `Taken under load: other sessions were running on this ${String(machine.cores)}-core machine (1-minute load ${load.before[0]} at the start, ${load.after[0]} at the end), run once, not re-run. ` +
         "Absolute milliseconds and Gbit/s say mostly how busy the machine was; each figure stands next to its baseline taken in the same run, interleaved, and the ratios are what to read.",
+      /** what this run's own numbers say about how far to trust them */
+      findings: [
+        `iperf3: the first test of a round got ${firstToSecond.join(", ")}× the second's throughput (DNAT first in rounds 1 and 3): differences within that spread are the order and the machine, not the path; the order swaps so both paths get the same share of it.`,
+        `1,000 ports: the kernel interface's set took ${ms(median(setMany))} ms wall and ${ms(median(setManyCpu))} ms of this process's CPU at the median (libnftables runs in the process), nft -f of the same ruleset ${ms(median(nftMany))} ms with its start-up (${ms(median(nftOne))} ms for 1 port). The driver writes, as Docker does, one FORWARD accept and one hairpin masquerade per published port: ${ruleCount} rules for ${MANY_PORTS} ports.`,
+      ],
       connectThroughPublishedPortP50Ms: ms(median(throughDnat.ms)),
       connectDirectP50Ms: ms(median(direct.ms)),
       connectThroughPublishedPortP99Ms: ms(percentile(throughDnat.ms, 99)),
@@ -228,6 +286,9 @@ export const runServicesBench = async (resultsDir: string, machine: Record<strin
       vipEvenShare: round2(1 / BACKENDS.length),
       publish1000PortsMs: ms(median(setMany)),
       publish1PortMs: ms(median(setOne)),
+      /** the floor for publish1000PortsMs: nft -f of the same ruleset, nft's start-up included (publish1PortNftMs: of the 1-port ruleset) */
+      publish1000PortsNftMs: ms(median(nftMany)),
+      publish1PortNftMs: ms(median(nftOne)),
       connectWith1000PortsP50Ms: ms(median(withMany.ms)),
       connectWith1PortP50Ms: ms(median(withOne.ms)),
       networkCreateP50Ms: ms(median(networkCreate)),
@@ -243,7 +304,7 @@ export const runServicesBench = async (resultsDir: string, machine: Record<strin
           connect: `Kernel.connect from the outside: a TCP handshake and the server's one-line answer (the server is the backend's listen socket in the container). ${CONNECT_PAIRS} through host:${WEB_PORT} (DNAT to the container's port 80) and ${CONNECT_PAIRS} straight to the container's address, one of each in turn, the order swapping each pair, after ${WARMUP} warm-up connections. The time includes the round trip to the backend's measurement helper, the same on both paths.`,
           iperf: `iperf3 TCP, ${IPERF.streams} stream, ${IPERF.seconds} s per test, client pinned to CPU ${IPERF.cpus.client} and server to CPU ${IPERF.cpus.server}; the server in the container bound to its address; ${IPERF_ROUNDS} rounds, each a test through host:${IPERF_PORT} (published to the container's ${IPERF_PORT}) and one straight to the container, the order swapping every round; the ratio of the medians. Both paths are routed by the host and cross its FORWARD chain and conntrack; the DNAT path adds the nat prerouting lookup and the translation.`,
           vip: `a table of its own on host 1: nat prerouting, fib daddr type local, tcp dport ${VIP_PORT} → dnatBalance (numgen inc mod 3) to the 3 backends' port 80 (their port 80 also published, whose FORWARD accepts let the connections through); ${VIP_CONNECTIONS} connections from outside, set right before (the counter starts at 0). Docker balances a VIP with IPVS, which this kernel lacks (Capabilities.ipvs).`,
-          manyPorts: `host 2 with ${MANY_PORTS} ports published to one container (${FIRST_MANY_PORT}–${lastPort} → :80; the driver's tables hold ${ruleCount} rules), against the same tables with only port ${lastPort} published. ${MANY_ROUNDS} rounds, the order swapping: the driver's tables set by one Kernel.apply of firewallSet (timed), then ${MANY_CONNECTS_PER_ROUND} connections to port ${lastPort}, the DNAT rule walked last of the ${MANY_PORTS}.`,
+          manyPorts: `host 2 with ${MANY_PORTS} ports published to one container (${FIRST_MANY_PORT}–${lastPort} → :80; the driver's tables hold ${ruleCount} rules), against the same tables with only port ${lastPort} published. A warm-up pair, then ${MANY_ROUNDS} rounds of 1,000 ports then 1 port (always in that order, so that every set replaces the other table; the same table set twice in a row is found unchanged and sent to nobody): nft -f of the same ruleset as nft lists it, in an empty namespace of its own (flush ruleset first; the floor, nft's start-up included), then the driver's tables set in the host by one Kernel.apply of firewallSet (timed, a whole replacement each time: 1,000 ports and 1 port differ in the middle of the chains), then ${MANY_CONNECTS_PER_ROUND} connections to port ${lastPort}, the DNAT rule walked last of the ${MANY_PORTS}.`,
           networkCreate: `a lab of one host on the same kernel: Lab.createNetwork of a user bridge network (bridge, address, the bridge driver's tables for all networks again) and Lab.createContainer on the default bridge network, ${NETWORK_SAMPLES} of each, alternating, after ${WARMUP} of each as warm-up. The same measurement as networkCreateP50Ms in bench/results/linux.json (bench/network-create.ts).`,
         },
         connect: { throughPublishedPort: summary(throughDnat), direct: summary(direct) },
@@ -252,6 +313,10 @@ export const runServicesBench = async (resultsDir: string, machine: Record<strin
           rules: ruleCount,
           setMsPerPort: ms(median(setMany) / MANY_PORTS),
           setMs: { ports1000: setMany.map(ms), port1: setOne.map(ms) },
+          setCpuMs: { ports1000: setManyCpu.map(ms), port1: setOneCpu.map(ms) },
+          nftMs: { ports1000: nftMany.map(ms), port1: nftOne.map(ms) },
+          /** what 999 more ports cost, the same difference on both sides: nft's start-up cancels out of the floor's */
+          extra999PortsMs: { kernelInterface: ms(median(setMany) - median(setOne)), nft: ms(median(nftMany) - median(nftOne)) },
           connectWith1000Ports: summary(withMany),
           connectWith1Port: summary(withOne),
         },
@@ -278,6 +343,7 @@ export const runServicesBench = async (resultsDir: string, machine: Record<strin
         { label: "  1 port published, p50", value: results.connectWith1PortP50Ms, baseline: true },
         { label: "rules for 1,000 ports in place", value: results.publish1000PortsMs },
         { label: "  rules for 1 port", value: results.publish1PortMs, baseline: true },
+        { label: "  the 1,000 ports by nft -f (floor)", value: results.publish1000PortsNftMs, baseline: true },
         { label: "network create p50", value: results.networkCreateP50Ms },
         { label: "  container attach p50", value: results.attachP50Ms, baseline: true },
       ]),
