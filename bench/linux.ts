@@ -29,6 +29,7 @@ import { CNMLAB_LINK_GROUP } from "../backends/kernel-types.ts"
 import { Lab } from "../controller/Lab.ts"
 import { measureDockerConnect } from "./docker.ts"
 import { measuredLab, measureMany, startLoad } from "./measurement-load.ts"
+import { timeNetworkCreate } from "./network-create.ts"
 import { type BaselineHost, endpointOf, type FloorRound, floorOneAtATime, floorRound, IpSession, gatewayOf, IpNamespaces, ipPerOperation, iprouteVersion } from "./ip-baselines.ts"
 import { barChart } from "./plot.ts"
 import { median, ms, percentile } from "./stats.ts"
@@ -116,10 +117,9 @@ const measureAttach = async (say: Say, runId: string) => {
     /** the process's CPU time (all threads) per create: what a busy machine cannot inflate */
     const networkCreateCpu: number[] = []
     for (let i = 0; i < NETWORK_SAMPLES; i++) {
-      const cpuBefore = process.cpuUsage()
-      networkCreate.push(await timed(() => run(lab.createNetwork({ name: `n${i}`, subnet: `10.241.${i}.0/24` }))))
-      const cpu = process.cpuUsage(cpuBefore)
-      networkCreateCpu.push((cpu.user + cpu.system) / 1000)
+      const create = await timeNetworkCreate(lab, `n${i}`, `10.241.${i}.0/24`)
+      networkCreate.push(create.ms)
+      networkCreateCpu.push(create.cpuMs)
     }
     say(`  p50 ${median(networkCreate).toFixed(2)} ms (CPU ${median(networkCreateCpu).toFixed(2)} ms), p99 ${percentile(networkCreate, 99).toFixed(2)} ms (goal <= ${GOALS.networkCreateP50Ms} ms)`)
     await run(lab.createNetwork({ name: "attach", subnet: "10.221.0.0/16" }))

@@ -8,11 +8,12 @@ import { controllerOps, modelScaling, predictedMatrixMs, probedMatrixMs } from "
  * `npm run bench`: simulator benchmarks → bench/results/sim.json and SVGs; then, as root where the
  * linux backend can run, the real-kernel benchmarks → bench/results/linux.json and SVGs.
  * Then, as root with iperf3 installed, the multi-host data plane → bench/results/multihost.json.
- * `npm run bench -- sim`, `-- linux` or `-- multihost` runs only one of them.
+ * Then, as root with iperf3, published ports, a balanced VIP and network create → bench/results/services.json.
+ * `npm run bench -- sim`, `-- linux`, `-- multihost` or `-- services` runs only one of them.
  */
 const only = process.argv[2]
-if (only !== undefined && only !== "sim" && only !== "linux" && only !== "multihost") {
-  process.stderr.write(`bench: unknown part "${only}" (sim, linux or multihost)\n`)
+if (only !== undefined && only !== "sim" && only !== "linux" && only !== "multihost" && only !== "services") {
+  process.stderr.write(`bench: unknown part "${only}" (sim, linux, multihost or services)\n`)
   process.exit(2)
 }
 const results = join(import.meta.dirname, "results")
@@ -116,7 +117,14 @@ const multihostBench = (): Promise<void> =>
     await runMultihostBench(results, machine, say)
   })
 
+const servicesBench = (): Promise<void> =>
+  onLinux("services", async () => {
+    const { runServicesBench } = await import("./services.ts")
+    await runServicesBench(results, machine, say)
+  })
+
 if (only === undefined || only === "sim") simBench()
 if (only === undefined || only === "linux") await linuxBench()
 if (only === undefined || only === "multihost") await multihostBench()
+if (only === undefined || only === "services") await servicesBench()
 
