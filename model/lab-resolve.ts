@@ -1,7 +1,8 @@
 /**
  * The embedded DNS across a lab: what a container's resolver answers. As on one host
  * (predict.ts predictResolve: the readings of a query, the container's networks in resolver
- * order, the first network that knows the name answers with every holder), except that a swarm
+ * order, the first network that knows the name answers with every holder), except that swarm
+ * networks are asked before local ones, and that a swarm
  * network knows the names and aliases of its containers on every host (NetworkDB carries them),
  * and a local network only those on the asker's host. Docker's own sandboxes and the gateway legs
  * have no names.
@@ -32,7 +33,9 @@ export const predictLabResolve = (lab: LabState, from: string, name: string): Re
   const state = hostState(lab, host)
   const source = containerRecord(state, from)
   if (source === undefined) return []
-  const networks = resolverOrder(state, listedEndpoints(lab, source))
+  // libnetwork's ResolveName asks a sandbox's swarm networks before its local ones, each in resolver order
+  const ordered = resolverOrder(state, listedEndpoints(lab, source))
+  const networks = [...ordered.filter((record) => record.network.scope === "swarm"), ...ordered.filter((record) => record.network.scope !== "swarm")]
   for (const reading of readingsOf(name)) {
     for (const record of networks) {
       if (reading.network !== undefined && reading.network !== record.network.name) continue
