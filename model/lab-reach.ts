@@ -276,11 +276,15 @@ const onLink = (topology: Topology, source: Source, route: Route, target: number
   return isL3(vlan) ? l3Reach(topology, vlan, target) : childOnLink(topology, vlan, source.name, route.address, target)
 }
 
-/** the endpoints that set a gateway at join (bridge, internal ones too; macvlan and ipvlan l2 unless internal) */
+/**
+ * The endpoints that set a gateway at join (bridge, internal ones too; macvlan and ipvlan l2
+ * unless internal, and a network without a parent is internal to its driver: its dummy leads
+ * nowhere, libnetwork's macvlan/ipvlan createNetwork sets config.Internal for it)
+ */
 const setsGateway = (topology: Topology, source: Source, network: Network): boolean => {
   if (network.driver === "bridge") return true
   const vlan = vlanView(topology, source.host, network.name)
-  return vlan !== undefined && !network.internal && !isL3(vlan)
+  return vlan !== undefined && !network.internal && !isL3(vlan) && vlan.info.parentKind !== "dummy"
 }
 
 /** libnetwork's gateway endpoint: the sandbox's endpoint order (epHeap: leg last, internal last, then name), first with a gateway */
