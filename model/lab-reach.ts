@@ -130,9 +130,11 @@ const stationsFor = (topology: Topology, segment: string, address: number): Read
 
 /** a child of `view` pings `target` on its segment */
 const childOnLink = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach => {
-  const candidates = stationsFor(topology, view.segment, target).filter(
-    (station) => !isSource(station, view.host, sandbox) && hearsChild(view, station),
-  )
+  const holders = stationsFor(topology, view.segment, target).filter((station) => !isSource(station, view.host, sandbox))
+  const candidates = holders.filter((station) => hearsChild(view, station))
+  // a holder the source cannot hear (a private or vepa sibling) still holds the target's MAC on
+  // the segment: where the underlay's bridge sends that MAC is whichever port it learned last
+  if (candidates.length === 1 && holders.length > 1) return repliesTo(topology, candidates[0] as Station, address) ? undefined : false
   return settle(
     topology,
     view.segment,

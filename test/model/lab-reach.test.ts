@@ -135,6 +135,19 @@ describe("macvlan", () => {
     expect([toHost(lab, "d1", "host1"), toHost(lab, "d1", "host2")]).toEqual([true, true])
   })
 
+  it("a private child pinging an address that a sibling and another host's child both hold races: their one MAC is on two underlay ports", () => {
+    const lab = labOf(
+      { hosts: hostsNamed(2) },
+      network({ name: "tag", driver: "macvlan", subnet: "10.110.0.0/24", gateway: "10.110.0.254", options: { parent: "eth0.10", macvlan_mode: "private" } }),
+      container("far", "host2", "tag"),
+      container("near", "host1", "tag"),
+      container("asker", "host1", "tag"),
+    )
+    // each host's IPAM hands out 10.110.0.1: far and near hold it, with one MAC
+    expect(addressOf(lab, "far", "tag")).toBe(addressOf(lab, "near", "tag"))
+    expect(reach(lab, "asker", "far", "tag")).toBeUndefined()
+  })
+
   it("when two hosts hand out one address, whoever else pings it races; its holders answer themselves", () => {
     const lab = labOf(
       { hosts: hostsNamed(3) },
