@@ -107,6 +107,22 @@ const cases = (makeKernel: () => Promise<KernelShape>) => {
     })
   })
 
+  it("asked for docker_gwbridge itself, replaces the gateway leg with a new interface, as the model numbers it", async () => {
+    await withLab(await makeKernel(), { hosts: ["h1", "h2"], swarm: true }, async (lab) => {
+      await run(lab.createNetwork({ name: "inner", internal: true }))
+      await run(lab.createNetwork({ name: "ov", driver: "overlay" }))
+      await run(lab.createContainer({ name: "c1", host: "h1", networks: [{ network: "inner" }, { network: "ov" }] }))
+      const leg = model.gatewayLegOf(lab.state, "c1") as model.Endpoint
+      await run(lab.connect("c1", { network: "docker_gwbridge" }))
+      const sandbox = lab.controllerOf("c1")?.sandboxOf("c1") as string
+      const read = await run(lab.kernel.read(sandbox))
+      const listed = model.labEndpointsOf(lab.state, "c1")
+      expect(listed.map((e) => e.ifname)).not.toContain(leg.ifname)
+      expect(read.links.filter((l) => l.kind !== "loopback").map((l) => l.name).sort()).toEqual(listed.map((e) => e.ifname).sort())
+      expect(read.addrs.filter((a) => a.dev !== "lo").map((a) => `${a.dev} ${a.cidr}`).sort()).toEqual(listed.map((e) => `${e.ifname} ${e.address}`).sort())
+    })
+  })
+
   it("answers names as Docker does: a swarm network before a local one, nothing from gateway legs", async () => {
     await withLab(await makeKernel(), { hosts: ["h1", "h2"], swarm: true }, async (lab) => {
       await run(lab.createNetwork({ name: "ov", driver: "overlay" }))
