@@ -11,7 +11,7 @@ import { formatIPv4, parseIPv4, stripPrefix } from "./cidr.ts"
 import * as IntTrie from "./int-trie.ts"
 import type { LabState } from "./lab-types.ts"
 import { hostState, isSystemSandbox } from "./lab-store.ts"
-import { listedEndpoints } from "./lab-sandboxes.ts"
+import { isGatewayLeg, listedEndpoints } from "./lab-sandboxes.ts"
 import { type NetworkRecord, containerRecord, networkRecord } from "./representation.ts"
 import { answersTo, readingsOf, resolverOrder } from "./predict.ts"
 import * as StringMap from "./string-map.ts"
@@ -22,7 +22,9 @@ const knownEndpoints = (lab: LabState, host: number, record: NetworkRecord): Arr
   const states = record.network.scope === "swarm" ? lab.hostStates : [hostState(lab, host)]
   return states.flatMap((state) => {
     const copy = networkRecord(state, record.network.name)
-    return copy === undefined ? [] : IntTrie.values(copy.endpoints).filter((endpoint) => !isSystemSandbox(endpoint.container))
+    return copy === undefined
+      ? []
+      : IntTrie.values(copy.endpoints).filter((endpoint) => !isSystemSandbox(endpoint.container) && !isGatewayLeg(lab, endpoint.container, endpoint))
   })
 }
 
