@@ -18,7 +18,8 @@ import { compareKernels } from "./twin-lab.ts"
  * a lab over the simulator and a lab over the real kernel. After every command both must agree
  * on the outcome and on what the controllers decided (networks with scope and host, endpoints
  * with host); at the end of each sequence on every namespace as read back, on reach between
- * containers across hosts and to every host's underlay address (toHost), and on every DNS answer.
+ * containers across hosts and to every host's underlay address (toHost), and on every DNS answer;
+ * in every third run of the lanes, on reach and DNS after every command that succeeded too.
  * The generator uses only what both backends can build and prints what it left out and why (the
  * kernel's capability flags). Linux is the truth: a divergence is the simulator's bug until shown
  * otherwise.
@@ -51,9 +52,11 @@ interface Lane {
   readonly twin: MultiHostTwin
   readonly spec: MhLabSpec
   readonly ran: string[]
+  /** reach and DNS after every command too, not only at the end */
+  readonly measureEveryCommand: boolean
 }
 
-const tally = { sequences: 0, hosts: new Map<number, number>(), swarm: 0, commands: 0, refused: 0, kernelComparisons: 0, probes: 0, hostProbes: 0, questions: 0, races: 0 }
+const tally = { sequences: 0, measuredEveryCommand: 0, measurements: 0, hosts: new Map<number, number>(), swarm: 0, commands: 0, refused: 0, kernelComparisons: 0, probes: 0, hostProbes: 0, questions: 0, races: 0 }
 
 /** the first divergence is printed at once: shrinking it, lane set after lane set, takes long on a busy machine */
 let reported = false
@@ -99,7 +102,21 @@ const carryOut = async (m: MhModel, lane: Lane, operation: MhOperation, command:
   if (lines.length > 0) fail(lane, when, lines)
   // the model keeps choosing the commands' targets; its agreement with the sim is lab.sim.test.ts's job
   judgeLabOutcome(m, expected, onSim)
+  if (lane.measureEveryCommand && onSim._tag === "Success") await measure(lane, when)
 }
+
+const measure = async (lane: Lane, when: string): Promise<void> => {
+  const measured = await compareMhMeasurements(lane.twin, { concurrency: PROBE_CONCURRENCY })
+  tally.measurements++
+  tally.probes += measured.probes
+  tally.hostProbes += measured.hostProbes
+  tally.questions += measured.questions
+  tally.races += measured.races
+  if (measured.lines.length > 0) fail(lane, `${when} (reach and DNS)`, measured.lines)
+}
+
+/** runs 0, 3, 6, … measure after every command that succeeded: a third of the sequences */
+let runIndex = 0
 
 describe.skipIf(!root)(`differential over several hosts: the simulator agrees with the real kernel (${needsRoot})`, () => {
   const kernels: KernelShape[] = []
@@ -118,12 +135,13 @@ describe.skipIf(!root)(`differential over several hosts: the simulator agrees wi
     for (const kernel of kernels) await Effect.runPromise(kernel.close())
   })
 
-  const runLane = async (index: number, spec: MhLabSpec, commands: ReadonlyArray<MhCommand>): Promise<void> => {
+  const runLane = async (index: number, spec: MhLabSpec, commands: ReadonlyArray<MhCommand>, measureEveryCommand: boolean): Promise<void> => {
     const kernel = kernels[index] as KernelShape
     const runId = nextRunId()
     try {
-      const lane: Lane = { index, spec, twin: await makeMultiHostTwin(kernel, runId, spec), ran: [] }
+      const lane: Lane = { index, spec, twin: await makeMultiHostTwin(kernel, runId, spec), ran: [], measureEveryCommand }
       tally.sequences++
+      if (measureEveryCommand) tally.measuredEveryCommand++
       tally.hosts.set(spec.hosts.length, (tally.hosts.get(spec.hosts.length) ?? 0) + 1)
       if (spec.swarm) tally.swarm++
       const created = model.createLab({ hosts: spec.hosts.map((name) => ({ name })), swarm: spec.swarm })
@@ -134,12 +152,7 @@ describe.skipIf(!root)(`differential over several hosts: the simulator agrees wi
       const kernelLines = await compareKernels(lane.twin)
       tally.kernelComparisons++
       if (kernelLines.length > 0) fail(lane, "at the end of the sequence (kernels read back)", kernelLines)
-      const measured = await compareMhMeasurements(lane.twin, { concurrency: PROBE_CONCURRENCY })
-      tally.probes += measured.probes
-      tally.hostProbes += measured.hostProbes
-      tally.questions += measured.questions
-      tally.races += measured.races
-      if (measured.lines.length > 0) fail(lane, "at the end of the sequence (reach and DNS)", measured.lines)
+      await measure(lane, "at the end of the sequence")
     } finally {
       await dropLab(kernel, runId)
     }
@@ -153,7 +166,8 @@ describe.skipIf(!root)(`differential over several hosts: the simulator agrees wi
       const sequence = fc.tuple(mhLabSpec, mhTopology(kinds, size), mhCommands(kinds, size))
       await fc.assert(
         fc.asyncProperty(fc.array(sequence, { minLength: lanes, maxLength: lanes }), async (sequences) => {
-          const settled = await Promise.allSettled(sequences.map(([spec, topology, tail], i) => runLane(i, spec, [...topology, ...tail])))
+          const everyCommand = runIndex++ % 3 === 0
+          const settled = await Promise.allSettled(sequences.map(([spec, topology, tail], i) => runLane(i, spec, [...topology, ...tail], everyCommand)))
           const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected")
           if (failed) throw failed.reason
         }),
@@ -168,12 +182,13 @@ describe.skipIf(!root)(`differential over several hosts: the simulator agrees wi
       const hosts = [...tally.hosts].sort(([a], [b]) => a - b).map(([n, count]) => `${n} hosts ${count}`).join(", ")
       console.log(
         [
-          `sequences: ${tally.sequences} (${hosts}; swarm ${tally.swarm}) in ${((Date.now() - started) / 1000).toFixed(1)} s; commands: ${tally.commands}, ${tally.refused} refused on both`,
+          `sequences: ${tally.sequences} (${hosts}; swarm ${tally.swarm}) in ${((Date.now() - started) / 1000).toFixed(1)} s, ${tally.measuredEveryCommand} of them measured after every command; commands: ${tally.commands}, ${tally.refused} refused on both`,
           `left out (both backends must build it): ${leftOut.map(([kind, why]) => `${kind} (${why})`).join("; ")}`,
-          `compared: ${tally.kernelComparisons} kernels read back, ${tally.probes} probes between containers, ${tally.hostProbes} toHost probes, ${tally.questions} DNS questions (${tally.races} probes left out: the model calls them races); divergences: 0`,
+          `compared: ${tally.kernelComparisons} kernels read back, ${tally.measurements} measurements of ${tally.probes} probes between containers, ${tally.hostProbes} toHost probes, ${tally.questions} DNS questions (${tally.races} probes left out: the model calls them races); divergences: 0`,
         ].join("\n"),
       )
       expect(tally.sequences).toBeGreaterThanOrEqual(runs * lanes)
+      expect(tally.measuredEveryCommand * 3).toBeGreaterThanOrEqual(tally.sequences)
       expect(namespacesNamed(`cnm-${RUN_TAG}${process.pid.toString(36)}`)).toEqual([])
     },
   )
