@@ -1,4 +1,5 @@
 import * as model from "../../../model/index.ts"
+import { percent, share } from "../coverage.ts"
 
 export const mhCommandKinds = ["createNetwork", "removeNetwork", "createContainer", "removeContainer", "connect", "disconnect"] as const
 export type MhCommandKind = (typeof mhCommandKinds)[number]
@@ -40,8 +41,6 @@ export interface MhFloors {
   readonly answeredShare: number
 }
 
-const share = (part: number, whole: number): number => (whole === 0 ? 0 : part / whole)
-const percent = (value: number): string => `${(value * 100).toFixed(1)}%`
 const bump = <K>(map: Map<K, number>, key: K, by = 1): void => {
   map.set(key, (map.get(key) ?? 0) + by)
 }
