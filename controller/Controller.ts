@@ -301,8 +301,11 @@ export class Controller {
     change: HostChange,
   ): SandboxPlan | undefined {
     const sandbox = this.sandboxes.get(is.container.name) as Sandbox
-    const left = was.endpoints.filter((e) => !is.endpoints.some((other) => other.network === e.network))
-    const joined = is.endpoints.filter((e) => !was.endpoints.some((other) => other.network === e.network))
+    // one endpoint is the same one only with its interface and address: asking for docker_gwbridge
+    // itself replaces the gateway leg there with a new endpoint (a new interface)
+    const same = (a: Endpoint, b: Endpoint) => a.network === b.network && a.ifname === b.ifname && a.address === b.address
+    const left = was.endpoints.filter((e) => !is.endpoints.some((other) => same(other, e)))
+    const joined = is.endpoints.filter((e) => !was.endpoints.some((other) => same(other, e)))
     if (left.length === 0 && joined.length === 0) return undefined
     const steps: Step[] = []
     let dns: DnsPlan | undefined

@@ -9,12 +9,12 @@ import * as IntTrie from "../model/int-trie.ts"
 import * as StringMap from "../model/string-map.ts"
 import type { AttachRequest, Container, DriverName, Endpoint, Network } from "../model/types.ts"
 import { Controller, type HostPlan } from "./Controller.ts"
-import { DnsPlan } from "./dns-plan.ts"
+import { changeDns, DnsPlan } from "./dns-plan.ts"
 import { type GlobalStore, MemoryStore } from "./global-store.ts"
 import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
 import { rotateKeys, type SwarmKeys, swarmKeys } from "./keys.ts"
 import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
-import type { StepFailure } from "./steps.ts"
+import { runSteps, type StepFailure } from "./steps.ts"
 import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
 
 /** the underlay joining the Docker hosts: a bridge in its own namespace, each host's eth0 on it */
@@ -533,6 +533,33 @@ export class Lab {
   }
 
   /**
+   * The gone containers' endpoints on swarm networks leave the global-scope store, and the other
+   * hosts withdraw them (peerDelete, their resolvers' names), as after a removal that succeeded.
+   * The failed transaction rolled its own peer work back; the store is published anew from the
+   * model's lab as kept. Best effort, as the rest of the recovery: a refusal here restores the store.
+   */
+  private withdrawPeers(before: LabState, after: LabState): Effect.Effect<void, unknown> {
+    return Effect.suspend(() => {
+      const work = this.publish(before, after)
+      if (work.hosts.length === 0) return Effect.void
+      const steps = work.hosts.flatMap((w) => [...w.deletes, ...w.adds])
+      const names = this.controllers.flatMap((controller, i) => {
+        const plan = work.hosts[i]?.dns
+        return plan === undefined ? [] : [changeDns(this.kernel, controller.hostNs, plan)]
+      })
+      return runSteps(this.kernel, steps).pipe(
+        Effect.andThen(Effect.all(names, { discard: true })),
+        Effect.tap(() =>
+          Effect.sync(() => {
+            for (const w of work.hosts) w.commit()
+          }),
+        ),
+        Effect.tapError(() => Effect.sync(work.undo)),
+      )
+    })
+  }
+
+  /**
    * After removeContainers failed: a refused leave step was rolled back and nothing is kept; a
    * refused namespace deletion leaves the namespaces deleted before it gone, and those containers
    * (only those) are removed from the model, their names from the embedded DNS.
@@ -565,7 +592,7 @@ export class Lab {
           return remove.length === 0 ? [] : [this.kernel.updateDns({ resolver: controller.hostNs, remove })]
         })
         this.current = lab
-        return Effect.all(updates, { discard: true })
+        return Effect.all(updates, { discard: true }).pipe(Effect.andThen(this.withdrawPeers(before, lab)))
       }),
       Effect.ignore,
       Effect.andThen(refused),

@@ -106,21 +106,27 @@ const inResolveOrder = (a: Network, b: Network): number => {
 
 /**
  * settle's search, one endpoint at a time: the user-defined networks (DNS answers for them), and
- * the first in sandbox order (non-internal before internal, then by network name) with a gateway.
+ * the first in sandbox order (the gateway leg last, non-internal before internal, then by network
+ * name) with a gateway.
  */
 class GatewayChoice {
   private userNetworks: Array<Network> | undefined = undefined
   network: Network | undefined = undefined
   via: string | undefined = undefined
   dev: string | undefined = undefined
+  /** the chosen endpoint is the gateway leg */
+  private leg = false
 
   consider(network: Network, via: string | undefined, dev: string | undefined, anonymous: boolean): void {
     if (!network.predefined && !anonymous) (this.userNetworks ??= []).push(network)
     if (via === undefined) return
-    if (this.network === undefined || inSandboxOrder(network, this.network) < 0) {
+    // libnetwork's epHeap puts the gateway leg after every other endpoint, internal ones included
+    const before = this.network === undefined || (this.leg !== anonymous ? this.leg : inSandboxOrder(network, this.network) < 0)
+    if (before) {
       this.network = network
       this.via = via
       this.dev = dev
+      this.leg = anonymous
     }
   }
 

@@ -92,11 +92,15 @@ const createLocalNetwork = (lab: LabState, request: LabNetworkRequest): LabOutco
   const driver = request.driver ?? "bridge"
   let current = lab
   const rows: Array<LabNetworkRow> = []
+  // every asked host's daemon tries the create on its own: after one refuses, the others still
+  // try, and each keeps the pool cursor its attempt moved (the fixture macvlan-errors)
+  let refusal: LabRefusal | undefined
   for (const { index, settings } of targets.value) {
     const outcome = createNetwork(hostStateForOperation(current, index), requestOnHost(request, settings))
     if (!outcome.ok) {
-      const attempt = outcome.state === undefined ? current : withHostState(current, index, outcome.state)
-      return labRefuse(lab, attempt, refuseWith(outcome))
+      if (outcome.state !== undefined) current = withHostState(current, index, outcome.state)
+      refusal ??= refuseWith(outcome)
+      continue
     }
     let next = withHostState(current, index, outcome.state)
     if (isVlanDriver(driver)) {
@@ -104,13 +108,17 @@ const createLocalNetwork = (lab: LabState, request: LabNetworkRequest): LabOutco
       const sameDriver: Array<VlanNeighbour> = here.filter((other) => other.driver === driver)
       // the driver reads its options once IPAM has the pool: a refusal leaves the pool cursor moved
       const plan = planVlanNetwork(driver, outcome.value, hostLinks(here.map((other) => other.info)), sameDriver)
-      if (!plan.ok) return labRefuse(lab, next, refuseWith(plan))
+      if (!plan.ok) {
+        current = next
+        refusal ??= refuseWith(plan)
+        continue
+      }
       next = labWith(next, { vlans: StringMap.set(next.vlans, outcome.value.id, plan.value) })
     }
     rows.push({ network: outcome.value, scope: "local", host: (lab.hosts[index] as { name: string }).name })
     current = next
   }
-  return labSucceed(current, rows)
+  return refusal === undefined ? labSucceed(current, rows) : labRefuse(lab, current, refusal)
 }
 
 /** the manager's address space: swarm's pools, the subnets of the swarm networks, serial addresses */

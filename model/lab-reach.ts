@@ -130,9 +130,11 @@ const stationsFor = (topology: Topology, segment: string, address: number): Read
 
 /** a child of `view` pings `target` on its segment */
 const childOnLink = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach => {
-  const candidates = stationsFor(topology, view.segment, target).filter(
-    (station) => !isSource(station, view.host, sandbox) && hearsChild(view, station),
-  )
+  const holders = stationsFor(topology, view.segment, target).filter((station) => !isSource(station, view.host, sandbox))
+  const candidates = holders.filter((station) => hearsChild(view, station))
+  // a holder the source cannot hear (a private or vepa sibling) still holds the target's MAC on
+  // the segment: where the underlay's bridge sends that MAC is whichever port it learned last
+  if (candidates.length === 1 && holders.length > 1) return repliesTo(topology, candidates[0] as Station, address) ? undefined : false
   return settle(
     topology,
     view.segment,
@@ -276,11 +278,15 @@ const onLink = (topology: Topology, source: Source, route: Route, target: number
   return isL3(vlan) ? l3Reach(topology, vlan, target) : childOnLink(topology, vlan, source.name, route.address, target)
 }
 
-/** the endpoints that set a gateway at join (bridge, internal ones too; macvlan and ipvlan l2 unless internal) */
+/**
+ * The endpoints that set a gateway at join (bridge, internal ones too; macvlan and ipvlan l2
+ * unless internal, and a network without a parent is internal to its driver: its dummy leads
+ * nowhere, libnetwork's macvlan/ipvlan createNetwork sets config.Internal for it)
+ */
 const setsGateway = (topology: Topology, source: Source, network: Network): boolean => {
   if (network.driver === "bridge") return true
   const vlan = vlanView(topology, source.host, network.name)
-  return vlan !== undefined && !network.internal && !isL3(vlan)
+  return vlan !== undefined && !network.internal && !isL3(vlan) && vlan.info.parentKind !== "dummy"
 }
 
 /** libnetwork's gateway endpoint: the sandbox's endpoint order (epHeap: leg last, internal last, then name), first with a gateway */

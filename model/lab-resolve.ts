@@ -1,7 +1,8 @@
 /**
  * The embedded DNS across a lab: what a container's resolver answers. As on one host
  * (predict.ts predictResolve: the readings of a query, the container's networks in resolver
- * order, the first network that knows the name answers with every holder), except that a swarm
+ * order, the first network that knows the name answers with every holder), except that swarm
+ * networks are asked before local ones, and that a swarm
  * network knows the names and aliases of its containers on every host (NetworkDB carries them),
  * and a local network only those on the asker's host. Docker's own sandboxes and the gateway legs
  * have no names.
@@ -10,7 +11,7 @@ import { formatIPv4, parseIPv4, stripPrefix } from "./cidr.ts"
 import * as IntTrie from "./int-trie.ts"
 import type { LabState } from "./lab-types.ts"
 import { hostState, isSystemSandbox } from "./lab-store.ts"
-import { listedEndpoints } from "./lab-sandboxes.ts"
+import { isGatewayLeg, listedEndpoints } from "./lab-sandboxes.ts"
 import { type NetworkRecord, containerRecord, networkRecord } from "./representation.ts"
 import { answersTo, readingsOf, resolverOrder } from "./predict.ts"
 import * as StringMap from "./string-map.ts"
@@ -21,7 +22,9 @@ const knownEndpoints = (lab: LabState, host: number, record: NetworkRecord): Arr
   const states = record.network.scope === "swarm" ? lab.hostStates : [hostState(lab, host)]
   return states.flatMap((state) => {
     const copy = networkRecord(state, record.network.name)
-    return copy === undefined ? [] : IntTrie.values(copy.endpoints).filter((endpoint) => !isSystemSandbox(endpoint.container))
+    return copy === undefined
+      ? []
+      : IntTrie.values(copy.endpoints).filter((endpoint) => !isSystemSandbox(endpoint.container) && !isGatewayLeg(lab, endpoint.container, endpoint))
   })
 }
 
@@ -32,7 +35,9 @@ export const predictLabResolve = (lab: LabState, from: string, name: string): Re
   const state = hostState(lab, host)
   const source = containerRecord(state, from)
   if (source === undefined) return []
-  const networks = resolverOrder(state, listedEndpoints(lab, source))
+  // libnetwork's ResolveName asks a sandbox's swarm networks before its local ones, each in resolver order
+  const ordered = resolverOrder(state, listedEndpoints(lab, source))
+  const networks = [...ordered.filter((record) => record.network.scope === "swarm"), ...ordered.filter((record) => record.network.scope !== "swarm")]
   for (const reading of readingsOf(name)) {
     for (const record of networks) {
       if (reading.network !== undefined && reading.network !== record.network.name) continue

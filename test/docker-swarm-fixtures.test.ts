@@ -147,14 +147,8 @@ const skippedOn: Readonly<Record<"sim" | "linux", Readonly<Record<string, string
  * and the entry can go.
  */
 const knownDifferences: Readonly<Record<"sim" | "linux", Readonly<Record<string, string>>>> = {
-  sim: {
-    "macvlan-errors":
-      "each refused macvlan/ipvlan create moves the default-pool cursor of every host asked (docs/docker-20.10.md §9.7); cnmlab moves host1's " +
-      "only, so host2's later networks (p1, p2 …, mv8) take earlier pools than Docker's",
-  },
-  linux: {
-    "macvlan-errors": "as on sim: a refused macvlan/ipvlan create moves only host1's default-pool cursor, Docker moves every asked host's",
-  },
+  sim: {},
+  linux: {},
 }
 
 const loadFixture = (name: string): Scenario => {

@@ -47,10 +47,12 @@ export const vlanDriver = (kind: VlanKind): Driver => ({
 
   createNetwork: (network, host) => parentSteps(kind, vlanInfo(kind, network, host), host),
 
-  // the children are gone by now (Docker refuses to remove a network with endpoints)
+  // the children are gone by now (Docker refuses to remove a network with endpoints); a parent
+  // another network on this host still stands on is handed over to it (model dropVlan), not deleted
   deleteNetwork: (network, host) => {
     const info = vlanInfo(kind, network, host)
-    return info.createdParent ? [step(`${kind}.parent`, [{ op: "linkDel", ns: host.ns, name: info.parent }])] : []
+    const heir = host.networks.some((other) => other.id !== network.id && host.vlanOf?.(other)?.parent === info.parent)
+    return info.createdParent && !heir ? [step(`${kind}.parent`, [{ op: "linkDel", ns: host.ns, name: info.parent }])] : []
   },
 
   join: (network, endpoint, host, at) => {

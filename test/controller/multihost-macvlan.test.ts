@@ -3,8 +3,9 @@
  * hosts' eth0 (the underlay) reach each other and every other host, never their own host (the
  * kernel passes nothing between a macvlan and its lower device), measured with real probes.
  */
-import { expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { KernelShape } from "../../backends/Kernel.ts"
+import { makeSimKernel } from "../../backends/sim/layer.ts"
 import { Lab } from "../../controller/Lab.ts"
 import * as model from "../../model/index.ts"
 import { onBothBackends, run, runId } from "./lab-support.ts"
@@ -54,3 +55,26 @@ const cases = (makeKernel: () => Promise<KernelShape>) => {
 }
 
 onBothBackends("multi-host lab, macvlan on the underlay", cases)
+
+// 802.1Q links are missing on this machine's kernel (capability vlan): the simulator only
+describe("multi-host lab, a made parent shared by macvlan and ipvlan, on the simulator", () => {
+  it("keeps an 802.1Q parent the removed network made while the other driver's network still stands on it", async () => {
+    const lab = await run(Lab.make(makeSimKernel(), { hosts: ["h1", "h2"], runId: runId("mp") }))
+    try {
+      await run(lab.createNetwork({ name: "iv", driver: "ipvlan", internal: true, options: { parent: "eth0.10", ipvlan_mode: "l3" } }))
+      await run(lab.createNetwork({ name: "mv", driver: "macvlan", subnet: "10.110.0.0/24", options: { parent: "eth0.10" } }))
+      await run(lab.createContainer({ name: "m1", host: "h1", networks: [{ network: "mv" }] }))
+      await run(lab.removeNetwork("iv"))
+      // the model hands the parent over to mv (model/lab-network-ops.ts dropVlan): the kernel must still hold it, and m1 its child
+      expect(model.vlanInfo(lab.state, "h1", "mv")?.createdParent).toBe(true)
+      const links = async (ns: string) => (await run(lab.kernel.read(ns))).links.map((l) => l.name)
+      expect(await links(lab.controllers[0]?.hostNs as string)).toContain("eth0.10")
+      expect(await links(lab.controllerOf("m1")?.sandboxOf("m1") as string)).toContain("eth0")
+      await run(lab.removeContainer("m1"))
+      await run(lab.removeNetwork("mv"))
+      expect(await links(lab.controllers[0]?.hostNs as string)).not.toContain("eth0.10")
+    } finally {
+      await run(lab.close())
+    }
+  })
+})

@@ -90,6 +90,39 @@ const cases = (makeKernel: () => Promise<KernelShape>) => {
     })
   })
 
+  it("routes by an internal bridge before the gateway leg, as libnetwork's epHeap orders them (the leg last)", async () => {
+    await withLab(await makeKernel(), { hosts: ["h1", "h2"], swarm: true }, async (lab) => {
+      await run(lab.createNetwork({ name: "inner", internal: true }))
+      await run(lab.createNetwork({ name: "ov", driver: "overlay" }))
+      await run(lab.createContainer({ name: "c1", host: "h1", networks: [{ network: "inner" }] }))
+      await run(lab.connect("c1", { network: "ov" }))
+      // the internal network does not count as a way out, so the leg is made; the default route stays on the internal bridge
+      expect(model.gatewayLegOf(lab.state, "c1")?.network).toBe("docker_gwbridge")
+      const inner = lab.networkRows().find((r) => r.network.name === "inner" && r.host === "h1")?.network as model.Network
+      const sandbox = lab.controllerOf("c1")?.sandboxOf("c1") as string
+      const routes = (await run(lab.kernel.read(sandbox))).routes.filter((r) => r.dst === "default").map((r) => r.via)
+      expect(routes).toEqual([inner.gateway])
+      expect((await run(lab.probeHost("c1", "h2"))).reachable).toBe(false)
+      expect(model.predictLabReachHost(lab.state, "c1", "h2")).toBe(false)
+    })
+  })
+
+  it("asked for docker_gwbridge itself, replaces the gateway leg with a new interface, as the model numbers it", async () => {
+    await withLab(await makeKernel(), { hosts: ["h1", "h2"], swarm: true }, async (lab) => {
+      await run(lab.createNetwork({ name: "inner", internal: true }))
+      await run(lab.createNetwork({ name: "ov", driver: "overlay" }))
+      await run(lab.createContainer({ name: "c1", host: "h1", networks: [{ network: "inner" }, { network: "ov" }] }))
+      const leg = model.gatewayLegOf(lab.state, "c1") as model.Endpoint
+      await run(lab.connect("c1", { network: "docker_gwbridge" }))
+      const sandbox = lab.controllerOf("c1")?.sandboxOf("c1") as string
+      const read = await run(lab.kernel.read(sandbox))
+      const listed = model.labEndpointsOf(lab.state, "c1")
+      expect(listed.map((e) => e.ifname)).not.toContain(leg.ifname)
+      expect(read.links.filter((l) => l.kind !== "loopback").map((l) => l.name).sort()).toEqual(listed.map((e) => e.ifname).sort())
+      expect(read.addrs.filter((a) => a.dev !== "lo").map((a) => `${a.dev} ${a.cidr}`).sort()).toEqual(listed.map((e) => `${e.ifname} ${e.address}`).sort())
+    })
+  })
+
   it("answers names as Docker does: a swarm network before a local one, nothing from gateway legs", async () => {
     await withLab(await makeKernel(), { hosts: ["h1", "h2"], swarm: true }, async (lab) => {
       await run(lab.createNetwork({ name: "ov", driver: "overlay" }))

@@ -9,6 +9,7 @@ import type { KernelShape } from "../../backends/Kernel.ts"
 import { makeLinuxKernel } from "../../backends/linux/index.ts"
 import { makeSimKernel } from "../../backends/sim/layer.ts"
 import { Lab } from "../../controller/Lab.ts"
+import * as model from "../../model/index.ts"
 import { needsRoot, root } from "./support.ts"
 
 const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
@@ -71,6 +72,33 @@ const cases = (makeKernel: () => Promise<KernelShape>) => {
       expect((await run(lab.removeContainers(["a5"]))).map((c) => c.name)).toEqual(["a5"])
       expect(await run(lab.kernel.namespaces())).not.toContain(a5)
     })
+  })
+
+  it("after a deletion refused midway in a swarm, the other hosts withdraw the removed containers' overlay peers and names", async () => {
+    const kernel = await makeKernel()
+    try {
+      const lab = await run(Lab.make(kernel, { hosts: ["h1", "h2"], runId: `rs${Math.random().toString(36).slice(2, 7)}`, swarm: true }))
+      await run(lab.createNetwork({ name: "ov", driver: "overlay" }))
+      for (const name of ["a1", "a3", "a5"]) await run(lab.createContainer({ name, host: "h1", networks: [{ network: "ov" }] }))
+      await run(lab.createContainer({ name: "b1", host: "h2", networks: [{ network: "ov" }] }))
+      const addressOf = (name: string) => (lab.endpoints().find((e) => e.container === name)?.address as string).split("/")[0] as string
+      const a1 = addressOf("a1")
+      await run(lab.kernel.apply([{ op: "nsDel", ns: sandboxOf(lab, "a3") }]))
+      expect((await refusal(lab.removeContainers(["a1", "a3", "a5"]))).code).toBe("KernelError")
+      expect(lab.containers()).toEqual(["a5", "b1"])
+      // h2 programs exactly the peers the model names, in the store and in its overlay namespace
+      const peers = (host: string) => model.overlayPeers(lab.state, "ov", host).map((p) => `${p.sandbox} ${p.address}`).sort()
+      expect(lab.peersOf("h2", "ov").map((p) => `${p.sandbox} ${p.address}`).sort()).toEqual(peers("h2"))
+      expect(lab.peersOf("h2", "ov").map((p) => p.address)).not.toContain(a1)
+      const ov = lab.networkRows().find((r) => r.network.name === "ov")?.network as model.Network
+      const overlayNs = (await run(lab.kernel.namespaces())).find((ns) => ns.includes("-h2-ov-") && ns.endsWith(ov.id.slice(0, 10))) as string
+      const neighbours = (await run(lab.kernel.read(overlayNs))).neighs.map((n) => n.ip).sort()
+      expect(neighbours).toEqual(model.overlayPeers(lab.state, "ov", "h2").map((p) => p.address).sort())
+      expect((await run(lab.resolve("b1", "a1"))).addresses).toEqual([])
+      expect((await run(lab.resolve("b1", "a5"))).addresses).toEqual([addressOf("a5")])
+    } finally {
+      await run(kernel.close())
+    }
   })
 }
 

@@ -50,8 +50,8 @@ export interface Floors {
   readonly answeredShare: number
 }
 
-const share = (part: number, whole: number): number => (whole === 0 ? 0 : part / whole)
-const percent = (value: number): string => `${(value * 100).toFixed(1)}%`
+export const share = (part: number, whole: number): number => (whole === 0 ? 0 : part / whole)
+export const percent = (value: number): string => `${(value * 100).toFixed(1)}%`
 
 /**
  * What a model-based run covered: how big the labs were when they were checked, how often each

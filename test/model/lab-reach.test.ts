@@ -124,6 +124,30 @@ describe("macvlan", () => {
     expect([reach(lab, "t1", "t2", "tag"), toHost(lab, "t1", "host2")]).toEqual([true, false])
   })
 
+  it("on a dummy parent sets no default route: a bridge network beside it (named after it) takes the container out", () => {
+    const lab = labOf(
+      { hosts: hostsNamed(2) },
+      network({ name: "a-lonely", driver: "macvlan", subnet: "10.30.0.0/24" }),
+      network({ name: "b-front" }),
+      container("d1", "host1", "a-lonely", "b-front"),
+    )
+    // libnetwork makes a network without a parent internal to its driver: its join sets no gateway
+    expect([toHost(lab, "d1", "host1"), toHost(lab, "d1", "host2")]).toEqual([true, true])
+  })
+
+  it("a private child pinging an address that a sibling and another host's child both hold races: their one MAC is on two underlay ports", () => {
+    const lab = labOf(
+      { hosts: hostsNamed(2) },
+      network({ name: "tag", driver: "macvlan", subnet: "10.110.0.0/24", gateway: "10.110.0.254", options: { parent: "eth0.10", macvlan_mode: "private" } }),
+      container("far", "host2", "tag"),
+      container("near", "host1", "tag"),
+      container("asker", "host1", "tag"),
+    )
+    // each host's IPAM hands out 10.110.0.1: far and near hold it, with one MAC
+    expect(addressOf(lab, "far", "tag")).toBe(addressOf(lab, "near", "tag"))
+    expect(reach(lab, "asker", "far", "tag")).toBeUndefined()
+  })
+
   it("when two hosts hand out one address, whoever else pings it races; its holders answer themselves", () => {
     const lab = labOf(
       { hosts: hostsNamed(3) },

@@ -223,6 +223,30 @@ describe("containers on overlay networks", () => {
     expect(Model.predictLabResolve(lab, "ca", "lb-ov")).toEqual([])
   })
 
+  it("answer from a sandbox's swarm networks first: a container on a bridge and an overlay network is found at its overlay address", () => {
+    // "alpha" comes before "ov" in sandbox order; DNS still asks the overlay first (libnetwork's ResolveName)
+    const lab = labOf({ hosts: [{ name: "host1" }, { name: "host2" }], swarm: true },
+      network({ name: "ov", driver: "overlay" }),
+      network({ name: "alpha" }),
+      container("ca", "host1", "alpha", "ov"),
+      container("cb", "host1", "alpha", "ov"),
+    )
+    expect(Model.predictLabResolve(lab, "ca", "cb")).toEqual([addressOf(lab, "cb", "ov")])
+    expect(Model.predictLabResolve(lab, "ca", "ca")).toEqual([addressOf(lab, "ca", "ov")])
+    expect(Model.predictLabResolve(lab, "ca", "cb.alpha")).toEqual([addressOf(lab, "cb", "alpha")])
+  })
+
+  it("give gateway legs no names: a container on docker_gwbridge itself does not find an overlay container's leg", () => {
+    const lab = labOf({ hosts: [{ name: "host1" }, { name: "host2" }], swarm: true },
+      network({ name: "ov", driver: "overlay" }),
+      container("cg", "host1", "docker_gwbridge"),
+      container("co", "host1", "ov"),
+    )
+    expect(Model.gatewayLegOf(lab, "co")?.network).toBe("docker_gwbridge")
+    expect(Model.predictLabResolve(lab, "cg", "co")).toEqual([])
+    expect(Model.predictLabResolve(lab, "cg", "cg")).toEqual([addressOf(lab, "cg", "docker_gwbridge")])
+  })
+
   it("program every remote endpoint as a peer, load balancers included, towards its host's underlay address", () => {
     const lab = labOf({ hosts: [{ name: "host1" }, { name: "host2" }], swarm: true }, network({ name: "ov", driver: "overlay" }), container("c1", "host1", "ov"), container("c2", "host2", "ov"))
     expect(Model.overlayPeers(lab, "ov", "host1").map((peer) => [peer.address, peer.vtep])).toEqual([
