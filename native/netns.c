@@ -667,16 +667,21 @@ static napi_value connect_tcp(napi_env env, napi_callback_info info) {
 }
 
 /*
- * setRealtime(priority): the calling thread runs under SCHED_RR at `priority` (1..99), and
- * anything it forks does not inherit that. For the measurement helper, whose answers must not
- * wait behind every ordinary task of a busy machine (backends/linux/README.md).
+ * setRealtime(priority, thread?): the thread (its id; the calling thread when left out) runs
+ * under SCHED_RR at `priority` (1..99), and anything it forks does not inherit that. For the
+ * measurement helper, whose answers must not wait behind every ordinary task of a busy machine,
+ * nor behind one of its own threads that such a task keeps off the CPU (backends/linux/README.md).
  */
 static napi_value set_realtime(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[2];
   int32_t priority = 0;
-  if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &priority, "priority")) return NULL;
+  int32_t thread = 0;
+  if (!get_args(env, info, 2, argv) || !get_int(env, argv[0], &priority, "priority")) return NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, argv[1], &type) != napi_ok) return NULL;
+  if (type != napi_undefined && !get_int(env, argv[1], &thread, "thread")) return NULL;
   struct sched_param param = {.sched_priority = priority};
-  if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &param) != 0) throw_errno(env, "sched_setscheduler", "SCHED_RR", errno);
+  if (sched_setscheduler(thread, SCHED_RR | SCHED_RESET_ON_FORK, &param) != 0) throw_errno(env, "sched_setscheduler", "SCHED_RR", errno);
   return NULL;
 }
 

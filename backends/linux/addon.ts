@@ -42,8 +42,8 @@ export interface NetnsAddon {
    * throws what connect() refuses at once (ENETUNREACH), ESTALE as openInetSocket does
    */
   readonly connectTcp: (path: string, address: string, port: number, expectedInode?: number) => number
-  /** the calling thread runs under SCHED_RR at `priority`; its children do not inherit it */
-  readonly setRealtime: (priority: number) => void
+  /** the thread (by id; the calling thread without one) runs under SCHED_RR at `priority`; its children do not inherit it */
+  readonly setRealtime: (priority: number, thread?: number) => void
   /** null when libnftables.so.1 loads, otherwise why not */
   readonly nftAvailable: () => string | null
   /**

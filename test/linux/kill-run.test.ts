@@ -63,26 +63,40 @@ const waitUntil = async (what: string, done: () => boolean, timeoutMs = 300_000)
 }
 
 /** starts a run (by default `cnmlab run` of the scenario) and resolves once it has claimed its first namespace: setup has begun */
-const startSetup = async (start: () => Run = () => startRun(["run", SCENARIO, "--backend", "linux"])): Promise<{ run: Run; pid: number; setupStarted: number }> => {
+const startSetup = async (start: () => Run = () => startRun(["run", SCENARIO, "--backend", "linux"])): Promise<{ run: Run; pid: number }> => {
   const run = start()
   const pid = run.child.pid as number
-  const setupStarted = await waitUntil(`run ${pid} to claim a namespace`, () => claimsOf(pid).length > 0 || run.child.exitCode !== null)
+  await waitUntil(`run ${pid} to claim a namespace`, () => claimsOf(pid).length > 0 || run.child.exitCode !== null)
   if (run.child.exitCode !== null) throw new Error(`run ${pid} ended before its setup (exit ${run.child.exitCode}): ${run.stderr}`)
-  return { run, pid, setupStarted }
+  return { run, pid }
 }
 
-/** KILLS runs, each SIGKILLed during its setup, with what each left behind */
-const killDuringSetup = async (setupWindowMs: number, start?: () => Run) => {
-  const victims: Array<{ pid: number; delayMs: number; leftBehind: string[] }> = []
+/**
+ * Where the `k`-th of `strata` stops lands: once the run has claimed this many of its `total`
+ * namespaces, at a random point of the k-th stratum of 1 … total-1. Progress, not wall time: a
+ * point taken from one run's setup duration lands after the end of a later run's setup when the
+ * machine's load changes between them (seen: killed 2119 ms into a 4592 ms window, already ended),
+ * and one run still has namespaces to make at every such point.
+ */
+const stopPoint = (k: number, strata: number, total: number): number => 1 + Math.floor(((total - 1) * (k + Math.random())) / strata)
+
+/** starts a run and sends it `signal` once it has claimed `claimed` namespaces; null: it ended first */
+const stopDuringSetup = async (claimed: number, signal: NodeJS.Signals, start?: () => Run) => {
+  const { run, pid } = await startSetup(start)
+  await waitUntil(`run ${pid} to claim ${claimed} namespaces`, () => claimsOf(pid).length >= claimed || run.child.exitCode !== null)
+  const claimedAtStop = claimsOf(pid).length
+  run.child.kill(signal)
+  return { run, pid, claimedAtStop, ...(await run.exited) }
+}
+
+/** KILLS runs, each SIGKILLed during its setup (stratified over its `total` namespaces), with what each left behind */
+const killDuringSetup = async (total: number, start?: () => Run) => {
+  const victims: Array<{ pid: number; claimed: number; leftBehind: string[] }> = []
   for (let k = 0; k < KILLS; k++) {
-    const { run, pid } = await startSetup(start)
-    // stratified: one kill in each fifth of the window, at a random point inside it
-    const delayMs = (setupWindowMs * (k + Math.random())) / KILLS
-    await sleep(delayMs)
-    run.child.kill("SIGKILL")
-    const { signal } = await run.exited
-    expect(signal, `run ${pid} had already ended ${delayMs.toFixed(0)} ms into a ${setupWindowMs.toFixed(0)} ms setup`).toBe("SIGKILL")
-    victims.push({ pid, delayMs, leftBehind: namespacesOf(pid) })
+    const claimed = stopPoint(k, KILLS, total)
+    const { pid, signal, claimedAtStop } = await stopDuringSetup(claimed, "SIGKILL", start)
+    expect(signal, `run ${pid} had already ended before it claimed ${claimed} of its ${total} namespaces`).toBe("SIGKILL")
+    victims.push({ pid, claimed: claimedAtStop, leftBehind: namespacesOf(pid) })
   }
   return victims
 }
@@ -91,15 +105,11 @@ describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needs
   const tag = Math.random().toString(36).slice(2, 8)
   // not ours: one with our prefix but never in the ledger, one outside the prefix
   const foreign = [`cnm-foreign-${tag}`, `kr-outside-${tag}`]
-  /** how long setup takes from the first namespace to the last, measured by a run left alone */
-  let setupWindowMs = 0
-
   beforeAll(async () => {
     for (const ns of foreign) sh("ip", ["netns", "add", ns])
-    const { run, pid, setupStarted } = await startSetup()
-    const setupDone = await waitUntil(`run ${pid} to claim all ${NAMESPACES} namespaces`, () => claimsOf(pid).length >= NAMESPACES)
-    // the last container's links, address and route come after its namespace
-    setupWindowMs = setupDone - setupStarted + 30
+    // a run left alone claims all its namespaces, ends well and leaves nothing behind
+    const { run, pid } = await startSetup()
+    await waitUntil(`run ${pid} to claim all ${NAMESPACES} namespaces`, () => claimsOf(pid).length >= NAMESPACES)
     const { code } = await run.exited
     expect(code, run.stderr).toBe(0)
     expect(namespacesOf(pid)).toEqual([])
@@ -111,9 +121,9 @@ describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needs
   })
 
   it(`SIGKILL at ${KILLS} random points of setup: clean removes all of those runs' namespaces and ledger entries, says so, and nothing else`, async () => {
-    const victims = await killDuringSetup(setupWindowMs)
+    const victims = await killDuringSetup(NAMESPACES)
     console.log(
-      `[kill-run] setup window ${setupWindowMs.toFixed(0)} ms; killed at ${victims.map((v) => `${v.delayMs.toFixed(0)} ms (${v.leftBehind.length} left)`).join(", ")}`,
+      `[kill-run] killed with ${victims.map((v) => `${v.claimed} of ${NAMESPACES} namespaces claimed (${v.leftBehind.length} left)`).join(", ")}`,
     )
     // a kill during setup leaves namespaces behind: otherwise this test would not test clean
     expect(victims.some((v) => v.leftBehind.length > 0)).toBe(true)
@@ -138,10 +148,7 @@ describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needs
 
   it(`Ctrl-C (SIGINT) at ${INTERRUPTS} random points of setup: the run tears down by itself and exits 130`, async () => {
     for (let k = 0; k < INTERRUPTS; k++) {
-      const { run, pid } = await startSetup()
-      await sleep((setupWindowMs * (k + Math.random())) / INTERRUPTS)
-      run.child.kill("SIGINT")
-      const { code } = await run.exited
+      const { run, pid, code } = await stopDuringSetup(stopPoint(k, INTERRUPTS, NAMESPACES), "SIGINT")
       expect(code, run.stderr).toBe(130)
       expect(run.stdout).toBe("")
       expect(run.stderr).toContain("cnmlab: interrupted, tearing down")
@@ -161,17 +168,16 @@ describe.skipIf(!root)(`cnmlab run --backend linux, killed during setup (${needs
  */
 describe.skipIf(!root)(`a three-host swarm lab on the linux backend, killed during setup (${needsRoot})`, () => {
   const startChild = () => startRun([], ["--import", "tsx", MULTIHOST_CHILD])
-  let setupWindowMs = 0
+  /** how many namespaces a run left alone claims: the kills are stratified over them */
   let namespacesMade = 0
 
   beforeAll(async () => {
-    const { run, pid, setupStarted } = await startSetup(startChild)
+    const { run, pid } = await startSetup(startChild)
     let most = 0
-    const built = await waitUntil(`run ${pid} to finish its setup`, () => {
+    await waitUntil(`run ${pid} to finish its setup`, () => {
       most = Math.max(most, claimsOf(pid).length)
       return run.stdout.includes("built") || run.child.exitCode !== null
     }, 120_000)
-    setupWindowMs = built - setupStarted
     namespacesMade = most
     const { code } = await run.exited
     expect(code, run.stderr).toBe(0)
@@ -180,9 +186,9 @@ describe.skipIf(!root)(`a three-host swarm lab on the linux backend, killed duri
   })
 
   it(`SIGKILL at ${KILLS} random points of setup: clean removes every namespace of those runs`, async () => {
-    const victims = await killDuringSetup(setupWindowMs, startChild)
+    const victims = await killDuringSetup(namespacesMade, startChild)
     console.log(
-      `[kill-run, 3 hosts] up to ${namespacesMade} namespaces, setup window ${setupWindowMs.toFixed(0)} ms; killed at ${victims.map((v) => `${v.delayMs.toFixed(0)} ms (${v.leftBehind.length} left)`).join(", ")}`,
+      `[kill-run, 3 hosts] killed with ${victims.map((v) => `${v.claimed} of ${namespacesMade} namespaces claimed (${v.leftBehind.length} left)`).join(", ")}`,
     )
     expect(namespacesMade).toBeGreaterThanOrEqual(3 * 5 + 1)
     expect(victims.some((v) => v.leftBehind.some((ns) => ns.includes("-ov-")))).toBe(true)

@@ -52,6 +52,11 @@ export class MeasurementPlane {
     return this.nextScope++
   }
 
+  /** the helper's process id, once it has started */
+  helperPid(): number | undefined {
+    return this.child?.pid
+  }
+
   /** how the helper runs (SCHED_RR, or the fallback and why), once it has started */
   scheduling(): Promise<string> {
     this.started()
