@@ -72,15 +72,6 @@ const runnerLacks = "runner lacks connect/ports: issue 9"
 /** the keys issue 9 adds to the contract: a loader that refuses one of them does not run these files yet */
 const issue9Keys = /unknown key "(outside|listen|ports|services|connect|createService|removeService|scaleService)"/
 
-/** on one backend only: skipped by name, with the reason */
-const skippedOnBackend: Readonly<Record<string, Partial<Record<"sim" | "linux", string>>>> = {
-  "icc-false-ports": {
-    linux:
-      "near → web directly on an icc=false bridge: Docker drops the TCP SYN (timeout), the linux backend's connection ends " +
-      "unreachable (EHOSTUNREACH), so its icc=false drop also stops the neighbour's ARP (under investigation, issue 9)",
-  },
-}
-
 /** fixtures whose Docker answers are the recording kernel's, not Docker's semantics: skipped by name, with the reason */
 const skippedOn: Readonly<Record<string, string>> = {
   "swarm-vip-without-ipvs":
@@ -208,7 +199,7 @@ describe("Docker 20.10 services fixtures", () => {
         for (const name of names) {
           const loaded = loadScenarioFile(`${folder.directory}${name}.yaml`)
           const lacking = !loaded.ok && issue9Keys.test(loaded.error.message) ? runnerLacks : undefined
-          const skipReason = skippedOn[name] ?? skippedOnBackend[name]?.[backend] ?? (backend === "linux" && !isRoot ? "the linux backend needs root" : undefined) ?? lacking
+          const skipReason = skippedOn[name] ?? (backend === "linux" && !isRoot ? "the linux backend needs root" : undefined) ?? lacking
           if (skipReason !== undefined) {
             const loader = lacking !== undefined && !loaded.ok ? ` [the loader: ${renderScenarioInvalid(loaded.error)}]` : ""
             console.info(`${name} on ${backend} skipped: ${skipReason}${loader}`)
