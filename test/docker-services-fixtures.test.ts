@@ -77,9 +77,6 @@ const skippedOn: Readonly<Record<string, string>> = {
   "swarm-vip-without-ipvs":
     "Docker's answers here are what it does on a kernel without ip_vs (the recording machine's); cnmlab balances a VIP " +
     "as libnetwork does with IPVS (nftables where ip_vs is missing), so these are not its answers",
-  "dns-round-robin-alias":
-    "the embedded DNS of both backends (backends/dns-records.ts) answers a shared alias's addresses sorted, where libnetwork 20.10's " +
-    "resolver shuffles them (shuffleAddr), so every connection taking the first answer reaches the same holder",
   "ports-udp":
     "the container `dns` listens on 0.0.0.0:53/udp, which both backends refuse (EADDRINUSE) next to the embedded DNS server bound " +
     "on 127.0.0.11:53 in the sandbox; Docker's resolver listens on a random port that the sandbox's iptables DNAT 127.0.0.11:53 to",
