@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
 import type { KernelError } from "../backends/KernelError.ts"
-import type { ProxySpec, SocketRef } from "../backends/kernel-types.ts"
+import type { ListenSpec, ProxySpec, SocketRef } from "../backends/kernel-types.ts"
 import { dockerProxies } from "../drivers/bridge/proxies.ts"
 import type { PublishedPort } from "../drivers/Driver.ts"
 import { stripPrefix } from "../model/cidr.ts"
@@ -54,13 +54,35 @@ const sameProxy = (a: ProxySpec, b: ProxySpec): boolean =>
 
 const refOf = (spec: ProxySpec): SocketRef => ({ ns: spec.ns, ...(spec.address !== undefined && { address: spec.address }), port: spec.port, proto: spec.proto })
 
+const sameListener = (a: ListenSpec, b: ListenSpec): boolean =>
+  a.ns === b.ns && a.address === b.address && a.port === b.port && a.proto === b.proto && a.answer === b.answer
+
+/**
+ * A container's servers in a lab state, on every address of its sandbox; but 53/udp in a sandbox of
+ * its own on each of its endpoints' addresses: the embedded DNS holds 127.0.0.11:53 there, where
+ * Docker's resolver takes a random port that the sandbox's iptables DNAT 127.0.0.11:53 to (so only
+ * the container's own connections to its loopback on 53/udp differ).
+ */
+const listenersOf = (host: SocketHost, lab: LabState, state: CnmState, container: string): Array<ListenSpec> => {
+  const ns = host.namespaceOf(state, container)
+  if (ns === undefined) return []
+  const addresses = (containerRecord(state, container)?.endpoints ?? []).flatMap((e) => (e.address === undefined ? [] : [stripPrefix(e.address)]))
+  return (StringMap.get(lab.ports.serving, container)?.listen ?? []).flatMap((entry): Array<ListenSpec> => {
+    if (entry.proto === "sctp") return []
+    const base = { ns, port: entry.port, proto: entry.proto, answer: container }
+    return ns !== host.ns && entry.proto === "udp" && entry.port === EMBEDDED_DNS_PORT ? addresses.map((address) => ({ ...base, address })) : [base]
+  })
+}
+
+/** the port the embedded DNS serves on in every sandbox */
+const EMBEDDED_DNS_PORT = 53
+
 /**
  * The socket steps from `before` to `after` on each host: proxies that go, listeners of
- * host-network containers that go (a sandbox of its own takes its sockets with it), then new
- * proxies and the listeners of containers whose sandbox is new.
+ * host-network containers that go and of addresses that go, then new proxies and listeners.
  */
 export const socketSteps = (kernel: KernelShape, hosts: ReadonlyArray<SocketHost>, before: LabState, after: LabState): Array<SocketStep> => {
-  if (before.ports === after.ports) return []
+  if (before.ports === after.ports && before.ports.serving.size === 0) return []
   const stopping: Array<SocketStep> = []
   const starting: Array<SocketStep> = []
   const proxy = (spec: ProxySpec): SocketStep => ({ name: "ports.proxy", do: kernel.proxy(spec), undo: kernel.unproxy(refOf(spec)) })
@@ -72,23 +94,16 @@ export const socketSteps = (kernel: KernelShape, hosts: ReadonlyArray<SocketHost
     for (const spec of is) if (!was.some((other) => sameProxy(spec, other))) starting.push(proxy(spec))
     const wasState = hostState(before, host.index)
     const isState = hostState(after, host.index)
-    const listeners = (serving: LabState["ports"]["serving"], container: string) =>
-      (StringMap.get(serving, container)?.listen ?? []).flatMap((entry) => (entry.proto === "sctp" ? [] : [{ port: entry.port, proto: entry.proto }]))
     for (const container of new Set([...StringMap.keys(before.ports.serving), ...StringMap.keys(after.ports.serving)])) {
-      const from = host.namespaceOf(wasState, container)
-      const to = host.namespaceOf(isState, container)
-      if (from === to) continue
-      if (from === host.ns) {
-        for (const entry of listeners(before.ports.serving, container)) {
-          const spec = { ns: from, port: entry.port, proto: entry.proto, answer: container }
-          stopping.push({ name: "sandbox.listen", do: kernel.unlisten(spec), undo: kernel.listen(spec) })
-        }
+      const was = listenersOf(host, before, wasState, container)
+      const is = listenersOf(host, after, isState, container)
+      // a sandbox of its own takes its sockets with it when it goes
+      const gone = host.namespaceOf(isState, container) === undefined && host.namespaceOf(wasState, container) !== host.ns
+      for (const spec of gone ? [] : was) {
+        if (!is.some((other) => sameListener(spec, other))) stopping.push({ name: "sandbox.listen", do: kernel.unlisten(spec), undo: kernel.listen(spec) })
       }
-      if (to !== undefined) {
-        for (const entry of listeners(after.ports.serving, container)) {
-          const spec = { ns: to, port: entry.port, proto: entry.proto, answer: container }
-          starting.push({ name: "sandbox.listen", do: kernel.listen(spec), undo: kernel.unlisten(spec) })
-        }
+      for (const spec of is) {
+        if (!was.some((other) => sameListener(spec, other))) starting.push({ name: "sandbox.listen", do: kernel.listen(spec), undo: kernel.unlisten(spec) })
       }
     }
   }
