@@ -32,6 +32,8 @@ export class DnsRecords {
     const records = this.byNetwork.get(entry.network)
     if (!records) return
     for (let i = 0; i < entry.names.length; i++) removeName(records, entry.names[i] as string, entry.address)
+    // a shared name's rotation starts again once its holders change (and the map keeps no names that went)
+    if (this.turns.size > 0) for (let i = 0; i < entry.names.length; i++) this.turns.delete(`${entry.network}\u0000${lowerCase(entry.names[i] as string)}`)
     if (records.size === 0) this.byNetwork.delete(entry.network)
   }
 
