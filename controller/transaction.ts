@@ -47,6 +47,20 @@ const changeAllDns = (kernel: KernelShape, plans: ReadonlyArray<ResolverPlan>): 
     : Effect.forEach(plans, ({ resolver, plan }) => changeDns(kernel, resolver, plan), { discard: true })
 
 /**
+ * Take back the names a DNS plan added or removed (after refused sockets; the steps' undo has
+ * taken new sandboxes and their servers already). Best effort, as every undo.
+ */
+const unnameDns = (kernel: KernelShape, plans: ReadonlyArray<ResolverPlan>): Effect.Effect<void> =>
+  Effect.forEach(
+    plans,
+    ({ resolver, plan }) =>
+      plan.add.length === 0 && plan.remove.length === 0
+        ? Effect.void
+        : Effect.ignore(kernel.updateDns({ resolver, ...(plan.add.length > 0 ? { remove: plan.add } : {}), ...(plan.remove.length > 0 ? { add: plan.remove } : {}) })),
+    { discard: true },
+  )
+
+/**
  * Carry out a prepared operation: run its steps, then the embedded DNS's part (servers started
  * or stopped, names added or removed), then keep the decision. A kernel that can apply
  * synchronously (the simulator) runs the steps without an effect per step.
@@ -67,7 +81,7 @@ export const execute = <A>(
         ? Effect.succeed(prepared.commit())
         : runSocketSteps(sockets).pipe(
             Effect.matchEffect({
-              onFailure: (failure) => undo(kernel, steps).pipe(Effect.andThen(refused(failure))),
+              onFailure: (failure) => undo(kernel, steps).pipe(Effect.andThen(unnameDns(kernel, dns ?? [])), Effect.andThen(refused(failure))),
               onSuccess: () => Effect.succeed(prepared.commit()),
             }),
           )

@@ -51,11 +51,15 @@ describe("lab sockets, on the simulator", () => {
     const lab = Effect.runSync(Lab.make(kernel, { hosts: [{ name: "host1" }], runId: "b" }))
     const hostNs = (lab.controllers[0] as Lab["controllers"][number]).hostNs
     Effect.runSync(kernel.listen({ ns: hostNs, port: 8080, proto: "tcp", answer: "squatter" }))
+    Effect.runSync(lab.createNetwork({ name: "front" }))
+    Effect.runSync(lab.createContainer({ name: "asker", networks: [{ network: "front" }] }))
     const before = { kernel: kernelSnapshot(kernel), endpoints: JSON.stringify(lab.endpoints()) }
-    const refused = Effect.runSync(Effect.flip(lab.createContainer({ name: "web", ports: ["8080:80"], listen: ["80/tcp"] })))
+    const refused = Effect.runSync(Effect.flip(lab.createContainer({ name: "web", networks: [{ network: "front" }], ports: ["8080:80"], listen: ["80/tcp"] })))
     expect(refused).toMatchObject({ code: "KernelError" })
     expect(refused.message).toMatch(/ports\.proxy/)
-    expect(lab.containers()).toEqual([])
+    expect(lab.containers()).toEqual(["asker"])
+    // the embedded DNS forgot the name it had been given before the proxy was refused
+    expect(Effect.runSync(lab.resolve("asker", "web"))).toMatchObject({ rcode: "NXDOMAIN", addresses: [] })
     expect({ kernel: kernelSnapshot(kernel), endpoints: JSON.stringify(lab.endpoints()) }).toEqual(before)
     expect(connect(lab, "host1", "127.0.0.1", 8080)).toMatchObject({ outcome: "answer", answeredBy: "squatter" })
     Effect.runSync(lab.close())
