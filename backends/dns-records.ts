@@ -32,6 +32,8 @@ export class DnsRecords {
     const records = this.byNetwork.get(entry.network)
     if (!records) return
     for (let i = 0; i < entry.names.length; i++) removeName(records, entry.names[i] as string, entry.address)
+    // a shared name's rotation starts again once its holders change (and the map keeps no names that went)
+    if (this.turns.size > 0) for (let i = 0; i < entry.names.length; i++) this.turns.delete(`${entry.network}\u0000${lowerCase(entry.names[i] as string)}`)
     if (records.size === 0) this.byNetwork.delete(entry.network)
   }
 
@@ -52,12 +54,27 @@ export class DnsRecords {
         if (onlyNetwork !== undefined && network !== onlyNetwork) continue
         const addresses = this.byNetwork.get(network)?.get(key)
         if (addresses !== undefined) {
-          const list = typeof addresses === "string" ? [addresses] : [...addresses].sort(compareAddresses)
-          return { rcode: "NOERROR", addresses: list }
+          return { rcode: "NOERROR", addresses: typeof addresses === "string" ? [addresses] : this.turn(`${network}\u0000${key}`, addresses) }
         }
       }
     }
     return { rcode: "NXDOMAIN", addresses: [] }
+  }
+
+  /** how many times each shared name has answered, so the next answer starts one further on */
+  private readonly turns = new Map<string, number>()
+
+  /**
+   * A shared name's addresses (an alias several containers hold), each answer starting with the
+   * next one: libnetwork 20.10's resolver shuffles them (resolver.go shuffleAddr) so that clients
+   * taking the first answer spread over the holders. A rotation spreads them the same way and
+   * keeps a run repeatable (the simulator's only randomness is seeded).
+   */
+  private turn(key: string, addresses: ReadonlyArray<string>): Array<string> {
+    const sorted = [...addresses].sort(compareAddresses)
+    const start = (this.turns.get(key) ?? 0) % sorted.length
+    this.turns.set(key, start + 1)
+    return [...sorted.slice(start), ...sorted.slice(0, start)]
   }
 }
 

@@ -119,6 +119,13 @@ export class Controller {
     return this.sandboxes.get(container)?.ns
   }
 
+  /** the namespace a container's sandbox has in a host state: the host's own on `network: host`; undefined when it is not there */
+  namespaceIn(state: model.CnmState, container: string): string | undefined {
+    const record = containerRecord(state, container)
+    if (record === undefined) return undefined
+    return record.endpoints.some((endpoint) => this.networkIn(state, endpoint.network).driver === "host") ? this.hostNs : this.sandboxNs(container)
+  }
+
   /** every sandbox namespace of its own on this host (containers' and Docker's), by name */
   ownSandboxes(): ReadonlyArray<readonly [string, string]> {
     const found: Array<readonly [string, string]> = []

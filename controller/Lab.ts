@@ -1,7 +1,8 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
-import { CNMLAB_LINK_GROUP, type DnsQueryResult, type ProbeResult } from "../backends/kernel-types.ts"
+import { CNMLAB_LINK_GROUP, type ConnectResult, type DnsQueryResult, type KernelOp, type ProbeResult, type Proto } from "../backends/kernel-types.ts"
 import type { Driver, Step } from "../drivers/Driver.ts"
+import { formatIPv4, networkAddressOf, parseIPv4, stripPrefix } from "../model/cidr.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
 import type { HostRequest, LabContainerRequest, LabHost, LabNetworkRequest, LabOutcome, LabState } from "../model/lab-types.ts"
@@ -13,6 +14,7 @@ import { changeDns, DnsPlan } from "./dns-plan.ts"
 import { type GlobalStore, MemoryStore } from "./global-store.ts"
 import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
 import { rotateKeys, type SwarmKeys, swarmKeys } from "./keys.ts"
+import { socketSteps } from "./sockets.ts"
 import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
 import { runSteps, type StepFailure } from "./steps.ts"
 import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
@@ -34,7 +36,12 @@ export interface LabOptions {
   readonly store?: GlobalStore<PeerRecord>
   /** the seed of the swarm's data-path encryption keys (default: the run id), so a run can be repeated */
   readonly keySeed?: string
+  /** a machine beyond the hosts (address with prefix, e.g. 203.0.113.1/24), routed to from every host's default route */
+  readonly outside?: string
 }
+
+/** the name a connection uses for the machine beyond the hosts, and what its servers answer */
+export const OUTSIDE = "outside"
 
 /** what a lab operation touched: the networks, and the containers on each host, whose kernel work may have changed */
 interface Touched {
@@ -63,6 +70,9 @@ export class Lab {
     state: LabState,
     private readonly keyring: { current: SwarmKeys },
     private readonly keySeed: string,
+    /** the outside machine's namespace and address, when the lab has one */
+    readonly outsideNs?: string,
+    private readonly outside?: string,
   ) {
     this.current = state
     this.relays = controllers.map((controller) => new PeerRelay(controller, store))
@@ -123,7 +133,13 @@ export class Lab {
           .pipe(Effect.mapError((e) => cnmError("KernelError", `underlay of ${host.name}: ${e.message}`)))
         controllers.push(controller)
       }
-      const lab = new Lab(kernel, controllers, underlayNs, options.store ?? new MemoryStore<PeerRecord>(), base.value, keyring, options.keySeed ?? options.runId)
+      const outsideNs = options.outside === undefined ? undefined : `${prefix}-outside`
+      if (options.outside !== undefined && outsideNs !== undefined) {
+        yield* kernel
+          .apply(outsideOps(outsideNs, underlayNs, options.outside, base.value.hosts, controllers.map((c) => c.hostNs)))
+          .pipe(Effect.mapError((e) => cnmError("KernelError", `outside: ${e.message}`)))
+      }
+      const lab = new Lab(kernel, controllers, underlayNs, options.store ?? new MemoryStore<PeerRecord>(), base.value, keyring, options.keySeed ?? options.runId, outsideNs, options.outside)
       if (target.value !== base.value) {
         // `docker swarm init` and `join`: ingress and docker_gwbridge on every host, each host's ingress sandbox
         yield* lab.transition(
@@ -376,6 +392,41 @@ export class Lab {
     return this.on(from, (c) => c.resolve(from, name))
   }
 
+  /**
+   * One connection from a container's sandbox, a host's namespace or the outside machine, through
+   * the kernel (real sockets on linux). The outside machine's server for this port and protocol
+   * is started on first use.
+   */
+  connectFrom(from: string, address: string, port: number, proto: Proto): Effect.Effect<ConnectResult, CnmError> {
+    return Effect.suspend(() => {
+      const ns =
+        from === OUTSIDE
+          ? this.outsideNs
+          : (this.controllers.find((c) => c.host === from)?.hostNs ?? this.controllerOf(from)?.sandboxOf(from))
+      if (ns === undefined) return Effect.fail(cnmError(from === OUTSIDE ? "InvalidName" : "ContainerNotFound", `No such container: ${from}`))
+      return this.kernel.connect({ from: ns, address, port, proto }).pipe(Effect.mapError((e) => cnmError("KernelError", `connect from ${from}: ${e.message}`)))
+    })
+  }
+
+  /** the outside machine's server on this port and protocol (answering `outside`), started once */
+  listenOutside(port: number, proto: Proto): Effect.Effect<void, CnmError> {
+    return Effect.suspend(() => {
+      const key = `${port}/${proto}`
+      if (this.outsideNs === undefined || this.outsideListening.has(key)) return Effect.void
+      this.outsideListening.add(key)
+      return this.kernel
+        .listen({ ns: this.outsideNs, port, proto, answer: OUTSIDE })
+        .pipe(Effect.mapError((e) => cnmError("KernelError", `outside listen ${key}: ${e.message}`)))
+    })
+  }
+
+  private readonly outsideListening = new Set<string>()
+
+  /** the outside machine's address (plain), when the lab has one */
+  get outsideAddress(): string | undefined {
+    return this.outside === undefined ? undefined : stripPrefix(this.outside)
+  }
+
   close(): Effect.Effect<void> {
     return Effect.suspend(() => {
       for (const relay of this.relays) relay.close()
@@ -494,9 +545,16 @@ export class Lab {
           const plan = own !== undefined && peers !== undefined ? DnsPlan.merge([own, peers]) : (own ?? peers)
           if (plan !== undefined) dns.push({ resolver: controller.hostNs, plan })
         })
+        const sockets = socketSteps(
+          this.kernel,
+          this.controllers.map((controller, index) => ({ index, ns: controller.hostNs, namespaceOf: (state, name) => controller.namespaceIn(state, name) })),
+          before,
+          after,
+        )
         return {
           steps,
           ...(dns.length > 0 ? { dns } : {}),
+          ...(sockets.length > 0 ? { sockets } : {}),
           commit: () => {
             this.controllers.forEach((controller, i) => {
               const plan = plans[i]
@@ -598,4 +656,38 @@ export class Lab {
       Effect.andThen(refused),
     )
   }
+}
+
+/**
+ * The outside machine, as the Docker recordings had it (test/fixtures/docker-services/README.md):
+ * its eth0 on the underlay bridge with its own address, a route to the underlay's subnet on that
+ * link and nothing else (container subnets are unreachable from it); every host's default route
+ * goes through it (a host route to it on eth0 first: Linux's `onlink`).
+ */
+const outsideOps = (
+  ns: string,
+  underlayNs: string,
+  address: string,
+  hosts: ReadonlyArray<LabHost>,
+  hostNamespaces: ReadonlyArray<string>,
+): ReadonlyArray<KernelOp> => {
+  const plain = stripPrefix(address)
+  const first = hosts[0] as LabHost
+  const underlay = `${formatIPv4(networkAddressOf(parseIPv4(first.address) as number, first.prefix))}/${first.prefix}`
+  return [
+    { op: "nsAdd", ns },
+    { op: "linkSet", ns, name: "lo", up: true },
+    {
+      op: "linkAdd",
+      ns: underlayNs,
+      link: { kind: "veth", name: "ul-out", master: UNDERLAY_BRIDGE, up: true, mtu: UNDERLAY_MTU, group: CNMLAB_LINK_GROUP, peer: { name: UNDERLAY_DEV, ns } },
+    },
+    { op: "addrAdd", ns, dev: UNDERLAY_DEV, cidr: address },
+    { op: "linkSet", ns, name: UNDERLAY_DEV, up: true },
+    { op: "routeAdd", ns, route: { dst: underlay, dev: UNDERLAY_DEV, scope: "link" } },
+    ...hostNamespaces.flatMap((hostNs): ReadonlyArray<KernelOp> => [
+      { op: "routeAdd", ns: hostNs, route: { dst: `${plain}/32`, dev: UNDERLAY_DEV, scope: "link" } },
+      { op: "routeAdd", ns: hostNs, route: { dst: "default", via: plain, dev: UNDERLAY_DEV } },
+    ]),
+  ]
 }

@@ -1,8 +1,9 @@
-import type { HostContext, UnderlayLeg } from "../drivers/Driver.ts"
+import type { HostContext, PublishedPort, UnderlayLeg } from "../drivers/Driver.ts"
 import * as model from "../model/index.ts"
 import type { LabState, OverlayInfo, VlanInfo } from "../model/lab-types.ts"
 import type { Network } from "../model/types.ts"
 import type { SwarmKeys } from "./keys.ts"
+import { publishedOn } from "./sockets.ts"
 
 /** the link each host has on the underlay, as on a Docker host */
 export const UNDERLAY_DEV = "eth0"
@@ -26,6 +27,7 @@ export const underlayLegOf = (lab: LabState, host: string): UnderlayLeg | undefi
 export class LabHostContext implements HostContext {
   private listed: ReadonlyArray<Network> | undefined
   private leg: UnderlayLeg | undefined | null = null
+  private ports: ReadonlyArray<PublishedPort> | undefined | null = null
 
   constructor(
     readonly ns: string,
@@ -39,6 +41,16 @@ export class LabHostContext implements HostContext {
 
   get networks(): ReadonlyArray<Network> {
     return (this.listed ??= model.networks(this.state))
+  }
+
+  /** the ports published on this host after the change; undefined when none were before or after (the rules stay as they were) */
+  get published(): ReadonlyArray<PublishedPort> | undefined {
+    if (this.ports === null) {
+      const index = this.after.hosts.findIndex((h) => h.name === this.host)
+      const after = index < 0 ? [] : publishedOn(this.after, index)
+      this.ports = after.length > 0 || (index >= 0 && publishedOn(this.before, index).length > 0) ? after : undefined
+    }
+    return this.ports
   }
 
   get underlay(): UnderlayLeg | undefined {

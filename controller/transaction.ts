@@ -10,6 +10,7 @@ import type { DnsUpdate } from "../backends/kernel-types.ts"
 import type { Step } from "../drivers/Driver.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import { type DnsPlan, changeDns, dnsUpdateOf } from "./dns-plan.ts"
+import { runSocketSteps, type SocketStep } from "./sockets.ts"
 import { runSteps, runStepsSync, type StepFailure, undo } from "./steps.ts"
 
 /** one resolver's (one host's) part of the embedded DNS work */
@@ -23,6 +24,8 @@ export interface Prepared<A> {
   readonly steps: ReadonlyArray<Step>
   /** the embedded DNS's part, carried out once the steps are done */
   readonly dns?: ReadonlyArray<ResolverPlan>
+  /** docker-proxies and servers started or stopped, once the steps and the DNS are done */
+  readonly sockets?: ReadonlyArray<SocketStep>
   /** keep the decision (runtime bookkeeping and the model's next state); runs only after success */
   readonly commit: () => A
 }
@@ -44,6 +47,20 @@ const changeAllDns = (kernel: KernelShape, plans: ReadonlyArray<ResolverPlan>): 
     : Effect.forEach(plans, ({ resolver, plan }) => changeDns(kernel, resolver, plan), { discard: true })
 
 /**
+ * Take back the names a DNS plan added or removed (after refused sockets; the steps' undo has
+ * taken new sandboxes and their servers already). Best effort, as every undo.
+ */
+const unnameDns = (kernel: KernelShape, plans: ReadonlyArray<ResolverPlan>): Effect.Effect<void> =>
+  Effect.forEach(
+    plans,
+    ({ resolver, plan }) =>
+      plan.add.length === 0 && plan.remove.length === 0
+        ? Effect.void
+        : Effect.ignore(kernel.updateDns({ resolver, ...(plan.add.length > 0 ? { remove: plan.add } : {}), ...(plan.remove.length > 0 ? { add: plan.remove } : {}) })),
+    { discard: true },
+  )
+
+/**
  * Carry out a prepared operation: run its steps, then the embedded DNS's part (servers started
  * or stopped, names added or removed), then keep the decision. A kernel that can apply
  * synchronously (the simulator) runs the steps without an effect per step.
@@ -57,11 +74,22 @@ export const execute = <A>(
     const prepared = prepare()
     if (isRefusal(prepared)) return Effect.fail(prepared)
     const { steps, dns } = prepared
+    const sockets = prepared.sockets ?? []
+    // the sockets last: a refused one takes back its own, then the steps are undone
+    const finish = (): Effect.Effect<A, CnmError> =>
+      sockets.length === 0
+        ? Effect.succeed(prepared.commit())
+        : runSocketSteps(sockets).pipe(
+            Effect.matchEffect({
+              onFailure: (failure) => undo(kernel, steps).pipe(Effect.andThen(unnameDns(kernel, dns ?? [])), Effect.andThen(refused(failure))),
+              onSuccess: () => Effect.succeed(prepared.commit()),
+            }),
+          )
     const applySync = kernel.applySync
     if (applySync) {
       const failure = runStepsSync(applySync, steps)
       if (failure) return refused(failure)
-      if (!dns || dns.length === 0) return Effect.succeed(prepared.commit())
+      if (!dns || dns.length === 0) return finish()
       const updateDnsSync = kernel.updateDnsSync
       if (updateDnsSync && onlyNames(dns)) {
         try {
@@ -72,13 +100,13 @@ export const execute = <A>(
         } catch (error) {
           return undo(kernel, steps).pipe(Effect.andThen(refused({ step: "sandbox.dns", error: error as KernelError })))
         }
-        return Effect.succeed(prepared.commit())
+        return finish()
       }
       // the one effect left on the fast path (every new container on a user network starts its server)
       return changeAllDns(kernel, dns).pipe(
         Effect.matchEffect({
           onFailure: (error) => undo(kernel, steps).pipe(Effect.andThen(refused({ step: "sandbox.dns", error }))),
-          onSuccess: () => Effect.succeed(prepared.commit()),
+          onSuccess: finish,
         }),
       )
     }
@@ -91,7 +119,7 @@ export const execute = <A>(
         : Effect.void
     return runSteps(kernel, steps).pipe(
       Effect.andThen(dnsDone),
-      Effect.matchEffect({ onFailure: refused, onSuccess: () => Effect.succeed(prepared.commit()) }),
+      Effect.matchEffect({ onFailure: refused, onSuccess: finish }),
     )
   })
 

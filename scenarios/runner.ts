@@ -2,11 +2,14 @@ import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
 import type { DnsQueryResult } from "../backends/kernel-types.ts"
 import { openKernel } from "../backends/open.ts"
-import { Lab } from "../controller/Lab.ts"
+import { Lab, OUTSIDE } from "../controller/Lab.ts"
 import { measureReach, type ReachEntry } from "../controller/measure.ts"
 import type { CnmError } from "../model/errors.ts"
 import type { LabEndpoint, LabNetworkRow } from "../model/lab-queries.ts"
+import { stripPrefix } from "../model/cidr.ts"
 import type { Endpoint } from "../model/types.ts"
+import { type ConnectTry, connectDifferences, connectRow, type ReportConnect } from "./report-connect.ts"
+import type { ConnectExpectation } from "./schema-services.ts"
 import type {
   Report,
   ReportEndpoint,
@@ -62,6 +65,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
       runId: runId(),
       swarm: scenario.swarm,
       ...(scenario.underlay !== undefined ? { underlay: scenario.underlay } : {}),
+      ...(scenario.outside !== undefined ? { outside: scenario.outside } : {}),
     }).pipe(Effect.mapError(asError("setting up the hosts")))
     progress(`setup: ${scenario.hosts.length} host(s), ${scenario.networks.length} network(s), ${scenario.containers.length} container(s)`)
     for (const network of scenario.networks) {
@@ -71,7 +75,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
     yield* checkAbort
     // made together: the kernel does each kind of step for all of them faster than one by one
     yield* lab
-      .createContainers(scenario.containers.map((c) => ({ name: c.name, host: c.host, networks: c.networks })))
+      .createContainers(scenario.containers.map(containerRequest))
       .pipe(Effect.mapError(asError("containers")))
     const setupMs = performance.now() - started
 
@@ -79,6 +83,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
     const steps: ReportStep[] = []
     const expectations: ReportExpectation[] = []
     const resolve: ReportResolve[] = []
+    const connect: ReportConnect[] = []
     let stepsOk = true
     for (const [index, step] of scenario.steps.entries()) {
       yield* checkAbort
@@ -87,6 +92,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
         const checked = yield* check(lab, step.expect, index)
         expectations.push(...checked.expectations)
         resolve.push(...checked.resolve)
+        connect.push(...checked.connect)
         steps.push({ index, op: step.op, ok: true })
         continue
       }
@@ -116,6 +122,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
     const final = yield* check(lab, scenario.expect, undefined, matrix, hostMatrix)
     expectations.push(...final.expectations)
     resolve.push(...final.resolve)
+    connect.push(...final.connect)
     const reach: ReportReach[] = options.trace ? yield* traced(lab, matrix) : matrix.map(toReportReach)
     const checkMs = performance.now() - checkStarted
 
@@ -132,6 +139,7 @@ export const runOn = (kernel: KernelShape, scenario: Scenario, options: RunOptio
       ...(hostMatrix !== undefined ? { reachHosts: hostMatrix } : {}),
       resolve,
       ...(gaps.length > 0 ? { dataPathGaps: gaps.map((gap) => ({ ...gap })) } : {}),
+      ...(hasConnectRows(scenario) ? { connect } : {}),
       steps,
       expectations,
     }
@@ -155,7 +163,7 @@ const runStep = (lab: Lab, step: Exclude<Step, { op: "expect" }>): Effect.Effect
     case "removeNetwork":
       return lab.removeNetwork(step.name, step.host)
     case "createContainer":
-      return lab.createContainer({ name: step.container.name, host: step.container.host, networks: step.container.networks })
+      return lab.createContainer(containerRequest(step.container))
     case "removeContainer":
       return lab.removeContainer(step.name)
     case "createService":
@@ -165,27 +173,34 @@ const runStep = (lab: Lab, step: Exclude<Step, { op: "expect" }>): Effect.Effect
   }
 }
 
-const unmeasured = "published ports, services and connections are not built or measured by the backends yet (issue 9)"
+const unmeasured = "services (tasks, VIPs, the routing mesh, tasks. names) are not built or measured by the backends yet (issue 9)"
 
 /**
- * A scenario of the contract's section "Ports, the outside world, services" needs sockets and NAT
- * in the backend; until the kernel layer has them the run says so rather than report a part.
+ * Published ports, `listen` and connect rows run; services need the controller to run tasks,
+ * VIPs and the routing mesh, which it does not yet: the run says so rather than report a part.
  */
 const refuseUnmeasured = (scenario: Scenario, backend: string): void => {
-  const blocks = [scenario.expect, ...scenario.steps.flatMap((step) => (step.op === "expect" ? [step.expect] : []))]
   const uses =
-    scenario.outside !== undefined ||
     scenario.services !== undefined ||
-    scenario.containers.some((container) => container.ports !== undefined || container.listen !== undefined) ||
-    scenario.steps.some((step) => step.op === "createService" || step.op === "removeService" || step.op === "scaleService") ||
-    scenario.steps.some((step) => step.op === "createContainer" && (step.container.ports !== undefined || step.container.listen !== undefined)) ||
-    blocks.some((block) => block.connect !== undefined)
+    scenario.steps.some((step) => step.op === "createService" || step.op === "removeService" || step.op === "scaleService")
   if (uses) throw new Error(`backend ${backend}: ${unmeasured}`)
 }
+
+const containerRequest = (container: Scenario["containers"][number]) => ({
+  name: container.name,
+  host: container.host,
+  networks: container.networks,
+  ...(container.ports !== undefined ? { ports: container.ports } : {}),
+  ...(container.listen !== undefined ? { listen: container.listen } : {}),
+})
+
+const hasConnectRows = (scenario: Scenario): boolean =>
+  [scenario.expect, ...scenario.steps.flatMap((step) => (step.op === "expect" ? [step.expect] : []))].some((block) => block.connect !== undefined)
 
 interface Checked {
   readonly expectations: ReadonlyArray<ReportExpectation>
   readonly resolve: ReadonlyArray<ReportResolve>
+  readonly connect: ReadonlyArray<ReportConnect>
 }
 
 /**
@@ -270,8 +285,66 @@ const check = (
         actual: { from: expected.from, name: expected.name, addresses, ...(answer ? { rcode: answer.rcode } : absentFrom(expected.from)) },
       })
     }
-    return { expectations, resolve } satisfies Checked
+    // one check after the other: a check with `count` is a sequence of connections, as a client makes them
+    const connect = yield* Effect.forEach(expect.connect ?? [], (expected) => measureConnect(lab, expected, step))
+    for (const [index, row] of connect.entries()) {
+      const expected = (expect.connect ?? [])[index] as ConnectExpectation
+      const differences = connectDifferences(expected, row)
+      expectations.push({ kind: "connect", ok: differences.length === 0, ...atStep, expected: { ...expected }, actual: { ...row, ...(differences.length > 0 ? { differences } : {}) } })
+    }
+    return { expectations, resolve, connect } satisfies Checked
   })
+
+/**
+ * One connect row, measured: `count` connections (one without it) through the backend's sockets,
+ * from a container's sandbox, a host's namespace or the outside machine. A name is looked up for
+ * every connection as a client does: a container's address (on the network asked for, else one it
+ * shares with the client, else its first); any other name through the client's embedded DNS,
+ * taking the first answer.
+ */
+const measureConnect = (lab: Lab, expected: ConnectExpectation, step: number | undefined): Effect.Effect<ReportConnect, Error> =>
+  Effect.gen(function* () {
+    if (expected.target.kind === "outside") yield* lab.listenOutside(expected.port, expected.proto).pipe(Effect.mapError(asError("outside")))
+    const exists = expected.from === OUTSIDE || lab.hosts.includes(expected.from) || lab.controllerOf(expected.from) !== undefined
+    const tries: ConnectTry[] = []
+    for (let i = 0; i < (expected.count ?? 1); i++) {
+      const address = exists ? yield* targetAddress(lab, expected) : undefined
+      if (address === undefined) {
+        tries.push({ address: null, outcome: "unreachable", answeredBy: null, seenFrom: null })
+        continue
+      }
+      const result = yield* lab.connectFrom(expected.from, address, expected.port, expected.proto).pipe(Effect.mapError(asError("connect")))
+      tries.push({ address, outcome: result.outcome, answeredBy: result.answeredBy ?? null, seenFrom: result.seenFrom ?? null })
+    }
+    return connectRow(expected, tries, step)
+  })
+
+const targetAddress = (lab: Lab, expected: ConnectExpectation): Effect.Effect<string | undefined, Error> => {
+  const target = expected.target
+  switch (target.kind) {
+    case "outside":
+      return Effect.succeed(lab.outsideAddress)
+    case "address":
+      return Effect.succeed(target.address)
+    case "hostPort":
+      return Effect.succeed(lab.hostAddresses().find((host) => host.name === target.host)?.address)
+    case "name": {
+      const own = lab.endpoints().filter((e) => e.container === target.name && e.address !== undefined)
+      if (own.length > 0) {
+        const shared = lab.endpoints().filter((e) => e.container === expected.from).map((e) => e.network)
+        const chosen =
+          own.find((e) => e.network === expected.network) ??
+          (expected.network === undefined ? (own.find((e) => shared.includes(e.network)) ?? own[0]) : undefined)
+        return Effect.succeed(chosen === undefined ? undefined : stripPrefix(chosen.address as string))
+      }
+      if (lab.controllerOf(expected.from) === undefined) return Effect.succeed(undefined)
+      return lab.resolve(expected.from, target.name).pipe(
+        Effect.map((answer) => answer.addresses[0]),
+        Effect.mapError(asError("resolve")),
+      )
+    }
+  }
+}
 
 /**
  * A container against a host's underlay address, with a real probe (or the final matrix's). From a

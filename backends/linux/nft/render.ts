@@ -83,6 +83,9 @@ const addressValue = (cidr: string): unknown => {
 
 const matchExprs = (m: FwMatch, family: Family): Json[] => {
   const out: Json[] = []
+  // Docker's rules see switched frames through br_netfilter, which hands iptables IPv4 only: ARP
+  // between the ports passes (an icc=false neighbour's SYN is dropped, its ARP answered: a timeout)
+  if (family === "bridge") out.push(match("==", meta("protocol"), "ip"))
   if (m.bridge !== undefined) {
     if (family !== "bridge") throw nftInputError(`match.bridge is only valid in a bridge-forward chain`)
     out.push(match("==", meta("iifname"), `@${PORT_SET_PREFIX}${m.bridge}`))
