@@ -128,8 +128,28 @@ const settle = (
 const stationsFor = (topology: Topology, segment: string, address: number): ReadonlyArray<Station> =>
   topology.segments.get(segment)?.get(address) ?? []
 
+/**
+ * Another host's macvlan child holds the source's address, so it has the source's MAC (Docker
+ * derives it from the address). Linux's macvlan looks a broadcast's source MAC up among the
+ * parent's children: an ARP request that arrives with that MAC goes back to that child alone
+ * (private), or floods only some modes (vepa, bridge). Who hears it then depends on the modes and
+ * on neighbour entries cached before the twin appeared: a race for the model.
+ */
+const twinOnAnotherHost = (topology: Topology, view: VlanView, sandbox: string, address: number): boolean =>
+  view.driver === "macvlan" &&
+  stationsFor(topology, view.segment, address).some(
+    (station) => station.host !== view.host && station.child !== undefined && station.child.view.driver === "macvlan" && !isSource(station, view.host, sandbox),
+  )
+
+/** a settled `true` becomes a race when the source has a MAC twin on another host (see twinOnAnotherHost) */
+const unlessTwin = (reach: Reach, topology: Topology, view: VlanView, sandbox: string, address: number): Reach =>
+  reach === true && twinOnAnotherHost(topology, view, sandbox, address) ? undefined : reach
+
 /** a child of `view` pings `target` on its segment */
-const childOnLink = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach => {
+const childOnLink = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach =>
+  unlessTwin(childOnLinkSettled(topology, view, sandbox, address, target), topology, view, sandbox, address)
+
+const childOnLinkSettled = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach => {
   const holders = stationsFor(topology, view.segment, target).filter((station) => !isSource(station, view.host, sandbox))
   const candidates = holders.filter((station) => hearsChild(view, station))
   // a holder the source cannot hear (a private or vepa sibling) still holds the target's MAC on
@@ -146,7 +166,10 @@ const childOnLink = (topology: Topology, view: VlanView, sandbox: string, addres
 }
 
 /** a child of `view` sends a ping for `target` to its gateway: only a host holding the gateway takes it, and answers for its own addresses */
-const childViaGateway = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach => {
+const childViaGateway = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach =>
+  unlessTwin(childViaGatewaySettled(topology, view, sandbox, address, target), topology, view, sandbox, address)
+
+const childViaGatewaySettled = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach => {
   const candidates = stationsFor(topology, view.segment, view.gateway).filter(
     (station) => !isSource(station, view.host, sandbox) && hearsChild(view, station),
   )

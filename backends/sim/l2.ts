@@ -227,9 +227,24 @@ class Flight {
       }
     }
     if (dst === BROADCAST_MAC) {
+      // Linux's macvlan_handle_frame looks the frame's source MAC up among the parent's children: a
+      // broadcast that left one of them (a VEPA switch sends it back, or another host's child
+      // shares its MAC) goes back to a private child alone; from a vepa child it floods the vepa and
+      // bridge children but that one; from a bridge child only the vepa ones (the bridge ones saw it
+      // on the way out). Docker derives a child's MAC from its address, so one address handed out
+      // on two hosts gives two children one MAC.
+      const source = children.find((child) => child.kind === "macvlan" && child.mac === this.frame.srcMac)
+      if (source !== undefined && source.macvlanMode !== "vepa" && source.macvlanMode !== "bridge") return this.deliverTo(source, blocked)
       if (this.offer(parent, blocked)) return true
       for (const child of children) {
-        if (child.kind === "macvlan" || (child.kind === "ipvlan" && child.ipvlanMode === "l2")) {
+        if (child === source) continue
+        if (child.kind === "macvlan") {
+          const floods =
+            source === undefined ||
+            child.macvlanMode === "vepa" ||
+            (source.macvlanMode === "vepa" && child.macvlanMode === "bridge")
+          if (floods && this.deliverTo(child, blocked)) return true
+        } else if (child.kind === "ipvlan" && child.ipvlanMode === "l2") {
           if (this.deliverTo(child, blocked)) return true
         }
       }

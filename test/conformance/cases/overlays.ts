@@ -279,6 +279,32 @@ export const overlayCases = (h: () => Harness, caps: Capabilities): void => {
     expect(await harness.reachable(setup.m1, "10.78.0.12")).toBe(false)
   })
 
+  /**
+   * Docker derives a macvlan child's MAC from its address, so one address handed out on two hosts
+   * gives two children one MAC. Linux's macvlan looks a broadcast's source MAC up among the
+   * parent's children: one that arrives from the wire with a private child's MAC goes back to that
+   * child alone, so the ARP request never reaches its siblings.
+   */
+  const fromTheWire = async (twin: boolean): Promise<boolean> => {
+    const harness = h()
+    const setup = macvlanSetup(harness, "private", true)
+    await harness.apply(setup.ops)
+    const mac = (await harness.read(setup.m1)).links.find((link) => link.name === "mv1")?.mac as string
+    await harness.apply(
+      ...(twin ? [{ op: "linkSet", ns: setup.outside, name: "ext0", mac } as const] : []),
+      { op: "addrAdd", ns: setup.outside, dev: "ext0", cidr: "10.78.0.50/24" },
+    )
+    return harness.reachable(setup.outside, "10.78.0.12")
+  }
+
+  it.skipIf(!caps.macvlan)("a private macvlan child answers a station on the wire", async () => {
+    expect(await fromTheWire(false)).toBe(true)
+  })
+
+  it.skipIf(!caps.macvlan)("a broadcast from the wire with a private child's MAC reaches that child alone: its sibling never hears the ARP request", async () => {
+    expect(await fromTheWire(true)).toBe(false)
+  })
+
   it.skipIf(!caps.macvlan)("a passthru macvlan is its parent's only child: a second one, or a passthru child of a parent with children, is refused", async () => {
     const harness = h()
     const hostNs = harness.ns("h")
