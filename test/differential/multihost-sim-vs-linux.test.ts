@@ -8,6 +8,7 @@ import { needsRoot, root } from "../linux/support.ts"
 import { mhCommands, type MhLabSpec, mhLabSpec, mhTopology } from "../model-based/multihost/commands.ts"
 import { everyKind, type KernelKinds } from "../model-based/multihost/commands/CreateNetworkCommand.ts"
 import { judgeLabOutcome, type MhCommand, type MhModel, type MhOperation } from "../model-based/multihost/MhModel.ts"
+import { Divergence, replay } from "./divergence.ts"
 import { dropLab, namespacesNamed, runIdSource } from "./linux-labs.ts"
 import { compareMhLabs, compareMhMeasurements, compareMhOutcomes, kindsOf, makeMultiHostTwin, type MultiHostTwin } from "./multihost-twin.ts"
 import { compareKernels } from "./twin-lab.ts"
@@ -33,19 +34,12 @@ const runs = Number(process.env.CNMLAB_MH_RUNS ?? 10)
 const maxCommands = Number(process.env.CNMLAB_MH_COMMANDS ?? 4)
 /** two networks and three or four containers over 2-3 hosts: enough to cross hosts, cheap enough to build 100 times */
 const size = { maxNetworks: 3, maxContainers: 4, maxCommands } as const
-const seed = process.env.CNMLAB_SEED === undefined ? undefined : Number(process.env.CNMLAB_SEED)
-const path = process.env.CNMLAB_PATH
 
 const PROBE_TIMEOUT_MS = 250
 const PROBE_CONCURRENCY = 64
 /** a guard against a hang on a starved machine, not a timing goal (the rest is for shrinking) */
 const TIME_LIMIT_MS = 1_800_000
 const RUN_TAG = "dmh"
-const MAX_LINES = 60
-
-class Divergence extends Error {
-  override readonly name = "Divergence"
-}
 
 interface Lane {
   readonly index: number
@@ -62,14 +56,10 @@ const tally = { sequences: 0, measuredEveryCommand: 0, measurements: 0, hosts: n
 let reported = false
 
 const fail = (lane: Lane, when: string, lines: ReadonlyArray<string>): never => {
-  const shown = lines.length > MAX_LINES ? [...lines.slice(0, MAX_LINES), `… and ${lines.length - MAX_LINES} more`] : lines
   const divergence = new Divergence(
-    [
-      `sim and linux diverge (lane ${lane.index}, ${lane.spec.hosts.length} hosts${lane.spec.swarm ? ", swarm" : ""}, namespaces cnm-${lane.twin.runId}-…) ${when}:`,
-      ...shown.map((line) => `  ${line}`),
-      "commands run in this sequence:",
-      ...lane.ran.map((command, i) => `  ${i + 1}. ${command}`),
-    ].join("\n"),
+    `sim and linux diverge (lane ${lane.index}, ${lane.spec.hosts.length} hosts${lane.spec.swarm ? ", swarm" : ""}, namespaces cnm-${lane.twin.runId}-…) ${when}`,
+    lines,
+    lane.ran,
   )
   if (!reported) console.error(`first divergence, before shrinking:\n${divergence.message}`)
   reported = true
@@ -175,8 +165,7 @@ describe.skipIf(!root)(`differential over several hosts: the simulator agrees wi
           numRuns: runs,
           interruptAfterTimeLimit: TIME_LIMIT_MS,
           markInterruptAsFailure: true,
-          ...(seed === undefined ? {} : { seed }),
-          ...(path === undefined ? {} : { path }),
+          ...replay,
         },
       )
       const hosts = [...tally.hosts].sort(([a], [b]) => a - b).map(([n, count]) => `${n} hosts ${count}`).join(", ")

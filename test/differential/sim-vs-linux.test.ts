@@ -8,6 +8,7 @@ import { needsRoot, root } from "../linux/support.ts"
 import { asyncCommands } from "../model-based/async-commands.ts"
 import { labCommands, labTopology } from "../model-based/commands.ts"
 import { judgeOutcome, type LabCommand, type LabModel, type LabOperation } from "../model-based/LabModel.ts"
+import { Divergence, replay } from "./divergence.ts"
 import { dropLab, namespacesNamed, runIdSource } from "./linux-labs.ts"
 import { compareEverything, compareGatewaysAndNames } from "./gateways-and-names.ts"
 import { compareKernels, compareLabs, compareMeasurements, compareOutcomes, dnsQuestions, makeTwinLab, type TwinLab } from "./twin-lab.ts"
@@ -39,8 +40,6 @@ const maxCommands = Number(process.env.CNMLAB_DIFF_COMMANDS ?? 5)
 /** two user networks and three or four containers: rich enough to probe, cheap enough to build 300 times */
 const topologySize = { maxNetworks: 2, maxContainers: 4 } as const
 const reachEveryCommand = process.env.CNMLAB_DIFF_REACH === "every"
-const seed = process.env.CNMLAB_SEED === undefined ? undefined : Number(process.env.CNMLAB_SEED)
-const path = process.env.CNMLAB_PATH
 
 /** an answer takes a millisecond; the margin is for the event loop, shared by all lanes */
 const PROBE_TIMEOUT_MS = 250
@@ -53,12 +52,6 @@ const PROBE_TIMEOUT_MS = 250
 const TIME_LIMIT_MS = 2_700_000
 const PROBE_CONCURRENCY = 64
 const RUN_TAG = "dif"
-/** a divergence report longer than this is cut: the first lines say what went wrong */
-const MAX_LINES = 60
-
-class Divergence extends Error {
-  override readonly name = "Divergence"
-}
 
 /** runs 0, 3, 6, … compare everything after every command: a third of the sequences (or more) */
 let runIndex = 0
@@ -86,15 +79,7 @@ const tally = {
 }
 
 const fail = (lane: Lane, when: string, lines: ReadonlyArray<string>): never => {
-  const shown = lines.length > MAX_LINES ? [...lines.slice(0, MAX_LINES), `… and ${lines.length - MAX_LINES} more`] : lines
-  throw new Divergence(
-    [
-      `sim and linux diverge (lane ${lane.index}, namespaces cnm-${lane.twin.runId}-…) ${when}:`,
-      ...shown.map((line) => `  ${line}`),
-      "commands run in this sequence:",
-      ...lane.ran.map((command, i) => `  ${i + 1}. ${command}`),
-    ].join("\n"),
-  )
+  throw new Divergence(`sim and linux diverge (lane ${lane.index}, namespaces cnm-${lane.twin.runId}-…) ${when}`, lines, lane.ran)
 }
 
 /** the reach matrix's probes: every container to every address of every other container */
@@ -209,8 +194,7 @@ describe.skipIf(!root)(`differential: the simulator agrees with the real kernel 
           // run that is merely slow fails too, rather than pass with fewer sequences than asked
           interruptAfterTimeLimit: TIME_LIMIT_MS,
           markInterruptAsFailure: true,
-          ...(seed === undefined ? {} : { seed }),
-          ...(path === undefined ? {} : { path }),
+          ...replay,
         },
       )
       console.log(
