@@ -7,7 +7,8 @@ import type { NamespaceTable } from "./namespaces.ts"
 import { fdbAdd, fdbDel, neighAdd, neighDel } from "./neighbours.ts"
 import { routeAdd, routeDel } from "./routes.ts"
 import { sysctlWrite } from "./sysctl.ts"
-import { observersOf, type Teardown } from "./teardown.ts"
+import { dumpLinks } from "./read.ts"
+import { observersOf, releaseChildren, type Teardown } from "./teardown.ts"
 import { xfrmPolicyAdd, xfrmPolicyDel, xfrmStateAdd, xfrmStateDel } from "./xfrm.ts"
 
 export interface ApplyContext {
@@ -46,7 +47,9 @@ export const applyOne = (ctx: ApplyContext, op: KernelOp): Promise<void> | void 
     case "nsAdd":
       return namespaces.create(op.ns)
     case "nsDel": {
-      const observers = observersOf(namespaces, op.ns)
+      const links = dumpLinks(namespaces, op.ns)
+      releaseChildren(namespaces, op.ns, links)
+      const observers = observersOf(namespaces, op.ns, links)
       namespaces.delete(op.ns)
       ctx.teardowns.push(...observers)
       ctx.sysctlKeys.delete(op.ns)

@@ -3,7 +3,8 @@ import { nsPath, type NamespaceTable } from "./namespaces.ts"
 import { IFLA, RTM } from "./netlink/constants.ts"
 import { attrU32, ifinfomsg } from "./netlink/wire.ts"
 import { nsidOf } from "./nsid.ts"
-import { dumpLinks } from "./read.ts"
+import { linkDel } from "./links.ts"
+import { dumpLinks, type RawLink } from "./read.ts"
 
 /** a link in another namespace that goes when a deleted namespace is finally destroyed */
 export interface Teardown {
@@ -21,10 +22,10 @@ export interface Teardown {
  * links joined to `ns` are asked first, so deleting one of a thousand sandboxes asks one or two
  * namespaces, not all of them; the rest are asked only for ids still unnamed.
  */
-export const observersOf = (namespaces: NamespaceTable, ns: string): Teardown[] => {
+export const observersOf = (namespaces: NamespaceTable, ns: string, links: ReadonlyArray<RawLink>): Teardown[] => {
   // only a veth's far end goes with the namespace: a macvlan's parent or the link a vxlan made
   // from another namespace names stays there (waiting for it would wait out the bound)
-  const crossing = dumpLinks(namespaces, ns).filter((l) => l.kind === "veth" && l.linkNetnsid !== undefined && l.linkIndex !== undefined)
+  const crossing = links.filter((l) => l.kind === "veth" && l.linkNetnsid !== undefined && l.linkIndex !== undefined)
   if (crossing.length === 0) return []
   const unnamed = new Set(crossing.map((l) => l.linkNetnsid as number))
   const names = new Map<number, string>()
@@ -46,6 +47,20 @@ export const observersOf = (namespaces: NamespaceTable, ns: string): Teardown[] 
     const observer = names.get(l.linkNetnsid as number)
     return observer === undefined ? [] : [{ ns, observer, index: l.linkIndex as number }]
   })
+}
+
+/**
+ * Before deleting `ns`: its macvlan and ipvlan children whose parent lives in another namespace
+ * are deleted now. Left to the namespace's destruction, a child would hold its parent until the
+ * kernel's worker gets to it, later and later as the machine gets busier: a passthru child keeps
+ * taking all of the parent's unicast (the host answers ARP and then loses the echo), and a
+ * child's MAC stays taken on the parent, so a container given the same address at once would be
+ * refused. Docker deletes the child when the endpoint goes; so does this, in one request each.
+ */
+export const releaseChildren = (namespaces: NamespaceTable, ns: string, links: ReadonlyArray<RawLink>): void => {
+  for (const link of links) {
+    if ((link.kind === "macvlan" || link.kind === "ipvlan") && link.linkNetnsid !== undefined) linkDel(namespaces, ns, link.name)
+  }
 }
 
 const stillThere = (namespaces: NamespaceTable, { observer, index }: Teardown): boolean => {
