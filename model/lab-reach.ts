@@ -340,7 +340,8 @@ const viaDefaultRoute = (topology: Topology, source: Source, routes: ReadonlyArr
   const gateway = gatewayRoute(topology, source, routes)
   const l3 = routes.filter((route) => {
     const vlan = vlanView(topology, source.host, route.network.name)
-    return vlan !== undefined && isL3(vlan) && !route.network.internal
+    // a network without a parent is internal to the driver: no `default dev` (lab-sandboxes.ts, routesDefaultItself)
+    return vlan !== undefined && isL3(vlan) && !route.network.internal && vlan.info.parentKind !== "dummy"
   })
   // two default routes (an ipvlan l3 `default dev` and a gateway): which one the kernel keeps is not Docker's to say
   if (gateway !== undefined && l3.length > 0) return undefined
