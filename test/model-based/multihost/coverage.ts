@@ -10,6 +10,7 @@ export const networkKinds = [
   "overlay",
   "overlay-internal",
   "overlay-mtu",
+  "overlay-encrypted",
   "macvlan-eth0",
   "macvlan-vlan",
   "macvlan-dummy",

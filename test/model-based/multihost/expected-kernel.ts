@@ -1,7 +1,8 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../../../backends/Kernel.ts"
 import type { KernelError } from "../../../backends/KernelError.ts"
-import type { NsState } from "../../../backends/kernel-types.ts"
+import type { FwTable, NsState } from "../../../backends/kernel-types.ts"
+import { defaultPriority } from "../../../backends/linux/nft/render.ts"
 import * as model from "../../../model/index.ts"
 import { hostState } from "../../../model/lab-store.ts"
 import { isGatewayLeg } from "../../../model/lab-sandboxes.ts"
@@ -142,6 +143,12 @@ const sandboxRoutes = (lab: model.LabState, index: number, sandbox: string, join
     .filter((j) => setsGateway(lab, host, j.network))
     .sort((a, b) => rank(a)[0] - rank(b)[0] || rank(a)[1] - rank(b)[1] || (a.network.name < b.network.name ? -1 : a.network.name > b.network.name ? 1 : 0))[0]
   if (gateway !== undefined) routes.push(routeFact("default", gateway.endpoint.ifname as string, "universe", "static", gateway.network.gateway))
+  // ipvlan l3 outside an internal network routes `default dev ethN` itself (libnetwork's ipvlan Join: a connected
+  // 0.0.0.0/0 on the interface); a parentless one is internal to the driver. Beside a gateway the join is refused.
+  for (const { endpoint, network } of joined) {
+    const info = network.driver === "ipvlan" ? model.vlanInfo(lab, host, network.name) : undefined
+    if (info?.mode === "l3" && !network.internal && info.parentKind !== "dummy") routes.push(routeFact("default", endpoint.ifname as string, "link", "static"))
+  }
   return routes
 }
 
@@ -164,8 +171,21 @@ const sandboxLinks = (lab: model.LabState, index: number, sandbox: string): stri
 const factsOf = (state: NsState, kind: "host" | "sandbox" | "overlay" | "other"): string[] => [
   ...kindFacts(state, kind),
   ...state.routes.map((r) => routeFact(r.dst, r.dev, r.scope, r.origin, r.via)),
-  ...state.firewall.flatMap((table) => tableFacts(table)),
+  ...state.firewall.flatMap((table) => tableFacts(withDefaults(table))),
 ]
+
+/** a base chain that names no type, priority or policy has nftables' defaults (a table may leave them out) */
+const withDefaults = (table: FwTable): FwTable =>
+  table.chains.every((chain) => chain.hook === undefined || (chain.type !== undefined && chain.priority !== undefined && chain.policy !== undefined))
+    ? table
+    : {
+        ...table,
+        chains: table.chains.map((chain) => {
+          if (chain.hook === undefined) return chain
+          const type = chain.type ?? "filter"
+          return { ...chain, type, priority: chain.priority ?? defaultPriority(type, chain.hook), policy: chain.policy ?? "accept" }
+        }),
+      }
 
 const kindFacts = (state: NsState, kind: "host" | "sandbox" | "overlay" | "other"): string[] => {
   switch (kind) {
