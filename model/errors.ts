@@ -28,6 +28,8 @@ export const errorCodes = [
   "ParentNotFound",
   "PortInUse",
   "InvalidPort",
+  /** a second default route in one sandbox: an ipvlan l3 network's `default dev` beside a gateway or another l3 (the kernel's EEXIST, Docker's failed join) */
+  "DefaultRouteExists",
   /** not in the contract's table: the kernel refused what the model allowed (a backend fault) */
   "KernelError",
 ] as const
@@ -38,7 +40,7 @@ export type ErrorCode = (typeof errorCodes)[number]
  * The codes only a lab gives (model/lab-ops.ts): they need the swarm, or the links of a host,
  * which one host's CnmState does not know.
  */
-export const labErrorCodes: ReadonlyArray<ErrorCode> = ["SwarmRequired", "ParentInUse", "ParentNotFound"]
+export const labErrorCodes: ReadonlyArray<ErrorCode> = ["SwarmRequired", "ParentInUse", "ParentNotFound", "DefaultRouteExists"]
 
 /**
  * The codes of published ports (model/ports.ts): a container's `ports`, which the host operations

@@ -23,7 +23,7 @@ import {
   withHostState,
 } from "./lab-store.ts"
 import { vlanNetworksOn } from "./lab-network-ops.ts"
-import { containersOn, isGatewayLeg, listedEndpoints, settleGatewayLeg, settleLoadBalancer } from "./lab-sandboxes.ts"
+import { containersOn, defaultRouteConflict, isGatewayLeg, listedEndpoints, settleGatewayLeg, settleLoadBalancer } from "./lab-sandboxes.ts"
 import { overlayJoinProblem } from "./overlay-driver.ts"
 import { type ContainerRecord, type NetworkRecord, containerRecord, networkRecord } from "./representation.ts"
 import * as StringMap from "./string-map.ts"
@@ -80,7 +80,10 @@ const afterJoin = (before: LabState, joined: LabState, index: number, endpoint: 
   const balanced = origin === "container" ? settleLoadBalancer(synced, index, name) : labSucceed(synced, undefined)
   if (!balanced.ok) return labRefuse(before, synced, balanced)
   const settled = settleGatewayLeg(balanced.lab, index, endpoint.container)
-  return settled.ok ? settled : labRefuse(before, balanced.lab, settled)
+  if (!settled.ok) return labRefuse(before, balanced.lab, settled)
+  const record = containerRecord(hostState(settled.lab, index), endpoint.container)
+  const conflict = record === undefined ? undefined : defaultRouteConflict(settled.lab, record)
+  return conflict === undefined ? settled : labRefuse(before, settled.lab, labFail("DefaultRouteExists", conflict))
 }
 
 /** one join of a container that exists on host `index`, through the host's `connect` */

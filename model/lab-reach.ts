@@ -107,7 +107,11 @@ const repliesTo = (topology: Topology, station: Station, address: number): boole
 /**
  * The outcome among the stations that hear the request: none, false; several, a race unless none
  * could answer; one, its answer, unless someone else that station hears also holds the source's
- * address (its reply may then go there).
+ * address (its reply may then go there). That includes a MAC twin of the source on a third host:
+ * Linux would send the reply to the one MAC, which the underlay's bridge has just learned from the
+ * source's own request, but the simulator's replier asks ARP for the source again (it does not
+ * learn the sender of a request addressed to it, as Linux's neigh_event_ns does) and both twins
+ * answer: measured with static addresses in the multi-host model-based test.
  */
 const settle = (
   topology: Topology,
@@ -131,23 +135,31 @@ const stationsFor = (topology: Topology, segment: string, address: number): Read
 /**
  * Another host's macvlan child holds the source's address, so it has the source's MAC (Docker
  * derives it from the address). Linux's macvlan looks a broadcast's source MAC up among the
- * parent's children: an ARP request that arrives with that MAC goes back to that child alone
- * (private), or floods only some modes (vepa, bridge). Who hears it then depends on the modes and
- * on neighbour entries cached before the twin appeared: a race for the model.
+ * parent's children (macvlan_handle_frame): on the twin's host, an ARP request that arrives with
+ * that MAC goes back to the twin alone (private, passthru: the host misses it too), or floods to
+ * some modes only (vepa, bridge). So whether a station on the twin's host hears the source's
+ * request depends on the twin's mode and on neighbour entries cached before the twin appeared: a
+ * race for the model, where the replier is there. A replier on another host hears the request as
+ * before; where its reply goes is settle's concern (the twin holds the source's address).
  */
-const twinOnAnotherHost = (topology: Topology, view: VlanView, sandbox: string, address: number): boolean =>
-  view.driver === "macvlan" &&
-  stationsFor(topology, view.segment, address).some(
-    (station) => station.host !== view.host && station.child !== undefined && station.child.view.driver === "macvlan" && !isSource(station, view.host, sandbox),
-  )
+const twinBesideReplier = (topology: Topology, view: VlanView, sandbox: string, address: number, repliers: ReadonlyArray<Station>): boolean =>
+  stationsFor(topology, view.segment, address).some((twin) => isMacTwin(view, sandbox, twin) && repliers.some((replier) => replier.host === twin.host))
 
-/** a settled `true` becomes a race when the source has a MAC twin on another host (see twinOnAnotherHost) */
-const unlessTwin = (reach: Reach, topology: Topology, view: VlanView, sandbox: string, address: number): Reach =>
-  reach === true && twinOnAnotherHost(topology, view, sandbox, address) ? undefined : reach
+/** another host's macvlan child holding the address of a macvlan child of `view`: the same MAC (Docker derives it from the address) */
+const isMacTwin = (view: VlanView, sandbox: string, station: Station): boolean =>
+  view.driver === "macvlan" &&
+  station.host !== view.host &&
+  station.child !== undefined &&
+  station.child.view.driver === "macvlan" &&
+  !isSource(station, view.host, sandbox)
+
+/** a settled `true` becomes a race when the source has a MAC twin on a replier's host (see twinBesideReplier) */
+const unlessTwin = (reach: Reach, topology: Topology, view: VlanView, sandbox: string, address: number, repliers: ReadonlyArray<Station>): Reach =>
+  reach === true && twinBesideReplier(topology, view, sandbox, address, repliers) ? undefined : reach
 
 /** a child of `view` pings `target` on its segment */
 const childOnLink = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach =>
-  unlessTwin(childOnLinkSettled(topology, view, sandbox, address, target), topology, view, sandbox, address)
+  unlessTwin(childOnLinkSettled(topology, view, sandbox, address, target), topology, view, sandbox, address, stationsFor(topology, view.segment, target))
 
 const childOnLinkSettled = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach => {
   const holders = stationsFor(topology, view.segment, target).filter((station) => !isSource(station, view.host, sandbox))
@@ -167,7 +179,7 @@ const childOnLinkSettled = (topology: Topology, view: VlanView, sandbox: string,
 
 /** a child of `view` sends a ping for `target` to its gateway: only a host holding the gateway takes it, and answers for its own addresses */
 const childViaGateway = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach =>
-  unlessTwin(childViaGatewaySettled(topology, view, sandbox, address, target), topology, view, sandbox, address)
+  unlessTwin(childViaGatewaySettled(topology, view, sandbox, address, target), topology, view, sandbox, address, stationsFor(topology, view.segment, view.gateway))
 
 const childViaGatewaySettled = (topology: Topology, view: VlanView, sandbox: string, address: number, target: number): Reach => {
   const candidates = stationsFor(topology, view.segment, view.gateway).filter(
@@ -328,7 +340,8 @@ const viaDefaultRoute = (topology: Topology, source: Source, routes: ReadonlyArr
   const gateway = gatewayRoute(topology, source, routes)
   const l3 = routes.filter((route) => {
     const vlan = vlanView(topology, source.host, route.network.name)
-    return vlan !== undefined && isL3(vlan) && !route.network.internal
+    // a network without a parent is internal to the driver: no `default dev` (lab-sandboxes.ts, routesDefaultItself)
+    return vlan !== undefined && isL3(vlan) && !route.network.internal && vlan.info.parentKind !== "dummy"
   })
   // two default routes (an ipvlan l3 `default dev` and a gateway): which one the kernel keeps is not Docker's to say
   if (gateway !== undefined && l3.length > 0) return undefined

@@ -43,6 +43,53 @@ export const listedEndpoints = (lab: LabState, record: ContainerRecord): Readonl
 export const isIpvlanL3 = (lab: LabState, network: Network): boolean =>
   network.driver === "ipvlan" && StringMap.get(lab.vlans, network.id)?.mode === "l3"
 
+/**
+ * ipvlan l3 adds `default dev ethN` itself at join, unless the network is internal (libnetwork
+ * 20.10 ipvlan_joinleave.go; a network without a parent is made internal by the driver)
+ */
+export const routesDefaultItself = (lab: LabState, network: Network): boolean => {
+  if (!isIpvlanL3(lab, network) || network.internal) return false
+  return StringMap.get(lab.vlans, network.id)?.parentKind !== "dummy"
+}
+
+/** the join sets a default route through the network's gateway: bridge (internal ones too); macvlan and ipvlan l2 unless internal or without a parent */
+const routesViaGateway = (lab: LabState, network: Network): boolean => {
+  if (network.driver === "bridge") return network.gateway !== undefined
+  if (network.driver !== "macvlan" && !(network.driver === "ipvlan" && !isIpvlanL3(lab, network))) return false
+  return !network.internal && network.gateway !== undefined && StringMap.get(lab.vlans, network.id)?.parentKind !== "dummy"
+}
+
+/**
+ * Two default routes in one sandbox: an ipvlan l3 `default dev ethN` beside a gateway's default
+ * route (a bridge, macvlan or ipvlan l2 network, the docker_gwbridge leg) or beside another l3's.
+ * Docker 20.10 adds each as a new route (the l3 one as the interface's route, osl
+ * setInterfaceRoutes; a gateway through SetGateway), the kernel refuses the second with EEXIST,
+ * and the join fails: "failed to add interface … to sandbox: error setting interface … routes to
+ * ["0.0.0.0/0"]: file exists" when the l3 network comes second, "failed to set gateway while
+ * updating gateway: file exists" when the gateway does. The message of the conflict, or undefined.
+ */
+export const defaultRouteConflict = (lab: LabState, record: ContainerRecord): string | undefined => {
+  const state = hostStateOfRecord(lab, record)
+  if (state === undefined) return undefined
+  const own: string[] = []
+  const via: string[] = []
+  for (const endpoint of record.endpoints) {
+    const network = networkRecord(state, endpoint.network)?.network
+    if (network === undefined) continue
+    if (routesDefaultItself(lab, network)) own.push(network.name)
+    else if (routesViaGateway(lab, network)) via.push(network.name)
+  }
+  if (own.length === 0 || own.length + via.length < 2) return undefined
+  const others = [...own.slice(1), ...via]
+  return `container ${record.container.name}: ipvlan l3 network ${own[0]} routes default dev itself beside the default route of ${others.join(", ")}: file exists`
+}
+
+/** the host state holding the container's record */
+const hostStateOfRecord = (lab: LabState, record: ContainerRecord): CnmState | undefined => {
+  const index = StringMap.get(lab.placement, record.container.name)
+  return index === undefined ? undefined : hostState(lab, index)
+}
+
 /** the driver set a gateway at join: bridge, macvlan and ipvlan l2, unless internal */
 export const givesGateway = (lab: LabState, network: Network): boolean =>
   !network.internal &&

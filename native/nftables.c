@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,7 +173,14 @@ napi_value nft_run(napi_env env, napi_callback_info info) {
     free(commands);
     return NULL;
   }
+  /* libnftables waits for the kernel's answers in select(), which a signal interrupts whatever
+     SA_RESTART says; it then gives up with EINTR ("Interrupted system call") although the batch
+     may be half answered. Seen with node --cpu-prof (SIGPROF): signals wait until the run is over. */
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &before);
   int rc = api.run_cmd_from_buffer(handle->ctx, commands);
+  pthread_sigmask(SIG_SETMASK, &before, NULL);
   ns_leave(&sw);
   free(commands);
   /* reading a buffer also empties it for the next run */

@@ -21,18 +21,30 @@ export interface ApplyContext {
   readonly teardowns: Teardown[]
 }
 
-/** the namespaces whose bridge membership an op may change (firewall port sets follow it) */
-const membershipChangedIn = (op: KernelOp): string[] => {
+/**
+ * What an op changes in bridge membership (firewall port sets follow it): links now on a bridge
+ * (or on none, bridge null), each named in its namespace; `rescan` when the op cannot say (a rename)
+ * and the namespace's ports have to be read.
+ */
+type Membership = { readonly moved: ReadonlyArray<{ ns: string; port: string; bridge: string | null }>; readonly rescan: ReadonlyArray<string> }
+
+const NO_CHANGE: Membership = { moved: [], rescan: [] }
+
+const membershipChangedBy = (op: KernelOp): Membership => {
   switch (op.op) {
     case "linkAdd": {
       const link = op.link
-      const target = link.kind === "macvlan" || link.kind === "ipvlan" ? (link.targetNs ?? op.ns) : op.ns
-      return link.master ? [target] : []
+      const target = link.kind === "macvlan" || link.kind === "ipvlan" || link.kind === "vxlan" ? (link.targetNs ?? op.ns) : op.ns
+      // a new link without a bridge still counts: a set may hold its name from a link that is gone
+      const moved = [{ ns: target, port: link.name, bridge: link.master ?? null }]
+      if (link.kind === "veth") moved.push({ ns: link.peer.ns ?? op.ns, port: link.peer.name, bridge: null })
+      return { moved, rescan: [] }
     }
     case "linkSet":
-      return op.master !== undefined || op.newName !== undefined ? [op.ns] : []
+      if (op.newName !== undefined) return { moved: [], rescan: [op.ns] }
+      return op.master !== undefined ? { moved: [{ ns: op.ns, port: op.name, bridge: op.master }], rescan: [] } : NO_CHANGE
     default:
-      return []
+      return NO_CHANGE
   }
 }
 
@@ -107,9 +119,12 @@ export const applyOne = (ctx: ApplyContext, op: KernelOp): Promise<void> | void 
     case "xfrmPolicyDel":
       return xfrmPolicyDel(ctx.native, namespaces, op.ns, op.selector, op.dir, op.mark)
   }
-  const watched = membershipChangedIn(op).filter((ns) => ctx.firewall.watchesBridges(ns))
-  if (watched.length > 0)
+  const { moved, rescan } = membershipChangedBy(op)
+  const movedWatched = moved.filter((m) => ctx.firewall.watchesBridges(m.ns))
+  const rescanWatched = rescan.filter((ns) => ctx.firewall.watchesBridges(ns))
+  if (movedWatched.length > 0 || rescanWatched.length > 0)
     return (async () => {
-      for (const ns of watched) await ctx.firewall.portsChanged(ns)
+      for (const m of movedWatched) await ctx.firewall.portMoved(m.ns, m.port, m.bridge)
+      for (const ns of rescanWatched) await ctx.firewall.portsChanged(ns)
     })()
 }

@@ -3,7 +3,7 @@ import type { NetnsAddon } from "./addon.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import { parseRuleset, sameTable } from "./nft/parse.ts"
 import { appendedRules } from "./nft/append.ts"
-import { portSetDelta } from "./nft/port-sets.ts"
+import { movePort, portSetDelta } from "./nft/port-sets.ts"
 import { bridgesMatched, type Family, nftTableName, renderDelete, renderTable } from "./nft/render.ts"
 import { NftContexts, NftFailure } from "./nft/run.ts"
 import { dumpLinks } from "./read.ts"
@@ -99,6 +99,30 @@ export class Firewall {
       if (delta.length === 0) continue
       this.nft.run(ns, JSON.stringify({ nftables: delta }))
       this.remember(ns, table.name, commands)
+    }
+  }
+
+  /**
+   * after the link `port` in `ns` came to be on `bridge` (null: on none), by an op that says so:
+   * the port sets change by that link alone, with no dump of the namespace's links
+   */
+  async portMoved(ns: string, port: string, bridge: string | null): Promise<void> {
+    const tables = this.requested.get(ns)
+    if (!tables) return
+    for (const table of tables.values()) {
+      if (bridgesMatched(table).length === 0) continue
+      const known = this.committed.get(ns)
+      const before = known?.tables.get(table.name)
+      const moved = before && movePort(before, port, bridge)
+      // nothing to send when the sets we committed already say so (the kernel's, unless someone
+      // else's commit came in between: then the table is set again, which reads the ports)
+      if (moved && moved.delta.length === 0) continue
+      if (!moved || !known || this.nft.generation(ns) !== known.generation) {
+        await this.set(ns, table)
+        continue
+      }
+      this.nft.run(ns, JSON.stringify({ nftables: moved.delta }))
+      this.remember(ns, table.name, moved.commands)
     }
   }
 

@@ -85,7 +85,7 @@ export const vlanDriver = (kind: VlanKind): Driver => ({
       step(`${kind}.address`, [
         { op: "addrAdd", ns: sandbox, dev: ifname, cidr: endpoint.address as string },
         { op: "linkSet", ns: sandbox, name: ifname, up: true },
-        ...(l3 && !network.internal ? [{ op: "routeAdd", ns: sandbox, route: { dst: "default", dev: ifname, scope: "link" } } as const] : []),
+        ...(l3 && !network.internal && info.parentKind !== "dummy" ? [{ op: "routeAdd", ns: sandbox, route: { dst: "default", dev: ifname, scope: "link" } } as const] : []),
       ]),
     ]
     const offersGateway = !l3 && !network.internal && info.parentKind !== "dummy" && network.gateway !== undefined

@@ -34,13 +34,12 @@ export const makeMultiHostTwin = async (
 
 /** the kinds of network a kernel with these capabilities can carry, and the ones left out with why */
 export const kindsOf = (capabilities: Capabilities): { readonly kinds: KernelKinds; readonly leftOut: ReadonlyArray<readonly [string, string]> } => {
-  const kinds = { ipvlan: capabilities.ipvlan, dummy: capabilities.dummy, vlan: capabilities.vlan }
+  const kinds = { ipvlan: capabilities.ipvlan, dummy: capabilities.dummy, vlan: capabilities.vlan, esp: capabilities.esp }
   const leftOut: Array<readonly [string, string]> = []
   if (!kinds.ipvlan) leftOut.push(["ipvlan l2 and l3", "capability ipvlan: this kernel refuses ipvlan links"])
   if (!kinds.dummy) leftOut.push(["macvlan and ipvlan without a parent", "capability dummy: this kernel refuses dummy links"])
   if (!kinds.vlan) leftOut.push(["macvlan on eth0.N", "capability vlan: this kernel refuses 802.1Q links"])
-  // never generated on either backend: another branch (mh-esp) builds it
-  leftOut.push(["encrypted overlay", capabilities.esp ? "not generated (xfrm is branch mh-esp's)" : "capability esp: this kernel refuses ESP states"])
+  if (!kinds.esp) leftOut.push(["encrypted overlay", "capability esp: this kernel refuses ESP states"])
   return { kinds, leftOut }
 }
 

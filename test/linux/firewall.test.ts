@@ -165,6 +165,26 @@ describe.skipIf(!root)(`linux backend: firewall through nftables (${needsRoot})`
     await run(kernel.apply([{ op: "nsDel", ns: c3 }]))
   })
 
+  it("keeps a bridge's port set to the ports the ops name: a port released leaves it, a name taken again off the bridge is dropped", async () => {
+    const ports = () => sh("ip", ["netns", "exec", host, "nft", "-j", "list", "set", "bridge", "cnm-watch", "ports-br0"])
+    const watch: FwTable = { name: "watch", chains: [{ name: "l2", hook: "bridge-forward", policy: "accept", rules: [{ match: { bridge: "br0" }, verdict: { kind: "drop" } }] }] }
+    const c4 = nsName("fw-c4")
+    await run(kernel.apply([{ op: "firewallSet", ns: host, table: watch }]))
+    expect(ports()).toContain('"vc1"')
+    await run(kernel.apply([{ op: "nsAdd", ns: c4 }, { op: "linkAdd", ns: host, link: { kind: "veth", name: "vc4", master: "br0", up: true, peer: { name: "eth0", ns: c4 } } }]))
+    expect(ports()).toContain('"vc4"')
+    await run(kernel.apply([{ op: "linkSet", ns: host, name: "vc4", master: null }]))
+    expect(ports()).not.toContain('"vc4"')
+    await run(kernel.apply([{ op: "linkSet", ns: host, name: "vc4", master: "br0" }]))
+    expect(ports()).toContain('"vc4"')
+    // the far end's namespace deleted takes vc4 along; the set keeps the name until a link takes it again
+    await run(kernel.apply([{ op: "nsDel", ns: c4 }, { op: "nsAdd", ns: c4 }]))
+    await run(kernel.apply([{ op: "linkAdd", ns: host, link: { kind: "veth", name: "vc4", up: true, peer: { name: "eth0", ns: c4 } } }]))
+    expect(ports()).not.toContain('"vc4"')
+    expect(ports()).toContain('"vc2"')
+    await run(kernel.apply([{ op: "firewallDel", ns: host, table: "watch" }, { op: "nsDel", ns: c4 }]))
+  })
+
   it("answers with nft's refusal for what this kernel cannot do, and for nonsense", async () => {
     const ctInBridge: FwTable = { name: "ct", chains: [{ name: "l2", hook: "bridge-forward", rules: [{ match: { ctState: ["established"] }, verdict: { kind: "accept" } }] }] }
     const outcome = await run(kernel.apply([{ op: "firewallSet", ns: host, table: ctInBridge }])).then(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
 import type { FwTable } from "../../backends/kernel-types.ts"
-import { portSetDelta } from "../../backends/linux/nft/port-sets.ts"
+import { movePort, portSetDelta } from "../../backends/linux/nft/port-sets.ts"
 import { renderTable } from "../../backends/linux/nft/render.ts"
 
 type Json = Record<string, unknown>
@@ -38,5 +38,16 @@ describe("nft port set deltas", () => {
 
   it("a change beyond the elements (a policy) is no delta: the table is replaced", () => {
     expect(portSetDelta(commands(isolated(), ["veth1"]), commands(isolated("drop"), ["veth2"]))).toBeUndefined()
+  })
+
+  it("a port moved by an op is one element sent, and the commands after it render as the ports would", () => {
+    const joined = movePort(commands(isolated(), ["veth1"]), "veth0", "gw0")
+    expect(joined.delta).toEqual([{ add: { element: { family: "bridge", table: "cnm-l2", name: "ports-gw0", elem: ["veth0"] } } }])
+    expect(joined.commands).toEqual(commands(isolated(), ["veth1", "veth0"]))
+    const left = movePort(joined.commands, "veth1", null)
+    expect(left.delta).toEqual([{ delete: { element: { family: "bridge", table: "cnm-l2", name: "ports-gw0", elem: ["veth1"] } } }])
+    expect(left.commands).toEqual(commands(isolated(), ["veth0"]))
+    expect(movePort(left.commands, "veth0", "gw0").delta).toEqual([])
+    expect(movePort(commands(isolated(), ["veth1"]), "veth1", null).commands).toEqual(commands(isolated(), []))
   })
 })

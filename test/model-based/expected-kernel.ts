@@ -93,7 +93,7 @@ const linkFact = (link: LinkFact): string =>
 const hostEndOf = (sandboxNs: string, ifname: string): string => `(host end of ${sandboxNs}/${ifname})`
 const HOST_END = "(host end)"
 
-const routeFact = (dst: string, dev: string, scope: string, origin: string, via?: string): string =>
+export const routeFact = (dst: string, dev: string, scope: string, origin: string, via?: string): string =>
   `route ${dst}${via === undefined ? "" : ` via ${via}`} dev ${dev} scope ${scope} ${origin}`
 
 const knownMatches = new Set(["iif", "iifNot", "oif", "oifNot", "bridge", "src", "srcNot", "dst", "dstNot", "proto", "dport", "ctState"])
@@ -133,7 +133,7 @@ export const ruleText = (rule: FwRule): string => {
 
 const tableFactsMade = new WeakMap<FwTable, ReadonlyArray<string>>()
 
-const tableFacts = (table: FwTable): ReadonlyArray<string> => {
+export const tableFacts = (table: FwTable): ReadonlyArray<string> => {
   const known = tableFactsMade.get(table)
   if (known !== undefined) return known
   const facts = [`table ${table.name}`]
@@ -252,7 +252,7 @@ const makeSandboxFacts = (state: model.CnmState, container: string, hostNs: stri
  * anything entering it from another bridge dropped, its subnet masqueraded unless told not to.
  * Per internal network: nothing leaves or enters its subnet.
  */
-const firewallFacts = (bridges: ReadonlyArray<model.Network>): string[] => {
+export const firewallFacts = (bridges: ReadonlyArray<model.Network>): string[] => {
   const facts = [
     "table bridge-ip",
     "chain bridge-ip/forward hook forward filter priority 0 policy drop",

@@ -1,7 +1,7 @@
 /**
- * The lab's refusals: each new code of the contract (SwarmRequired, ParentInUse, ParentNotFound)
- * and the others a lab gives, in Docker's order, and each changing nothing (Docker's allocator
- * traces aside, which are checked where they arise).
+ * The lab's refusals: each new code of the contract (SwarmRequired, ParentInUse, ParentNotFound,
+ * and cnmlab's DefaultRouteExists) and the others a lab gives, in Docker's order, and each changing
+ * nothing (Docker's allocator traces aside, which are checked where they arise).
  */
 import { describe, expect, it } from "vitest"
 import * as Model from "../../model/index.ts"
@@ -46,6 +46,12 @@ const cases: ReadonlyArray<Case> = [
   { code: "NetworkNotFound", what: "removing a local network from a host that lacks it", on: plain, step: (lab) => Model.removeLabNetwork(lab, "local", "host1") },
   { code: "PredefinedNetwork", what: "a container on ingress", on: swarm, step: container("c2", "host1", "ingress") },
   { code: "AddressInUse", what: "an overlay address another host's container holds", on: swarm, step: container("c2", "host1", { network: "ov", ip: "10.70.0.2" }) },
+  {
+    code: "DefaultRouteExists",
+    what: "an ipvlan l3 network's own default route beside a bridge's gateway",
+    on: labOf({ hosts: hostsNamed(2) }, network({ name: "l3", driver: "ipvlan", subnet: "10.9.0.0/24", options: { parent: "eth0", ipvlan_mode: "l3" } })),
+    step: container("c2", "host1", "bridge", "l3"),
+  },
 ]
 
 describe("lab refusals", () => {

@@ -167,6 +167,19 @@ describe("macvlan", () => {
     expect(toHost(lab, "x3", "host2")).toBe(true)
   })
 
+  it("a MAC twin on another host makes the source's pings a race: on the twin's host its macvlan hands the request to the twin, elsewhere the reply may go to either", () => {
+    const mv = network({ name: "mv", driver: "macvlan", subnet: underlay, gateway: "192.168.99.254", options: { parent: "eth0", macvlan_mode: "private" } })
+    const steps = [
+      container("asker", "host2", { network: "mv", ip: "192.168.99.130" }),
+      container("beside", "host1", { network: "mv", ip: "192.168.99.140" }),
+      container("away", "host3", { network: "mv", ip: "192.168.99.150" }),
+    ]
+    const alone = labOf({ hosts: hostsNamed(3) }, mv, ...steps)
+    expect([reach(alone, "asker", "beside", "mv"), reach(alone, "asker", "away", "mv"), toHost(alone, "asker", "host1")]).toEqual([true, true, true])
+    const twinned = labOf({ hosts: hostsNamed(3) }, mv, ...steps, container("twin", "host1", { network: "mv", ip: "192.168.99.130" }))
+    expect([reach(twinned, "asker", "beside", "mv"), reach(twinned, "asker", "away", "mv"), toHost(twinned, "asker", "host1")]).toEqual([undefined, undefined, undefined])
+  })
+
   it("passthru on eth0 takes the host's underlay: nobody reaches that host any more", () => {
     const lab = swarmOf(
       2,

@@ -15,7 +15,9 @@ import {
   labSnapshot,
   mustDo,
   network,
+  join,
   refusedWith,
+  swarmOf,
 } from "./lab-support.ts"
 
 const two = { hosts: hostsNamed(2) }
@@ -149,5 +151,40 @@ describe("children the kernel refuses", () => {
   it("ipvlan children are listed without a MAC: they share their parent's", () => {
     const lab = labOf(two, network({ name: "iv", driver: "ipvlan", subnet: "10.9.0.0/24", options: { parent: "eth0", ipvlan_mode: "l3" } }), container("i1", "host1", "iv"))
     expect(Model.labEndpointsOf(lab, "i1")[0]).toEqual({ container: "i1", network: "iv", aliases: [], address: "10.9.0.2/24", ifname: "eth0", staticAddress: false, host: "host1" })
+  })
+})
+
+describe("ipvlan l3's own default route", () => {
+  const l3 = (name: string, extra: Partial<Model.LabNetworkRequest> = {}) =>
+    network({ name, driver: "ipvlan", subnet: "10.9.0.0/24", options: { parent: "eth0", ipvlan_mode: "l3" }, ...extra })
+
+  it("outside an internal network it is the container's only way out: no gateway leg, and no gateway beside it (the kernel's EEXIST, DefaultRouteExists)", () => {
+    const lab = labOf(two, l3("iv"), network({ name: "br" }), container("i1", "host1", "iv"))
+    expect(Model.labEndpointsOf(lab, "i1").map((e) => e.network)).toEqual(["iv"])
+    const before = labSnapshot(lab)
+    // the gateway second: "failed to set gateway while updating gateway: file exists"
+    expect(refusedWith(join("i1", "br")(lab))).toBe("DefaultRouteExists")
+    // the l3 network second: "error setting interface … routes to ["0.0.0.0/0"]: file exists"
+    expect(refusedWith(container("b1", "host1", "br", "iv")(lab))).toBe("DefaultRouteExists")
+    expect(labSnapshot(lab)).toBe(before)
+  })
+
+  it("an internal l3 network or one without a parent routes nothing itself: a bridge beside it takes the container out", () => {
+    const lab = labOf(
+      two,
+      l3("inner", { internal: true }),
+      network({ name: "bare", driver: "ipvlan", options: { ipvlan_mode: "l3" } }),
+      network({ name: "br" }),
+      container("i1", "host1", "inner", "br"),
+      container("i2", "host2", "bare", "br"),
+    )
+    expect(Model.labEndpointsOf(lab, "i1").map((e) => e.network)).toEqual(["inner", "br"])
+    expect(Model.labEndpointsOf(lab, "i2").map((e) => e.network)).toEqual(["bare", "br"])
+    expectHealthy(lab)
+  })
+
+  it("beside an overlay it meets the docker_gwbridge leg the overlay asks for: refused", () => {
+    const lab = swarmOf(2, l3("iv"), network({ name: "ov", driver: "overlay" }), container("o1", "host1", "ov"))
+    expect(refusedWith(join("o1", "iv")(lab))).toBe("DefaultRouteExists")
   })
 })

@@ -50,3 +50,29 @@ export const portSetDelta = (before: ReadonlyArray<Json>, after: ReadonlyArray<J
   }
   return delta
 }
+
+/**
+ * The table's commands after the link `port` came to be on `bridge` (null: on no bridge), and the
+ * elements to send for it: added to that bridge's set, deleted from every other set holding it.
+ * Known from the operation alone, so no dump of the namespace's links: on a docker_gwbridge with
+ * hundreds of gateway legs, dumping them for every new leg made attaches grow with the host.
+ * A set can still hold the name of a link that is gone (a veth whose far end's namespace was
+ * deleted); such a name matches nothing, and the link that next takes it passes through here.
+ */
+export const movePort = (before: ReadonlyArray<Json>, port: string, bridge: string | null): { commands: Json[]; delta: Json[] } => {
+  const delta: Json[] = []
+  const commands = before.map((command) => {
+    const set = portSetOf(command)
+    if (set === undefined) return command
+    const elem = set.elem ?? []
+    const holds = elem.includes(port)
+    const belongs = set.name === `${PORT_SET_PREFIX}${bridge}`
+    if (holds === belongs) return command
+    const target = { family: set.family, table: set.table, name: set.name }
+    delta.push({ [belongs ? "add" : "delete"]: { element: { ...target, elem: [port] } } })
+    const next = belongs ? [...elem, port].sort() : elem.filter((p) => p !== port)
+    const { elem: _elem, ...rest } = set
+    return { add: { set: next.length > 0 ? { ...rest, elem: next } : rest } }
+  })
+  return { commands, delta }
+}

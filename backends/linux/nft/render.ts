@@ -197,7 +197,8 @@ export const renderTable = (table: FwTable, bridgePorts: ReadonlyMap<string, Rea
   if (bridgeChains.length > 0) {
     commands.push({ add: { table: { family: "bridge", name } } })
     for (const bridge of bridgesMatched(table)) {
-      const elem = [...(bridgePorts.get(bridge) ?? [])]
+      // sorted, so that the same ports always render the same commands (port-sets.ts keeps them so)
+      const elem = [...(bridgePorts.get(bridge) ?? [])].sort()
       commands.push({
         add: { set: { family: "bridge", table: name, name: `${PORT_SET_PREFIX}${bridge}`, type: "ifname", ...(elem.length ? { elem } : {}) } },
       })

@@ -83,7 +83,8 @@ export const plannedProbes = (
  * - the lab lists what the oracle lists (networks, endpoints, cursors);
  * - the kernel as read back: the lab's namespaces are exactly those the model implies, and each
  *   overlay namespace holds its vxlan (VNI, MTU) with a neighbour and an FDB entry towards its
- *   host for every remote peer the model names, and nothing else (expected-kernel.ts);
+ *   host for every remote peer the model names, every namespace the routes and firewall rules
+ *   the model's lab implies, and nothing else (expected-kernel.ts);
  * and after a command that changed the state, from one container's view (the asker, taking turns):
  * - reach, with the simulator's probes, against predictLabReach: the asker to every listed
  *   address of every other container on any host and back, every container to every host's
@@ -99,6 +100,8 @@ export const checkOnSimHosts = (runId: string) => (m: MhModel, r: MhReal, change
   if (coverage) {
     coverage.kernelReads++
     coverage.overlayPeersRead += facts.peers
+    coverage.routesRead += facts.routes
+    coverage.rulesRead += facts.rules
   }
   const containers = model.labContainers(m.lab).map((row) => row.container.name)
   if (!changed || containers.length === 0) return

@@ -10,6 +10,7 @@ export const networkKinds = [
   "overlay",
   "overlay-internal",
   "overlay-mtu",
+  "overlay-encrypted",
   "macvlan-eth0",
   "macvlan-vlan",
   "macvlan-dummy",
@@ -73,6 +74,8 @@ export class MhCoverage {
   answered = 0
   kernelReads = 0
   overlayPeersRead = 0
+  routesRead = 0
+  rulesRead = 0
   /** kinds of network a run left out, with why (the differential's capability gaps) */
   readonly leftOut = new Map<string, string>()
 
@@ -147,7 +150,7 @@ export class MhCoverage {
         `across hosts ${this.crossHostProbes}, ${this.crossHostAnswers} answered (floor ${floors.crossHostAnswers}); races left unprobed ${this.races}`,
       `toHost probes: ${this.hostProbes} (floor ${floors.hostProbes}), ${this.hostAnswers} answered`,
       `DNS questions: ${this.questions} (floor ${floors.questions}), ${percent(share(this.answered, this.questions))} answered (floor ${percent(floors.answeredShare)})`,
-      `kernel read-backs: ${this.kernelReads}; overlay peers read back: ${this.overlayPeersRead}`,
+      `kernel read-backs: ${this.kernelReads}; overlay peers read back: ${this.overlayPeersRead}, routes ${this.routesRead}, firewall rules ${this.rulesRead}`,
     ].join("\n")
   }
 

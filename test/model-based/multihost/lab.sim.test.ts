@@ -32,11 +32,13 @@ const floors: MhFloors = {
   // measured: createNetwork 77.7%, removeNetwork 32.4%, createContainer 91.9%, removeContainer 95.0%, connect 85.0%, disconnect 84.6%
   successes: { createNetwork: 0.6, removeNetwork: 0.2, createContainer: 0.7, removeContainer: 0.7, connect: 0.65, disconnect: 0.65 },
   // measured (1,500 sequences): the rarest of these, ParentNotFound 97, InvalidOption 112, PredefinedNetwork 170
-  codes: ["SwarmRequired", "ParentInUse", "ParentNotFound", "ActiveEndpoints", "InvalidOption", "NetworkNotFound", "PredefinedNetwork", "SubnetOverlap"],
+  // DefaultRouteExists and StaticAddressNeedsSubnet (600 sequences, non-internal ipvlan l3 and static addresses generated): 119 and 210
+  codes: ["SwarmRequired", "ParentInUse", "ParentNotFound", "ActiveEndpoints", "InvalidOption", "NetworkNotFound", "PredefinedNetwork", "SubnetOverlap", "DefaultRouteExists", "StaticAddressNeedsSubnet"],
   timesEach: 110,
   // measured (1,500 sequences): bridge 1,508, overlay 826, overlay-internal 314, overlay-mtu 205, macvlan-eth0 527,
   // macvlan-vlan 201, macvlan-dummy 229, ipvlan-l2 315, ipvlan-l3 353
-  networksMade: { bridge: 1800, overlay: 1000, "overlay-internal": 380, "overlay-mtu": 250, "macvlan-eth0": 630, "macvlan-vlan": 240, "macvlan-dummy": 270, "ipvlan-l2": 380, "ipvlan-l3": 420 },
+  // overlay-encrypted (600 sequences): 112
+  networksMade: { "overlay-encrypted": 400, bridge: 1800, overlay: 1000, "overlay-internal": 380, "overlay-mtu": 250, "macvlan-eth0": 630, "macvlan-vlan": 240, "macvlan-dummy": 270, "ipvlan-l2": 380, "ipvlan-l3": 420 },
   // measured (1,500 sequences): 5.5 probes per check, 47.5% answered; across hosts 29,179 answered; toHost 114,745;
   // DNS 176,455, 24.5% answered
   probesPerCheck: 4,

@@ -12,9 +12,11 @@ export interface KernelKinds {
   readonly dummy: boolean
   /** an `eth0.N` parent is an 802.1Q link */
   readonly vlan: boolean
+  /** an encrypted overlay's ESP states can be installed */
+  readonly esp: boolean
 }
 
-export const everyKind: KernelKinds = { ipvlan: true, dummy: true, vlan: true }
+export const everyKind: KernelKinds = { ipvlan: true, dummy: true, vlan: true, esp: true }
 
 export type Driver = "bridge" | "overlay" | "macvlan" | "ipvlan"
 export type Parent = "eth0" | "vlan" | "none" | "missing"
@@ -32,6 +34,8 @@ export interface MhNetworkSpec {
   readonly mode: number | "bad"
   /** macvlan/ipvlan on a shared segment: disjoint per-host ip-ranges (without, two hosts hand out one address: a race) */
   readonly ipRanges: boolean
+  /** overlay: `--opt encrypted` (IPsec ESP between the hosts) */
+  readonly encrypted: boolean
   /** local scope: every host (undefined), one of them, or a host the lab does not have */
   readonly hosts: { readonly one: Pick } | "ghost" | undefined
 }
@@ -51,6 +55,7 @@ export const mhNetworkSpec = (fit: number, refusals: boolean, kinds: KernelKinds
     parent: weighted<Parent>([6, "eth0"], [kinds.vlan ? 2 : 0, "vlan"], [kinds.dummy ? 2 : 0, "none"], [rare(4), "missing"]),
     mode: fc.oneof({ weight: 12, arbitrary: fc.nat({ max: 11 }) }, ...(refusals ? [{ weight: 2, arbitrary: fc.constant("bad" as const) }] : [])),
     ipRanges: weighted([6, true], [1, false]),
+    encrypted: weighted([4, false], [kinds.esp ? 1 : 0, true]),
     hosts: fc.oneof(
       { weight: 6, arbitrary: fc.constant(undefined) },
       { weight: 2, arbitrary: pickOf(fit).map((one) => ({ one })) },
@@ -67,7 +72,10 @@ const vlanSegment = (id: number) => ({ subnet: `10.${100 + id}.0.0/24`, gateway:
 /** the kind of network a resolved request is, for the distribution */
 export const kindOf = (request: model.LabNetworkRequest): NetworkKind => {
   const options = request.options ?? {}
-  if (request.driver === "overlay") return request.internal === true ? "overlay-internal" : options["com.docker.network.driver.mtu"] !== undefined ? "overlay-mtu" : "overlay"
+  if (request.driver === "overlay") {
+    if (options.encrypted !== undefined) return "overlay-encrypted"
+    return request.internal === true ? "overlay-internal" : options["com.docker.network.driver.mtu"] !== undefined ? "overlay-mtu" : "overlay"
+  }
   if (request.driver === "ipvlan") return options.ipvlan_mode === "l3" ? "ipvlan-l3" : "ipvlan-l2"
   if (request.driver === "macvlan") return options.parent === undefined ? "macvlan-dummy" : options.parent.includes(".") ? "macvlan-vlan" : "macvlan-eth0"
   return "bridge"
@@ -90,7 +98,7 @@ export const resolveNetwork = (lab: model.LabState, spec: MhNetworkSpec): model.
     case "overlay": {
       const subnet = spec.subnet === undefined ? {} : { subnet: `10.${20 + (spec.subnet.k % 3)}.0.0/24` }
       const mtu: Record<string, string> = spec.mtu === undefined ? {} : { "com.docker.network.driver.mtu": spec.mtu === "bad" ? "abc" : spec.mtu }
-      return { name, driver: "overlay", ...subnet, ...internal, options: mtu }
+      return { name, driver: "overlay", ...subnet, ...internal, options: spec.encrypted ? { ...mtu, encrypted: "" } : mtu }
     }
     case "macvlan":
     case "ipvlan": {
@@ -107,10 +115,8 @@ export const resolveNetwork = (lab: model.LabState, spec: MhNetworkSpec): model.
         segment = vlanSegment(id)
       } else if (spec.parent === "missing") options.parent = "eth9"
       // an ipvlan l3 network routes its own subnet: IPAM's pools; a dummy parent is a segment of the host's own.
-      // l3 is always internal here: a non-internal one adds `default dev ethN` at join, which the kernel refuses
-      // (EEXIST) beside another network's default route, where the model lets the join succeed (a known gap, see
-      // the report of branch mh-tests; libnetwork's AddStaticRoute would refuse it too)
-      if (mode === "l3") return { name, driver: spec.driver, internal: true, options, ...on }
+      // A non-internal one adds `default dev ethN` at join: beside another default route that is DefaultRouteExists
+      if (mode === "l3") return { name, driver: spec.driver, ...internal, options, ...on }
       if (segment === undefined) return { name, driver: spec.driver, ...internal, options, ...on }
       const perHost = spec.ipRanges ? { hosts: targets.map((host) => (host === ghostHost ? host : { host, ipRange: segment.range(hosts.indexOf(host)) })) } : on
       return { name, driver: spec.driver, subnet: segment.subnet, gateway: segment.gateway, ...internal, options, ...perHost }
