@@ -7,7 +7,7 @@ import * as model from "../../model/index.ts"
 import { needsRoot, root } from "../linux/support.ts"
 import { asyncCommands } from "../model-based/async-commands.ts"
 import { labCommands, labTopology } from "../model-based/commands.ts"
-import { judgeOutcome, type LabCommand, type LabModel, type LabOperation } from "../model-based/LabModel.ts"
+import { initialModel, judgeOutcome, type LabCommand, type LabModel, type LabOperation } from "../model-based/LabModel.ts"
 import { Divergence, replay } from "./divergence.ts"
 import { dropLab, namespacesNamed, runIdSource } from "./linux-labs.ts"
 import { compareEverything, compareGatewaysAndNames } from "./gateways-and-names.ts"
@@ -131,7 +131,7 @@ const fastChecks = (lane: Lane, when: string): void => {
 }
 
 const carryOut = async (m: LabModel, lane: Lane, operation: LabOperation, command: LabCommand): Promise<void> => {
-  const expected = operation.onModel(m.state)
+  const expected = operation.onModel(m.lab)
   const onSim = Effect.runSync(Effect.result(operation.onLab(lane.twin.sim)))
   const onLinux = await Effect.runPromise(Effect.result(operation.onLab(lane.twin.linux)))
   lane.ran.push(`${command.toString()} → ${onSim._tag === "Success" ? "ok" : onSim.failure.code}`)
@@ -167,7 +167,7 @@ describe.skipIf(!root)(`differential: the simulator agrees with the real kernel 
       tally.sequences++
       if (lane.measureEveryCommand) tally.sequencesMeasuredEveryCommand++
       await check(lane, "right after the labs were made", { kernels: true, measure: "no" })
-      const setup = async () => ({ model: { state: model.initialState() }, real: lane })
+      const setup = async () => ({ model: initialModel("host1"), real: lane })
       await fc.asyncModelRun(setup, asyncCommands(commands, (l: Lane) => l.twin.sim, carryOut))
       await check(lane, "at the end of the sequence", { kernels: true, measure: "all" })
     } finally {
