@@ -47,11 +47,16 @@ export interface ServingPick {
 const target = fc.nat({ max: servedPorts.length })
 const ip = fc.nat({ max: hostIps.length - 1 })
 
-/** in a starting topology (no refusals), which must get built: fixed ports rarely, so that they seldom meet */
+/**
+ * In a starting topology (no refusals), which must get built, ephemeral ports on every address
+ * only: fixed ones met in one topology in nine (10,000 sequences, seed 7: 1,127 PortInUse), and
+ * so do ephemeral ones on one address, whose allocator has a cursor of its own that starts at
+ * 32768 too, so that its first port clashes with 0.0.0.0:32768 at the proxy's bind (seed 8: 1,743)
+ */
 const portPick = (refusals: boolean): fc.Arbitrary<PortPick> =>
   fc.oneof(
-    { weight: refusals ? 6 : 1, arbitrary: fc.record({ kind: fc.constant("fixed" as const), hostPort: fc.nat({ max: fixedHostPorts.length - 1 }), target, ip }) },
-    { weight: 3, arbitrary: fc.record({ kind: fc.constant("ephemeral" as const), target, ip }) },
+    { weight: refusals ? 6 : 0, arbitrary: fc.record({ kind: fc.constant("fixed" as const), hostPort: fc.nat({ max: fixedHostPorts.length - 1 }), target, ip }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("ephemeral" as const), target, ip: refusals ? ip : fc.constant(0) }) },
     { weight: refusals ? 1 : 0, arbitrary: fc.record({ kind: fc.constant("range" as const), target }) },
     { weight: refusals ? 1 : 0, arbitrary: fc.record({ kind: fc.constant("invalid" as const), k: fc.nat({ max: invalidSpecs.length - 1 }) }) },
   )
