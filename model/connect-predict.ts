@@ -221,6 +221,26 @@ const fromHost = (world: World, host: number, question: ConnectQuestion, address
   return none(address, question.port, undefined, "host to an address the model does not route")
 }
 
+/** an internal bridge network's route, the first by name: the default route of a container on internal networks only */
+const internalGatewayRoute = (lab: LabState, host: number, container: string) =>
+  routesOf(lab, host, container)
+    .filter((route) => route.network.driver === "bridge" && route.network.internal && route.network.gateway !== undefined)
+    .sort((a, b) => (a.network.name < b.network.name ? -1 : a.network.name > b.network.name ? 1 : 0))[0]
+
+/**
+ * A host address asked from an internal network: Docker's nat DOCKER chain has no RETURN for an
+ * internal bridge (libnetwork programs it for the others only), so a published port is DNATed to
+ * its container on another bridge, and the isolation rules drop it on the way; a socket of the
+ * host's own answers, and any other port is refused by the host.
+ */
+const fromInternal = (world: World, host: number, question: ConnectQuestion, address: string, route: { endpoint: Endpoint; network: Network }): ConnectPrediction => {
+  const binding = bindingsFor(world.lab, host, address, question.port, question.proto)[0]
+  if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
+  if (binding.network !== hostSocketNetwork) return none(address, question.port, "timeout", "DNAT from an internal network, dropped by isolation")
+  if (question.proto === "udp" && address !== route.network.gateway) return none(address, question.port, "timeout", "UDP to the host: the answer leaves from the gateway address")
+  return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", plain(route.endpoint.address as string))
+}
+
 const containerAt = (lab: LabState, address: string): { container: string; host: number; endpoint: Endpoint } | undefined => {
   for (const [host, state] of lab.hostStates.entries()) {
     for (const record of StringMap.values(state.containers)) {
@@ -246,9 +266,13 @@ const fromContainer = (world: World, container: string, host: number, question: 
   if (withAddress.length === 0 || numeric === undefined) return none(address, question.port, "unreachable", "no route")
   const onLink = onLinkRoute(lab, host, container, numeric)
   const gateway = gatewayRoute(lab, host, container)
-  const route = onLink ?? gateway
-  // an internal-only container has no default route; Docker 20.10 measured a timeout here
+  // an internal-only container still has `default via` its bridge's gateway (docs/docker-20.10.md §4):
+  // the host's own addresses answer it, and what the host would forward is dropped
+  const internalDefault = gateway === undefined ? internalGatewayRoute(lab, host, container) : undefined
+  const route = onLink ?? gateway ?? internalDefault
   if (route === undefined) return none(address, question.port, "timeout", "no way out of an internal network")
+  if (route.network.driver === "bridge" && route.network.internal && hostOwns(lab, host, address)) return fromInternal(world, host, question, address, route)
+  if (route === internalDefault && containerAt(lab, address) === undefined) return none(address, question.port, "timeout", "no way out of an internal network")
 
   // a VIP of a service on one of the container's networks
   for (const service of StringMap.values(lab.services)) {
@@ -268,8 +292,9 @@ const fromContainer = (world: World, container: string, host: number, question: 
   if (hostOwns(lab, host, address) && (route.network.driver === "bridge")) {
     const binding = bindingsFor(lab, host, address, question.port, question.proto)[0]
     if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
-    // docker-proxy answers UDP from the client's own gateway: only a client that sent there takes it
-    if (question.proto === "udp" && address !== route.network.gateway) {
+    // docker-proxy on every address answers UDP from the client's own gateway: only a client that
+    // sent there takes it; a proxy bound to the address asked answers from that address
+    if (question.proto === "udp" && address !== route.network.gateway && binding.hostIp === "") {
       return none(address, question.port, "timeout", "UDP hairpin: the proxy replies from the gateway address")
     }
     return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy", plain(route.endpoint.address as string))

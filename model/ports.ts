@@ -107,6 +107,19 @@ export const hostSockets = (lab: LabState): Array<PortBinding> => {
   return sockets
 }
 
+/**
+ * A server of a container on the host's network whose port the host already holds (a publication's
+ * docker-proxy, another such server): its bind fails as docker-proxy's does ("address already in
+ * use"), and the contract refuses the step with PortInUse rather than start a container that
+ * cannot serve.
+ */
+const hostSocketTaken = (lab: LabState, container: string): PortBinding | undefined => {
+  const own = hostSockets(lab).filter((socket) => socket.container === container)
+  if (own.length === 0) return undefined
+  const others = takenSockets(lab).filter((socket) => socket.container !== container)
+  return own.find((socket) => others.some((other) => bindingsClash(socket, other)))
+}
+
 /** every socket a new publication must not clash with: publications and the host's own listeners */
 export const takenSockets = (lab: LabState): Array<PortBinding> => [...allBindings(lab), ...hostSockets(lab)]
 
@@ -188,6 +201,8 @@ export const withoutServing = (lab: LabState, container: string): LabState =>
  * network is the same; otherwise the old bindings go and new ones are allocated.
  */
 export const settlePorts = (lab: LabState, host: number, container: string): Parsed<LabState> => {
+  const taken = hostSocketTaken(lab, container)
+  if (taken !== undefined) return { ok: false, error: cnmError("PortInUse", `listen ${taken.proto}4 0.0.0.0:${taken.hostPort}: bind: address already in use`) }
   const serving = StringMap.get(lab.ports.serving, container)
   if (serving === undefined || serving.mappings.length === 0) return { ok: true, value: lab }
   const current = StringMap.get(lab.ports.bindings, container) ?? []

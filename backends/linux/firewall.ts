@@ -4,6 +4,7 @@ import type { NamespaceTable } from "./namespaces.ts"
 import { parseRuleset, sameTable } from "./nft/parse.ts"
 import { appendedRules } from "./nft/append.ts"
 import { movePort, portSetDelta } from "./nft/port-sets.ts"
+import { editCommands, editedRules } from "./nft/rule-edits.ts"
 import { bridgesMatched, type Family, nftTableName, renderDelete, renderTable } from "./nft/render.ts"
 import { NftContexts, NftFailure } from "./nft/run.ts"
 import { dumpLinks } from "./read.ts"
@@ -13,7 +14,8 @@ type Json = Record<string, unknown>
 const balances = (table: FwTable): boolean => table.chains.some((c) => c.rules.some((r) => r.verdict.kind === "dnatBalance"))
 
 /**
- * Firewall tables in our namespaces, through libnftables (nft/run.ts). Remembers, per namespace, the last table set
+ * Firewall tables in our namespaces, through libnftables (nft/run.ts); a table that only grew or
+ * only gained a few rules is changed by those rules alone (nft/append.ts, nft/rule-edits.ts). Remembers, per namespace, the last table set
  * under each name: read() shows that exact table when the kernel's content matches it (spelling
  * and defaults aside), and the kernel's own version otherwise; and tables that match on a bridge
  * are re-rendered whenever that bridge's ports change (their port set, see nft/render.ts).
@@ -51,7 +53,8 @@ export class Firewall {
     // a balancing rule's turn starts at 0 whenever its table is set (kernel-types.ts: dnatBalance),
     // so such a table is always replaced, even when it only grew or did not change at all
     const appendable = before && known && this.nft.generation(ns) === known.generation && !balances(table)
-    const batch = appendable ? (appendedRules(before, commands) ?? commands) : commands
+    // a few rules put in the middle (a container's published ports came) are sent alone
+    const batch = appendable ? (appendedRules(before, commands) ?? this.edits(before, commands) ?? commands) : commands
     // an empty batch: the kernel holds this very table already
     if (batch.length > 0) {
       this.nft.run(ns, JSON.stringify({ nftables: batch }))
@@ -78,6 +81,20 @@ export class Firewall {
       const asked = known?.get(actual.name)
       return asked && sameTable(asked, actual) ? asked : actual
     })
+  }
+
+  /**
+   * The rule commands that turn the kernel's table (`before`'s, as committed) into `after`'s, when
+   * only a few rules are put in (a container's published ports joining): by index, no listing.
+   * Rules that go stay a replacement: deleting one needs its handle, and nft loads the whole
+   * table's rules for any listing; measured at 1,000 published ports (3,000 rules, load 4-5, two
+   * interleaved runs of 15), one container leaving cost 208 and 225 ms that way against 164 and
+   * 199 ms for the replacement, where one joining costs 65 and 95 ms against 213 and 202 ms.
+   */
+  private edits(before: ReadonlyArray<Json>, after: ReadonlyArray<Json>): Json[] | undefined {
+    const edits = editedRules(before, after)
+    if (edits === undefined || edits.chains.some((chain) => chain.deleted.length > 0)) return undefined
+    return editCommands(edits)
   }
 
   /** after a link joined or left a bridge in `ns`: refresh the port sets that mention bridges */
@@ -159,7 +176,6 @@ export class Firewall {
   close(): void {
     this.nft.closeAll()
   }
-
 
   private tablesOf(ns: string): Map<string, FwTable> {
     let tables = this.requested.get(ns)

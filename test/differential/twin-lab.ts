@@ -20,8 +20,11 @@ export interface TwinLab {
   readonly linux: Lab
 }
 
+/** the outside machine both labs have (the address the Docker recordings had): connections from and to it are compared */
+export const twinOutside = "203.0.113.1/24"
+
 export const makeTwinLab = async (linuxKernel: KernelShape, runId: string): Promise<TwinLab> => {
-  const options = { hosts: ["host1"], runId }
+  const options = { hosts: ["host1"], runId, outside: twinOutside }
   const sim = Effect.runSync(Lab.make(makeSimKernel(), options))
   const linux = await Effect.runPromise(Lab.make(linuxKernel, options))
   return { runId, sim, linux }

@@ -113,6 +113,30 @@ describe.skipIf(!root)(`linux backend: firewall through nftables (${needsRoot})`
     await run(kernel.apply([{ op: "firewallDel", ns: c1, table: "gen" }]))
   })
 
+  it("a table that gains or loses a few rules anywhere holds exactly the table asked for, and only the ports it holds answer", async () => {
+    // published ports as the bridge driver writes them: a DNAT per port; the ones that go are in the middle
+    const ports = [8081, 8082, 8083, 8084, 8085]
+    const published = (list: ReadonlyArray<number>): FwTable => ({
+      name: "ports",
+      chains: [
+        { name: "pre", hook: "prerouting", type: "nat", priority: -100, rules: list.map((port) => ({ match: { proto: "tcp", dport: port }, verdict: { kind: "dnat", to: "10.30.0.2", port: 80 } })) },
+        { name: "post", hook: "postrouting", type: "nat", priority: 100, rules: [{ match: { src: "10.30.0.0/24", oifNot: "br0" }, verdict: { kind: "masquerade" } }] },
+      ],
+    })
+    await run(kernel.listen({ ns: c1, port: 80, proto: "tcp", answer: "c1" }))
+    // deleted, put back in the middle, appended, the table replaced, and again
+    for (const list of [ports, [8081, 8083, 8085], ports, [8086, 8081, 8082, 8083, 8084, 8085], [8086], ports]) {
+      await run(kernel.apply([{ op: "firewallSet", ns: host, table: published(list) }]))
+      expect((await run(kernel.read(host))).firewall).toEqual([published(list)])
+      for (const port of [8082, 8086]) {
+        const result = await run(kernel.connect({ from: outside, address: "192.168.77.1", port, proto: "tcp" }))
+        expect(result.outcome, `port ${port} with ${list.join(",")}`).toBe(list.includes(port) ? "answer" : "refused")
+      }
+    }
+    await run(kernel.unlisten({ ns: c1, port: 80, proto: "tcp" }))
+    await run(kernel.apply([{ op: "firewallDel", ns: host, table: "ports" }]))
+  })
+
   it("replaces a table atomically, including dropping its bridge half", async () => {
     const withBridge: FwTable = {
       name: "swap",

@@ -7,8 +7,12 @@ import type { CnmError } from "../../model/errors.ts"
 import * as model from "../../model/index.ts"
 import type { CommandKind, Coverage } from "./coverage.ts"
 
-/** the oracle: the formal model's state, advanced by the model's own operations */
+/**
+ * The oracle: the lab model of one host, advanced by the model's own operations. `lab` holds what
+ * only a lab knows (published ports, servers); `state` is its one host's state, kept with it.
+ */
 export interface LabModel {
+  lab: model.LabState
   state: model.CnmState
   /** checks made so far in this sequence (a check may take turns among the containers by it) */
   checks?: number
@@ -34,11 +38,23 @@ export interface LabReal {
 /** what a command asks of the oracle and of the lab, once it has resolved its positions */
 export interface LabOperation {
   readonly kind: CommandKind
-  readonly onModel: (s: model.CnmState) => model.Outcome<unknown>
+  readonly onModel: (lab: model.LabState) => model.LabOutcome<unknown>
   readonly onLab: (lab: Lab) => Effect.Effect<unknown, CnmError>
 }
 
 export type LabCommand = fc.Command<LabModel, LabReal>
+
+/** the oracle of a fresh lab of one host, named as the lab under test names it */
+export const initialModel = (host: string): LabModel => {
+  const made = model.createLab({ hosts: [{ name: host }] })
+  if (!made.ok) throw new Error(`the model refused a lab of one host: ${made.error.message}`)
+  return { lab: made.value, state: made.value.hostStates[0] as model.CnmState }
+}
+
+const moveTo = (m: LabModel, lab: model.LabState): void => {
+  m.lab = lab
+  m.state = lab.hostStates[0] as model.CnmState
+}
 
 /**
  * Run one operation on the oracle and on the lab; both must agree on success or on the error code.
@@ -48,31 +64,31 @@ export const runBoth = <A>(
   m: LabModel,
   r: LabReal,
   kind: CommandKind,
-  onModel: (s: model.CnmState) => model.Outcome<A>,
+  onModel: (lab: model.LabState) => model.LabOutcome<A>,
   onLab: (lab: Lab) => Effect.Effect<unknown, CnmError>,
 ): void => {
   if (r.handOver) return r.handOver({ kind, onModel, onLab })
-  const before = m.state
-  const expected = onModel(m.state)
+  const before = m.lab
+  const expected = onModel(m.lab)
   const actual = Effect.runSync(Effect.result(onLab(r.lab)))
   r.coverage?.command(kind, actual._tag === "Failure" ? actual.failure.code : undefined)
   judgeOutcome(m, expected, actual)
-  ;(r.check ?? checkAgreement)(m, r, m.state !== before)
+  ;(r.check ?? checkAgreement)(m, r, m.lab !== before)
 }
 
 /**
  * The oracle and the lab agree on success or on the error code; the oracle then moves on (after a
  * refusal too, when Docker keeps a trace of it, as the controller does).
  */
-export const judgeOutcome = (m: LabModel, expected: model.Outcome<unknown>, actual: Result.Result<unknown, CnmError>): void => {
+export const judgeOutcome = (m: LabModel, expected: model.LabOutcome<unknown>, actual: Result.Result<unknown, CnmError>): void => {
   if (expected.ok) {
     if (actual._tag === "Failure") throw new Error(`model allowed it, lab refused: ${actual.failure.code}: ${actual.failure.message}`)
-    m.state = expected.state
+    moveTo(m, expected.lab)
   } else {
     const code = actual._tag === "Failure" ? actual.failure.code : "success"
     // an assertion only when it fails: this runs after every refused command
     if (code !== expected.error.code) expect(code, "the lab's answer against the model's refusal").toBe(expected.error.code)
-    if (expected.state !== undefined) m.state = expected.state
+    if (expected.lab !== undefined) moveTo(m, expected.lab)
   }
 }
 

@@ -1,7 +1,8 @@
 import { Effect } from "effect"
 import { expect } from "vitest"
 import * as model from "../../model/index.ts"
-import { expectedKernel, type KernelFacts, KernelReader, kernelDifferences, type LabLayout } from "./expected-kernel.ts"
+import { connectionDisagreement, connectionQuestions, outsideServer } from "./connections.ts"
+import { expectedKernel, type KernelFacts, KernelReader, kernelDifferences, type LabLayout, publishedPorts } from "./expected-kernel.ts"
 import { endpointView, type LabModel, type LabReal } from "./LabModel.ts"
 import { questionsFrom } from "./questions.ts"
 import { floodedUnicasts } from "./sim-trace.ts"
@@ -23,10 +24,10 @@ import { floodedUnicasts } from "./sim-trace.ts"
  */
 export const checkOnSim = (layout: LabLayout) => {
   /** the expected kernel of a state, made once per state (a refusal leaves the state as it was) */
-  const expectations = new WeakMap<model.CnmState, KernelFacts>()
-  const expectedOf = (state: model.CnmState): KernelFacts => {
-    let expected = expectations.get(state)
-    if (expected === undefined) expectations.set(state, (expected = expectedKernel(state, layout)))
+  const expectations = new WeakMap<model.LabState, KernelFacts>()
+  const expectedOf = (lab: model.LabState): KernelFacts => {
+    let expected = expectations.get(lab)
+    if (expected === undefined) expectations.set(lab, (expected = expectedKernel(lab.hostStates[0] as model.CnmState, layout, publishedPorts(lab))))
     return expected
   }
   /** one reader per lab (a sequence's), remembering what it read last */
@@ -41,7 +42,7 @@ export const checkOnSim = (layout: LabLayout) => {
     const state = m.state
     checkControllerState(m, r)
     coverage?.check(state)
-    const kernel = kernelDifferences(expectedOf(state), Effect.runSync(readerOf(r).read()))
+    const kernel = kernelDifferences(expectedOf(m.lab), Effect.runSync(readerOf(r).read()))
     holds(kernel, "the kernel as read back, against what the model's state implies")
     if (coverage) coverage.kernelReads++
 
@@ -78,6 +79,20 @@ export const checkOnSim = (layout: LabLayout) => {
     }
     holds(wrong, "probes whose outcome is not the model's prediction")
     holds(flooded, "unicast frames a bridge flooded although it knew their destination")
+
+    if (layout.outside !== undefined) {
+      Effect.runSync(r.lab.listenOutside(outsideServer.port, outsideServer.proto))
+      const connections: string[] = []
+      for (const question of connectionQuestions(m.lab, asker, m.checks, layout.outside)) {
+        const predicted = model.predictConnect(m.lab, layout.outside, question)
+        const address = predicted.address ?? (question.to.kind === "address" ? question.to.address : "0.0.0.0")
+        const measured = Effect.runSync(r.lab.connectFrom(question.from, address, question.port, question.proto))
+        coverage?.connection(predicted, measured.outcome)
+        const line = connectionDisagreement(question, predicted, measured)
+        if (line !== undefined) connections.push(line)
+      }
+      holds(connections, "connections whose outcome, answerer or seen source is not the model's prediction")
+    }
 
     const answers: string[] = []
     for (const q of questionsFrom(state, asker)) {

@@ -39,7 +39,7 @@ export const labTopology = (size: TopologySize = {}): fc.Arbitrary<ReadonlyArray
   fc
     .tuple(
       fc.array(createNetwork(TOPOLOGY_FIT, false), { minLength: 2, maxLength: size.maxNetworks ?? 3 }),
-      fc.array(containerSpec(TOPOLOGY_FIT), { minLength: 3, maxLength: size.maxContainers ?? 5 }).map((specs) => new CreateContainersCommand(specs)),
+      fc.array(containerSpec(TOPOLOGY_FIT, false), { minLength: 3, maxLength: size.maxContainers ?? 5 }).map((specs) => new CreateContainersCommand(specs)),
       fc.array(connect(TOPOLOGY_FIT), { maxLength: 2 }),
     )
     .map(([networks, containers, connects]): ReadonlyArray<LabCommand> => [...networks, containers, ...connects])

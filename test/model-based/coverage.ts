@@ -1,4 +1,4 @@
-import { type ErrorCode, errorCodes, labErrorCodes, portErrorCodes } from "../../model/errors.ts"
+import { type ErrorCode, errorCodes, labErrorCodes } from "../../model/errors.ts"
 import * as model from "../../model/index.ts"
 
 export const commandKinds = [
@@ -19,12 +19,10 @@ export type QuestionKind = (typeof questionKinds)[number]
 /**
  * The error codes a single-host lab of bridge, host and null networks can answer: the model's
  * codes (the contract's table) without KernelError, which only a backend fault gives, and without the
- * codes only several hosts give (model labErrorCodes), and those of published ports, which the lab's
- * commands do not publish yet (model portErrorCodes: the port model's tests reach them).
+ * codes only several hosts or a swarm give (model labErrorCodes); those of published ports
+ * (portErrorCodes) included: the generated containers publish ports.
  */
-export const singleHostErrorCodes: ReadonlyArray<ErrorCode> = errorCodes.filter(
-  (code) => code !== "KernelError" && !labErrorCodes.includes(code) && !portErrorCodes.includes(code),
-)
+export const singleHostErrorCodes: ReadonlyArray<ErrorCode> = errorCodes.filter((code) => code !== "KernelError" && !labErrorCodes.includes(code))
 
 /**
  * The least a run must have covered. Shares are of all checks (or of all commands of a kind);
@@ -48,6 +46,10 @@ export interface Floors {
   /** DNS questions of each kind, in all; and the share of "container" and "alias" ones answered */
   readonly questions: Readonly<Partial<Record<QuestionKind, number>>>
   readonly answeredShare: number
+  /** connections (published ports, hairpin, outside) by measured outcome, in all; none for runs without an outside machine */
+  readonly connections?: Readonly<Partial<Record<string, number>>>
+  /** connections whose path the model names (its prediction's path), in all, each */
+  readonly connectionPaths?: Readonly<Partial<Record<string, number>>>
 }
 
 export const share = (part: number, whole: number): number => (whole === 0 ? 0 : part / whole)
@@ -75,6 +77,10 @@ export class Coverage {
   gatewayProbes = 0
   kernelReads = 0
   readonly asked = new Map<QuestionKind, number>()
+  /** connections by measured outcome, by the predicted path, and those the model does not predict */
+  readonly connectionOutcomes = new Map<string, number>()
+  readonly connectionPaths = new Map<string, number>()
+  unpredictedConnections = 0
   readonly answered = new Map<QuestionKind, number>()
 
   command(kind: CommandKind, code: string | undefined): void {
@@ -102,6 +108,12 @@ export class Coverage {
     this.probes++
     if (reachable) this.reachable++
     if (gateway) this.gatewayProbes++
+  }
+
+  connection(predicted: { readonly outcome: string | undefined; readonly path: string }, measured: string): void {
+    this.connectionOutcomes.set(measured, (this.connectionOutcomes.get(measured) ?? 0) + 1)
+    this.connectionPaths.set(predicted.path, (this.connectionPaths.get(predicted.path) ?? 0) + 1)
+    if (predicted.outcome === undefined) this.unpredictedConnections++
   }
 
   question(kind: QuestionKind, answered: boolean): void {
@@ -150,6 +162,17 @@ export class Coverage {
         `${percent(share(this.reachable, this.probes))} answered (floor ${percent(floors.reachableShare)}), ` +
         `${this.gatewayProbes} to gateways (floor ${floors.gatewayProbes})`,
       `DNS questions: ${questions}; container and alias questions answered: ${percent(this.answeredShare())} (floor ${percent(floors.answeredShare)})`,
+      ...(this.connectionOutcomes.size === 0 ? [] : [this.connectionReport(floors)]),
+    ].join("\n")
+  }
+
+  private connectionReport(floors: Floors): string {
+    const counted = (counts: ReadonlyMap<string, number>, floor: Readonly<Partial<Record<string, number>>> | undefined) =>
+      [...counts].sort(([, a], [, b]) => b - a).map(([key, n]) => `${key} ${n}${floor?.[key] === undefined ? "" : ` (floor ${floor[key]})`}`).join(", ")
+    const total = [...this.connectionOutcomes.values()].reduce((a, b) => a + b, 0)
+    return [
+      `connections: ${total}, ${this.unpredictedConnections} not predicted by the model (only reported); by outcome: ${counted(this.connectionOutcomes, floors.connections)}`,
+      `  by path: ${counted(this.connectionPaths, floors.connectionPaths)}`,
     ].join("\n")
   }
 
@@ -172,6 +195,8 @@ export class Coverage {
       below(`DNS questions of kind ${kind}`, this.asked.get(kind) ?? 0, floor)
     }
     below("share of container and alias questions answered", this.answeredShare(), floors.answeredShare, percent)
+    for (const [outcome, floor] of Object.entries(floors.connections ?? {})) below(`connections measured ${outcome}`, this.connectionOutcomes.get(outcome) ?? 0, floor ?? 0)
+    for (const [path, floor] of Object.entries(floors.connectionPaths ?? {})) below(`connections by path ${path}`, this.connectionPaths.get(path) ?? 0, floor ?? 0)
     return lines
   }
 }

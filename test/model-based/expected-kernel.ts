@@ -28,6 +28,8 @@ export interface LabLayout {
   readonly runId: string
   /** the lab's one Docker host */
   readonly host: string
+  /** the outside machine's address with its prefix, when the lab has one */
+  readonly outside?: string
 }
 
 /** controller/Lab.ts's namespace names */
@@ -36,6 +38,7 @@ export const labNamespaces = (layout: LabLayout) => {
   return {
     underlay: `${prefix}-underlay`,
     host: `${prefix}-${layout.host}`,
+    outside: `${prefix}-outside`,
     sandboxPrefix: `${prefix}-c-`,
     sandbox: (container: string) => `${prefix}-c-${container}`,
     /** every namespace of the lab starts so */
@@ -283,7 +286,64 @@ export const firewallFacts = (bridges: ReadonlyArray<model.Network>): string[] =
   return facts
 }
 
-const hostFacts = (state: model.CnmState, names: ReturnType<typeof labNamespaces>): string[] => {
+/** a published port as the lab's model holds it: host address ("" for every one), host port, the container's address and port */
+export interface ExpectedPort {
+  readonly network: string
+  readonly hostIp: string
+  readonly hostPort: number
+  readonly proto: string
+  readonly containerAddress: string
+  readonly containerPort: number
+}
+
+/** the ports published on the lab's one host, from the model's bindings (SCTP has no rules here) */
+export const publishedPorts = (lab: model.LabState): ReadonlyArray<ExpectedPort> => {
+  const state = lab.hostStates[0] as model.CnmState
+  const ports: ExpectedPort[] = []
+  for (const binding of model.containers(state).flatMap((c) => model.portBindingsOf(lab, c.name))) {
+    const endpoint = model.endpointsOf(state, binding.container).find((e) => e.network === binding.network)
+    if (binding.proto === "sctp" || endpoint?.address === undefined) continue
+    const { network, hostIp, hostPort, proto, containerPort } = binding
+    ports.push({ network, hostIp, hostPort, proto, containerAddress: model.stripPrefix(endpoint.address), containerPort })
+  }
+  return ports
+}
+
+/**
+ * Docker 20.10's rules for published ports (§4.5, ports-20.10.md; userland-proxy on): nat
+ * PREROUTING and OUTPUT (not to 127.0.0.0/8, which is docker-proxy's) send local destinations
+ * to the nat DOCKER chain, which returns what came from a bridge (the hairpin is the proxy's) and
+ * DNATs each port not coming from its own bridge; FORWARD sends what goes into a bridge to the
+ * filter DOCKER chain, which accepts each port's container; POSTROUTING masquerades a container
+ * reaching itself through its own port. Only ports of non-internal bridges; nothing when none.
+ */
+const portFacts = (bridges: ReadonlyArray<model.Network>, ports: ReadonlyArray<ExpectedPort>): string[] => {
+  const open = bridges.filter((n) => !n.internal)
+  const published = ports.filter((p) => open.some((n) => n.name === p.network))
+  if (published.length === 0) return []
+  const facts = [
+    "chain bridge-ip/prerouting hook prerouting nat priority -100 policy accept",
+    "rule bridge-ip/prerouting: ?dstLocal=true -j docker-nat",
+    "chain bridge-ip/output hook output nat priority -100 policy accept",
+    "rule bridge-ip/output: ! -d 127.0.0.0/8 ?dstLocal=true -j docker-nat",
+    "chain bridge-ip/docker-nat",
+    "chain bridge-ip/docker",
+  ]
+  for (const network of open) facts.push(`rule bridge-ip/docker-nat: -i ${bridgeOf(network)} -j RETURN`, `rule bridge-ip/forward: -o ${bridgeOf(network)} -j docker`)
+  for (const port of published) {
+    const br = bridgeOf(open.find((n) => n.name === port.network) as model.Network)
+    const to = `${port.containerAddress}/32`
+    const hostIp = port.hostIp === "" || port.hostIp === "0.0.0.0" ? "" : `-d ${port.hostIp}/32 `
+    facts.push(
+      `rule bridge-ip/docker-nat: ${hostIp}! -i ${br} -p ${port.proto} --dport ${port.hostPort} -j DNAT --to ${port.containerAddress}:${port.containerPort}`,
+      `rule bridge-ip/docker: -d ${to} ! -i ${br} -o ${br} -p ${port.proto} --dport ${port.containerPort} -j ACCEPT`,
+      `rule bridge-ip/postrouting: -s ${to} -d ${to} -p ${port.proto} --dport ${port.containerPort} -j MASQUERADE`,
+    )
+  }
+  return facts
+}
+
+const hostFacts = (state: model.CnmState, names: ReturnType<typeof labNamespaces>, ports: ReadonlyArray<ExpectedPort>, outside: string | undefined): string[] => {
   const facts = [
     ...LOOPBACK,
     linkFact({ name: HOST_UPLINK, kind: "veth", up: true, mtu: DEFAULT_MTU, group: CNMLAB_LINK_GROUP, peer: `${names.underlay}/ul-0` }),
@@ -292,6 +352,12 @@ const hostFacts = (state: model.CnmState, names: ReturnType<typeof labNamespaces
     "sysctl net.ipv4.ip_forward=1",
   ]
   for (const fact of networkFacts(state)) facts.push(fact)
+  if (ports.length > 0) facts.push(...portFacts(model.networks(state).filter((n) => n.driver === "bridge" && n.subnet !== undefined), ports))
+  if (outside !== undefined) {
+    // the outside machine is the host's way out: a host route to it on eth0, then the default through it
+    const plain = model.stripPrefix(outside)
+    facts.push(routeFact(`${plain}/32`, HOST_UPLINK, "link", "static"), routeFact("default", HOST_UPLINK, "universe", "static", plain))
+  }
   for (const { container, endpoint, network } of model.containers(state).flatMap((c) =>
     bridgeEndpoints(state, c.name).map((j) => ({ container: c.name, ...j })),
   )) {
@@ -341,17 +407,38 @@ const underlayFacts = (names: ReturnType<typeof labNamespaces>): string[] => [
   linkFact({ name: "ul-0", kind: "veth", up: true, mtu: DEFAULT_MTU, group: CNMLAB_LINK_GROUP, master: UNDERLAY_BRIDGE, peer: `${names.host}/${HOST_UPLINK}` }),
 ]
 
+/** the outside machine (controller/Lab.ts): its eth0 on the underlay with its address and a route to the underlay's subnet only */
+const outsideFacts = (names: ReturnType<typeof labNamespaces>, outside: string): string[] => [
+  ...LOOPBACK,
+  linkFact({ name: HOST_UPLINK, kind: "veth", up: true, mtu: DEFAULT_MTU, group: CNMLAB_LINK_GROUP, peer: `${names.underlay}/ul-out` }),
+  `addr ${HOST_UPLINK} ${outside}`,
+  routeFact(subnetOf(outside), HOST_UPLINK, "link", "kernel"),
+  routeFact(UPLINK_SUBNET, HOST_UPLINK, "link", "static"),
+]
+
+/** the subnet an address with its prefix lies in, as the kernel's route for it names it */
+const subnetOf = (cidr: string): string => {
+  const parsed = model.parseCidrWithAddress(cidr) as model.Cidr
+  const size = 2 ** (32 - parsed.prefix)
+  return `${model.formatIPv4(Math.floor((model.parseIPv4(model.stripPrefix(cidr)) as number) / size) * size)}/${parsed.prefix}`
+}
+
 /**
  * Every namespace the lab must have in this state, with its facts: the underlay, the host, and a
  * sandbox per container that is not on the host's network (a container on none, or on no network
  * at all, keeps a sandbox with its loopback only).
  */
-export const expectedKernel = (state: model.CnmState, layout: LabLayout): KernelFacts => {
+export const expectedKernel = (state: model.CnmState, layout: LabLayout, ports: ReadonlyArray<ExpectedPort> = []): KernelFacts => {
   const names = labNamespaces(layout)
+  const underlay = underlayFacts(names)
+  if (layout.outside !== undefined) {
+    underlay.push(linkFact({ name: "ul-out", kind: "veth", up: true, mtu: DEFAULT_MTU, group: CNMLAB_LINK_GROUP, master: UNDERLAY_BRIDGE, peer: `${names.outside}/${HOST_UPLINK}` }))
+  }
   const expected = new Map<string, ReadonlyArray<string>>([
-    [names.underlay, underlayFacts(names)],
-    [names.host, hostFacts(state, names)],
+    [names.underlay, underlay],
+    [names.host, hostFacts(state, names, ports, layout.outside)],
   ])
+  if (layout.outside !== undefined) expected.set(names.outside, outsideFacts(names, layout.outside))
   for (const container of model.containers(state)) {
     if (!onHostNetwork(state, container.name)) expected.set(names.sandbox(container.name), sandboxFacts(state, container.name, names.host))
   }

@@ -10,7 +10,7 @@ import { needsRoot, root } from "../linux/support.ts"
 import { asyncCommands } from "./async-commands.ts"
 import { checkAgreementAsync } from "./check-async.ts"
 import { labCommands, labTopology } from "./commands.ts"
-import { judgeOutcome, type LabModel, type LabOperation, type LabReal } from "./LabModel.ts"
+import { initialModel, judgeOutcome, type LabModel, type LabOperation, type LabReal } from "./LabModel.ts"
 
 /**
  * Model-based, on the real kernel: the same generated commands as lab.sim.test.ts, on a lab over
@@ -37,7 +37,7 @@ const RUN_TAG = "mbl"
 const TIME_LIMIT_MS = 1_200_000
 
 const carryOut = async (m: LabModel, real: LabReal, operation: LabOperation): Promise<void> => {
-  judgeOutcome(m, operation.onModel(m.state), await Effect.runPromise(Effect.result(operation.onLab(real.lab))))
+  judgeOutcome(m, operation.onModel(m.lab), await Effect.runPromise(Effect.result(operation.onLab(real.lab))))
   await checkAgreementAsync(m, real, { concurrency: PROBE_CONCURRENCY })
 }
 
@@ -61,7 +61,7 @@ describe.skipIf(!root)(`model-based: lab on the linux backend agrees with the mo
         const runId = nextRunId()
         const setup = async (): Promise<{ model: LabModel; real: LabReal }> => {
           const lab = await Effect.runPromise(Lab.make(linux, { hosts: ["host1"], runId }))
-          return { model: { state: model.initialState() }, real: { lab } }
+          return { model: initialModel("host1"), real: { lab } }
         }
         try {
           await fc.asyncModelRun(setup, asyncCommands([...topology, ...commands], (real: LabReal) => real.lab, carryOut))

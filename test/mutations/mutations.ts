@@ -13,7 +13,7 @@ export interface Mutation {
   readonly sets: ReadonlyArray<TestSet>
 }
 
-export type TestSet = "sim" | "model" | "fixtures" | "linux"
+export type TestSet = "sim" | "model" | "fixtures" | "linux" | "nat"
 
 export const mutations: ReadonlyArray<Mutation> = [
   {
@@ -167,5 +167,54 @@ export const mutations: ReadonlyArray<Mutation> = [
     from: "    const routeGone = sandbox.gateway !== undefined && leaving.includes(sandbox.gateway.network)\n",
     to: "    const routeGone = false\n",
     sets: ["sim", "linux"],
+  },
+  // NAT and load balancing (issue 9): published ports, docker-proxy, conntrack, dnatBalance
+  {
+    id: "dnat-dropped",
+    what: "a published port gets no DNAT rule (the nat DOCKER chain only returns)",
+    file: "drivers/bridge/firewall.ts",
+    from: "    dnat.push({\n",
+    to: "    void ({\n",
+    sets: ["sim", "nat"],
+  },
+  {
+    id: "hairpin-masquerade-dropped",
+    what: "no hairpin masquerade for a container reaching its own published port",
+    file: "drivers/bridge/firewall.ts",
+    from: `    hairpin.push({ match: { src: container, dst: container, proto: port.proto, dport: port.containerPort }, verdict: { kind: "masquerade" } })\n`,
+    to: "",
+    sets: ["sim", "nat"],
+  },
+  {
+    id: "reply-not-unnatted",
+    what: "the simulator's conntrack does not undo DNAT on answers (a reply keeps the container's address as its source)",
+    file: "backends/sim/walk.ts",
+    from: "    packet.src = entry.origDst\n    packet.sport = entry.origDport\n",
+    to: "",
+    sets: ["sim", "nat"],
+  },
+  {
+    id: "balance-one-backend",
+    what: "the simulator's dnatBalance always picks its first backend",
+    file: "backends/sim/firewall.ts",
+    from: "rule.balance[rule.counter++ % rule.balance.length]",
+    to: "rule.balance[0]",
+    sets: ["sim", "nat"],
+  },
+  {
+    id: "proxy-not-started",
+    what: "no docker-proxy is started for a published port (connections from the host itself and hairpins go unanswered)",
+    file: "controller/sockets.ts",
+    from: "    for (const spec of is) if (!was.some((other) => sameProxy(spec, other))) starting.push(proxy(spec))\n",
+    to: "",
+    sets: ["sim", "nat"],
+  },
+  {
+    id: "proxy-stopped-early",
+    what: "a change on the host stops every running docker-proxy, not only those of ports that went (a port freed too early)",
+    file: "controller/sockets.ts",
+    from: "    for (const spec of was) if (!is.some((other) => sameProxy(spec, other))) stopping.push(unproxy(spec))\n",
+    to: "    for (const spec of was) stopping.push(unproxy(spec))\n",
+    sets: ["sim", "nat"],
   },
 ]

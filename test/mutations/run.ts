@@ -35,6 +35,8 @@ const testSets: Record<TestSet, { readonly all: ReadonlyArray<string>; readonly 
   model: { all: ["test/model/"], seeded: ["test/model/"] },
   // Docker's recorded answers and the scenarios: what sees a change of the model without the model-based test
   fixtures: { all: ["test/docker-fixtures.test.ts", "test/scenarios"], seeded: [] },
+  // published ports and balancing on the simulator: the kernel layer's cases and Docker's recorded answers
+  nat: { all: ["test/conformance/sim.test.ts", "test/docker-services-fixtures.test.ts"], seeded: [] },
   linux: {
     all: ["test/model-based/lab.linux.test.ts", "test/conformance/linux.test.ts", "test/differential/scenarios-both-backends.test.ts"],
     seeded: ["test/model-based/lab.linux.test.ts"],

@@ -113,14 +113,21 @@ const exchangeUdp = async (native: NetnsAddon, from: NamespaceRef, address: stri
   const socket = await socketIn(native, from, "udp", undefined, made)
   try {
     return await new Promise<ConnectReply>((resolve) => {
+      let settled = false
       const done = (reply: ConnectReply): void => {
+        settled = true
         clearTimeout(timer)
         resolve(reply)
       }
       const timer = setTimeout(() => done({ outcome: "timeout", detail: `no answer within ${timeoutMs} ms` }), timeoutMs)
       socket.on("error", (error: NodeJS.ErrnoException) => done(fromErrno(error.code ?? "EIO", "the exchange")))
       socket.on("message", (message) => done(answered(message.toString())))
-      socket.connect(port, address, () => {
+      socket.connect(port, address, (refused?: NodeJS.ErrnoException) => {
+        // Node hands a failed connect (ENETUNREACH: no route) to this callback and leaves the socket
+        // unconnected, and an unconnected socket's send takes the callback for a port and throws,
+        // killing the helper; the timeout may also have closed the socket before the connect completed
+        if (settled) return
+        if (refused) return done(fromErrno(refused.code ?? "EIO", "the exchange"))
         socket.send(QUESTION, (error) => {
           if (error) done(fromErrno((error as NodeJS.ErrnoException).code ?? "EIO", "send"))
         })

@@ -7,6 +7,8 @@
  * (firewall.ts asks nftables' generation).
  */
 
+import { commandTexts } from "./command-texts.ts"
+
 type Json = Record<string, unknown>
 
 interface Split {
@@ -19,15 +21,16 @@ interface Split {
 const split = (commands: ReadonlyArray<Json>): Split => {
   const skeleton: string[] = []
   const rules: Split["rules"] = new Map()
-  for (const command of commands) {
+  const texts = commandTexts(commands)
+  for (const [i, command] of commands.entries()) {
     const rule = (command.add as { rule?: { family: string; table: string; chain: string } } | undefined)?.rule
     if (!rule) {
-      skeleton.push(JSON.stringify(command))
+      skeleton.push(texts[i] as string)
       continue
     }
     const key = `${rule.family} ${rule.table} ${rule.chain}`
     const list = rules.get(key) ?? []
-    list.push({ text: JSON.stringify(command), command })
+    list.push({ text: texts[i] as string, command })
     rules.set(key, list)
   }
   return { skeleton: skeleton.join("\n"), rules }

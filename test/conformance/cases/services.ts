@@ -81,6 +81,9 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     expect((await harness.connect({ from: net.outside, address: HOST, port: 80, proto: "tcp" })).outcome).toBe("refused")
     // the outside has no route to the bridge itself: its own kernel says so at once
     expect((await harness.connect({ from: net.outside, address: "10.31.0.2", port: 80, proto: "tcp" })).outcome).toBe("unreachable")
+    // UDP too: the socket's connect fails there (ENETUNREACH), before anything is sent (on linux
+    // this once killed the measurement helper, whose send took an unconnected socket)
+    expect((await harness.connect({ from: net.outside, address: "10.31.0.2", port: 53, proto: "udp" })).outcome).toBe("unreachable")
   })
 
   it.skipIf(!caps.firewall)("masquerade: a server outside sees the host's address; without it the answer has no way back", async () => {

@@ -19,7 +19,7 @@ export class ConnectCommand implements LabCommand {
     const network = choose(this.attachment.network, joinable(m.state, container), anyNetwork(m.state))
     const attach = resolveAttach(m.state, container, network, this.attachment)
     this.resolved = `${container}, ${JSON.stringify(attach)}`
-    runBoth(m, r, "connect", (s) => model.connect(s, container, attach), (lab) => lab.connect(container, attach))
+    runBoth(m, r, "connect", (l) => model.connectLab(l, container, attach), (lab) => lab.connect(container, attach))
   }
 
   toString = () => `connect(${this.resolved})`

@@ -7,20 +7,20 @@ import { type ContainerSpec, resolveContainer } from "./CreateContainerCommand.t
  * them: all or nothing. The model decides them one after the other, each on the state the ones
  * before it left; the first refusal refuses them all.
  */
-export const createAll = (state: model.CnmState, requests: ReadonlyArray<model.ContainerRequest>): model.Outcome<ReadonlyArray<model.Container>> => {
-  let current = state
+export const createAll = (lab: model.LabState, requests: ReadonlyArray<model.LabContainerRequest>): model.LabOutcome<ReadonlyArray<model.Container>> => {
+  let current = lab
   const made: model.Container[] = []
   for (const request of requests) {
-    const outcome = model.createContainer(current, request)
+    const outcome = model.createLabContainer(current, request)
     if (!outcome.ok) return { ok: false, error: outcome.error }
-    current = outcome.state
+    current = outcome.lab
     made.push(outcome.value.container)
   }
-  return { ok: true, state: current, value: made }
+  return { ok: true, lab: current, value: made }
 }
 
 export class CreateContainersCommand implements LabCommand {
-  private requests: ReadonlyArray<model.ContainerRequest> | undefined
+  private requests: ReadonlyArray<model.LabContainerRequest> | undefined
 
   constructor(readonly specs: ReadonlyArray<ContainerSpec>) {}
 
@@ -28,15 +28,15 @@ export class CreateContainersCommand implements LabCommand {
 
   run(m: LabModel, r: LabReal): void {
     // each request is picked on the state the ones before it would leave (so names stay free)
-    let state = m.state
+    let lab = m.lab
     const requests = this.specs.map((spec) => {
-      const request = resolveContainer(state, spec)
-      const outcome = model.createContainer(state, request)
-      if (outcome.ok) state = outcome.state
+      const request = resolveContainer(lab, spec)
+      const outcome = model.createLabContainer(lab, request)
+      if (outcome.ok) lab = outcome.lab
       return request
     })
     this.requests = requests
-    runBoth(m, r, "createContainers", (s) => createAll(s, requests), (lab) => lab.createContainers(requests))
+    runBoth(m, r, "createContainers", (l) => createAll(l, requests), (lab) => lab.createContainers(requests))
   }
 
   toString = () => `createContainers(${this.requests === undefined ? "?" : JSON.stringify(this.requests)})`

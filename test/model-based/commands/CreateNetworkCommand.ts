@@ -120,7 +120,7 @@ export class CreateNetworkCommand implements LabCommand {
       options,
     }
     this.request = request
-    runBoth(m, r, "createNetwork", (s) => model.createNetwork(s, request), (lab) => lab.createNetwork(request))
+    runBoth(m, r, "createNetwork", (l) => model.createLabNetwork(l, request), (lab) => lab.createNetwork(request))
   }
 
   toString = () => `createNetwork(${this.request === undefined ? "?" : JSON.stringify(this.request)})`

@@ -19,7 +19,7 @@ export class DisconnectCommand implements LabCommand {
     const container = choose(this.container, multi.length > 0 ? multi : connected, anyContainer(m.state))
     const network = choose(this.network, bridgeNetworksOf(m.state, container), anyNetwork(m.state))
     this.resolved = `${container}, ${network}`
-    runBoth(m, r, "disconnect", (s) => model.disconnect(s, container, network), (lab) => lab.disconnect(container, network))
+    runBoth(m, r, "disconnect", (l) => model.disconnectLab(l, container, network), (lab) => lab.disconnect(container, network))
   }
 
   toString = () => `disconnect(${this.resolved})`

@@ -11,7 +11,7 @@ export class RemoveContainerCommand implements LabCommand {
 
   run(m: LabModel, r: LabReal): void {
     const name = (this.name = choose(this.pick, existingContainers(m.state), anyContainer(m.state)))
-    runBoth(m, r, "removeContainer", (s) => model.removeContainer(s, name), (lab) => lab.removeContainer(name))
+    runBoth(m, r, "removeContainer", (l) => model.removeLabContainer(l, name), (lab) => lab.removeContainer(name))
   }
 
   toString = () => `removeContainer(${this.name})`

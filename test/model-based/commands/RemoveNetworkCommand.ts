@@ -14,7 +14,7 @@ export class RemoveNetworkCommand implements LabCommand {
     const user = model.networks(m.state).filter((n) => !n.predefined)
     const empty = user.filter((n) => model.endpointsOn(m.state, n.name).length === 0)
     const name = (this.name = choose(this.pick, (empty.length > 0 ? empty : user).map((n) => n.name), anyNetwork(m.state)))
-    runBoth(m, r, "removeNetwork", (s) => model.removeNetwork(s, name), (lab) => lab.removeNetwork(name))
+    runBoth(m, r, "removeNetwork", (l) => model.removeLabNetwork(l, name), (lab) => lab.removeNetwork(name))
   }
 
   toString = () => `removeNetwork(${this.name})`
