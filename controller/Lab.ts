@@ -15,6 +15,8 @@ import { type GlobalStore, MemoryStore } from "./global-store.ts"
 import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
 import { rotateKeys, type SwarmKeys, swarmKeys } from "./keys.ts"
 import { socketSteps } from "./sockets.ts"
+import { withServiceDns } from "./service-dns.ts"
+import { tasksTouched } from "./services.ts"
 import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
 import { runSteps, type StepFailure } from "./steps.ts"
 import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
@@ -362,6 +364,37 @@ export class Lab {
     )
   }
 
+  /** `docker service create`: the tasks on their placed hosts, the service's names and load balancing on every host */
+  createService(request: model.ServiceRequest): Effect.Effect<model.ServiceRecord, CnmError> {
+    return this.changeService((lab) => model.createLabService(lab, request))
+  }
+
+  /** `docker service rm` */
+  removeService(name: string): Effect.Effect<model.ServiceRecord, CnmError> {
+    return this.changeService((lab) => model.removeLabService(lab, name))
+  }
+
+  /** `docker service scale` to the placement's replicas */
+  scaleService(name: string, placement: ReadonlyArray<string>): Effect.Effect<model.ServiceRecord, CnmError> {
+    return this.changeService((lab) => model.scaleLabService(lab, name, placement))
+  }
+
+  private changeService(operation: (lab: LabState) => LabOutcome<model.ServiceRecord>): Effect.Effect<model.ServiceRecord, CnmError> {
+    return Effect.suspend(() => {
+      const outcome = operation(this.current)
+      if (!outcome.ok) {
+        if (outcome.lab !== undefined) this.keep(outcome.lab)
+        return Effect.fail(outcome.error)
+      }
+      const tasks = tasksTouched(this.current, outcome.lab)
+      const touched = this.touching(
+        tasks.map((task) => task.host),
+        tasks.map((task) => task.name),
+      )
+      return this.transition(outcome.lab, touched, () => outcome.value)
+    })
+  }
+
   probe(from: string, address: string, trace = false): Effect.Effect<ProbeResult, CnmError> {
     return this.on(from, (c) => c.probe(from, address, trace)).pipe(Effect.map((result) => this.withGap(from, address, result)))
   }
@@ -545,6 +578,7 @@ export class Lab {
           const plan = own !== undefined && peers !== undefined ? DnsPlan.merge([own, peers]) : (own ?? peers)
           if (plan !== undefined) dns.push({ resolver: controller.hostNs, plan })
         })
+        const named = withServiceDns(this.controllers.map((controller) => controller.hostNs), dns, before, after)
         const sockets = socketSteps(
           this.kernel,
           this.controllers.map((controller, index) => ({ index, ns: controller.hostNs, namespaceOf: (state, name) => controller.namespaceIn(state, name) })),
@@ -553,7 +587,7 @@ export class Lab {
         )
         return {
           steps,
-          ...(dns.length > 0 ? { dns } : {}),
+          ...(named.length > 0 ? { dns: named } : {}),
           ...(sockets.length > 0 ? { sockets } : {}),
           commit: () => {
             this.controllers.forEach((controller, i) => {
