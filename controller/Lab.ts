@@ -16,7 +16,8 @@ import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
 import { rotateKeys, type SwarmKeys, swarmKeys } from "./keys.ts"
 import { socketSteps } from "./sockets.ts"
 import { withServiceDns } from "./service-dns.ts"
-import { type BalancerHost, vipSteps } from "./service-lb.ts"
+import { type BalancerHost, balancerSteps } from "./service-lb.ts"
+import { meshSteps } from "./service-mesh.ts"
 import { tasksTouched } from "./services.ts"
 import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
 import { runSteps, type StepFailure } from "./steps.ts"
@@ -568,7 +569,8 @@ export class Lab {
         const sandboxes: Array<ReadonlyArray<Step>> = []
         for (const plan of plans) if (plan) for (const list of plan.sandboxes) sandboxes.push(list)
         for (const s of sandboxes.length === 1 ? (sandboxes[0] as ReadonlyArray<Step>) : interleave(sandboxes)) steps.push(s)
-        for (const s of vipSteps(this.balancerHosts(), before, after)) steps.push(s)
+        for (const s of balancerSteps(this.balancerHosts(), before, after)) steps.push(s)
+        for (const s of meshSteps(this.controllers.map((controller, index) => ({ index, ns: controller.hostNs })), before, after)) steps.push(s)
         for (const plan of plans) if (plan) for (const s of plan.deleted) steps.push(s)
         const namespaces = plans.flatMap((plan) => plan?.namespaces ?? [])
         if (namespaces.length > 0) steps.push({ name: "sandbox.namespace", do: namespaces.map((ns) => ({ op: "nsDel", ns }) as const), undo: [] })

@@ -1,5 +1,5 @@
 /**
- * Service VIPs, balanced as libnetwork 20.10 balances them (service_linux.go addLBBackend,
+ * Service VIPs and the routing mesh's ports, balanced as libnetwork 20.10 balances them (service_linux.go addLBBackend,
  * invokeFWMarker; cnm-libnetwork.md §8.3): on each host, in the load-balancer sandbox of each
  * network (`lb-<network>`, the model's `#lb-<network>`), the VIP is a /32 alias on the
  * load-balancer endpoint's interface, so a client on that host's part of the network gets its ARP
@@ -7,6 +7,10 @@
  * spread round robin over the tasks' addresses on that network, and their source is rewritten to
  * the load-balancer endpoint's address (libnetwork's `-m ipvs --ipvs -d <subnet> -j SNAT
  * --to-source <lb address>`), so the task answers through the sandbox that translated.
+ *
+ * The routing mesh is the same in each host's ingress sandbox: connections to a published port
+ * (DNATed there by the host, service-mesh.ts) go round robin to the tasks' `ingress` addresses and
+ * the service's target port, their source rewritten to the sandbox's `ingress` address.
  *
  * Docker does this with IPVS on a firewall mark; this kernel has no ip_vs (Capabilities.ipvs), so
  * it is the kernel interface's dnatBalance (nftables `numgen inc` map) in the sandbox's nat
@@ -18,7 +22,7 @@
 import type { FwTable, KernelOp } from "../backends/kernel-types.ts"
 import type { Step } from "../drivers/Driver.ts"
 import { stripPrefix } from "../model/cidr.ts"
-import { hostState, ingressNetwork, loadBalancerSandbox } from "../model/lab-store.ts"
+import { hostState, ingressNetwork, ingressSandbox, loadBalancerSandbox } from "../model/lab-store.ts"
 import type { LabState } from "../model/lab-types.ts"
 import type { CnmState } from "../model/index.ts"
 import { containerRecord, networkRecord } from "../model/representation.ts"
@@ -26,20 +30,30 @@ import { replicaAddresses } from "../model/services.ts"
 import * as StringMap from "../model/string-map.ts"
 
 /** the table each load-balancer sandbox holds its VIPs in */
-export const VIP_TABLE = "cnm-service-vip"
+export const BALANCER_TABLE = "cnm-service-lb"
+
+/** what one balancer spreads: connections to a VIP (any port), or to a published port of the routing mesh */
+export interface Balanced {
+  readonly service: string
+  /** vip mode: the VIP, an alias of the balancer's interface */
+  readonly vip?: string
+  /** the routing mesh: the published port */
+  readonly published?: { readonly proto: "tcp" | "udp"; readonly port: number; readonly target: number }
+  /** the tasks' addresses on the network, in replica order */
+  readonly backends: ReadonlyArray<string>
+}
 
 /** one network's load balancer on one host, as its sandbox must hold it */
-export interface VipBalancer {
+export interface Balancer {
   readonly ns: string
   readonly network: string
-  /** the load-balancer endpoint's interface in the sandbox */
+  /** the balancer endpoint's interface in the sandbox */
   readonly ifname: string
   /** its address, plain */
   readonly self: string
   /** the network's subnet (CIDR) */
   readonly subnet: string
-  /** each VIP on the network, with the tasks' addresses it balances over (in replica order) */
-  readonly vips: ReadonlyArray<{ readonly service: string; readonly vip: string; readonly backends: ReadonlyArray<string> }>
+  readonly balanced: ReadonlyArray<Balanced>
 }
 
 /** a host as the balancers see it: its index and where a sandbox's namespace is */
@@ -48,58 +62,82 @@ export interface BalancerHost {
   readonly namespaceOf: (state: CnmState, container: string) => string | undefined
 }
 
-/** the VIP balancers a host must have in a lab state (none for a network without a VIP or without a sandbox there) */
-export const vipBalancersOn = (lab: LabState, host: BalancerHost): Array<VipBalancer> => {
-  const byNetwork = new Map<string, Array<VipBalancer["vips"][number]>>()
+/**
+ * What each network's balancer spreads on one host: every VIP of the network, and on `ingress`
+ * every port the routing mesh publishes on the host (in the ingress sandbox, which libnetwork
+ * marks by published port: invokeFWMarker with the ingress ports).
+ */
+const balancedOn = (lab: LabState, host: number): Map<string, Array<Balanced>> => {
+  const byNetwork = new Map<string, Array<Balanced>>()
+  const add = (network: string, entry: Balanced) => byNetwork.set(network, [...(byNetwork.get(network) ?? []), entry])
   for (const service of StringMap.values(lab.services)) {
     for (const [network, vip] of Object.entries(service.vips)) {
       if (network === ingressNetwork) continue
-      const backends = replicaAddresses(lab, service, network).map((entry) => entry.address)
-      const list = byNetwork.get(network) ?? []
-      list.push({ service: service.name, vip, backends })
-      byNetwork.set(network, list)
+      add(network, { service: service.name, vip, backends: replicaAddresses(lab, service, network).map((entry) => entry.address) })
+    }
+    const ingress = service.ports.length === 0 ? [] : replicaAddresses(lab, service, ingressNetwork).map((entry) => entry.address)
+    for (const binding of service.ports) {
+      if (binding.host !== host || binding.proto === "sctp") continue
+      add(ingressNetwork, { service: service.name, published: { proto: binding.proto, port: binding.hostPort, target: binding.containerPort }, backends: ingress })
     }
   }
+  return byNetwork
+}
+
+/** the balancers a host must have in a lab state (none for a network without a sandbox there) */
+export const balancersOn = (lab: LabState, host: BalancerHost): Array<Balancer> => {
+  const byNetwork = balancedOn(lab, host.index)
   if (byNetwork.size === 0) return []
   const state = hostState(lab, host.index)
-  const balancers: Array<VipBalancer> = []
-  for (const [network, vips] of byNetwork) {
-    const sandbox = loadBalancerSandbox(network)
+  const balancers: Array<Balancer> = []
+  for (const [network, balanced] of byNetwork) {
+    const sandbox = network === ingressNetwork ? ingressSandbox : loadBalancerSandbox(network)
     const endpoint = containerRecord(state, sandbox)?.endpoints.find((candidate) => candidate.network === network)
     const ns = host.namespaceOf(state, sandbox)
     const subnet = networkRecord(state, network)?.network.subnet
     if (endpoint?.address === undefined || endpoint.ifname === undefined || ns === undefined || subnet === undefined) continue
-    balancers.push({ ns, network, ifname: endpoint.ifname, self: stripPrefix(endpoint.address), subnet, vips })
+    balancers.push({ ns, network, ifname: endpoint.ifname, self: stripPrefix(endpoint.address), subnet, balanced })
   }
   return balancers
 }
 
-/** the balancer's rules: each VIP balanced over its tasks, dropped without any; the balanced connections' source rewritten */
-export const vipTable = (balancer: VipBalancer): FwTable => ({
-  name: VIP_TABLE,
+const matchOf = (entry: Balanced) =>
+  entry.vip !== undefined ? { dst: `${entry.vip}/32` } : { proto: entry.published?.proto, dport: entry.published?.port }
+
+/** the balancer's rules: each VIP or port balanced over its tasks, dropped without any; the balanced connections' source rewritten */
+export const balancerTable = (balancer: Balancer): FwTable => ({
+  name: BALANCER_TABLE,
   chains: [
     {
-      name: "vip-dnat",
+      name: "balance",
       hook: "prerouting",
       type: "nat",
       priority: -100,
       policy: "accept",
-      rules: balancer.vips.flatMap(({ service, vip, backends }) =>
-        backends.length === 0 ? [] : [{ match: { dst: `${vip}/32` }, verdict: { kind: "dnatBalance", to: backends }, comment: `${service} on ${balancer.network}` } as const],
+      rules: balancer.balanced.flatMap((entry) =>
+        entry.backends.length === 0
+          ? []
+          : [
+              {
+                match: matchOf(entry),
+                verdict: { kind: "dnatBalance", to: entry.backends, ...(entry.published !== undefined ? { port: entry.published.target } : {}) },
+                comment: `${entry.service} on ${balancer.network}`,
+              } as const,
+            ],
       ),
     },
     {
-      name: "vip-none",
+      name: "no-task",
       hook: "input",
       type: "filter",
       priority: 0,
       policy: "accept",
-      rules: balancer.vips.flatMap(({ service, vip, backends }) =>
-        backends.length === 0 ? [{ match: { dst: `${vip}/32` }, verdict: { kind: "drop" }, comment: `${service}: no task` } as const] : [],
+      rules: balancer.balanced.flatMap((entry) =>
+        entry.backends.length === 0 ? [{ match: matchOf(entry), verdict: { kind: "drop" }, comment: `${entry.service}: no task` } as const] : [],
       ),
     },
     {
-      name: "vip-snat",
+      name: "source",
       hook: "postrouting",
       type: "nat",
       priority: 100,
@@ -109,56 +147,57 @@ export const vipTable = (balancer: VipBalancer): FwTable => ({
   ],
 })
 
-const forwarding = (balancer: VipBalancer, on: boolean): Array<KernelOp> => [
+const forwarding = (balancer: Balancer, on: boolean): Array<KernelOp> => [
   { op: "sysctlSet", ns: balancer.ns, key: "net.ipv4.ip_forward", value: on ? "1" : "0" },
   { op: "sysctlSet", ns: balancer.ns, key: "net.ipv4.conf.all.send_redirects", value: on ? "0" : "1" },
   { op: "sysctlSet", ns: balancer.ns, key: `net.ipv4.conf.${balancer.ifname}.send_redirects`, value: on ? "0" : "1" },
 ]
 
-const aliases = (balancer: VipBalancer, op: "addrAdd" | "addrDel", vips: ReadonlyArray<string>): Array<KernelOp> =>
+const aliases = (balancer: Balancer, op: "addrAdd" | "addrDel", vips: ReadonlyArray<string>): Array<KernelOp> =>
   vips.map((vip) => ({ op, ns: balancer.ns, dev: balancer.ifname, cidr: `${vip}/32` }))
 
-const vipsOf = (balancer: VipBalancer | undefined): Array<string> => (balancer === undefined ? [] : balancer.vips.map((entry) => entry.vip))
+const vipsOf = (balancer: Balancer | undefined): Array<string> =>
+  balancer === undefined ? [] : balancer.balanced.flatMap((entry) => (entry.vip === undefined ? [] : [entry.vip]))
 
 /** the state one balancer's sandbox holds: its VIPs, its table, forwarding on */
-const install = (balancer: VipBalancer, was: VipBalancer | undefined): Array<KernelOp> => {
+const install = (balancer: Balancer, was: Balancer | undefined): Array<KernelOp> => {
   const before = vipsOf(was)
   const after = vipsOf(balancer)
   return [
     ...(was === undefined ? forwarding(balancer, true) : []),
     ...aliases(balancer, "addrDel", before.filter((vip) => !after.includes(vip))),
     ...aliases(balancer, "addrAdd", after.filter((vip) => !before.includes(vip))),
-    { op: "firewallSet", ns: balancer.ns, table: vipTable(balancer) },
+    { op: "firewallSet", ns: balancer.ns, table: balancerTable(balancer) },
   ]
 }
 
-const uninstall = (balancer: VipBalancer): Array<KernelOp> => [
-  { op: "firewallDel", ns: balancer.ns, table: VIP_TABLE },
+const uninstall = (balancer: Balancer): Array<KernelOp> => [
+  { op: "firewallDel", ns: balancer.ns, table: BALANCER_TABLE },
   ...aliases(balancer, "addrDel", vipsOf(balancer)),
   ...forwarding(balancer, false),
 ]
 
-const same = (a: VipBalancer, b: VipBalancer): boolean => JSON.stringify(a) === JSON.stringify(b)
+const same = (a: Balancer, b: Balancer): boolean => JSON.stringify(a) === JSON.stringify(b)
 
 /**
  * The kernel steps from `before` to `after` on each host. They run once the sandboxes are made,
  * before any goes: a balancer whose sandbox goes in the change goes with its namespace.
  */
-export const vipSteps = (hosts: ReadonlyArray<BalancerHost>, before: LabState, after: LabState): Array<Step> => {
+export const balancerSteps = (hosts: ReadonlyArray<BalancerHost>, before: LabState, after: LabState): Array<Step> => {
   if (before.services.size === 0 && after.services.size === 0) return []
   const steps: Array<Step> = []
   for (const host of hosts) {
-    const was = new Map(vipBalancersOn(before, host).map((balancer) => [balancer.ns, balancer]))
-    const is = new Map(vipBalancersOn(after, host).map((balancer) => [balancer.ns, balancer]))
+    const was = new Map(balancersOn(before, host).map((balancer) => [balancer.ns, balancer]))
+    const is = new Map(balancersOn(after, host).map((balancer) => [balancer.ns, balancer]))
     for (const [ns, balancer] of is) {
       const old = was.get(ns)
       if (old !== undefined && same(old, balancer)) continue
-      steps.push({ name: "service.vip", do: install(balancer, old), undo: old === undefined ? uninstall(balancer) : install(old, balancer) })
+      steps.push({ name: "service.balancer", do: install(balancer, old), undo: old === undefined ? uninstall(balancer) : install(old, balancer) })
     }
     for (const [ns, old] of was) {
       if (is.has(ns)) continue
-      const sandboxStays = host.namespaceOf(hostState(after, host.index), loadBalancerSandbox(old.network)) === ns
-      if (sandboxStays) steps.push({ name: "service.vip", do: uninstall(old), undo: install(old, undefined) })
+      const sandboxStays = host.namespaceOf(hostState(after, host.index), old.network === ingressNetwork ? ingressSandbox : loadBalancerSandbox(old.network)) === ns
+      if (sandboxStays) steps.push({ name: "service.balancer", do: uninstall(old), undo: install(old, undefined) })
     }
   }
   return steps
