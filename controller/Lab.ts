@@ -18,7 +18,7 @@ import { socketSteps } from "./sockets.ts"
 import { withServiceDns } from "./service-dns.ts"
 import { type BalancerHost, balancerSteps } from "./service-lb.ts"
 import { meshSteps } from "./service-mesh.ts"
-import { tasksTouched } from "./services.ts"
+import { tasksTouched, withoutMovedTasks } from "./services.ts"
 import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
 import { runSteps, type StepFailure } from "./steps.ts"
 import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
@@ -381,19 +381,32 @@ export class Lab {
     return this.changeService((lab) => model.scaleLabService(lab, name, placement))
   }
 
+  /**
+   * One service change as the model decided it. A task that moves to another host goes first, in
+   * a transition of its own (its sandbox's name is taken until then); if the rest is refused, the
+   * moved tasks come back where they were (best effort, as every recovery).
+   */
   private changeService(operation: (lab: LabState) => LabOutcome<model.ServiceRecord>): Effect.Effect<model.ServiceRecord, CnmError> {
     return Effect.suspend(() => {
-      const outcome = operation(this.current)
+      const start = this.current
+      const outcome = operation(start)
       if (!outcome.ok) {
         if (outcome.lab !== undefined) this.keep(outcome.lab)
         return Effect.fail(outcome.error)
       }
-      const tasks = tasksTouched(this.current, outcome.lab)
-      const touched = this.touching(
-        tasks.map((task) => task.host),
-        tasks.map((task) => task.name),
+      const to = (from: LabState, target: LabState): Touched => {
+        const tasks = tasksTouched(from, target)
+        return this.touching(
+          tasks.map((task) => task.host),
+          tasks.map((task) => task.name),
+        )
+      }
+      const interim = withoutMovedTasks(start, outcome.lab)
+      if (interim === undefined) return this.transition(outcome.lab, to(start, outcome.lab), () => outcome.value)
+      return this.transition(interim, to(start, interim), () => undefined).pipe(
+        Effect.andThen(Effect.suspend(() => this.transition(outcome.lab, to(interim, outcome.lab), () => outcome.value))),
+        Effect.tapError(() => (this.current === interim ? Effect.ignore(this.transition(start, to(interim, start), () => undefined)) : Effect.void)),
       )
-      return this.transition(outcome.lab, touched, () => outcome.value)
     })
   }
 
