@@ -80,6 +80,21 @@ expect:
     - {from: c1, name: api}
     - {from: c1, name: tasks.api}
 `,
+  "a client on a host that joins the network after the service, leaves, and comes back": `${threeHosts}
+services:
+  - {name: api, networks: [ov], replicas: 2, placement: [host1, host2], listen: [80/tcp]}
+steps:
+  - {createContainer: {name: c3, host: host3, networks: [ov]}}
+  - expect:
+      connect:
+        - {from: c3, to: api, port: 80, proto: tcp, count: 4}
+  - {removeContainer: {name: c3}}
+  - {createContainer: {name: c3b, host: host3, networks: [ov]}}
+  - {scaleService: {name: api, replicas: 3, placement: [host1, host2, host3]}}
+expect:
+  connect:
+    - {from: c3b, to: api, port: 80, proto: tcp, count: 6}
+`,
   "the routing mesh: a published port on every host, from outside and from a host": `${threeHosts}
 containers:
   - {name: c1, host: host1, networks: [ov]}
