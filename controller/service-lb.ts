@@ -17,7 +17,7 @@
  * prerouting instead. A VIP with no task has no destination in IPVS and its connections get
  * nothing back: here they are dropped. IPVS takes the connection in LOCAL_IN and sends no ICMP
  * redirect; the nat form forwards the packet back out of the interface it came in by, so the
- * sandbox's redirects are turned off to keep clients from learning a task's address from it.
+ * sandbox forwards and sends no redirects (balancerSysctls, from its creation on).
  */
 import type { FwTable, KernelOp } from "../backends/kernel-types.ts"
 import type { Step } from "../drivers/Driver.ts"
@@ -147,35 +147,52 @@ export const balancerTable = (balancer: Balancer): FwTable => ({
   ],
 })
 
-const forwarding = (balancer: Balancer, on: boolean): Array<KernelOp> => [
-  { op: "sysctlSet", ns: balancer.ns, key: "net.ipv4.ip_forward", value: on ? "1" : "0" },
-  { op: "sysctlSet", ns: balancer.ns, key: "net.ipv4.conf.all.send_redirects", value: on ? "0" : "1" },
-  { op: "sysctlSet", ns: balancer.ns, key: `net.ipv4.conf.${balancer.ifname}.send_redirects`, value: on ? "0" : "1" },
+/**
+ * What Docker's load-balancer and ingress sandboxes are given when they are made (libnetwork sets
+ * its IPVS sysctls there at creation and never takes them back): here forwarding, which the nat
+ * form needs, and no ICMP redirects, for every interface the sandbox will have (`default` is what
+ * a new interface starts from). Set with the sandbox's namespace, so a service change that is
+ * refused has no sysctl to take back.
+ */
+export const balancerSysctls = (ns: string): Array<KernelOp> => [
+  { op: "sysctlSet", ns, key: "net.ipv4.ip_forward", value: "1" },
+  { op: "sysctlSet", ns, key: "net.ipv4.conf.all.send_redirects", value: "0" },
+  { op: "sysctlSet", ns, key: "net.ipv4.conf.default.send_redirects", value: "0" },
 ]
 
-const aliases = (balancer: Balancer, op: "addrAdd" | "addrDel", vips: ReadonlyArray<string>): Array<KernelOp> =>
-  vips.map((vip) => ({ op, ns: balancer.ns, dev: balancer.ifname, cidr: `${vip}/32` }))
+const alias = (balancer: Balancer, vip: string): { add: KernelOp; del: KernelOp } => ({
+  add: { op: "addrAdd", ns: balancer.ns, dev: balancer.ifname, cidr: `${vip}/32` },
+  del: { op: "addrDel", ns: balancer.ns, dev: balancer.ifname, cidr: `${vip}/32` },
+})
 
 const vipsOf = (balancer: Balancer | undefined): Array<string> =>
   balancer === undefined ? [] : balancer.balanced.flatMap((entry) => (entry.vip === undefined ? [] : [entry.vip]))
 
-/** the state one balancer's sandbox holds: its VIPs, its table, forwarding on */
-const install = (balancer: Balancer, was: Balancer | undefined): Array<KernelOp> => {
-  const before = vipsOf(was)
-  const after = vipsOf(balancer)
-  return [
-    ...(was === undefined ? forwarding(balancer, true) : []),
-    ...aliases(balancer, "addrDel", before.filter((vip) => !after.includes(vip))),
-    ...aliases(balancer, "addrAdd", after.filter((vip) => !before.includes(vip))),
-    { op: "firewallSet", ns: balancer.ns, table: balancerTable(balancer) },
-  ]
-}
+const tableOps = (balancer: Balancer | undefined, ns: string): KernelOp =>
+  balancer === undefined ? { op: "firewallDel", ns, table: BALANCER_TABLE } : { op: "firewallSet", ns, table: balancerTable(balancer) }
 
-const uninstall = (balancer: Balancer): Array<KernelOp> => [
-  { op: "firewallDel", ns: balancer.ns, table: BALANCER_TABLE },
-  ...aliases(balancer, "addrDel", vipsOf(balancer)),
-  ...forwarding(balancer, false),
-]
+/**
+ * One sandbox's balancer from `was` to `is` (either absent), one kernel operation a step, each
+ * with its inverse, so that a refusal midway takes back exactly what was done: VIPs that go, VIPs
+ * that come, then the table.
+ */
+const change = (ns: string, was: Balancer | undefined, is: Balancer | undefined): Array<Step> => {
+  const before = vipsOf(was)
+  const after = vipsOf(is)
+  const steps: Array<Step> = []
+  for (const vip of before) {
+    if (after.includes(vip)) continue
+    const ops = alias(was as Balancer, vip)
+    steps.push({ name: "service.balancer", do: [ops.del], undo: [ops.add] })
+  }
+  for (const vip of after) {
+    if (before.includes(vip)) continue
+    const ops = alias(is as Balancer, vip)
+    steps.push({ name: "service.balancer", do: [ops.add], undo: [ops.del] })
+  }
+  steps.push({ name: "service.balancer", do: [tableOps(is, ns)], undo: [tableOps(was, ns)] })
+  return steps
+}
 
 const same = (a: Balancer, b: Balancer): boolean => JSON.stringify(a) === JSON.stringify(b)
 
@@ -191,13 +208,12 @@ export const balancerSteps = (hosts: ReadonlyArray<BalancerHost>, before: LabSta
     const is = new Map(balancersOn(after, host).map((balancer) => [balancer.ns, balancer]))
     for (const [ns, balancer] of is) {
       const old = was.get(ns)
-      if (old !== undefined && same(old, balancer)) continue
-      steps.push({ name: "service.balancer", do: install(balancer, old), undo: old === undefined ? uninstall(balancer) : install(old, balancer) })
+      if (old === undefined || !same(old, balancer)) steps.push(...change(ns, old, balancer))
     }
     for (const [ns, old] of was) {
       if (is.has(ns)) continue
-      const sandboxStays = host.namespaceOf(hostState(after, host.index), old.network === ingressNetwork ? ingressSandbox : loadBalancerSandbox(old.network)) === ns
-      if (sandboxStays) steps.push({ name: "service.balancer", do: uninstall(old), undo: install(old, undefined) })
+      const sandbox = old.network === ingressNetwork ? ingressSandbox : loadBalancerSandbox(old.network)
+      if (host.namespaceOf(hostState(after, host.index), sandbox) === ns) steps.push(...change(ns, old, undefined))
     }
   }
   return steps

@@ -12,6 +12,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeSimKernel } from "../../backends/sim/layer.ts"
 import { Lab } from "../../controller/Lab.ts"
+import * as model from "../../model/index.ts"
 import type { ConnectPrediction } from "../../model/connect-predict.ts"
 import { predictServiceResolve } from "../../model/connect-predict.ts"
 import { loadScenarioText, renderScenarioInvalid } from "../../scenarios/load.ts"
@@ -243,6 +244,32 @@ describe("a refused service change leaves the kernel and the lab as they were (s
       expect(snapshot(kernel, lab)).toBe(before)
     }
     console.info(`${refusals.length} refused service changes, the kernel and the lab unchanged after each`)
+    Effect.runSync(lab.close())
+  })
+
+  it("takes a whole service back when the kernel refuses its VIP on one host", () => {
+    const kernel = makeSimKernel()
+    const lab = Effect.runSync(Lab.make(kernel, { hosts: [{ name: "host1" }, { name: "host2" }], runId: "svk", swarm: true }))
+    Effect.runSync(lab.createNetwork({ name: "ov", driver: "overlay", subnet: "10.20.0.0/24" }))
+    Effect.runSync(lab.createContainer({ name: "c1", host: "host1", networks: [{ network: "ov" }] }))
+    const request = { name: "api", networks: ["ov"], placement: ["host2"], listen: ["80/tcp"], ports: ["9090:80"] }
+    // the VIP the model will give, already on host1's load-balancer interface: its alias there is refused (EEXIST)
+    const decided = model.createLabService(lab.state, request)
+    if (!decided.ok) throw new Error(decided.error.message)
+    const vip = decided.value.vips["ov"] as string
+    const balancer = model.systemSandboxes(lab.state, "host1").find((sandbox) => sandbox.name === "#lb-ov")
+    const endpoint = balancer?.endpoints.find((candidate) => candidate.network === "ov")
+    const ns = lab.systemNamespaces("host1").find(([name]) => name === "#lb-ov")?.[1]
+    if (endpoint?.ifname === undefined || ns === undefined) throw new Error("host1 has no load balancer on ov")
+    Effect.runSync(kernel.apply([{ op: "addrAdd", ns, dev: endpoint.ifname, cidr: `${vip}/32` }]))
+    const before = snapshot(kernel, lab)
+    const refused = Effect.runSync(Effect.flip(lab.createService(request)))
+    expect(refused).toMatchObject({ code: "KernelError" })
+    expect(refused.message).toMatch(/service\.balancer/)
+    expect(snapshot(kernel, lab)).toBe(before)
+    expect(Effect.runSync(lab.resolve("c1", "tasks.api"))).toMatchObject({ rcode: "NXDOMAIN", addresses: [] })
+    expect(Effect.runSync(lab.connectFrom("host1", "192.168.99.1", 9090, "tcp")).outcome).toBe("refused")
+    console.info(`a service whose VIP host1 refuses (${vip}): tasks, names, balancers and mesh rules taken back on both hosts`)
     Effect.runSync(lab.close())
   })
 })
