@@ -1,6 +1,7 @@
 /**
- * Service VIPs and the routing mesh's ports, balanced as libnetwork 20.10 balances them (service_linux.go addLBBackend,
- * invokeFWMarker; cnm-libnetwork.md §8.3): on each host, in the load-balancer sandbox of each
+ * Service VIPs and the routing mesh's ports, balanced as libnetwork 20.10 balances them
+ * (service_linux.go addLBBackend, invokeFWMarker; cnm-libnetwork.md §8.3): on each host, in the
+ * load-balancer sandbox of each
  * network (`lb-<network>`, the model's `#lb-<network>`), the VIP is a /32 alias on the
  * load-balancer endpoint's interface, so a client on that host's part of the network gets its ARP
  * answered there (the overlay's proxy ARP floods nothing between hosts); connections to the VIP are
