@@ -15,6 +15,7 @@ import type { SwarmKeys } from "./keys.ts"
 import { type PlannedJoin, Sandbox, forgetJoin, joinedOn, keepSettled, noJoins, recordJoin, settle } from "./sandbox-policy.ts"
 import { runSteps } from "./steps.ts"
 import { kernelFailure } from "./transaction.ts"
+import { balancerSysctls } from "./service-lb.ts"
 
 export interface ControllerOptions {
   /** the Docker host's name in the scenario */
@@ -266,6 +267,7 @@ export class Controller {
         do: [
           { op: "nsAdd", ns: sandbox.ns },
           { op: "linkSet", ns: sandbox.ns, name: "lo", up: true },
+          ...(system ? balancerSysctls(sandbox.ns) : []),
         ],
         undo: [{ op: "nsDel", ns: sandbox.ns }],
       })

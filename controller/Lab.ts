@@ -15,6 +15,10 @@ import { type GlobalStore, MemoryStore } from "./global-store.ts"
 import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
 import { rotateKeys, type SwarmKeys, swarmKeys } from "./keys.ts"
 import { socketSteps } from "./sockets.ts"
+import { withServiceDns } from "./service-dns.ts"
+import { type BalancerHost, balancerSteps } from "./service-lb.ts"
+import { meshSteps } from "./service-mesh.ts"
+import { tasksTouched, withoutMovedTasks } from "./services.ts"
 import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
 import { runSteps, type StepFailure } from "./steps.ts"
 import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
@@ -362,6 +366,50 @@ export class Lab {
     )
   }
 
+  /** `docker service create`: the tasks on their placed hosts, the service's names and load balancing on every host */
+  createService(request: model.ServiceRequest): Effect.Effect<model.ServiceRecord, CnmError> {
+    return this.changeService((lab) => model.createLabService(lab, request))
+  }
+
+  /** `docker service rm` */
+  removeService(name: string): Effect.Effect<model.ServiceRecord, CnmError> {
+    return this.changeService((lab) => model.removeLabService(lab, name))
+  }
+
+  /** `docker service scale` to the placement's replicas */
+  scaleService(name: string, placement: ReadonlyArray<string>): Effect.Effect<model.ServiceRecord, CnmError> {
+    return this.changeService((lab) => model.scaleLabService(lab, name, placement))
+  }
+
+  /**
+   * One service change as the model decided it. A task that moves to another host goes first, in
+   * a transition of its own (its sandbox's name is taken until then); if the rest is refused, the
+   * moved tasks come back where they were (best effort, as every recovery).
+   */
+  private changeService(operation: (lab: LabState) => LabOutcome<model.ServiceRecord>): Effect.Effect<model.ServiceRecord, CnmError> {
+    return Effect.suspend(() => {
+      const start = this.current
+      const outcome = operation(start)
+      if (!outcome.ok) {
+        if (outcome.lab !== undefined) this.keep(outcome.lab)
+        return Effect.fail(outcome.error)
+      }
+      const to = (from: LabState, target: LabState): Touched => {
+        const tasks = tasksTouched(from, target)
+        return this.touching(
+          tasks.map((task) => task.host),
+          tasks.map((task) => task.name),
+        )
+      }
+      const interim = withoutMovedTasks(start, outcome.lab)
+      if (interim === undefined) return this.transition(outcome.lab, to(start, outcome.lab), () => outcome.value)
+      return this.transition(interim, to(start, interim), () => undefined).pipe(
+        Effect.andThen(Effect.suspend(() => this.transition(outcome.lab, to(interim, outcome.lab), () => outcome.value))),
+        Effect.tapError(() => (this.current === interim ? Effect.ignore(this.transition(start, to(interim, start), () => undefined)) : Effect.void)),
+      )
+    })
+  }
+
   probe(from: string, address: string, trace = false): Effect.Effect<ProbeResult, CnmError> {
     return this.on(from, (c) => c.probe(from, address, trace)).pipe(Effect.map((result) => this.withGap(from, address, result)))
   }
@@ -534,6 +582,8 @@ export class Lab {
         const sandboxes: Array<ReadonlyArray<Step>> = []
         for (const plan of plans) if (plan) for (const list of plan.sandboxes) sandboxes.push(list)
         for (const s of sandboxes.length === 1 ? (sandboxes[0] as ReadonlyArray<Step>) : interleave(sandboxes)) steps.push(s)
+        for (const s of balancerSteps(this.balancerHosts(), before, after)) steps.push(s)
+        for (const s of meshSteps(this.controllers.map((controller, index) => ({ index, ns: controller.hostNs })), before, after)) steps.push(s)
         for (const plan of plans) if (plan) for (const s of plan.deleted) steps.push(s)
         const namespaces = plans.flatMap((plan) => plan?.namespaces ?? [])
         if (namespaces.length > 0) steps.push({ name: "sandbox.namespace", do: namespaces.map((ns) => ({ op: "nsDel", ns }) as const), undo: [] })
@@ -545,6 +595,7 @@ export class Lab {
           const plan = own !== undefined && peers !== undefined ? DnsPlan.merge([own, peers]) : (own ?? peers)
           if (plan !== undefined) dns.push({ resolver: controller.hostNs, plan })
         })
+        const named = withServiceDns(this.controllers.map((controller) => controller.hostNs), dns, before, after)
         const sockets = socketSteps(
           this.kernel,
           this.controllers.map((controller, index) => ({ index, ns: controller.hostNs, namespaceOf: (state, name) => controller.namespaceIn(state, name) })),
@@ -553,7 +604,7 @@ export class Lab {
         )
         return {
           steps,
-          ...(dns.length > 0 ? { dns } : {}),
+          ...(named.length > 0 ? { dns: named } : {}),
           ...(sockets.length > 0 ? { sockets } : {}),
           commit: () => {
             this.controllers.forEach((controller, i) => {
@@ -572,6 +623,10 @@ export class Lab {
         return recover === undefined ? Effect.fail(kernelFailure(failure)) : recover(failure)
       },
     )
+  }
+
+  private balancerHosts(): ReadonlyArray<BalancerHost> {
+    return this.controllers.map((controller, index) => ({ index, namespaceOf: (state, name) => controller.namespaceIn(state, name) }))
   }
 
   /** the peer records the change publishes, and the work each host's watch makes of them */

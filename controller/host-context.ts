@@ -3,7 +3,7 @@ import * as model from "../model/index.ts"
 import type { LabState, OverlayInfo, VlanInfo } from "../model/lab-types.ts"
 import type { Network } from "../model/types.ts"
 import type { SwarmKeys } from "./keys.ts"
-import { publishedOn } from "./sockets.ts"
+import { firewallPublishedOn } from "./service-mesh.ts"
 
 /** the link each host has on the underlay, as on a Docker host */
 export const UNDERLAY_DEV = "eth0"
@@ -43,12 +43,12 @@ export class LabHostContext implements HostContext {
     return (this.listed ??= model.networks(this.state))
   }
 
-  /** the ports published on this host after the change; undefined when none were before or after (the rules stay as they were) */
+  /** the ports published on this host after the change (the routing mesh's too); undefined when none were before or after (the rules stay as they were) */
   get published(): ReadonlyArray<PublishedPort> | undefined {
     if (this.ports === null) {
       const index = this.after.hosts.findIndex((h) => h.name === this.host)
-      const after = index < 0 ? [] : publishedOn(this.after, index)
-      this.ports = after.length > 0 || (index >= 0 && publishedOn(this.before, index).length > 0) ? after : undefined
+      const after = index < 0 ? [] : firewallPublishedOn(this.after, index)
+      this.ports = after.length > 0 || (index >= 0 && firewallPublishedOn(this.before, index).length > 0) ? after : undefined
     }
     return this.ports
   }

@@ -25,7 +25,7 @@
 import { cidrContains, parseCidrWithAddress, parseIPv4, stripPrefix } from "./cidr.ts"
 import { hostState, ingressNetwork, ingressSandbox } from "./lab-store.ts"
 import { predictLabReach } from "./lab-reach.ts"
-import { predictLabResolve } from "./lab-resolve.ts"
+import { predictLabResolve, resolverNetworks } from "./lab-resolve.ts"
 import { isGatewayLeg } from "./lab-sandboxes.ts"
 import type { LabState } from "./lab-types.ts"
 import { loadBalancers } from "./lab-queries.ts"
@@ -327,7 +327,7 @@ const resolveName = (
   const tasks = name.toLowerCase().startsWith("tasks.")
   const service = StringMap.get(lab.services, tasks ? name.slice("tasks.".length) : name)
   if (service !== undefined) {
-    const network = fromNetworks.find((candidate) => service.networks.includes(candidate))
+    const network = resolverNetworks(lab, from).find((candidate) => service.networks.includes(candidate))
     if (network !== undefined && !tasks && service.endpointMode === "vip") {
       return { address: service.vips[network], holders: service.replicas, balance: "roundRobin", service }
     }
@@ -412,7 +412,7 @@ export const meshPorts = (lab: LabState): ReadonlyArray<PortBinding> => StringMa
 
 /**
  * What the embedded DNS answers `from` for `name`, services included: `svc` the VIP on the first
- * network of the client's that the service is on (every replica's address in dnsrr mode),
+ * network of the client's resolver order (resolverNetworks) that the service is on (every replica's address in dnsrr mode),
  * `tasks.svc` every replica's address there; any other name as containers and aliases resolve.
  */
 export const predictServiceResolve = (lab: LabState, from: string, name: string): ReadonlyArray<string> => {
@@ -420,9 +420,7 @@ export const predictServiceResolve = (lab: LabState, from: string, name: string)
   const tasks = name.toLowerCase().startsWith("tasks.")
   const service = StringMap.get(lab.services, (tasks ? name.slice("tasks.".length) : name).toLowerCase())
   if (host === undefined || service === undefined) return predictLabResolve(lab, from, name)
-  const network = routesOf(lab, host, from)
-    .map((route) => route.network.name)
-    .find((candidate) => service.networks.includes(candidate))
+  const network = resolverNetworks(lab, from).find((candidate) => service.networks.includes(candidate))
   if (network === undefined) return predictLabResolve(lab, from, name)
   const vip = service.vips[network]
   if (!tasks && service.endpointMode === "vip" && vip !== undefined) return [vip]

@@ -28,6 +28,23 @@ const knownEndpoints = (lab: LabState, host: number, record: NetworkRecord): Arr
   })
 }
 
+/**
+ * The networks `from`'s resolver asks, in its order: libnetwork's ResolveName asks a sandbox's
+ * swarm networks before its local ones, each in resolver order. A service's name is a record of
+ * these networks too (svcRecords), so the first of them the service is on answers it.
+ */
+export const resolverNetworks = (lab: LabState, from: string): ReadonlyArray<string> => {
+  const host = StringMap.get(lab.placement, from)
+  const source = host === undefined ? undefined : containerRecord(hostState(lab, host), from)
+  if (host === undefined || source === undefined) return []
+  return swarmFirst(resolverOrder(hostState(lab, host), listedEndpoints(lab, source))).map((record) => record.network.name)
+}
+
+const swarmFirst = (ordered: ReadonlyArray<NetworkRecord>): Array<NetworkRecord> => [
+  ...ordered.filter((record) => record.network.scope === "swarm"),
+  ...ordered.filter((record) => record.network.scope !== "swarm"),
+]
+
 /** container `from`'s resolver asked for `name`: the sorted addresses, [] when it does not answer */
 export const predictLabResolve = (lab: LabState, from: string, name: string): ReadonlyArray<string> => {
   const host = StringMap.get(lab.placement, from)
@@ -36,8 +53,7 @@ export const predictLabResolve = (lab: LabState, from: string, name: string): Re
   const source = containerRecord(state, from)
   if (source === undefined) return []
   // libnetwork's ResolveName asks a sandbox's swarm networks before its local ones, each in resolver order
-  const ordered = resolverOrder(state, listedEndpoints(lab, source))
-  const networks = [...ordered.filter((record) => record.network.scope === "swarm"), ...ordered.filter((record) => record.network.scope !== "swarm")]
+  const networks = swarmFirst(resolverOrder(state, listedEndpoints(lab, source)))
   for (const reading of readingsOf(name)) {
     for (const record of networks) {
       if (reading.network !== undefined && reading.network !== record.network.name) continue

@@ -7,14 +7,12 @@
  * server saw and the address tried. The expected values come from each fixture's raw observations
  * (<name>.docker.json), never from the model.
  *
- * The runner learns the contract's keys for ports and services (`outside`, `listen`, `ports`,
- * `services`, `connect` …) in issue 9. Until it does, the loader refuses them, or the runner says
- * the backends do not build them yet, and each fixture is skipped by name with that reason, so the
- * test turns on by itself once they land.
+ * A loader without the contract's keys for ports and services (`outside`, `listen`, `ports`,
+ * `services`, `connect` …) skips each fixture by name with that reason.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { describe, expect, it, type TestContext } from "vitest"
+import { describe, expect, it } from "vitest"
 import { loadScenarioFile, renderScenarioInvalid, type LoadResult } from "../scenarios/load.ts"
 import type { Report } from "../scenarios/report.ts"
 import type { Scenario } from "../scenarios/schema.ts"
@@ -68,7 +66,7 @@ interface ReportConnect {
   readonly outcome?: string
 }
 
-const runnerLacks = "the runner does not build services yet (tasks, VIPs, the routing mesh): issue 9"
+const runnerLacks = "the loader does not know the keys of ports and services"
 /** the keys issue 9 adds to the contract: a loader that refuses one of them does not run these files yet */
 const issue9Keys = /unknown key "(outside|listen|ports|services|connect|createService|removeService|scaleService)"/
 
@@ -159,19 +157,10 @@ const reportConnectLines = (report: Report): Array<string> =>
     })
     .sort()
 
-/** the runner's own refusal while the backends cannot build ports and services yet (scenarios/runner.ts, issue 9) */
-const runnerRefuses = /not built or measured by the backends yet/
-
-const replay = (directory: string, name: string, loaded: Extract<LoadResult, { ok: true }>, backend: "sim" | "linux") => async (context: TestContext) => {
+const replay = (directory: string, name: string, loaded: Extract<LoadResult, { ok: true }>, backend: "sim" | "linux") => async () => {
   const observed = JSON.parse(readFileSync(`${directory}${name}.docker.json`, "utf8")) as DockerObservations
-  let report: Report
-  try {
-    report = await runScenario(loaded.scenario, { backend })
-  } catch (error) {
-    if (!runnerRefuses.test(String(error))) throw error
-    console.info(`${name} on ${backend} skipped: ${runnerLacks} [the runner: ${String(error)}]`)
-    return context.skip(runnerLacks)
-  }
+  const report = await runScenario(loaded.scenario, { backend })
+  console.info(`${name} on ${backend}: ${report.expectations.length} expectations, ${(report.connect ?? []).length} connect rows, ${report.steps.length} steps`)
   expect(report.expectations.filter((expectation) => !expectation.ok), "expectations that did not hold").toEqual([])
   expect(stepOutcomes(report.steps)).toEqual(stepOutcomes(observed.steps))
   expect(reportEndpoints(report, isTaskOf(loaded.scenario))).toEqual(dockerEndpoints(observed))

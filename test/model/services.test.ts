@@ -46,6 +46,22 @@ describe("services", () => {
     expect(Model.predictServiceResolve(lab, "c1", "db")).toEqual([addressOf(lab, "db.1", "ov")])
   })
 
+  it("a service on several of the client's networks answers with the VIP of the first one its resolver asks (by name, not attach order)", () => {
+    const both = holds(
+      swarmOf(
+        2,
+        network({ name: "ov", driver: "overlay", subnet: "10.30.0.0/24" }),
+        network({ name: "ov2", driver: "overlay", subnet: "10.31.0.0/24" }),
+        container("c2", "host1", "ov2", "ov"),
+        service({ name: "multi", networks: ["ov2", "ov"], placement: ["host2"] }),
+      ),
+    )
+    const multi = Model.labServices(both).find((entry) => entry.name === "multi") as Model.ServiceRecord
+    expect(Model.predictServiceResolve(both, "c2", "multi")).toEqual([multi.vips.ov])
+    expect(Model.predictServiceResolve(both, "c2", "tasks.multi")).toEqual([addressOf(both, "multi.1", "ov")])
+    expect(ask(both, "c2", { kind: "name", name: "multi" })).toMatchObject({ address: multi.vips.ov, seenFrom: balancerOf(both, "ov", "host1") })
+  })
+
   it("a VIP balances round robin over every replica, seen from the client host's load balancer", () => {
     const prediction = ask(lab, "c1", { kind: "name", name: "api" })
     expect(prediction).toMatchObject({ address: "10.30.0.4", outcome: "answer", answeredBy: ["api.1", "api.2", "api.3"], balance: "roundRobin", seenFrom: balancerOf(lab, "ov", "host1") })
