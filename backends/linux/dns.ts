@@ -36,12 +36,12 @@ export class DnsServers {
   async stop(ns: string): Promise<void> {
     this.namespaces.path(ns)
     if (!this.running.delete(ns)) return
-    await this.plane.stop(this.scope, ns)
+    await this.plane.stop(this.scope, ns, "dns")
   }
 
   /** the namespace is going: its servers are closed on the measurement helper's next turn */
   forget(ns: string): void {
-    if (this.running.delete(ns)) this.plane.stopSoon(this.scope, ns)
+    if (this.running.delete(ns)) this.plane.stopSoon(this.scope, ns, "dns")
   }
 
   async stopAll(): Promise<void> {

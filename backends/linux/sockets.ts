@@ -34,7 +34,7 @@ export class SandboxSockets {
 
   /** the namespace is going: its sockets are closed on the measurement helper's next turn */
   forget(ns: string): void {
-    if (this.holding.delete(ns)) this.plane.stopSoon(this.scope, ns)
+    if (this.holding.delete(ns)) this.plane.stopSoon(this.scope, ns, "sockets")
   }
 
   async connect(spec: ConnectSpec, timeoutMs: number): Promise<ConnectResult> {

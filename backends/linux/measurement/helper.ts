@@ -125,7 +125,8 @@ process.on("message", (request: Request) => {
       return
     case "stop": {
       const { id } = request
-      void Promise.all([servers.stop(request.scope, request.ns), sockets.stop(request.scope, request.ns)]).then(() => {
+      const stopped = request.what === "dns" ? servers.stop(request.scope, request.ns) : sockets.stop(request.scope, request.ns)
+      void stopped.then(() => {
         if (id !== undefined) send({ kind: "done", id })
       })
       return

@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { DnsQueryResult, DnsUpdate, DnsView, Proto } from "../../kernel-types.ts"
-import type { EchoOutcome, NamespaceRef, Reply, Request } from "./protocol.ts"
+import type { EchoOutcome, NamespaceRef, Reply, Request, StopWhat } from "./protocol.ts"
 import type { ConnectReply, Serve } from "./sockets.ts"
 
 /** what a probe's echo got, and how long it took on the helper's clock */
@@ -100,14 +100,14 @@ export class MeasurementPlane {
     this.post({ kind: "update", scope, update })
   }
 
-  /** closes the DNS servers and bound sockets of `ns`; settles once their sockets are closed */
-  async stop(scope: number, ns: string): Promise<void> {
-    await this.ask({ kind: "stop", scope, ns })
+  /** closes the DNS servers or the bound sockets of `ns` (protocol.ts); settles once they are closed */
+  async stop(scope: number, ns: string, what: StopWhat): Promise<void> {
+    await this.ask({ kind: "stop", scope, ns, what })
   }
 
   /** the same without waiting (the namespace is about to go, and its servers with it) */
-  stopSoon(scope: number, ns: string): void {
-    this.post({ kind: "stop", scope, ns })
+  stopSoon(scope: number, ns: string, what: StopWhat): void {
+    this.post({ kind: "stop", scope, ns, what })
   }
 
   /** closes every server of the scope and forgets its resolvers */

@@ -78,10 +78,17 @@ export type Request =
       readonly address: string
       readonly port: number
     }
-  /** closes the DNS servers and bound sockets of `ns`; answered (done) when `id` is given */
-  | { readonly kind: "stop"; readonly scope: number; readonly ns: string; readonly id?: number }
+  /**
+   * closes the DNS servers (`dns`) or the bound sockets (`sockets`: servers, proxies) of `ns`,
+   * never both: a sandbox whose DNS stops (its last user network gone) keeps its servers, as a
+   * process listening on 0.0.0.0 in a container does; answered (done) when `id` is given
+   */
+  | { readonly kind: "stop"; readonly scope: number; readonly ns: string; readonly what: StopWhat; readonly id?: number }
   /** closes every server of the scope and forgets its resolvers; answered (done) */
   | { readonly kind: "close"; readonly scope: number; readonly id: number }
+
+/** which of a namespace's sockets a stop closes */
+export type StopWhat = "dns" | "sockets"
 
 /** why an echo got no reply: its reply, an error the socket reported, or nothing in time */
 export type EchoOutcome =

@@ -90,6 +90,22 @@ export const dnsCases = (h: () => Harness): void => {
     expect(await harness.queryDns(a, EMBEDDED_DNS_ADDRESS, "web")).toEqual({ rcode: "TIMEOUT", addresses: [] })
   })
 
+  it("stopDns closes the DNS only: the namespace's servers on 0.0.0.0 keep answering, and unlisten still finds them", async () => {
+    // a container's last user network going stops its resolver, not the processes listening in it
+    const harness = h()
+    const net = twoBridges(harness.ns)
+    await harness.apply(net.ops)
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "web" })
+    await harness.listen({ ns: net.c1, port: 5000, proto: "udp", answer: "web" })
+    await harness.serveDns(net.c1, EMBEDDED_DNS_ADDRESS, { resolver, networks: ["n1"] })
+    await harness.stopDns(net.c1)
+    const served = { outcome: "answer", answeredBy: "web", seenFrom: "10.31.0.3" }
+    expect(await harness.connect({ from: net.c3, address: "10.31.0.2", port: 80, proto: "tcp" })).toMatchObject(served)
+    expect(await harness.connect({ from: net.c3, address: "10.31.0.2", port: 5000, proto: "udp" })).toMatchObject(served)
+    await harness.unlisten({ ns: net.c1, port: 80, proto: "tcp" })
+    expect((await harness.connect({ from: net.c3, address: "10.31.0.2", port: 80, proto: "tcp" })).outcome).toBe("refused")
+  })
+
   it("with lo down, a server on 127.0.0.11 can be started but not reached", async () => {
     const harness = h()
     const a = harness.ns("a")
