@@ -19,6 +19,10 @@
  *   `tasks.svc` and a shared alias leave the choice to the DNS shuffle (any holder may answer, a
  *   holder of the alias reaches itself).
  *
+ * A prediction does not depend on how many connections came before: a UDP `refused` (ICMP port
+ * unreachable) is predicted every time, as the backends' namespaces do not rate-limit ICMP errors;
+ * a Docker host's kernel does, and times out past a burst of six (docs/ports-and-services.md).
+ *
  * `outcome: undefined` where the model does not predict (macvlan/ipvlan paths to the outside, a
  * race between two holders of an address): a check then only reports.
  */
