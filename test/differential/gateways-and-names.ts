@@ -18,15 +18,19 @@ export interface Compared {
   readonly probes: number
   readonly questions: number
   /** connections (published ports, hairpin, outside), compared by outcome, answerer and seen source */
-  readonly connections?: number
+  readonly connections: number
 }
 
 /** what a connection showed: the same on both backends, or a divergence */
 const connectionText = (result: ConnectResult): string =>
   `${result.outcome}${result.answeredBy === undefined ? "" : ` by ${result.answeredBy}`}${result.seenFrom === undefined ? "" : ` seen from ${result.seenFrom}`}`
 
-/** how many measurements asked connections so far: the asker takes turns, as in the model-based test */
-let connectionTurn = 0
+/**
+ * How many measurements of a twin lab asked connections so far: the asker takes turns, as in the
+ * model-based test. Counted per twin, not across the lanes, whose measurements interleave as the
+ * machine lets them: a replayed sequence asks from the same containers.
+ */
+const connectionTurns = new WeakMap<TwinLab, number>()
 
 /**
  * The model-based tests' connections (../model-based/connections.ts) from one container, taking
@@ -36,10 +40,12 @@ let connectionTurn = 0
  * waits out its whole timeout, and every container asking made the differential four times slower
  * (36 sequences: 37 s against 9 s).
  */
-const connectionsOf = (lab: Lab): Array<{ readonly from: string; readonly address: string; readonly port: number; readonly proto: "tcp" | "udp" }> => {
+const connectionsOf = (twin: TwinLab): Array<{ readonly from: string; readonly address: string; readonly port: number; readonly proto: "tcp" | "udp" }> => {
+  const lab = twin.sim
   const state = lab.state
   const containers = lab.containers()
-  const turn = connectionTurn++
+  const turn = connectionTurns.get(twin) ?? 0
+  connectionTurns.set(twin, turn + 1)
   const asker = containers[turn % Math.max(1, containers.length)]
   if (asker === undefined) return []
   return connectionQuestions(state, asker, turn, twinOutside).flatMap((question) => {
@@ -101,10 +107,10 @@ const reachProbes = (lab: Lab): ReachProbe[] => {
 const measureBoth = async (
   twin: TwinLab,
   options: { readonly concurrency: number },
-  what: { readonly reach: boolean; readonly questions: (lab: Lab) => Question[]; readonly connections?: boolean },
+  what: { readonly reach: boolean; readonly questions: (lab: Lab) => Question[]; readonly connections: boolean },
 ): Promise<Compared & { readonly reach: number }> => {
   const reach = what.reach ? reachProbes(twin.sim) : []
-  const connections = what.connections === true ? connectionsOf(twin.sim) : []
+  const connections = what.connections ? connectionsOf(twin) : []
   const gateways = gatewayProbes(twin.sim)
   const questions = what.questions(twin.sim)
   const probe = (lab: Lab) => (p: { readonly from: string; readonly address: string }) => lab.probe(p.from, p.address).pipe(Effect.map((r) => r.reachable))
@@ -142,9 +148,9 @@ const measureBoth = async (
   return { lines, reach: reach.length, probes: gateways.length, questions: questions.length, connections: connections.length }
 }
 
-/** at the end of a sequence, beside compareMeasurements: the gateways, and the questions it does not ask */
-export const compareGatewaysAndNames = (twin: TwinLab, options: { readonly concurrency: number }): Promise<Compared> =>
-  measureBoth(twin, options, { reach: false, questions: extraQuestions })
+/** at the end of a sequence, beside compareMeasurements: the gateways, the questions it does not ask, and the connections when asked */
+export const compareGatewaysAndNames = (twin: TwinLab, options: { readonly concurrency: number }, connections: boolean): Promise<Compared> =>
+  measureBoth(twin, options, { reach: false, questions: extraQuestions, connections })
 
 /**
  * After every command of a measuring run: the reach matrix, the gateways, every question of
