@@ -28,3 +28,22 @@ export interface IpvsService {
 
 /** how a destination is reached (IP_VS_CONN_F_FWD_MASK): "nat" is IP_VS_CONN_F_MASQ, the one cnmlab uses */
 export type IpvsForward = "nat" | "local" | "tunnel" | "route" | "bypass"
+
+/** a fwmark service as the kernel holds it (a dump) */
+export interface IpvsServiceState {
+  readonly fwmark: number
+  readonly scheduler: string
+  readonly destinations: ReadonlyArray<IpvsDestination & { readonly forward: IpvsForward; readonly weight: number }>
+}
+
+/** what the firewall asks of IPVS in a namespace of ours (ipvs.ts: IpvsServices, over generic netlink) */
+export interface IpvsControl {
+  /** a service and its destinations, all or nothing */
+  add(ns: string, service: IpvsService): void
+  /** a service with its destinations; the kernel refuses one that is not there (ESRCH) */
+  delete(ns: string, fwmark: number): void
+  /** delete, when the caller already has a failure to report */
+  deleteQuietly(ns: string, fwmark: number): void
+  /** every IPv4 fwmark service with its destinations, in the kernel's order */
+  read(ns: string): IpvsServiceState[]
+}

@@ -1,7 +1,7 @@
 import { expect, it } from "vitest"
 import type { Capabilities, ConnectResult, FwTable, KernelOp, Proto } from "../../../backends/kernel-types.ts"
 import type { Harness } from "../harness.ts"
-import { twoBridges, wire } from "../topologies.ts"
+import { balancerOn7070, twoBridges, wire } from "../topologies.ts"
 
 /**
  * Sockets, NAT and load balancing, as a Docker host uses them: a host with two bridges and an
@@ -221,18 +221,7 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     const harness = h()
     const net = dockerHost(harness)
     const backends = ["10.31.0.2", "10.31.0.3", "10.32.0.2"]
-    const table: FwTable = {
-      name: "lb",
-      chains: [
-        {
-          name: "pre",
-          hook: "prerouting",
-          type: "nat",
-          priority: -100,
-          rules: [{ match: { dstLocal: true, proto: "tcp", dport: 7070 }, verdict: { kind: "dnatBalance", to: backends, port: 80 } }],
-        },
-      ],
-    }
+    const table = balancerOn7070(backends)
     await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
     expect((await harness.read(net.host)).firewall).toEqual([table])
     for (const [ns, name] of [
