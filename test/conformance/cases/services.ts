@@ -240,7 +240,52 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     expect((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy).toBe("c1")
     await harness.apply({ op: "firewallSet", ns: net.host, table })
     expect((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy).toBe("c1")
+    // the table deleted, balancing goes with it (on linux with ip_vs, its IPVS services): the port is the host's own, where nobody listens
+    await harness.apply({ op: "firewallDel", ns: net.host, table: "lb" })
+    expect((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).outcome).toBe("refused")
   })
+
+  /**
+   * Where the two forms differ (Capabilities.ipvs): nftables' numgen counts every new flow its rule
+   * matches, an echo too, and DNATs it; IPVS schedules only connections of the protocols it
+   * balances (TCP, UDP, SCTP), so an echo to the address is the namespace's own to answer and
+   * takes no turn. A rule for every packet to the host's address, no port: each backend listens on 7070.
+   */
+  const echoBetweenConnections = async (harness: Harness): Promise<Array<string | undefined>> => {
+    const net = dockerHost(harness)
+    const table: FwTable = {
+      name: "lb",
+      chains: [{ name: "pre", hook: "prerouting", type: "nat", priority: -100, rules: [{ match: { dst: `${HOST}/32` }, verdict: { kind: "dnatBalance", to: ["10.31.0.2", "10.31.0.3", "10.32.0.2"] } }] }],
+    }
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
+    for (const [ns, name] of [
+      [net.c1, "c1"],
+      [net.c3, "c3"],
+      [net.c2, "c2"],
+    ] as const) {
+      await harness.listen({ ns, port: 7070, proto: "tcp", answer: name })
+    }
+    const first = (await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy
+    const echo = await harness.probe(net.outside, HOST)
+    expect(echo.reachable, echo.detail).toBe(true)
+    const second = (await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy
+    console.log(`${harness.kernel.backend}: connection, echo, connection to a balanced address: ${first}, ${second}`)
+    return [first, second]
+  }
+
+  it.skipIf(!caps.firewall || caps.ipvs)(
+    `numgen: an echo to a balanced address takes a turn (it is a new flow the rule matches)${caps.ipvs ? " (skipped: numgen: the kernel balances by IPVS)" : ""}`,
+    async () => {
+      expect(await echoBetweenConnections(h())).toEqual(["c1", "c2"])
+    },
+  )
+
+  it.skipIf(!caps.firewall || !caps.ipvs)(
+    `ipvs: an echo to a balanced address takes no turn (IPVS schedules connections, not echoes)${caps.ipvs ? "" : " (skipped: ipvs: kernel has no ip_vs)"}`,
+    async () => {
+      expect(await echoBetweenConnections(h())).toEqual(["c1", "c3"])
+    },
+  )
 
   it("listen binds as Linux binds: a local address or 0.0.0.0, once per port and protocol; unlisten frees it", async () => {
     const harness = h()
