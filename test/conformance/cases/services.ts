@@ -217,6 +217,17 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     expect((await harness.connect({ from: net.outside, address: HOST, port: 9090, proto: "tcp" })).outcome).toBe("refused")
   })
 
+  /** the balancer's three backends serve `port`, each answering with its name, in the order they take their turns */
+  const backendsListen = async (harness: Harness, net: ReturnType<typeof dockerHost>, port: number): Promise<void> => {
+    for (const [ns, name] of [
+      [net.c1, "c1"],
+      [net.c3, "c3"],
+      [net.c2, "c2"],
+    ] as const) {
+      await harness.listen({ ns, port, proto: "tcp", answer: name })
+    }
+  }
+
   it.skipIf(!caps.firewall)("dnatBalance spreads new connections round robin over its backends, reads back as written, and starts over when set again", async () => {
     const harness = h()
     const net = dockerHost(harness)
@@ -224,13 +235,7 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     const table = balancerOn7070(backends)
     await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
     expect((await harness.read(net.host)).firewall).toEqual([table])
-    for (const [ns, name] of [
-      [net.c1, "c1"],
-      [net.c3, "c3"],
-      [net.c2, "c2"],
-    ] as const) {
-      await harness.listen({ ns, port: 80, proto: "tcp", answer: name })
-    }
+    await backendsListen(harness, net, 80)
     const answers: Array<string | undefined> = []
     for (let i = 0; i < 9; i++) answers.push((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy)
     const counts = Object.fromEntries(["c1", "c3", "c2"].map((name) => [name, answers.filter((a) => a === name).length]))
@@ -258,13 +263,7 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
       chains: [{ name: "pre", hook: "prerouting", type: "nat", priority: -100, rules: [{ match: { dst: `${HOST}/32` }, verdict: { kind: "dnatBalance", to: ["10.31.0.2", "10.31.0.3", "10.32.0.2"] } }] }],
     }
     await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
-    for (const [ns, name] of [
-      [net.c1, "c1"],
-      [net.c3, "c3"],
-      [net.c2, "c2"],
-    ] as const) {
-      await harness.listen({ ns, port: 7070, proto: "tcp", answer: name })
-    }
+    await backendsListen(harness, net, 7070)
     const first = (await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy
     const echo = await harness.probe(net.outside, HOST)
     expect(echo.reachable, echo.detail).toBe(true)
