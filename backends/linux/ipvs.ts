@@ -7,8 +7,7 @@ import {
   delServiceBody,
   destDumpBody,
   IPVS_GENL_NAME,
-  newDestBody,
-  newServiceBody,
+  newServiceRequests,
   parseDestEntry,
   parseServiceEntry,
   serviceDumpBody,
@@ -69,18 +68,14 @@ export class IpvsServices implements IpvsControl {
     namespaces.onBeforeDelete((ns) => this.tracked.delete(ns))
   }
 
-  /**
-   * A service and its destinations. They are added last first: the kernel puts each new
-   * destination at the head of the service's list, and round robin starts from the head, so the
-   * first of `destinations` takes the first turn. A refusal midway deletes the service again.
-   */
+  /** a service and its destinations, in the order newServiceRequests gives; a refusal midway deletes the service again */
   add(ns: string, service: IpvsService): void {
     this.withFamily(ns, (channel, family) => {
       this.conntrackOn(ns)
-      channel.request(family, 0, newServiceBody(service), `ipvs service fwmark ${service.fwmark}`)
+      const [create, ...destinations] = newServiceRequests(service)
+      channel.request(family, 0, create as Buffer[], `ipvs service fwmark ${service.fwmark}`)
       try {
-        for (const destination of [...service.destinations].reverse())
-          channel.request(family, 0, newDestBody(service.fwmark, destination), `ipvs destination ${destination.address}:${destination.port} of fwmark ${service.fwmark}`)
+        for (const body of destinations) channel.request(family, 0, body, `ipvs destination of fwmark ${service.fwmark}`)
       } catch (error) {
         channel.request(family, 0, delServiceBody(service.fwmark), `ipvs service fwmark ${service.fwmark} (taken back)`)
         throw error

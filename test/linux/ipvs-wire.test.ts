@@ -20,6 +20,7 @@ import {
   IPVS_SVC_ATTR,
   newDestBody,
   newServiceBody,
+  newServiceRequests,
   NF_INET_ADDR_SIZE,
   parseDestEntry,
   parseServiceEntry,
@@ -233,5 +234,24 @@ describe("IPVS generic netlink wire format", () => {
       { numRuns: 200 },
     )
     console.log(`ipvs-wire: ${checked} services and destinations encoded and decoded`)
+  })
+
+  it("a service's requests give its first destination the first turn, by the kernel's list and round robin as ip_vs_ctl.c and ip_vs_rr.c have them", () => {
+    let checked = 0
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 0xffffffff }), fc.uniqueArray(fc.ipV4(), { minLength: 1, maxLength: 6 }), (fwmark, addresses) => {
+        const destinations = addresses.map((address) => ({ address, port: 80 }))
+        const [create, ...adds] = newServiceRequests({ fwmark, destinations })
+        expect(parseServiceEntry(Buffer.concat(create ?? []))?.fwmark).toBe(fwmark)
+        // the kernel's service list: each NEW_DEST at the head (list_add_rcu); rr walks it from the head, in list order
+        const list: Array<string | undefined> = []
+        for (const body of adds) list.unshift(parseDestEntry(Buffer.concat(body))?.address)
+        const turns = Array.from({ length: 2 * list.length }, (_, i) => list[i % list.length])
+        expect(turns).toEqual([...addresses, ...addresses])
+        checked++
+      }),
+      { numRuns: 100 },
+    )
+    console.log(`ipvs-wire: ${checked} services' destination order checked against the kernel's head insertion and rr`)
   })
 })

@@ -139,6 +139,18 @@ export const newDestBody = (fwmark: number, destination: IpvsDestination): Buffe
   ]),
 ]
 
+/**
+ * The requests that make a service with its destinations, in the order they are sent: the service,
+ * then its destinations last first. The kernel puts each new destination at the head of the
+ * service's list (__ip_vs_update_dest: list_add_rcu) and round robin starts at the head
+ * (ip_vs_rr_init_svc, ip_vs_rr_schedule), so the first of `destinations` takes the first turn and
+ * the others follow in order.
+ */
+export const newServiceRequests = (service: IpvsService): Buffer[][] => [
+  newServiceBody(service),
+  ...[...service.destinations].reverse().map((destination) => newDestBody(service.fwmark, destination)),
+]
+
 /** IPVS_CMD_DEL_DEST: identified by address and port */
 export const delDestBody = (fwmark: number, destination: IpvsDestination): Buffer[] => [
   header(IPVS_CMD.DEL_DEST),
