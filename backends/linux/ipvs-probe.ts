@@ -22,9 +22,11 @@ const TRIAL: IpvsService = { fwmark: 256, destinations: [{ address: "192.0.2.2",
  * it asks only where that cannot happen: ip_vs is loaded (/proc/net/ip_vs), or the kernel has no
  * module support (no /proc/modules), as this one.
  */
+/** asking for the IPVS family loads no module: ip_vs is loaded, or the kernel cannot load modules */
+export const askingLoadsNothing = (): boolean => existsSync("/proc/net/ip_vs") || !existsSync("/proc/modules")
+
 export const probeIpvs = (native: NetnsAddon, namespaces: NamespaceTable, ns: string): FeatureCheck => {
-  const loaded = existsSync("/proc/net/ip_vs")
-  if (!loaded && existsSync("/proc/modules"))
+  if (!askingLoadsNothing())
     return { ok: false, detail: "ip_vs is not loaded (no /proc/net/ip_vs); its generic netlink family was not asked for, since asking loads the module" }
   try {
     const family = resolveFamilyIn(native, namespaces.path(ns), IPVS_GENL_NAME)

@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs"
 import { describe, expect, it } from "vitest"
 import type { FwTable } from "../../backends/kernel-types.ts"
 import { addon } from "../../backends/linux/addon.ts"
@@ -8,6 +7,7 @@ import { IpvsServices, resolveFamilyIn } from "../../backends/linux/ipvs.ts"
 import { toKernelError } from "../../backends/linux/errors.ts"
 import type { IpvsControl, IpvsService, IpvsServiceState } from "../../backends/linux/ipvs-types.ts"
 import { IPVS_MARK_CHAIN } from "../../backends/linux/ipvs-form.ts"
+import { askingLoadsNothing } from "../../backends/linux/ipvs-probe.ts"
 import { GENL_ID_CTRL } from "../../backends/linux/netlink/genl-wire.ts"
 import { IPVS_GENL_NAME } from "../../backends/linux/netlink/ipvs-wire.ts"
 import { balancerOn7070 } from "../conformance/topologies.ts"
@@ -22,8 +22,6 @@ import { needsRoot, root, sh } from "./support.ts"
  * the firewall's ordering and read-back, never what the kernel's IPVS would do with packets.
  */
 
-/** asking for a family by name loads its module where modules can be loaded: asked only where nothing would be */
-const mayAskForIpvs = existsSync("/proc/net/ip_vs") || !existsSync("/proc/modules")
 
 /** a netlink-style refusal: what toKernelError maps (code = errno name) */
 const refusal = (code: string, what: string): Error => Object.assign(new Error(`${what}: ${code}`), { code })
@@ -65,7 +63,7 @@ describe.skipIf(!root)(`IPVS on this kernel${root ? "" : ` (skipped: ${needsRoot
     await withScratchNamespace(native as ReturnType<typeof addon>, "ipvs", async (namespaces, ns) => {
       // a family every kernel has: our CTRL_CMD_GETFAMILY is well formed and its answer read
       expect(resolveFamilyIn(native as ReturnType<typeof addon>, namespaces.path(ns), "nlctrl")).toBe(GENL_ID_CTRL)
-      if (!mayAskForIpvs) {
+      if (!askingLoadsNothing()) {
         expect(features.ipvs.ok).toBe(false)
         console.log(`ipvs: not asked (modules can be loaded and ip_vs is not): ${features.ipvs.detail}`)
         return
