@@ -85,11 +85,13 @@ export class Firewall {
       for (const fwmark of made) this.ipvs?.deleteQuietly(ns, fwmark)
       throw error
     }
+    if (form) {
+      const tables = this.balanced.get(ns) ?? new Map<string, Balanced>()
+      tables.set(table.name, { asked: table, form })
+      this.balanced.set(ns, tables)
+    } else this.balanced.get(ns)?.delete(table.name)
+    // recorded first: the new form is in force whatever the kernel says to these deletes
     for (const service of before?.form.services ?? []) this.ipvs?.delete(ns, service.fwmark)
-    const tables = this.balanced.get(ns) ?? new Map<string, Balanced>()
-    if (form) tables.set(table.name, { asked: table, form })
-    else tables.delete(table.name)
-    this.balanced.set(ns, tables)
   }
 
   /** the table nftables is to hold (a balanced table's IPVS form, or the table itself) */
