@@ -13,9 +13,10 @@
  * (DNATed there by the host, service-mesh.ts) go round robin to the tasks' `ingress` addresses and
  * the service's target port, their source rewritten to the sandbox's `ingress` address.
  *
- * Docker does this with IPVS on a firewall mark; this kernel has no ip_vs (Capabilities.ipvs), so
- * it is the kernel interface's dnatBalance (nftables `numgen inc` map) in the sandbox's nat
- * prerouting instead. A VIP with no task has no destination in IPVS and its connections get
+ * Docker does this with IPVS on a firewall mark. Here it is the kernel interface's dnatBalance in
+ * the sandbox's nat prerouting, which the linux backend carries out by IPVS on a firewall mark
+ * where the kernel has ip_vs (Capabilities.ipvs) and by nftables' `numgen inc` map where it has
+ * not (as on this kernel, and in the simulator). A VIP with no task has no destination in IPVS and its connections get
  * nothing back: here they are dropped. IPVS takes the connection in LOCAL_IN and sends no ICMP
  * redirect; the nat form forwards the packet back out of the interface it came in by, so the
  * sandbox forwards and sends no redirects (balancerSysctls, from its creation on).

@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs"
 import type { Capabilities, LinkKind, LinkSpec } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
 import { toKernelError } from "./errors.ts"
 import { probeEsp } from "./esp.ts"
+import { probeIpvs } from "./ipvs-probe.ts"
 import { Firewall } from "./firewall.ts"
 import { linkAdd } from "./links.ts"
 import { NamespaceTable } from "./namespaces.ts"
@@ -93,17 +93,8 @@ export const measureFeatures = (native: NetnsAddon): Promise<MeasuredFeatures> =
         firewallCheck = { ok: false, detail: toKernelError(error).message }
       }
     }
-    return { links, firewall: firewallCheck, esp: probeEsp(native, namespaces, ns), ipvs: ipvsCheck() }
+    return { links, firewall: firewallCheck, esp: probeEsp(native, namespaces, ns), ipvs: probeIpvs(native, namespaces, ns) }
   })
-
-/**
- * ip_vs loaded shows as /proc/net/ip_vs (a read, nothing changed). cnmlab never loads modules, so
- * a kernel that has it only as an unloaded module reports it missing, as does one without it.
- */
-const ipvsCheck = (): FeatureCheck =>
-  existsSync("/proc/net/ip_vs")
-    ? { ok: true, detail: "ip_vs is loaded (/proc/net/ip_vs)" }
-    : { ok: false, detail: "no /proc/net/ip_vs: the ip_vs module is not loaded" }
 
 export const capabilitiesFrom = (features: MeasuredFeatures): Capabilities => ({
   veth: features.links.veth.ok,

@@ -1,5 +1,7 @@
 import type { FwTable } from "../kernel-types.ts"
 import type { NetnsAddon } from "./addon.ts"
+import { ipvsForm, type IpvsForm } from "./ipvs-form.ts"
+import type { IpvsControl, IpvsService, IpvsServiceState } from "./ipvs-types.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import { parseRuleset, sameTable } from "./nft/parse.ts"
 import { appendedRules } from "./nft/append.ts"
@@ -13,12 +15,33 @@ type Json = Record<string, unknown>
 
 const balances = (table: FwTable): boolean => table.chains.some((c) => c.rules.some((r) => r.verdict.kind === "dnatBalance"))
 
+/** a table set in IPVS form: what the caller asked for, and the services that carry out its balancing rules */
+interface Balanced {
+  readonly asked: FwTable
+  readonly form: IpvsForm
+}
+
+/** the kernel holds the service as the form made it: round robin, these NAT destinations in this order, weight 1 */
+const sameService = (made: IpvsService, held: IpvsServiceState | undefined): boolean =>
+  held !== undefined &&
+  held.scheduler === "rr" &&
+  held.destinations.length === made.destinations.length &&
+  made.destinations.every((d, i) => {
+    const h = held.destinations[i]
+    return h !== undefined && h.address === d.address && h.port === d.port && h.forward === "nat" && h.weight === 1
+  })
+
 /**
  * Firewall tables in our namespaces, through libnftables (nft/run.ts); a table that only grew or
  * only gained a few rules is changed by those rules alone (nft/append.ts, nft/rule-edits.ts). Remembers, per namespace, the last table set
  * under each name: read() shows that exact table when the kernel's content matches it (spelling
  * and defaults aside), and the kernel's own version otherwise; and tables that match on a bridge
  * are re-rendered whenever that bridge's ports change (their port set, see nft/render.ts).
+ *
+ * Given IPVS (the kernel has ip_vs, Capabilities.ipvs), a table's balancing rules are carried out
+ * in IPVS form (ipvs-form.ts): nftables holds the form's table, and an IPVS service per rule holds
+ * the addresses. The new services are made before the nftables commit that points the marks at
+ * them and the old ones deleted after it, so a refusal anywhere leaves the old form working.
  */
 export class Firewall {
   private readonly requested = new Map<string, Map<string, FwTable>>()
@@ -30,10 +53,14 @@ export class Firewall {
    */
   private readonly committed = new Map<string, { generation: number; readonly tables: Map<string, Json[]> }>()
   private readonly nft: NftContexts
+  /** per namespace, the tables set in IPVS form */
+  private readonly balanced = new Map<string, Map<string, Balanced>>()
 
   constructor(
     native: NetnsAddon,
     private readonly namespaces: NamespaceTable,
+    /** where the kernel has ip_vs: balancing rules are carried out by IPVS */
+    private readonly ipvs?: IpvsControl,
   ) {
     this.nft = new NftContexts(native, namespaces)
     namespaces.onBeforeDelete((ns) => this.forget(ns))
@@ -44,6 +71,31 @@ export class Firewall {
   }
 
   async set(ns: string, table: FwTable): Promise<void> {
+    const before = this.balanced.get(ns)?.get(table.name)
+    const form = this.ipvs && ipvsForm(table, this.marksInUse(ns))
+    const made: Array<number> = []
+    try {
+      for (const service of form?.services ?? []) {
+        this.ipvs?.add(ns, service)
+        made.push(service.fwmark)
+      }
+      await this.setHeld(ns, form?.table ?? table)
+    } catch (error) {
+      // the refusal is what the caller needs to hear; a service left behind only waits for a mark nothing sets
+      for (const fwmark of made) this.ipvs?.deleteQuietly(ns, fwmark)
+      throw error
+    }
+    if (form) {
+      const tables = this.balanced.get(ns) ?? new Map<string, Balanced>()
+      tables.set(table.name, { asked: table, form })
+      this.balanced.set(ns, tables)
+    } else this.balanced.get(ns)?.delete(table.name)
+    // recorded first: the new form is in force whatever the kernel says to these deletes
+    for (const service of before?.form.services ?? []) this.ipvs?.delete(ns, service.fwmark)
+  }
+
+  /** the table nftables is to hold (a balanced table's IPVS form, or the table itself) */
+  private async setHeld(ns: string, table: FwTable): Promise<void> {
     const ports = this.bridgePorts(ns, bridgesMatched(table))
     const commands = renderTable(table, ports).nftables as Json[]
     const known = this.committed.get(ns)
@@ -71,16 +123,30 @@ export class Firewall {
     this.remember(ns, name, undefined)
     this.tablesOf(ns).delete(name)
     this.watching.delete(ns)
+    const balanced = this.balanced.get(ns)?.get(name)
+    this.balanced.get(ns)?.delete(name)
+    for (const service of balanced?.form.services ?? []) this.ipvs?.delete(ns, service.fwmark)
   }
 
   async read(ns: string): Promise<FwTable[]> {
     if (!this.available) return []
     const ruleset = JSON.parse(this.nft.run(ns, "list ruleset")) as unknown
     const known = this.requested.get(ns)
+    const balanced = this.balanced.get(ns)
+    const services = this.ipvs && balanced !== undefined && balanced.size > 0 ? new Map(this.ipvs.read(ns).map((s) => [s.fwmark, s])) : undefined
     return parseRuleset(ruleset).map((actual) => {
-      const asked = known?.get(actual.name)
-      return asked && sameTable(asked, actual) ? asked : actual
+      const held = known?.get(actual.name)
+      if (!held || !sameTable(held, actual)) return actual
+      // a table in IPVS form reads back as asked while its services are as they were made
+      const form = balanced?.get(actual.name)
+      if (form === undefined) return held
+      return form.form.services.every((service) => sameService(service, services?.get(service.fwmark))) ? form.asked : actual
     })
+  }
+
+  /** the firewall marks the IPVS services of `ns` are keyed by */
+  private marksInUse(ns: string): Set<number> {
+    return new Set([...(this.balanced.get(ns)?.values() ?? [])].flatMap((b) => b.form.services.map((s) => s.fwmark)))
   }
 
   /**
@@ -110,7 +176,7 @@ export class Firewall {
       // only the port sets' elements, while nothing else changed the namespace's tables since our last commit
       const delta = before && known && this.nft.generation(ns) === known.generation ? portSetDelta(before, commands) : undefined
       if (delta === undefined) {
-        await this.set(ns, table)
+        await this.setHeld(ns, table)
         continue
       }
       if (delta.length === 0) continue
@@ -135,7 +201,7 @@ export class Firewall {
       // else's commit came in between: then the table is set again, which reads the ports)
       if (moved && moved.delta.length === 0) continue
       if (!moved || !known || this.nft.generation(ns) !== known.generation) {
-        await this.set(ns, table)
+        await this.setHeld(ns, table)
         continue
       }
       this.nft.run(ns, JSON.stringify({ nftables: moved.delta }))
@@ -158,6 +224,8 @@ export class Firewall {
     this.requested.delete(ns)
     this.watching.delete(ns)
     this.committed.delete(ns)
+    // the kernel deletes a namespace's IPVS services with it
+    this.balanced.delete(ns)
   }
 
   /** after a commit of ours: the table's commands (none: deleted) and the generation it made */

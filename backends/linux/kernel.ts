@@ -12,6 +12,7 @@ import { capabilitiesFrom, kernelFeatures } from "./capabilities.ts"
 import { DnsServers, queryDns } from "./dns.ts"
 import { toKernelError } from "./errors.ts"
 import { Firewall } from "./firewall.ts"
+import { IpvsServices } from "./ipvs.ts"
 import { measurementPlane } from "./measurement/plane.ts"
 import { NamespaceTable } from "./namespaces.ts"
 import { probe } from "./probe.ts"
@@ -111,7 +112,9 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   await fs.stat("/")
   const native = addon()
   const namespaces = new NamespaceTable(native)
-  const firewall = new Firewall(native, namespaces)
+  const capabilities = capabilitiesFrom(await kernelFeatures(native))
+  // where the kernel has ip_vs, balancing rules are carried out by IPVS (ipvs-form.ts), else by nftables' numgen
+  const firewall = new Firewall(native, namespaces, capabilities.ipvs ? new IpvsServices(native, namespaces) : undefined)
   const plane = measurementPlane()
   const scope = plane.openScope()
   const dns = new DnsServers(namespaces, plane, scope)
@@ -122,7 +125,6 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
     sockets.forget(ns)
   })
   const context: ApplyContext = { native, namespaces, firewall, sysctlKeys, teardowns: [] }
-  const capabilities = capabilitiesFrom(await kernelFeatures(native))
   const random = makeRandom(options.seed)
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS

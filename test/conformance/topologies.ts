@@ -1,10 +1,24 @@
-import type { KernelOp } from "../../backends/kernel-types.ts"
+import type { FwTable, KernelOp } from "../../backends/kernel-types.ts"
 import type { Harness } from "./harness.ts"
 
 /**
  * Operation lists for the small topologies the cases build, written the way a driver would send
  * them (and the way the measurements on a real kernel were made).
  */
+
+/** a balancer: new TCP connections to local port 7070 spread round robin over `backends`' port 80 (table "lb", chain "pre") */
+export const balancerOn7070 = (backends: ReadonlyArray<string>): FwTable => ({
+  name: "lb",
+  chains: [
+    {
+      name: "pre",
+      hook: "prerouting",
+      type: "nat",
+      priority: -100,
+      rules: [{ match: { dstLocal: true, proto: "tcp", dport: 7070 }, verdict: { kind: "dnatBalance", to: backends, port: 80 } }],
+    },
+  ],
+})
 
 /** a namespace with lo up */
 export const host = (ns: string): Array<KernelOp> => [
