@@ -158,6 +158,9 @@ const serve = (
   return { address: base.address, port: base.port, outcome: "answer", answeredBy: [binding.container], balance: "one", seenFrom: seenFrom(binding), path: via === "proxy" ? "docker-proxy" : "DNAT" }
 }
 
+/** a port of the routing mesh (a service's, on `ingress`), which libnetwork's DOCKER-INGRESS takes ahead of the bridge driver's rules */
+const isMeshBinding = (lab: LabState, binding: PortBinding): boolean => binding.network === ingressNetwork && StringMap.has(lab.services, binding.container)
+
 /** the routing mesh: DNAT to the host's ingress sandbox, IPVS over every replica, SNAT to the sandbox's ingress address */
 const mesh = (world: World, host: number, service: ServiceRecord, binding: PortBinding, base: { address: string; port: number }): ConnectPrediction => {
   const sandbox = containerRecord(hostState(world.lab, host), ingressSandbox)
@@ -236,6 +239,9 @@ const internalGatewayRoute = (lab: LabState, host: number, container: string) =>
 const fromInternal = (world: World, host: number, question: ConnectQuestion, address: string, route: { endpoint: Endpoint; network: Network }): ConnectPrediction => {
   const binding = bindingsFor(world.lab, host, address, question.port, question.proto)[0]
   if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
+  // DOCKER-INGRESS accepts the mesh's port in FORWARD ahead of the isolation chains, both ways
+  // (libnetwork service_linux.go programIngress): the internal network's drop never sees it
+  if (isMeshBinding(world.lab, binding)) return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", undefined)
   if (binding.network !== hostSocketNetwork) return none(address, question.port, "timeout", "DNAT from an internal network, dropped by isolation")
   if (question.proto === "udp" && address !== route.network.gateway) return none(address, question.port, "timeout", "UDP to the host: the answer leaves from the gateway address")
   return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", plain(route.endpoint.address as string))
@@ -293,7 +299,11 @@ const fromContainer = (world: World, container: string, host: number, question: 
     const binding = bindingsFor(lab, host, address, question.port, question.proto)[0]
     if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
     // docker-proxy on every address answers UDP from the client's own gateway: only a client that
-    // sent there takes it; a proxy bound to the address asked answers from that address
+    // sent there takes it; a proxy bound to the address asked answers from that address. The
+    // mesh's port is no proxy's: DOCKER-INGRESS DNATs it ahead of the bridge's RETURN, and
+    // conntrack answers from the address asked
+    const mesh = isMeshBinding(lab, binding)
+    if (mesh) return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", undefined)
     if (question.proto === "udp" && address !== route.network.gateway && binding.hostIp === "") {
       return none(address, question.port, "timeout", "UDP hairpin: the proxy replies from the gateway address")
     }
