@@ -319,9 +319,48 @@ const fromContainer = (world: World, container: string, host: number, question: 
   if (target === undefined) return none(address, question.port, undefined, "nobody the model knows holds the address")
   const reach = predictLabReach(lab, container, target.container, address)
   if (reach === undefined) return none(address, question.port, undefined, "two holders of the address race")
-  if (!reach) return none(address, question.port, "timeout", "dropped (isolation, icc=false or no path)")
+  if (!reach) return meshBypass(world, host, container, route, onLink, target, address, question) ?? none(address, question.port, "timeout", "dropped (isolation, icc=false or no path)")
   const seenFrom = onLink !== undefined ? plain(onLink.endpoint.address as string) : lab.hosts[host]?.address
   return direct(world, target.container, address, question, seenFrom)
+}
+
+/** the host takes part in the routing mesh on this port: its ingress sandbox is there and a service publishes the port */
+const meshPortOn = (lab: LabState, host: number, port: number, proto: string): boolean =>
+  containerRecord(hostState(lab, host), ingressSandbox) !== undefined &&
+  StringMap.values(lab.services).some((service) => service.ports.some((binding) => binding.host === host && binding.proto === proto && binding.hostPort === port))
+
+type Route = { endpoint: Endpoint; network: Network }
+
+/**
+ * A mesh port opens the bridges' isolation and icc=false for any container of the host, both
+ * ways: libnetwork's filter DOCKER-INGRESS (service_linux.go programIngress) accepts `--dport H`
+ * and `--sport H` ESTABLISHED from FORWARD's first rule, for any interface, ahead of the
+ * isolation chains and (through br_netfilter) of an icc=false bridge's drop. Between two bridges
+ * the client's subnet is masqueraded on its way out of its bridge (seen from the server's
+ * gateway) unless its network does not masquerade (internal, or turned off): then its own address
+ * arrives, and the server's answer takes its default route back to the host. Undefined where the
+ * mesh changes nothing (another host's container, a way out that is no bridge).
+ */
+const meshBypass = (
+  world: World,
+  host: number,
+  client: string,
+  route: Route,
+  onLink: Route | undefined,
+  target: { container: string; host: number; endpoint: Endpoint },
+  address: string,
+  question: ConnectQuestion,
+): ConnectPrediction | undefined => {
+  const { lab } = world
+  if (target.host !== host || route.network.driver !== "bridge" || !meshPortOn(lab, host, question.port, question.proto)) return undefined
+  const serverNetwork = networkRecord(hostState(lab, host), target.endpoint.network)?.network
+  if (serverNetwork?.driver !== "bridge") return undefined
+  if (onLink !== undefined && onLink.network.name === serverNetwork.name) return direct(world, target.container, address, question, plain(onLink.endpoint.address as string))
+  const masquerade = !route.network.internal && !["false", "0"].includes(route.network.options["com.docker.network.bridge.enable_ip_masquerade"] ?? "")
+  if (masquerade) return direct(world, target.container, address, question, serverNetwork.gateway)
+  const back = gatewayRoute(lab, host, target.container) ?? internalGatewayRoute(lab, host, target.container)
+  if (back?.network.driver !== "bridge") return undefined
+  return direct(world, target.container, address, question, plain(route.endpoint.address as string))
 }
 
 /** the address a name gives the client, and who may answer there */

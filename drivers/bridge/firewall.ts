@@ -27,7 +27,9 @@ export const bridgeFirewall = (networks: ReadonlyArray<Network>, published: Read
   // FORWARD -j DOCKER-INGRESS is inserted (-I) ahead of the isolation jump
   const forward: FwRule[] = [...(ingress?.forward ?? []), { match: {}, verdict: { kind: "jump", chain: "isolation-stage-1" } }]
   const postrouting: FwRule[] = [...(ingress?.postrouting ?? [])]
-  const switched: FwRule[] = []
+  // DOCKER-INGRESS comes first for switched frames too where Docker sees them (br_netfilter,
+  // which an icc=false bridge needs): ahead of the icc=false drops
+  const switched: FwRule[] = [...(ingress?.switched ?? [])]
   const publishing = publishingRules(
     bridges.filter((n) => !n.internal),
     published.filter((p) => p.ingress !== true),
@@ -154,6 +156,11 @@ const INGRESS_NAT = "ingress-nat"
  * - nat POSTROUTING `-m addrtype --src-type LOCAL -o docker_gwbridge -j MASQUERADE` inserted first
  *   (with route_localnet=1 on docker_gwbridge, which the controller sets: a 127.0.0.1 source may
  *   leave there and its replies come back);
+ * - the same accepts for frames switched inside an icc=false bridge, ahead of its drop: Docker's
+ *   FORWARD sees them through br_netfilter and DOCKER-INGRESS accepts them before `-i br -o br
+ *   -j DROP`. The bridge family has no conntrack here (nf_conntrack_bridge would be the
+ *   machine's module), so the answers pass on their source port alone, where Docker asks for
+ *   ESTABLISHED too: only a connection made *from* port H inside such a bridge differs;
  * - and one rule Docker does not write: docker_gwbridge is icc=false, and Docker's reply from the
  *   ingress sandbox to a container on docker_gwbridge itself (an overlay container's gateway leg)
  *   is switched inside the bridge, where br_netfilter hands it to iptables: DOCKER-INGRESS accepts
@@ -168,19 +175,28 @@ const ingressRules = (
   bridges: ReadonlyArray<Network>,
   mesh: ReadonlyArray<PublishedPort>,
 ):
-  | { readonly forward: ReadonlyArray<FwRule>; readonly nat: ReadonlyArray<FwRule>; readonly postrouting: ReadonlyArray<FwRule>; readonly chains: ReadonlyArray<FwChain> }
+  | {
+      readonly forward: ReadonlyArray<FwRule>
+      readonly nat: ReadonlyArray<FwRule>
+      readonly postrouting: ReadonlyArray<FwRule>
+      readonly switched: ReadonlyArray<FwRule>
+      readonly chains: ReadonlyArray<FwChain>
+    }
   | undefined => {
   const gwbridge = bridges.find((n) => n.name === mesh[0]?.network)
   if (gwbridge === undefined) return undefined
   const br = bridgeName(gwbridge)
   const dnat: FwRule[] = []
   const filter: FwRule[] = []
+  const switched: FwRule[] = []
   const postrouting: FwRule[] = [{ match: { srcLocal: true, oif: br }, verdict: { kind: "masquerade" }, comment: "ingress: a local source towards the ingress sandbox" }]
   for (const port of mesh) {
     const label = `ingress: ${port.hostPort}/${port.proto} -> ${port.containerAddress}`
     dnat.push({ match: { proto: port.proto, dport: port.hostPort }, verdict: { kind: "dnat", to: port.containerAddress, port: port.hostPort }, comment: label })
     filter.push({ match: { proto: port.proto, sport: port.hostPort, ctState: ["established", "related"] }, verdict: accept, comment: label })
     filter.push({ match: { proto: port.proto, dport: port.hostPort }, verdict: accept, comment: label })
+    switched.push({ match: { proto: port.proto, dport: port.hostPort }, verdict: accept, comment: label })
+    switched.push({ match: { proto: port.proto, sport: port.hostPort }, verdict: accept, comment: `${label}: the answers` })
     postrouting.push({
       match: { iif: br, oif: br, dst: `${port.containerAddress}/32`, proto: port.proto, dport: port.hostPort },
       verdict: { kind: "masquerade" },
@@ -191,6 +207,7 @@ const ingressRules = (
     forward: [{ match: {}, verdict: { kind: "jump", chain: INGRESS_FILTER } }],
     nat: [{ match: { dstLocal: true }, verdict: { kind: "jump", chain: INGRESS_NAT } }],
     postrouting,
+    switched: bridges.some((n) => !boolOption(n.options, ICC, true)) ? switched : [],
     chains: [
       { name: INGRESS_NAT, rules: dnat },
       { name: INGRESS_FILTER, rules: filter },

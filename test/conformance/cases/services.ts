@@ -216,6 +216,23 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     expect(unmasked.outcome, unmasked.detail).toBe("timeout")
   })
 
+  it.skipIf(!caps.firewall)("a bridge-forward drop with a port let through ahead of it (icc=false and the mesh's port): ARP still crosses, the port answers, others time out", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const rules = [
+      { match: { proto: "tcp", dport: 80 }, verdict: { kind: "accept" } },
+      { match: { proto: "tcp", sport: 80 }, verdict: { kind: "accept" } },
+      { match: { bridge: "br0" }, verdict: { kind: "drop" } },
+    ] as const
+    const l2: FwTable = { name: "l2", chains: [{ name: "forward", hook: "bridge-forward", type: "filter", priority: 0, policy: "accept", rules }] }
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table: l2 })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "web" })
+    await harness.listen({ ns: net.c1, port: 81, proto: "tcp", answer: "web" })
+    expect(await harness.connect({ from: net.c3, address: "10.31.0.2", port: 80, proto: "tcp" })).toMatchObject(answer("web", "10.31.0.3"))
+    const other = await harness.connect({ from: net.c3, address: "10.31.0.2", port: 81, proto: "tcp" })
+    expect(other.outcome, other.detail).toBe("timeout")
+  })
+
   it("docker-proxy: the target sees the proxy's address; a refusing target leaves the client's connection closed, not refused", async () => {
     const harness = h()
     const net = dockerHost(harness)
