@@ -15,7 +15,10 @@
  *   server's socket decides: answer or refused;
  * - services: a VIP balances round robin over every replica (IPVS), seen from the client host's
  *   load-balancer address on that network (libnetwork's SNAT to the LB endpoint); the routing mesh
- *   does the same from any host's published port, seen from that host's ingress sandbox; dnsrr,
+ *   does the same from any host's published port, seen from that host's ingress sandbox, and
+ *   takes a host's own containers and the host's 127.0.0.1 first (DOCKER-INGRESS is inserted ahead
+ *   of the bridge driver's rules), and its FORWARD accepts open the port between any two
+ *   containers of a host (docs/ports-and-services.md "The routing mesh on its own host"); dnsrr,
  *   `tasks.svc` and a shared alias leave the choice to the DNS shuffle (any holder may answer, a
  *   holder of the alias reaches itself).
  *
