@@ -79,6 +79,12 @@ export interface PublishedPort {
   /** plain address, without prefix length */
   readonly containerAddress: string
   readonly containerPort: number
+  /**
+   * a port of the swarm's routing mesh, towards the host's ingress sandbox (containerAddress) on
+   * docker_gwbridge: libnetwork's DOCKER-INGRESS chains (service_linux.go programIngress)
+   * rather than the bridge driver's DOCKER chains
+   */
+  readonly ingress?: true
 }
 
 /** where an endpoint lands */

@@ -15,7 +15,10 @@
  *   server's socket decides: answer or refused;
  * - services: a VIP balances round robin over every replica (IPVS), seen from the client host's
  *   load-balancer address on that network (libnetwork's SNAT to the LB endpoint); the routing mesh
- *   does the same from any host's published port, seen from that host's ingress sandbox; dnsrr,
+ *   does the same from any host's published port, seen from that host's ingress sandbox, and
+ *   takes a host's own containers and the host's 127.0.0.1 first (DOCKER-INGRESS is inserted ahead
+ *   of the bridge driver's rules), and its FORWARD accepts open the port between any two
+ *   containers of a host (docs/ports-and-services.md "The routing mesh on its own host"); dnsrr,
  *   `tasks.svc` and a shared alias leave the choice to the DNS shuffle (any holder may answer, a
  *   holder of the alias reaches itself).
  *
@@ -162,6 +165,9 @@ const serve = (
   return { address: base.address, port: base.port, outcome: "answer", answeredBy: [binding.container], balance: "one", seenFrom: seenFrom(binding), path: via === "proxy" ? "docker-proxy" : "DNAT" }
 }
 
+/** a port of the routing mesh (a service's, on `ingress`), which libnetwork's DOCKER-INGRESS takes ahead of the bridge driver's rules */
+const isMeshBinding = (lab: LabState, binding: PortBinding): boolean => binding.network === ingressNetwork && StringMap.has(lab.services, binding.container)
+
 /** the routing mesh: DNAT to the host's ingress sandbox, IPVS over every replica, SNAT to the sandbox's ingress address */
 const mesh = (world: World, host: number, service: ServiceRecord, binding: PortBinding, base: { address: string; port: number }): ConnectPrediction => {
   const sandbox = containerRecord(hostState(world.lab, host), ingressSandbox)
@@ -240,6 +246,9 @@ const internalGatewayRoute = (lab: LabState, host: number, container: string) =>
 const fromInternal = (world: World, host: number, question: ConnectQuestion, address: string, route: { endpoint: Endpoint; network: Network }): ConnectPrediction => {
   const binding = bindingsFor(world.lab, host, address, question.port, question.proto)[0]
   if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
+  // DOCKER-INGRESS accepts the mesh's port in FORWARD ahead of the isolation chains, both ways
+  // (libnetwork service_linux.go programIngress): the internal network's drop never sees it
+  if (isMeshBinding(world.lab, binding)) return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", undefined)
   if (binding.network !== hostSocketNetwork) return none(address, question.port, "timeout", "DNAT from an internal network, dropped by isolation")
   if (question.proto === "udp" && address !== route.network.gateway) return none(address, question.port, "timeout", "UDP to the host: the answer leaves from the gateway address")
   return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", plain(route.endpoint.address as string))
@@ -297,7 +306,11 @@ const fromContainer = (world: World, container: string, host: number, question: 
     const binding = bindingsFor(lab, host, address, question.port, question.proto)[0]
     if (binding === undefined) return none(address, question.port, "refused", "the host has no socket there")
     // docker-proxy on every address answers UDP from the client's own gateway: only a client that
-    // sent there takes it; a proxy bound to the address asked answers from that address
+    // sent there takes it; a proxy bound to the address asked answers from that address. The
+    // mesh's port is no proxy's: DOCKER-INGRESS DNATs it ahead of the bridge's RETURN, and
+    // conntrack answers from the address asked
+    const mesh = isMeshBinding(lab, binding)
+    if (mesh) return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", undefined)
     if (question.proto === "udp" && address !== route.network.gateway && binding.hostIp === "") {
       return none(address, question.port, "timeout", "UDP hairpin: the proxy replies from the gateway address")
     }
@@ -313,9 +326,48 @@ const fromContainer = (world: World, container: string, host: number, question: 
   if (target === undefined) return none(address, question.port, undefined, "nobody the model knows holds the address")
   const reach = predictLabReach(lab, container, target.container, address)
   if (reach === undefined) return none(address, question.port, undefined, "two holders of the address race")
-  if (!reach) return none(address, question.port, "timeout", "dropped (isolation, icc=false or no path)")
+  if (!reach) return meshBypass(world, host, container, route, onLink, target, address, question) ?? none(address, question.port, "timeout", "dropped (isolation, icc=false or no path)")
   const seenFrom = onLink !== undefined ? plain(onLink.endpoint.address as string) : lab.hosts[host]?.address
   return direct(world, target.container, address, question, seenFrom)
+}
+
+/** the host takes part in the routing mesh on this port: its ingress sandbox is there and a service publishes the port */
+const meshPortOn = (lab: LabState, host: number, port: number, proto: string): boolean =>
+  containerRecord(hostState(lab, host), ingressSandbox) !== undefined &&
+  StringMap.values(lab.services).some((service) => service.ports.some((binding) => binding.host === host && binding.proto === proto && binding.hostPort === port))
+
+type Route = { endpoint: Endpoint; network: Network }
+
+/**
+ * A mesh port opens the bridges' isolation and icc=false for any container of the host, both
+ * ways: libnetwork's filter DOCKER-INGRESS (service_linux.go programIngress) accepts `--dport H`
+ * and `--sport H` ESTABLISHED from FORWARD's first rule, for any interface, ahead of the
+ * isolation chains and (through br_netfilter) of an icc=false bridge's drop. Between two bridges
+ * the client's subnet is masqueraded on its way out of its bridge (seen from the server's
+ * gateway) unless its network does not masquerade (internal, or turned off): then its own address
+ * arrives, and the server's answer takes its default route back to the host. Undefined where the
+ * mesh changes nothing (another host's container, a way out that is no bridge).
+ */
+const meshBypass = (
+  world: World,
+  host: number,
+  client: string,
+  route: Route,
+  onLink: Route | undefined,
+  target: { container: string; host: number; endpoint: Endpoint },
+  address: string,
+  question: ConnectQuestion,
+): ConnectPrediction | undefined => {
+  const { lab } = world
+  if (target.host !== host || route.network.driver !== "bridge" || !meshPortOn(lab, host, question.port, question.proto)) return undefined
+  const serverNetwork = networkRecord(hostState(lab, host), target.endpoint.network)?.network
+  if (serverNetwork?.driver !== "bridge") return undefined
+  if (onLink !== undefined && onLink.network.name === serverNetwork.name) return direct(world, target.container, address, question, plain(onLink.endpoint.address as string))
+  const masquerade = !route.network.internal && !["false", "0"].includes(route.network.options["com.docker.network.bridge.enable_ip_masquerade"] ?? "")
+  if (masquerade) return direct(world, target.container, address, question, serverNetwork.gateway)
+  const back = gatewayRoute(lab, host, target.container) ?? internalGatewayRoute(lab, host, target.container)
+  if (back?.network.driver !== "bridge") return undefined
+  return direct(world, target.container, address, question, plain(route.endpoint.address as string))
 }
 
 /** the address a name gives the client, and who may answer there */

@@ -7,7 +7,7 @@ import { type Frame, receiveFrame, type Sink, sendFrame } from "./l2.ts"
 import { BROADCAST_MAC } from "./random.ts"
 import { lookupRoute } from "./routes.ts"
 import type { SimLink, SimNamespace, SimRoute } from "./state.ts"
-import { arpIgnoreLevel, forwardsFrom } from "./sysctl.ts"
+import { arpIgnoreLevel, forwardsFrom, routesLocalnet } from "./sysctl.ts"
 import { hexSpi, inboundState, policyFor, stateFor } from "./xfrm.ts"
 import { confirm, destinationNat, Failure, linkDown, masquerade, type Packet, sourceNat, track, type Walk } from "./walk.ts"
 
@@ -138,6 +138,12 @@ const routeOut = (walk: Walk, ns: SimNamespace, packet: Packet, rerouted = false
       const source = sourceFor(ns, route, nextHop)
       if (source === INVALID) return new Failure("no-route", `${ns.name}: no source address for ${formatIpv4(dst)}`)
       packet.src = source
+    }
+    // __mkroute_output: a 127/8 source (output NAT sent a loopback connection elsewhere) may leave
+    // by a device only with route_localnet; the kernel drops the packet (ip_route_me_harder fails)
+    if (isLoopbackAddress(packet.src) && route.dev.kind !== "loopback" && !routesLocalnet(ns, route.dev)) {
+      if (walk.trace !== undefined) walk.hop(ns, route.dev, `${formatIpv4(packet.src)} may not leave by ${route.dev.name} (route_localnet=0)`)
+      return new Failure("no-route", `${ns.name}/${route.dev.name}: a 127/8 source may not leave here (route_localnet=0)`)
     }
     if (walk.trace !== undefined) walk.hop(ns, route.dev, `send ${formatIpv4(packet.src)} -> ${formatIpv4(dst)} via ${formatIpv4(nextHop)}`)
     if (attempt === 0) {
@@ -325,12 +331,19 @@ const receive = (walk: Walk, link: SimLink, packet: Packet): Reached => {
 const takeIn = (walk: Walk, link: SimLink, packet: Packet): Reached => {
   const ns = link.ns
   if (walk.trace !== undefined) walk.hop(ns, link, `receive ${formatIpv4(packet.src)} -> ${formatIpv4(packet.dst)}`)
-  if (isLoopbackAddress(packet.dst) || isLoopbackAddress(packet.src)) {
+  // ip_route_input_slow: 127/8 on the wire is a martian unless route_localnet lets the device
+  // route it; the check follows prerouting, whose NAT may have made the address (a reply to a
+  // loopback connection the output hook DNATed and masqueraded)
+  const localnet = routesLocalnet(ns, link)
+  if (!localnet && (isLoopbackAddress(packet.dst) || isLoopbackAddress(packet.src))) {
     return new Failure("no-route", `${ns.name}/${link.name}: martian packet (127/8 on the wire)`)
   }
   track(walk, ns, packet)
   const dropped = passes(walk, ns, "prerouting", packet, link, undefined)
   if (dropped) return dropped
+  if (!localnet && isLoopbackAddress(packet.dst)) {
+    return new Failure("no-route", `${ns.name}/${link.name}: martian destination ${formatIpv4(packet.dst)} after prerouting (route_localnet=0)`)
+  }
   if (isLocalAddress(ns, packet.dst)) {
     const unopened = openIncoming(walk, ns, link, packet)
     if (unopened) return unopened

@@ -175,23 +175,25 @@ class Flight {
   private forward(bridgeLink: SimLink, inPort: SimLink, outPort: SimLink, blocked: Failure | undefined): boolean {
     if (blocked === undefined && !hasCarrier(outPort)) blocked = linkDown(outPort, "bridge port has no carrier")
     const ns = bridgeLink.ns
-    if (blocked === undefined && hasHook(ns, "bridge-forward")) {
-      const packet = this.frame.packet
+    // every bridge-family rule is for IPv4 frames only (the linux backend's `meta protocol ip`):
+    // ARP crosses an icc=false bridge, as it does with Docker's iptables rules
+    const packet = this.frame.packet
+    if (blocked === undefined && packet !== undefined && hasHook(ns, "bridge-forward")) {
       const seen = this.scratch ?? (this.scratch = emptyFwPacket())
       seen.ns = ns
       seen.iif = inPort.name
       seen.oif = outPort.name
       seen.bridge = bridgeLink.name
       const sealed = packet?.esp !== undefined
-      seen.proto = packet === undefined ? undefined : sealed ? "esp" : packet.error ? "icmp" : packet.proto
-      seen.src = packet?.src ?? 0
-      seen.dst = packet?.dst ?? 0
-      seen.dport = sealed ? 0 : (packet?.dport ?? 0)
-      seen.sport = sealed ? 0 : (packet?.sport ?? 0)
-      seen.vni = packet?.vni ?? INVALID
-      seen.ipsec = packet?.ipsec ?? false
+      seen.proto = sealed ? "esp" : packet.error ? "icmp" : packet.proto
+      seen.src = packet.src
+      seen.dst = packet.dst
+      seen.dport = sealed ? 0 : packet.dport
+      seen.sport = sealed ? 0 : packet.sport
+      seen.vni = packet.vni ?? INVALID
+      seen.ipsec = packet.ipsec ?? false
       // bridged flows: the question is new, its answer established (the answer crossed the same bridge)
-      seen.ct = packet === undefined ? undefined : packet.reply ? (packet.error ? "related" : "established") : "new"
+      seen.ct = packet.reply ? (packet.error ? "related" : "established") : "new"
       if (!passesHook(ns, "bridge-forward", seen, this.walk.fw)) {
         const where = `${ns.name}: bridge ${bridgeLink.name} ${inPort.name} -> ${outPort.name}`
         blocked = new Failure("filtered", `${where} dropped by ${this.walk.fw.detail}`)

@@ -129,3 +129,10 @@ export const arpIgnoreLevel = (ns: SimNamespace, link: SimLink): number => {
   const own = Number(ns.sysctls?.get(`net.ipv4.conf.${link.name}.arp_ignore`) ?? 0)
   return Math.max(ns.arpIgnoreAll, own)
 }
+
+/**
+ * route_localnet (IN_DEV_ROUTE_LOCALNET: "all" or the device's own): a 127/8 source or destination
+ * may be routed through the device rather than being a martian
+ */
+export const routesLocalnet = (ns: SimNamespace, link: SimLink): boolean =>
+  ns.sysctls?.get("net.ipv4.conf.all.route_localnet") === "1" || ns.sysctls?.get(`net.ipv4.conf.${link.name}.route_localnet`) === "1"

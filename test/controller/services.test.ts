@@ -117,6 +117,38 @@ expect:
     - {from: outside, to: "host1:9091", proto: tcp}
     - {from: outside, to: "host2:9191", proto: tcp}
 `,
+  "the routing mesh from a host's own containers and from the host to 127.0.0.1": `${threeHosts}
+  - {name: sealed, driver: bridge, internal: true, subnet: 10.31.0.0/24}
+  - {name: local2, driver: bridge, subnet: 10.32.0.0/24}
+  - {name: quiet, driver: bridge, subnet: 10.33.0.0/24, options: {com.docker.network.bridge.enable_icc: "false"}}
+containers:
+  - {name: c1, host: host1, networks: [ov]}
+  - {name: b1, host: host1, networks: [local]}
+  - {name: s1, host: host1, networks: [sealed]}
+  - {name: x1, host: host1, networks: [local2], listen: [9090/tcp, 9091/tcp]}
+  - {name: q1, host: host1, networks: [quiet]}
+  - {name: q2, host: host1, networks: [quiet], listen: [9090/tcp, 9091/tcp]}
+services:
+  - {name: web, networks: [ov], replicas: 2, placement: [host2, host3], listen: [80/tcp, 53/udp], ports: ["9090:80/tcp", "9053:53/udp"]}
+expect:
+  connect:
+    - {from: c1, to: "host1:9090", proto: tcp, count: 4}
+    - {from: b1, to: "host1:9090", proto: tcp, count: 4}
+    - {from: b1, to: 10.30.0.1, port: 9090, proto: tcp, count: 2}
+    - {from: b1, to: "host1:9053", proto: udp, count: 2}
+    - {from: c1, to: "host1:9053", proto: udp, count: 2}
+    - {from: s1, to: 10.31.0.1, port: 9090, proto: tcp, count: 2}
+    - {from: host1, to: 127.0.0.1, port: 9090, proto: tcp, count: 4}
+    - {from: host1, to: 127.0.0.1, port: 9053, proto: udp, count: 2}
+    - {from: host1, to: "host1:9090", proto: tcp, count: 2}
+    - {from: b1, to: "host2:9090", proto: tcp, count: 2}
+    - {from: b1, to: "host1:9091", proto: tcp}
+    - {from: b1, to: x1, port: 9090, proto: tcp}
+    - {from: b1, to: x1, port: 9091, proto: tcp}
+    - {from: s1, to: x1, port: 9090, proto: tcp}
+    - {from: q1, to: q2, port: 9090, proto: tcp}
+    - {from: q1, to: q2, port: 9091, proto: tcp}
+`,
   "bad services are refused with the model's codes and change nothing": `${threeHosts}
 containers:
   - {name: c1, host: host1, networks: [ov]}

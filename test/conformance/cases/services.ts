@@ -207,6 +207,45 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     expect(await harness.connect({ from: net.c2, address: HOST, port: 8080, proto: "tcp" })).toMatchObject(answer("web", "10.31.0.1"))
   })
 
+  it.skipIf(!caps.firewall)("127.0.0.1 DNATed out of a bridge (the routing mesh's OUTPUT rule): a martian unless route_localnet and a masquerade of local sources", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const localSources = { match: { srcLocal: true, oif: "br0" }, verdict: { kind: "masquerade" } } as const
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table: natTable(WEB, [localSources]) })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "web" })
+    await harness.listen({ ns: net.c1, port: 53, proto: "udp", answer: "web" })
+    // route_localnet=0: the rerouted packet may not leave by br0 with its 127.0.0.1 source
+    const martian = await harness.connect({ from: net.host, address: "127.0.0.1", port: 8080, proto: "tcp" })
+    expect(martian.outcome, martian.detail).toBe("timeout")
+    const localnet = (value: string) => ({ op: "sysctlSet", ns: net.host, key: "net.ipv4.conf.br0.route_localnet", value }) as const
+    await harness.apply(localnet("1"))
+    expect((await harness.read(net.host)).sysctls["net.ipv4.conf.br0.route_localnet"]).toBe("1")
+    // it leaves masqueraded to br0's address, and the answer, 127.0.0.1 again after prerouting, comes home
+    expect(await harness.connect({ from: net.host, address: "127.0.0.1", port: 8080, proto: "tcp" })).toMatchObject(answer("web", "10.31.0.1"))
+    expect(await harness.connect({ from: net.host, address: "127.0.0.1", port: 5353, proto: "udp" })).toMatchObject(answer("web", "10.31.0.1"))
+    // without the masquerade the 127.0.0.1 source reaches c1, a martian there (its eth0 has no route_localnet)
+    await harness.apply({ op: "firewallSet", ns: net.host, table: natTable(WEB) })
+    const unmasked = await harness.connect({ from: net.host, address: "127.0.0.1", port: 8080, proto: "tcp" })
+    expect(unmasked.outcome, unmasked.detail).toBe("timeout")
+  })
+
+  it.skipIf(!caps.firewall)("a bridge-forward drop with a port let through ahead of it (icc=false and the mesh's port): ARP still crosses, the port answers, others time out", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const rules = [
+      { match: { proto: "tcp", dport: 80 }, verdict: { kind: "accept" } },
+      { match: { proto: "tcp", sport: 80 }, verdict: { kind: "accept" } },
+      { match: { bridge: "br0" }, verdict: { kind: "drop" } },
+    ] as const
+    const l2: FwTable = { name: "l2", chains: [{ name: "forward", hook: "bridge-forward", type: "filter", priority: 0, policy: "accept", rules }] }
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table: l2 })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "web" })
+    await harness.listen({ ns: net.c1, port: 81, proto: "tcp", answer: "web" })
+    expect(await harness.connect({ from: net.c3, address: "10.31.0.2", port: 80, proto: "tcp" })).toMatchObject(answer("web", "10.31.0.3"))
+    const other = await harness.connect({ from: net.c3, address: "10.31.0.2", port: 81, proto: "tcp" })
+    expect(other.outcome, other.detail).toBe("timeout")
+  })
+
   it("docker-proxy: the target sees the proxy's address; a refusing target leaves the client's connection closed, not refused", async () => {
     const harness = h()
     const net = dockerHost(harness)
