@@ -59,6 +59,10 @@ describe("services", () => {
     const multi = Model.labServices(both).find((entry) => entry.name === "multi") as Model.ServiceRecord
     expect(Model.predictServiceResolve(both, "c2", "multi")).toEqual([multi.vips.ov])
     expect(Model.predictServiceResolve(both, "c2", "tasks.multi")).toEqual([addressOf(both, "multi.1", "ov")])
+    // `svc.network`: libnetwork's resolver takes the network's name off and asks that network's records (a service's too)
+    expect(Model.predictServiceResolve(both, "c2", "multi.ov2")).toEqual([multi.vips.ov2])
+    expect(Model.predictServiceResolve(both, "c2", "tasks.multi.ov2")).toEqual([addressOf(both, "multi.1", "ov2")])
+    expect(Model.predictServiceResolve(both, "c2", "multi.ingress")).toEqual([])
     expect(ask(both, "c2", { kind: "name", name: "multi" })).toMatchObject({ address: multi.vips.ov, seenFrom: balancerOf(both, "ov", "host1") })
   })
 
@@ -126,6 +130,13 @@ describe("refusals change nothing", () => {
   it("services without a swarm", () => {
     const single = labOf({}, network({ name: "net" }))
     refused((current) => Model.createLabService(current, { name: "web", networks: ["net"], placement: ["host1"] }), "SwarmRequired", single)
+  })
+
+  it("removing a network a service names, even with no task running (swarm's manager keeps it; a vip service's VIP is booked there)", () => {
+    const idle = mustDo(Model.scaleLabService(lab, "db", [])).lab
+    refused((current) => Model.removeLabNetwork(current, "ov2"), "ActiveEndpoints", idle)
+    const gone = holds(mustDo(Model.removeLabService(idle, "db")).lab)
+    expect(mustDo(Model.removeLabNetwork(gone, "ov2")).value.map((row) => row.network.name)).toEqual(["ov2"])
   })
 
   it("removing or scaling a service nobody made", () => {
