@@ -3,7 +3,7 @@ import * as model from "../../../../model/index.ts"
 import { type Pick, pickOf } from "../../targets.ts"
 import type { NetworkKind } from "../coverage.ts"
 import { type MhCommand, type MhModel, type MhReal, runOnBoth } from "../MhModel.ts"
-import { freeNetworkNames, ghostHost, hostNames, networkNames, pickFrom } from "../picks.ts"
+import { freeNetworkNames, ghostHost, hostNames, networkNames, pickFrom, weighted } from "../picks.ts"
 
 /** what a backend's kernel can build: the generators leave out what it cannot (the differential on linux) */
 export interface KernelKinds {
@@ -39,9 +39,6 @@ export interface MhNetworkSpec {
   /** local scope: every host (undefined), one of them, or a host the lab does not have */
   readonly hosts: { readonly one: Pick } | "ghost" | undefined
 }
-
-const weighted = <T>(...choices: ReadonlyArray<readonly [number, T]>): fc.Arbitrary<T> =>
-  fc.oneof(...choices.filter(([weight]) => weight > 0).map(([weight, value]) => ({ weight, arbitrary: fc.constant(value) })))
 
 /** `refusals`: also what Docker refuses (a missing parent, a bad mode or MTU, a host that is not there) */
 export const mhNetworkSpec = (fit: number, refusals: boolean, kinds: KernelKinds): fc.Arbitrary<MhNetworkSpec> => {
