@@ -132,6 +132,14 @@ describe("refusals change nothing", () => {
     refused((current) => Model.createLabService(current, { name: "web", networks: ["net"], placement: ["host1"] }), "SwarmRequired", single)
   })
 
+  it("a service whose tasks leave a host's load balancer no address (a /29 the VIPs and tasks fill first), and a scale that does", () => {
+    const small = holds(swarmOf(2, network({ name: "ov", driver: "overlay", subnet: "10.23.0.0/29" }), service({ name: "idle", placement: [] })))
+    // .1 the gateway, .2 idle's VIP, .3 web's, .4-.6 its tasks: neither host's balancer has an address left
+    refused(service({ name: "web", placement: ["host2", "host1", "host2"] }), "PoolExhausted", small)
+    const one = holds(mustDo(service({ name: "web", placement: ["host2"] })(small)).lab)
+    refused((current) => Model.scaleLabService(current, "web", ["host2", "host1", "host1"]), "PoolExhausted", one)
+  })
+
   it("removing a network a service names, even with no task running (swarm's manager keeps it; a vip service's VIP is booked there)", () => {
     const idle = mustDo(Model.scaleLabService(lab, "db", [])).lab
     refused((current) => Model.removeLabNetwork(current, "ov2"), "ActiveEndpoints", idle)

@@ -69,6 +69,8 @@ export interface MhFloors {
   /** the codes each command must be refused with, each at least `commandCodesEach` times (the service commands' own refusals) */
   readonly commandCodes: Readonly<Partial<Record<MhCommandKind, ReadonlyArray<model.ErrorCode>>>>
   readonly commandCodesEach: number
+  /** removeNetwork refused (ActiveEndpoints) for a service alone, at least */
+  readonly inUseByService: number
 }
 
 const bump = <K>(map: Map<K, number>, key: K, by = 1): void => {
@@ -116,6 +118,8 @@ export class MhCoverage {
   connectionsUnpredicted = 0
   serviceQuestions = 0
   serviceAnswered = 0
+  /** removeNetwork refused because a service names the network, with no endpoint on it */
+  networksInUseByService = 0
   vipsRead = 0
   balancerRulesRead = 0
   /** kinds of network a run left out, with why (the differential's capability gaps) */
@@ -156,6 +160,10 @@ export class MhCoverage {
     bump(this.connectionsAsked, kind)
     bump(this.connectionOutcomes, measured)
     if (predicted === undefined) this.connectionsUnpredicted++
+  }
+
+  inUseByService(): void {
+    this.networksInUseByService++
   }
 
   serviceQuestion(answered: boolean): void {
@@ -229,6 +237,7 @@ export class MhCoverage {
       `connections: ${this.connectionCount()} (floor ${floors.connections}): ${connectionKinds.map((kind) => `${kind} ${this.connectionsAsked.get(kind) ?? 0}`).join(", ")}; ` +
         `outcomes ${[...this.connectionOutcomes].sort(([, a], [, b]) => b - a).map(([outcome, n]) => `${outcome} ${n}`).join(", ")} (answered floor ${percent(floors.connectionAnswers)}); not predicted (measured only) ${this.connectionsUnpredicted}`,
       `DNS questions about services: ${this.serviceQuestions} (floor ${floors.serviceQuestions}), ${percent(share(this.serviceAnswered, this.serviceQuestions))} answered`,
+      `removeNetwork refused for a service alone (no endpoint on the network): ${this.networksInUseByService} (floor ${floors.inUseByService})`,
     ].join("\n")
   }
 
@@ -254,6 +263,7 @@ export class MhCoverage {
     below("share of connections answered", share(this.connectionOutcomes.get("answer") ?? 0, this.connectionCount()), floors.connectionAnswers, percent)
     below("DNS questions about services", this.serviceQuestions, floors.serviceQuestions)
     for (const [kind, floor] of Object.entries(floors.scales) as Array<[ScaleKind, number]>) below(`scales of kind ${kind}`, this.scales.get(kind) ?? 0, floor)
+    below("removeNetwork refused for a service alone", this.networksInUseByService, floors.inUseByService)
     for (const [kind, codes] of Object.entries(floors.commandCodes) as Array<[MhCommandKind, ReadonlyArray<string>]>) {
       for (const code of codes) below(`${kind} refused with ${code}`, this.codesOf.get(kind)?.get(code) ?? 0, floors.commandCodesEach)
     }

@@ -93,7 +93,8 @@ export const resolveNetwork = (lab: model.LabState, spec: MhNetworkSpec): model.
       return { name, ...subnet, ...internal, options, ...on }
     }
     case "overlay": {
-      const subnet = spec.subnet === undefined ? {} : { subnet: `10.${20 + (spec.subnet.k % 3)}.0.0/24` }
+      // one pick in four a /29 (five addresses: the load balancers, a VIP and a task or two fill it: PoolExhausted)
+      const subnet = spec.subnet === undefined ? {} : { subnet: spec.subnet.k % 4 === 3 ? "10.23.0.0/29" : `10.${20 + (spec.subnet.k % 3)}.0.0/24` }
       const mtu: Record<string, string> = spec.mtu === undefined ? {} : { "com.docker.network.driver.mtu": spec.mtu === "bad" ? "abc" : spec.mtu }
       return { name, driver: "overlay", ...subnet, ...internal, options: spec.encrypted ? { ...mtu, encrypted: "" } : mtu }
     }
