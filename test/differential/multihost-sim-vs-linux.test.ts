@@ -211,7 +211,7 @@ describe.skipIf(!root)(`differential over several hosts: the simulator agrees wi
       )
       expect(tally.sequences).toBeGreaterThanOrEqual(runs * lanes)
       expect(tally.measuredEveryCommand * 3).toBeGreaterThanOrEqual(tally.sequences)
-      // a fair share of the sequences run a service (measured: see the commit that set it)
+      // a fair share of the sequences run a service (measured: 55 and 64 of 100 in two default runs)
       expect(tally.withServices * 3, "sequences that ran a service, a third at least").toBeGreaterThanOrEqual(tally.sequences)
       expect(tally.connections, "connections compared").toBeGreaterThan(0)
       expect(namespacesNamed(`cnm-${RUN_TAG}${process.pid.toString(36)}`)).toEqual([])
