@@ -299,6 +299,13 @@ export type KernelOp =
    */
   | { readonly op: "fdbAdd"; readonly ns: string; readonly dev: string; readonly mac: string; readonly dst?: string }
   | { readonly op: "fdbDel"; readonly ns: string; readonly dev: string; readonly mac: string; readonly dst?: string }
+  /**
+   * forget what the bridge learned of a MAC behind this port (its dynamic NTF_MASTER entry), if it
+   * learned anything: no error when it did not. libnetwork deletes that entry with a peer (osl
+   * DeleteNeighbor, "Delete the dynamic entry in the bridge"), so a MAC that comes back on a local
+   * port is not sent into the tunnel it was learned from.
+   */
+  | { readonly op: "fdbForget"; readonly ns: string; readonly dev: string; readonly mac: string }
   /** a per-namespace sysctl, dotted ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding") */
   | { readonly op: "sysctlSet"; readonly ns: string; readonly key: string; readonly value: string }
   /** create or atomically replace one firewall table */

@@ -127,6 +127,9 @@ const lineOf = (op: KernelOp): { readonly tool: "ip" | "bridge"; readonly line: 
       return { tool: "bridge", line: op.dst ? `fdb add ${op.mac} dev ${op.dev} dst ${op.dst} self permanent` : `fdb add ${op.mac} dev ${op.dev} master static` }
     case "fdbDel":
       return { tool: "bridge", line: op.dst ? `fdb del ${op.mac} dev ${op.dev} dst ${op.dst} self` : `fdb del ${op.mac} dev ${op.dev} master` }
+    case "fdbForget":
+      // `bridge -force -batch` goes on past the ENOENT of a MAC the bridge never learned
+      return { tool: "bridge", line: `fdb del ${op.mac} dev ${op.dev} master` }
     default:
       throw new Error(`floor: no replay for ${op.op}`)
   }

@@ -32,7 +32,8 @@
 import { cidrContains, parseCidrWithAddress, parseIPv4, stripPrefix } from "./cidr.ts"
 import { hostState, ingressNetwork, ingressSandbox } from "./lab-store.ts"
 import { predictLabReach } from "./lab-reach.ts"
-import { predictLabResolve, resolverNetworks } from "./lab-resolve.ts"
+import { predictLabResolve, resolveReading, resolverNetworks } from "./lab-resolve.ts"
+import { readingsOf } from "./predict.ts"
 import { isGatewayLeg } from "./lab-sandboxes.ts"
 import type { LabState } from "./lab-types.ts"
 import { loadBalancers } from "./lab-queries.ts"
@@ -467,17 +468,37 @@ export const spreadOver = (answerers: ReadonlyArray<string>, count: number): Rec
 export const meshPorts = (lab: LabState): ReadonlyArray<PortBinding> => StringMap.values(lab.services).flatMap((service) => service.ports)
 
 /**
- * What the embedded DNS answers `from` for `name`, services included: `svc` the VIP on the first
- * network of the client's resolver order (resolverNetworks) that the service is on (every replica's address in dnsrr mode),
- * `tasks.svc` every replica's address there; any other name as containers and aliases resolve.
+ * What the embedded DNS answers `from` for `name`, services included, reading the query as
+ * libnetwork's resolver does (readingsOf: the whole name, then `a.b` as name `a` on network `b`):
+ * `svc` the VIP on the first network of the client's resolver order (resolverNetworks) that the
+ * service is on (every replica's address in dnsrr mode), `tasks.svc` every replica's address
+ * there, `svc.net` and `tasks.svc.net` the same on network `net` alone (a service's records are
+ * the network's, as a container's are); any other reading as containers and aliases resolve. In
+ * each reading the service's records are asked before the containers' (Docker keeps both in one
+ * map per network: a container named like a service would be answered with it; the generators
+ * never name one so).
  */
 export const predictServiceResolve = (lab: LabState, from: string, name: string): ReadonlyArray<string> => {
   const host = StringMap.get(lab.placement, from)
-  const tasks = name.toLowerCase().startsWith("tasks.")
-  const service = StringMap.get(lab.services, (tasks ? name.slice("tasks.".length) : name).toLowerCase())
-  if (host === undefined || service === undefined) return predictLabResolve(lab, from, name)
-  const network = resolverNetworks(lab, from).find((candidate) => service.networks.includes(candidate))
-  if (network === undefined) return predictLabResolve(lab, from, name)
+  if (host === undefined) return []
+  const networks = resolverNetworks(lab, from)
+  for (const reading of readingsOf(name)) {
+    const asked = reading.network === undefined ? networks : networks.filter((network) => network === reading.network)
+    const answer = serviceAnswer(lab, reading.name, asked)
+    if (answer !== undefined) return answer
+    const addresses = resolveReading(lab, from, reading)
+    if (addresses.length > 0) return addresses
+  }
+  return []
+}
+
+/** a service's answer on the first of `networks` it is on; undefined when `name` is no service's there */
+const serviceAnswer = (lab: LabState, name: string, networks: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
+  const tasks = name.startsWith("tasks.")
+  const service = StringMap.get(lab.services, tasks ? name.slice("tasks.".length) : name)
+  if (service === undefined) return undefined
+  const network = networks.find((candidate) => service.networks.includes(candidate))
+  if (network === undefined) return undefined
   const vip = service.vips[network]
   if (!tasks && service.endpointMode === "vip" && vip !== undefined) return [vip]
   return replicaAddresses(lab, service, network)

@@ -192,7 +192,12 @@ export const disconnectLab = (lab: LabState, container: string, network: string)
   if (!outcome.ok) return refuseWith(outcome)
   const left = settleAfterLeave(withHostState(lab, index, outcome.state), index, swarmNetworksOf(lab, index, [outcome.value]))
   const settled = settleGatewayLeg(left, index, container)
-  return republished(settled.ok ? labSucceed(settled.lab, outcome.value) : labRefuse(lab, left, settled), index, container)
+  if (!settled.ok) return republished(labRefuse(lab, left, settled), index, container)
+  // a leave that brings the gateway leg back beside an ipvlan l3 `default dev`: the kernel refuses its default route (EEXIST), as at a join
+  const after = containerRecord(hostState(settled.lab, index), container)
+  const conflict = after === undefined ? undefined : defaultRouteConflict(settled.lab, after)
+  if (conflict !== undefined) return labRefuse(lab, settled.lab, labFail("DefaultRouteExists", conflict))
+  return republished(labSucceed(settled.lab, outcome.value), index, container)
 }
 
 export const removeLabContainer = (lab: LabState, name: string): LabOutcome<LabContainer> => {

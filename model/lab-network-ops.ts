@@ -259,6 +259,9 @@ export const removeLabNetwork = (lab: LabState, name: string, host?: string): La
     rows.push(removed.value)
     current = removed.lab
   }
+  // swarm's manager keeps a network a service names, tasks running or not (controlapi RemoveNetwork): its VIPs are booked there
+  const user = StringMap.values(lab.services).find((service) => service.networks.includes(name))
+  if (user !== undefined) return labFail("ActiveEndpoints", `rpc error: code = FailedPrecondition desc = network ${name} is in use by service ${user.name}`)
   const swarm = current.swarm
   const entry = swarm === undefined ? undefined : StringMap.get(swarm.networks, name)
   if (swarm === undefined || entry === undefined) return labSucceed(current, rows)

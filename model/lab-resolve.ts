@@ -13,7 +13,7 @@ import type { LabState } from "./lab-types.ts"
 import { hostState, isSystemSandbox } from "./lab-store.ts"
 import { isGatewayLeg, listedEndpoints } from "./lab-sandboxes.ts"
 import { type NetworkRecord, containerRecord, networkRecord } from "./representation.ts"
-import { answersTo, readingsOf, resolverOrder } from "./predict.ts"
+import { answersTo, type NameQuery, readingsOf, resolverOrder } from "./predict.ts"
 import * as StringMap from "./string-map.ts"
 import type { Endpoint } from "./types.ts"
 
@@ -47,6 +47,15 @@ const swarmFirst = (ordered: ReadonlyArray<NetworkRecord>): Array<NetworkRecord>
 
 /** container `from`'s resolver asked for `name`: the sorted addresses, [] when it does not answer */
 export const predictLabResolve = (lab: LabState, from: string, name: string): ReadonlyArray<string> => {
+  for (const reading of readingsOf(name)) {
+    const addresses = resolveReading(lab, from, reading)
+    if (addresses.length > 0) return addresses
+  }
+  return []
+}
+
+/** one reading of a query (readingsOf) among the containers and aliases `from`'s resolver knows: the sorted addresses, [] when none */
+export const resolveReading = (lab: LabState, from: string, reading: NameQuery): ReadonlyArray<string> => {
   const host = StringMap.get(lab.placement, from)
   if (host === undefined) return []
   const state = hostState(lab, host)
@@ -54,14 +63,12 @@ export const predictLabResolve = (lab: LabState, from: string, name: string): Re
   if (source === undefined) return []
   // libnetwork's ResolveName asks a sandbox's swarm networks before its local ones, each in resolver order
   const networks = swarmFirst(resolverOrder(state, listedEndpoints(lab, source)))
-  for (const reading of readingsOf(name)) {
-    for (const record of networks) {
-      if (reading.network !== undefined && reading.network !== record.network.name) continue
-      const addresses = knownEndpoints(lab, host, record)
-        .filter((endpoint) => endpoint.address !== undefined && answersTo(endpoint, reading.name))
-        .map((endpoint) => parseIPv4(stripPrefix(endpoint.address as string)) as number)
-      if (addresses.length > 0) return addresses.sort((a, b) => a - b).map(formatIPv4)
-    }
+  for (const record of networks) {
+    if (reading.network !== undefined && reading.network !== record.network.name) continue
+    const addresses = knownEndpoints(lab, host, record)
+      .filter((endpoint) => endpoint.address !== undefined && answersTo(endpoint, reading.name))
+      .map((endpoint) => parseIPv4(stripPrefix(endpoint.address as string)) as number)
+    if (addresses.length > 0) return addresses.sort((a, b) => a - b).map(formatIPv4)
   }
   return []
 }

@@ -11,7 +11,8 @@ import { formatIPv4, parseIPv4, stripPrefix } from "./cidr.ts"
 import { cnmError } from "./errors.ts"
 import type { CnmError } from "./errors.ts"
 import { allocateDynamic, release } from "./ipam.ts"
-import { createLabContainer, removeLabContainer, settleAfterLeave } from "./lab-container-ops.ts"
+import { createLabContainer, removeLabContainer } from "./lab-container-ops.ts"
+import { settleLoadBalancer } from "./lab-sandboxes.ts"
 import { hostIndex, hostState, ingressNetwork, labFail, labSucceed, labWith, syncSwarmBook, withHostState } from "./lab-store.ts"
 import type { LabOutcome, LabState } from "./lab-types.ts"
 import { labEndpointsOf } from "./lab-queries.ts"
@@ -106,7 +107,8 @@ const startReplicas = (
     current = created.lab
     names.push(name)
   }
-  return labSucceed(settleBalancers(current, placement, service.networks), names)
+  const balanced = settleBalancers(current, placement, service.networks)
+  return balanced.ok ? labSucceed(balanced.lab, names) : balanced
 }
 
 /** `docker service create` */
@@ -214,17 +216,31 @@ export const scaleLabService = (lab: LabState, name: string, placement: Readonly
     next = created.lab
     replicas.push(replica)
   }
-  next = settleBalancers(next, placement, service.networks)
+  const balanced = settleBalancers(next, placement, service.networks)
+  if (!balanced.ok) return balanced
+  next = balanced.lab
   const record: ServiceRecord = { ...service, replicas }
   return labSucceed(labWith(next, { services: StringMap.set(next.services, name, record) }), record)
 }
 
-/** the hosts that took replicas take their load-balancer addresses after them, in host order */
-const settleBalancers = (lab: LabState, placement: ReadonlyArray<string>, networks: ReadonlyArray<string>): LabState =>
-  [...new Set(placement)]
-    .map((host) => hostIndex(lab, host) as number)
-    .sort((a, b) => a - b)
-    .reduce((current, index) => settleAfterLeave(current, index, networks), lab)
+/**
+ * The hosts that took replicas take their load-balancer addresses after them, in host order, and
+ * those that lost their last one give theirs back. A host whose balancer finds no address left
+ * refuses the whole change (PoolExhausted): a host with a task on a network has its balancer there
+ * (the lab invariant), and a VIP with no balancer on the client's host answers nobody.
+ */
+const settleBalancers = (lab: LabState, placement: ReadonlyArray<string>, networks: ReadonlyArray<string>): LabOutcome<undefined> => {
+  let current = lab
+  const hosts = [...new Set(placement)].map((host) => hostIndex(lab, host) as number).sort((a, b) => a - b)
+  for (const index of hosts) {
+    for (const network of networks) {
+      const settled = settleLoadBalancer(syncSwarmBook(current, network, index), index, network)
+      if (!settled.ok) return refused(settled.error)
+      current = settled.lab
+    }
+  }
+  return labSucceed(current, undefined)
+}
 
 const hostOfReplica = (lab: LabState, replica: string): string | undefined => {
   const index = StringMap.get(lab.placement, replica)

@@ -4,7 +4,7 @@ import type { NetnsAddon } from "./addon.ts"
 import type { Firewall } from "./firewall.ts"
 import { linkAdd, linkDel, linkDelGroup, linkSet } from "./links.ts"
 import type { NamespaceTable } from "./namespaces.ts"
-import { fdbAdd, fdbDel, neighAdd, neighDel } from "./neighbours.ts"
+import { fdbAdd, fdbDel, fdbForget, neighAdd, neighDel } from "./neighbours.ts"
 import { routeAdd, routeDel } from "./routes.ts"
 import { sysctlWrite } from "./sysctl.ts"
 import { dumpLinks } from "./read.ts"
@@ -99,6 +99,8 @@ export const applyOne = (ctx: ApplyContext, op: KernelOp): Promise<void> | void 
       return fdbAdd(namespaces, op.ns, op.dev, op.mac, op.dst)
     case "fdbDel":
       return fdbDel(namespaces, op.ns, op.dev, op.mac, op.dst)
+    case "fdbForget":
+      return fdbForget(namespaces, op.ns, op.dev, op.mac)
     case "sysctlSet": {
       sysctlWrite(ctx.native, namespaces, op.ns, op.key, op.value)
       const keys = ctx.sysctlKeys.get(op.ns) ?? new Set<string>()

@@ -1,6 +1,7 @@
 import type { NamespaceTable } from "./namespaces.ts"
 import { linkIndex } from "./links.ts"
 import { AF_BRIDGE, AF_INET, NDA, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REPLACE, NTF, NUD, RTM } from "./netlink/constants.ts"
+import { NetlinkRefusal } from "./netlink/channel.ts"
 import { attrIpv4, attrMac, ndmsg } from "./netlink/wire.ts"
 
 /** a permanent ARP entry; replaces a learned one for the same address, as libnetwork's NeighSet */
@@ -50,4 +51,17 @@ export const fdbDel = (namespaces: NamespaceTable, ns: string, dev: string, mac:
   const header = ndmsg({ family: AF_BRIDGE, index, state: 0, flags: dst !== undefined ? NTF.SELF : NTF.MASTER })
   const attrs = [attrMac(NDA.LLADDR, mac), ...(dst !== undefined ? [attrIpv4(NDA.DST, dst)] : [])]
   namespaces.channel(ns).request(RTM.DELNEIGH, 0, [header, ...attrs], `delete fdb ${mac} on ${dev}`)
+}
+
+const ENOENT = 2
+
+/** the bridge's learned entry for the MAC behind this port, deleted if there is one (fdbForget) */
+export const fdbForget = (namespaces: NamespaceTable, ns: string, dev: string, mac: string): void => {
+  const index = linkIndex(namespaces, ns, dev)
+  const header = ndmsg({ family: AF_BRIDGE, index, state: 0, flags: NTF.MASTER })
+  try {
+    namespaces.channel(ns).request(RTM.DELNEIGH, 0, [header, attrMac(NDA.LLADDR, mac)], `forget learned fdb ${mac} on ${dev}`)
+  } catch (error) {
+    if (!(error instanceof NetlinkRefusal && error.errno === ENOENT)) throw error
+  }
 }

@@ -3,7 +3,7 @@ import { addrAdd, addrDel } from "./addresses.ts"
 import { firewallDel, firewallSet } from "./firewall.ts"
 import { linkAdd, linkDel, linkDelGroup, linkSet } from "./links.ts"
 import { nsAdd, nsDel } from "./namespaces.ts"
-import { fdbAdd, fdbDel, neighAdd, neighDel } from "./neighbours.ts"
+import { fdbAdd, fdbDel, fdbForget, neighAdd, neighDel } from "./neighbours.ts"
 import type { Outcome } from "./refusal.ts"
 import { routeAdd, routeDel } from "./routes.ts"
 import type { SimMachine } from "./state.ts"
@@ -41,6 +41,8 @@ const applyOp = (machine: SimMachine, op: KernelOp): Outcome => {
       return fdbAdd(machine, op)
     case "fdbDel":
       return fdbDel(machine, op)
+    case "fdbForget":
+      return fdbForget(machine, op)
     case "sysctlSet":
       return sysctlSet(machine, op)
     case "firewallSet":

@@ -83,3 +83,15 @@ export const fdbDel = (machine: SimMachine, op: KernelOp & { readonly op: "fdbDe
   }
   return undefined
 }
+
+/** the bridge forgets what it learned of the MAC behind this port, if anything (fdbForget) */
+export const fdbForget = (machine: SimMachine, op: KernelOp & { readonly op: "fdbForget" }): Outcome => {
+  const ns = namespaceOf(machine, op.ns)
+  if (ns === undefined) return noNamespace(op, op.ns)
+  const dev = linkOf(ns, op.dev)
+  if (dev === undefined) return noDevice(op, ns, op.dev)
+  const bridge = dev.master?.bridge
+  const mac = op.mac.toLowerCase()
+  if (bridge !== undefined && bridge.learned.get(mac) === dev) bridge.learned.delete(mac)
+  return undefined
+}

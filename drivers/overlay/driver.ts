@@ -140,6 +140,9 @@ export const overlayDriver: Driver = {
     return [
       step("overlay.peer.fdb", [fdbEntry(ns, peer, "fdbDel")], [fdbEntry(ns, peer, "fdbAdd")]),
       step("overlay.peer.neighbour", [{ op: "neighDel", ns, dev: OVERLAY_VXLAN, ip: peer.address }], [neighbour(ns, peer)]),
+      // what br0 learned of the MAC behind vxlan0 goes too (libnetwork's DeleteNeighbor): a task that moves here keeping its
+      // address and MAC would otherwise be sent into the tunnel until the entry ages out (found by the multi-host differential)
+      step("overlay.peer.learned", [{ op: "fdbForget", ns, dev: OVERLAY_VXLAN, mac: peer.mac }]),
     ]
   },
 }

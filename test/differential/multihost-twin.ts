@@ -1,18 +1,20 @@
 import { Effect, type Result } from "effect"
 import type { KernelShape } from "../../backends/Kernel.ts"
-import type { Capabilities, DnsQueryResult } from "../../backends/kernel-types.ts"
+import type { Capabilities, ConnectResult, DnsQueryResult } from "../../backends/kernel-types.ts"
 import { makeSimKernel } from "../../backends/sim/layer.ts"
 import { Lab } from "../../controller/Lab.ts"
 import type { CnmError } from "../../model/errors.ts"
 import * as model from "../../model/index.ts"
 import { buildTopology } from "../../model/lab-topology.ts"
 import type { KernelKinds } from "../model-based/multihost/commands/CreateNetworkCommand.ts"
+import { addressOf, mhConnectionQuestions, mhOutside } from "../model-based/multihost/connections.ts"
 import { mhQuestions } from "../model-based/multihost/questions.ts"
 import { diffLists } from "./ns-view.ts"
 
 /**
  * A multi-host lab twice, on the simulator (with the linux kernel's capabilities) and on the real
- * kernel, under one run id, so that every namespace is named alike. Every comparison returns its
+ * kernel, under one run id, so that every namespace is named alike, each with the outside machine
+ * (the routing mesh's ports are asked from there). Every comparison returns its
  * divergences as readable lines ([] = the two agree).
  */
 export interface MultiHostTwin {
@@ -26,7 +28,7 @@ export const makeMultiHostTwin = async (
   runId: string,
   spec: { readonly hosts: ReadonlyArray<string>; readonly swarm: boolean },
 ): Promise<MultiHostTwin> => {
-  const options = { hosts: spec.hosts, runId, swarm: spec.swarm }
+  const options = { hosts: spec.hosts, runId, swarm: spec.swarm, outside: mhOutside }
   const sim = Effect.runSync(Lab.make(makeSimKernel({ capabilities: linuxKernel.capabilities }), options))
   const linux = await Effect.runPromise(Lab.make(linuxKernel, options))
   return { runId, sim, linux }
@@ -91,27 +93,73 @@ export interface MhCompared {
   readonly questions: number
   /** probes left out as races */
   readonly races: number
+  readonly connections: number
+}
+
+/** how many measurements asked connections so far: the asker takes turns, as in the model-based test */
+let connectionTurn = 0
+
+interface Connection {
+  readonly from: string
+  readonly address: string
+  readonly port: number
+  readonly proto: "tcp" | "udp"
+  /** who may answer, as the model says: the same answerer on both backends only when it is one */
+  readonly answerers: ReadonlyArray<string>
 }
 
 /**
- * Reach (container to container on any host, and to every host) and DNS (questions.ts from every
- * container), measured once on each backend, all at once on each: a measurement is mostly
- * waiting for what does not answer.
+ * The model-based test's connections to the services (../model-based/multihost/connections.ts),
+ * from one container taking turns, from outside and from a host, at the address the model picks.
+ * UDP the model says is refused is left out: on linux an ICMP port unreachable is rate limited
+ * (per destination), so a burst of them times out instead (the single-host differential's known
+ * divergence, docs: CNMLAB_DIFF_CONNECT).
+ */
+const connectionsOf = (lab: Lab): Array<Connection> => {
+  const state = lab.state
+  const containers = lab.containers()
+  const turn = connectionTurn++
+  const asker = containers[turn % Math.max(1, containers.length)]
+  return mhConnectionQuestions(state, asker, turn).flatMap(({ question }) => {
+    const predicted = model.predictConnect(state, mhOutside, question)
+    const address = addressOf(question, predicted, state)
+    if (address === undefined || (question.proto === "udp" && predicted.outcome === "refused")) return []
+    return [{ from: question.from, address, port: question.port, proto: question.proto, answerers: predicted.answeredBy }]
+  })
+}
+
+/** what a connection showed, in words both backends must share: the answerer itself when only one may answer, else whether it is one of those */
+const connectionText = (connection: Connection, result: ConnectResult): string => {
+  const answerer =
+    result.answeredBy === undefined
+      ? ""
+      : connection.answerers.length > 1
+        ? ` by ${connection.answerers.includes(result.answeredBy) ? "one of the tasks" : result.answeredBy}`
+        : ` by ${result.answeredBy}`
+  return `${result.outcome}${answerer}${result.seenFrom === undefined ? "" : ` seen from ${result.seenFrom}`}`
+}
+
+/**
+ * Reach (container to container on any host, and to every host), DNS (questions.ts from every
+ * container, the services' names among them) and the connections to the services, measured once
+ * on each backend, all at once on each: a measurement is mostly waiting for what does not answer.
  */
 export const compareMhMeasurements = async (twin: MultiHostTwin, options: { readonly concurrency: number }): Promise<MhCompared> => {
   const { probes, races } = probesOf(twin.sim)
   const state = twin.sim.state
   const questions = twin.sim.containers().flatMap((from) => mhQuestions(state, from).map((name) => ({ from, name })))
+  const connections = connectionsOf(twin.sim)
   const all = (lab: Lab) =>
     Effect.all(
       [
         Effect.forEach(probes, (p) => lab.probe(p.from, p.address).pipe(Effect.map((r) => r.reachable)), options),
         Effect.forEach(questions, (q) => lab.resolve(q.from, q.name).pipe(Effect.map(answerText)), options),
+        Effect.forEach(connections, (c) => lab.connectFrom(c.from, c.address, c.port, c.proto).pipe(Effect.map((result) => connectionText(c, result))), options),
       ],
       { concurrency: "unbounded" },
     )
-  const [simReach, simAnswers] = Effect.runSync(all(twin.sim))
-  const [linuxReach, linuxAnswers] = await Effect.runPromise(all(twin.linux))
+  const [simReach, simAnswers, simConnections] = Effect.runSync(all(twin.sim))
+  const [linuxReach, linuxAnswers, linuxConnections] = await Effect.runPromise(all(twin.linux))
   const lines: string[] = []
   probes.forEach((p, i) => {
     if (simReach[i] !== linuxReach[i]) lines.push(`reach ${p.from} → ${p.what} ${p.address}: sim ${simReach[i]} / linux ${linuxReach[i]}`)
@@ -119,6 +167,9 @@ export const compareMhMeasurements = async (twin: MultiHostTwin, options: { read
   questions.forEach((q, i) => {
     if (simAnswers[i] !== linuxAnswers[i]) lines.push(`dns ${q.from} asks "${q.name}": sim ${simAnswers[i]} / linux ${linuxAnswers[i]}`)
   })
+  connections.forEach((c, i) => {
+    if (simConnections[i] !== linuxConnections[i]) lines.push(`connect ${c.from} → ${c.address}:${c.port}/${c.proto}: sim ${simConnections[i]} / linux ${linuxConnections[i]}`)
+  })
   const hostProbes = probes.filter((p) => p.what.startsWith("host ")).length
-  return { lines, probes: probes.length - hostProbes, hostProbes, questions: questions.length, races }
+  return { lines, probes: probes.length - hostProbes, hostProbes, questions: questions.length, races, connections: connections.length }
 }

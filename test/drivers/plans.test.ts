@@ -85,14 +85,19 @@ describe("driver plans", () => {
     expect(macvlanDriver.deleteNetwork(net, hostWith(tagged)).flatMap((s) => s.do)).toEqual([{ op: "linkDel", ns: "cnm-plan-h1", name: "eth0.10" }])
   })
 
-  it("overlay peers: peerDelete does what peerAdd's undo does, and the other way round", () => {
+  it("overlay peers: peerDelete does what peerAdd's undo does, and the other way round, and makes the bridge forget the MAC behind vxlan0", () => {
     const ov = networkOf("ov", "overlay", "10.0.1.0/24", "10.0.1.1")
     const peer = { address: "10.0.1.3", prefix: 24, mac: "02:42:0a:00:01:03", vtep: "198.18.0.2" }
     const added = overlayDriver.peerAdd?.(ov, peer, hostWith(undefined)) ?? []
     const deleted = overlayDriver.peerDelete?.(ov, peer, hostWith(undefined)) ?? []
     expect(added.map((s) => s.name)).toEqual(["overlay.peer.neighbour", "overlay.peer.fdb"])
-    expect([...added].reverse().flatMap((s) => s.undo)).toEqual(deleted.flatMap((s) => s.do))
-    expect([...deleted].reverse().flatMap((s) => s.undo)).toEqual(added.flatMap((s) => s.do))
+    // what the bridge learned cannot be put back: the forgetting has no undo
+    const forgetting = deleted.filter((s) => s.name === "overlay.peer.learned")
+    expect(forgetting.flatMap((s) => s.do)).toEqual([{ op: "fdbForget", ns: expect.any(String), dev: "vxlan0", mac: peer.mac }])
+    expect(forgetting.flatMap((s) => s.undo)).toEqual([])
+    const undoable = deleted.filter((s) => s.name !== "overlay.peer.learned")
+    expect([...added].reverse().flatMap((s) => s.undo)).toEqual(undoable.flatMap((s) => s.do))
+    expect([...undoable].reverse().flatMap((s) => s.undo)).toEqual(added.flatMap((s) => s.do))
   })
 
   it("a network the controller gave no VNI or parent for is a programming error, said with the network and host", () => {

@@ -128,7 +128,13 @@ export const ruleText = (rule: FwRule): string => {
   for (const key of Object.keys(m).sort()) if (!knownMatches.has(key)) words.push(`?${key}=${JSON.stringify(m[key])}`)
   const v = rule.verdict
   const target =
-    v.kind === "jump" ? v.chain : v.kind === "dnat" ? `DNAT --to ${v.to}${v.port === undefined ? "" : `:${v.port}`}` : v.kind.toUpperCase()
+    v.kind === "jump"
+      ? v.chain
+      : v.kind === "dnat" || v.kind === "snat"
+        ? `${v.kind.toUpperCase()} --to ${v.to}${v.port === undefined ? "" : `:${v.port}`}`
+        : v.kind === "dnatBalance"
+          ? `DNAT-BALANCE --to ${v.to.join(",")}${v.port === undefined ? "" : ` --port ${v.port}`}`
+          : v.kind.toUpperCase()
   const text = [...words, `-j ${target}`].join(" ")
   ruleTexts.set(rule, text)
   return text
@@ -317,7 +323,7 @@ export const publishedPorts = (lab: model.LabState): ReadonlyArray<ExpectedPort>
  * filter DOCKER chain, which accepts each port's container; POSTROUTING masquerades a container
  * reaching itself through its own port. Only ports of non-internal bridges; nothing when none.
  */
-const portFacts = (bridges: ReadonlyArray<model.Network>, ports: ReadonlyArray<ExpectedPort>): string[] => {
+export const portFacts = (bridges: ReadonlyArray<model.Network>, ports: ReadonlyArray<ExpectedPort>): string[] => {
   const open = bridges.filter((n) => !n.internal)
   const published = ports.filter((p) => open.some((n) => n.name === p.network))
   if (published.length === 0) return []

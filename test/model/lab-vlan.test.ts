@@ -187,4 +187,20 @@ describe("ipvlan l3's own default route", () => {
     const lab = swarmOf(2, l3("iv"), network({ name: "ov", driver: "overlay" }), container("o1", "host1", "ov"))
     expect(refusedWith(join("o1", "iv")(lab))).toBe("DefaultRouteExists")
   })
+
+  it("a leave that brings the docker_gwbridge leg back beside it is refused too, and changes nothing", () => {
+    // a parentless macvlan counts as giving the gateway (no leg) though it routes nothing: l3 joins beside it and the overlay;
+    // leaving the macvlan, the overlay asks for the leg, whose default route the kernel refuses (EEXIST)
+    const lab = swarmOf(
+      2,
+      network({ name: "ov", driver: "overlay" }),
+      l3("iv"),
+      network({ name: "mv", driver: "macvlan", options: { macvlan_mode: "bridge" } }),
+      container("c0", "host1", "mv", "ov"),
+      join("c0", "iv"),
+    )
+    const before = labSnapshot(lab)
+    expect(refusedWith(Model.disconnectLab(lab, "c0", "mv"))).toBe("DefaultRouteExists")
+    expect(labSnapshot(lab)).toBe(before)
+  })
 })

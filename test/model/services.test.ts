@@ -59,6 +59,10 @@ describe("services", () => {
     const multi = Model.labServices(both).find((entry) => entry.name === "multi") as Model.ServiceRecord
     expect(Model.predictServiceResolve(both, "c2", "multi")).toEqual([multi.vips.ov])
     expect(Model.predictServiceResolve(both, "c2", "tasks.multi")).toEqual([addressOf(both, "multi.1", "ov")])
+    // `svc.network`: libnetwork's resolver takes the network's name off and asks that network's records (a service's too)
+    expect(Model.predictServiceResolve(both, "c2", "multi.ov2")).toEqual([multi.vips.ov2])
+    expect(Model.predictServiceResolve(both, "c2", "tasks.multi.ov2")).toEqual([addressOf(both, "multi.1", "ov2")])
+    expect(Model.predictServiceResolve(both, "c2", "multi.ingress")).toEqual([])
     expect(ask(both, "c2", { kind: "name", name: "multi" })).toMatchObject({ address: multi.vips.ov, seenFrom: balancerOf(both, "ov", "host1") })
   })
 
@@ -126,6 +130,21 @@ describe("refusals change nothing", () => {
   it("services without a swarm", () => {
     const single = labOf({}, network({ name: "net" }))
     refused((current) => Model.createLabService(current, { name: "web", networks: ["net"], placement: ["host1"] }), "SwarmRequired", single)
+  })
+
+  it("a service whose tasks leave a host's load balancer no address (a /29 the VIPs and tasks fill first), and a scale that does", () => {
+    const small = holds(swarmOf(2, network({ name: "ov", driver: "overlay", subnet: "10.23.0.0/29" }), service({ name: "idle", placement: [] })))
+    // .1 the gateway, .2 idle's VIP, .3 web's, .4-.6 its tasks: neither host's balancer has an address left
+    refused(service({ name: "web", placement: ["host2", "host1", "host2"] }), "PoolExhausted", small)
+    const one = holds(mustDo(service({ name: "web", placement: ["host2"] })(small)).lab)
+    refused((current) => Model.scaleLabService(current, "web", ["host2", "host1", "host1"]), "PoolExhausted", one)
+  })
+
+  it("removing a network a service names, even with no task running (swarm's manager keeps it; a vip service's VIP is booked there)", () => {
+    const idle = mustDo(Model.scaleLabService(lab, "db", [])).lab
+    refused((current) => Model.removeLabNetwork(current, "ov2"), "ActiveEndpoints", idle)
+    const gone = holds(mustDo(Model.removeLabService(idle, "db")).lab)
+    expect(mustDo(Model.removeLabNetwork(gone, "ov2")).value.map((row) => row.network.name)).toEqual(["ov2"])
   })
 
   it("removing or scaling a service nobody made", () => {

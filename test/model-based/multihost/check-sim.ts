@@ -6,7 +6,9 @@ import * as model from "../../../model/index.ts"
 import { buildTopology } from "../../../model/lab-topology.ts"
 import type { MhModel, MhReal } from "./MhModel.ts"
 import { mhExpectedKernel, mhKernelFacts } from "./expected-kernel.ts"
-import { mhQuestions } from "./questions.ts"
+import { connectionDisagreement } from "../connections.ts"
+import { addressOf, mhConnectionQuestions } from "./connections.ts"
+import { mhQuestions, mhServiceQuestions } from "./questions.ts"
 
 const holds = (lines: ReadonlyArray<string>, what: string): void => {
   if (lines.length > 0) expect(lines, what).toEqual([])
@@ -89,19 +91,24 @@ export const plannedProbes = (
  * - reach, with the simulator's probes, against predictLabReach: the asker to every listed
  *   address of every other container on any host and back, every container to every host's
  *   underlay address (toHost);
- * - DNS (questions.ts), against predictLabResolve.
+ * - DNS (questions.ts), against predictServiceResolve (predictLabResolve for what no service is);
+ * - connections to the services (connections.ts): from the asker by name, `tasks.` name and VIP,
+ *   from outside and from a host to the routing mesh's ports on every host, against predictConnect:
+ *   the outcome, an answerer among those the model allows, the source the server saw.
  */
-export const checkOnSimHosts = (runId: string) => (m: MhModel, r: MhReal, changed: boolean): void => {
+export const checkOnSimHosts = (runId: string, outside?: string) => (m: MhModel, r: MhReal, changed: boolean): void => {
   const coverage = r.coverage
   holds(sameListings(m, r.lab), "the lab's listings against the model's")
   coverage?.check(m.lab)
   const facts = Effect.runSync(mhKernelFacts(r.lab.kernel as KernelShape, runId, m.lab))
-  holds(kernelDiff(mhExpectedKernel(runId, m.lab), facts.facts), "the kernel as read back, against what the model's lab implies")
+  holds(kernelDiff(mhExpectedKernel(runId, m.lab, outside), facts.facts), "the kernel as read back, against what the model's lab implies")
   if (coverage) {
     coverage.kernelReads++
     coverage.overlayPeersRead += facts.peers
     coverage.routesRead += facts.routes
     coverage.rulesRead += facts.rules
+    coverage.vipsRead += facts.vips
+    coverage.balancerRulesRead += facts.balancerRules
   }
   const containers = model.labContainers(m.lab).map((row) => row.container.name)
   if (!changed || containers.length === 0) return
@@ -125,14 +132,28 @@ export const checkOnSimHosts = (runId: string) => (m: MhModel, r: MhReal, change
   }
   holds(wrong, "probes whose outcome is not the model's prediction")
   const answers: string[] = []
+  const aboutServices = new Set(mhServiceQuestions(m.lab))
   for (const name of mhQuestions(m.lab, asker)) {
     const answer = Effect.runSync(r.lab.resolve(asker, name))
     const got = [...answer.addresses].sort()
-    const expected = [...model.predictLabResolve(m.lab, asker, name)].sort()
+    const expected = [...model.predictServiceResolve(m.lab, asker, name)].sort()
     coverage?.question(got.length > 0)
+    if (aboutServices.has(name)) coverage?.serviceQuestion(got.length > 0)
     if (got.join() !== expected.join()) answers.push(`${asker} asks "${name}": ${answer.rcode} [${got.join(", ")}], model [${expected.join(", ")}]`)
   }
   holds(answers, "DNS answers that are not the model's")
+  if (outside === undefined) return
+  const connections: string[] = []
+  for (const { kind, question } of mhConnectionQuestions(m.lab, asker, m.checks)) {
+    const predicted = model.predictConnect(m.lab, outside, question)
+    const address = addressOf(question, predicted, m.lab)
+    if (address === undefined) continue
+    const measured = Effect.runSync(r.lab.connectFrom(question.from, address, question.port, question.proto))
+    coverage?.connection(kind, predicted.outcome, measured.outcome)
+    const line = connectionDisagreement(question, predicted, measured)
+    if (line !== undefined) connections.push(line)
+  }
+  holds(connections, "connections whose outcome, answerer or seen source is not the model's prediction")
 }
 
 /** facts on one side only, per namespace */

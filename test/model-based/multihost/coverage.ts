@@ -1,7 +1,22 @@
 import * as model from "../../../model/index.ts"
 import { percent, share } from "../coverage.ts"
+import type { ScaleKind } from "./commands/ScaleServiceCommand.ts"
 
-export const mhCommandKinds = ["createNetwork", "removeNetwork", "createContainer", "removeContainer", "connect", "disconnect"] as const
+/** what a connection check asks, for the distribution */
+export const connectionKinds = ["name", "tasks", "vip", "mesh-outside", "mesh-host"] as const
+export type ConnectionKind = (typeof connectionKinds)[number]
+
+export const mhCommandKinds = [
+  "createNetwork",
+  "removeNetwork",
+  "createContainer",
+  "removeContainer",
+  "connect",
+  "disconnect",
+  "createService",
+  "scaleService",
+  "removeService",
+] as const
 export type MhCommandKind = (typeof mhCommandKinds)[number]
 
 /** the network kinds the generators make, as the distribution counts them */
@@ -40,6 +55,22 @@ export interface MhFloors {
   readonly hostProbes: number
   readonly questions: number
   readonly answeredShare: number
+  /** checks with at least one service in the lab, as a share of all checks */
+  readonly serviceChecks: number
+  /** connections asked, in all, and of each kind at least */
+  readonly connections: number
+  readonly connectionsOfKind: Readonly<Partial<Record<ConnectionKind, number>>>
+  /** connections answered, as a share of those asked */
+  readonly connectionAnswers: number
+  /** DNS questions about services (svc, tasks.svc, svc.network) */
+  readonly serviceQuestions: number
+  /** scales of each kind that succeeded, at least */
+  readonly scales: Readonly<Partial<Record<ScaleKind, number>>>
+  /** the codes each command must be refused with, each at least `commandCodesEach` times (the service commands' own refusals) */
+  readonly commandCodes: Readonly<Partial<Record<MhCommandKind, ReadonlyArray<model.ErrorCode>>>>
+  readonly commandCodesEach: number
+  /** removeNetwork refused (ActiveEndpoints) for a service alone, at least */
+  readonly inUseByService: number
 }
 
 const bump = <K>(map: Map<K, number>, key: K, by = 1): void => {
@@ -76,6 +107,21 @@ export class MhCoverage {
   overlayPeersRead = 0
   routesRead = 0
   rulesRead = 0
+  readonly servicesPerCheck = [0, 0, 0, 0]
+  readonly servicesMade = new Map<string, number>()
+  readonly scales = new Map<ScaleKind, number>()
+  /** tasks a successful scale moved to another host */
+  tasksMoved = 0
+  readonly connectionsAsked = new Map<ConnectionKind, number>()
+  readonly connectionOutcomes = new Map<string, number>()
+  /** connections the model does not predict (a mix of listening and refusing replicas): measured, not judged */
+  connectionsUnpredicted = 0
+  serviceQuestions = 0
+  serviceAnswered = 0
+  /** removeNetwork refused because a service names the network, with no endpoint on it */
+  networksInUseByService = 0
+  vipsRead = 0
+  balancerRulesRead = 0
   /** kinds of network a run left out, with why (the differential's capability gaps) */
   readonly leftOut = new Map<string, string>()
 
@@ -100,7 +146,33 @@ export class MhCoverage {
     bump(this.networksMade, kind)
   }
 
+  serviceMade(request: model.ServiceRequest): void {
+    const ports = request.ports === undefined ? "" : request.ports.some((p) => p.includes("udp")) ? "+udp port" : "+port"
+    bump(this.servicesMade, `${request.endpointMode ?? "vip"} ${request.placement.length} replicas${ports}`)
+  }
+
+  scaled(kind: ScaleKind, before: ReadonlyArray<string>, after: ReadonlyArray<string>): void {
+    bump(this.scales, kind)
+    this.tasksMoved += after.filter((host, i) => i < before.length && before[i] !== host).length
+  }
+
+  connection(kind: ConnectionKind, predicted: model.ConnectOutcome | undefined, measured: string): void {
+    bump(this.connectionsAsked, kind)
+    bump(this.connectionOutcomes, measured)
+    if (predicted === undefined) this.connectionsUnpredicted++
+  }
+
+  inUseByService(): void {
+    this.networksInUseByService++
+  }
+
+  serviceQuestion(answered: boolean): void {
+    this.serviceQuestions++
+    if (answered) this.serviceAnswered++
+  }
+
   check(lab: model.LabState): void {
+    this.servicesPerCheck[Math.min(lab.services.size, this.servicesPerCheck.length - 1)]! += 1
     this.checks++
     const containers = model.labContainers(lab)
     this.containersPerCheck[Math.min(containers.length, this.containersPerCheck.length - 1)]! += 1
@@ -126,6 +198,10 @@ export class MhCoverage {
     if (answered) this.answered++
   }
 
+  private connectionCount(): number {
+    return [...this.connectionsAsked.values()].reduce((a, b) => a + b, 0)
+  }
+
   private successShare(kind: MhCommandKind): number {
     return share(this.succeeded.get(kind) ?? 0, this.tried.get(kind) ?? 0)
   }
@@ -146,11 +222,22 @@ export class MhCoverage {
       `successes: ${commands}`,
       `codes reached (each at least ${floors.timesEach} times): ${codes.join(", ")}${missing.length > 0 ? `; BELOW: ${missing.join(", ")}` : ""}`,
       ...[...this.codesOf].map(([kind, codes]) => `  ${kind} refused with ${[...codes].sort(([, a], [, b]) => b - a).map(([code, n]) => `${code} ${n}`).join(", ")}`),
+      ...Object.entries(floors.commandCodes).flatMap(([kind, codes]) => {
+        const missing = (codes ?? []).filter((code) => (this.codesOf.get(kind as MhCommandKind)?.get(code) ?? 0) < floors.commandCodesEach)
+        return missing.length === 0 ? [] : [`  ${kind}: BELOW ${floors.commandCodesEach} times: ${missing.join(", ")}`]
+      }),
       `probes: ${this.probes}, ${(this.probes / Math.max(1, this.checks)).toFixed(1)} per check (floor ${floors.probesPerCheck}), ${percent(share(this.reachable, this.probes))} answered (floor ${percent(floors.reachableShare)}); ` +
         `across hosts ${this.crossHostProbes}, ${this.crossHostAnswers} answered (floor ${floors.crossHostAnswers}); races left unprobed ${this.races}`,
       `toHost probes: ${this.hostProbes} (floor ${floors.hostProbes}), ${this.hostAnswers} answered`,
       `DNS questions: ${this.questions} (floor ${floors.questions}), ${percent(share(this.answered, this.questions))} answered (floor ${percent(floors.answeredShare)})`,
-      `kernel read-backs: ${this.kernelReads}; overlay peers read back: ${this.overlayPeersRead}, routes ${this.routesRead}, firewall rules ${this.rulesRead}`,
+      `kernel read-backs: ${this.kernelReads}; overlay peers read back: ${this.overlayPeersRead}, routes ${this.routesRead}, firewall rules ${this.rulesRead}, VIP aliases ${this.vipsRead}, balancer rules ${this.balancerRulesRead}`,
+      `services per check: ${histogram(this.servicesPerCheck)} (with one or more: ${percent(share(this.checks - (this.servicesPerCheck[0] ?? 0), this.checks))}, floor ${percent(floors.serviceChecks)})`,
+      `services made: ${[...this.servicesMade].sort(([a], [b]) => (a < b ? -1 : 1)).map(([what, n]) => `${what} ${n}`).join(", ")}`,
+      `scales that succeeded: ${[...this.scales].map(([kind, n]) => `${kind} ${n}${floors.scales[kind] === undefined ? "" : ` (floor ${floors.scales[kind]})`}`).join(", ")}; tasks moved to another host ${this.tasksMoved}`,
+      `connections: ${this.connectionCount()} (floor ${floors.connections}): ${connectionKinds.map((kind) => `${kind} ${this.connectionsAsked.get(kind) ?? 0}`).join(", ")}; ` +
+        `outcomes ${[...this.connectionOutcomes].sort(([, a], [, b]) => b - a).map(([outcome, n]) => `${outcome} ${n}`).join(", ")} (answered floor ${percent(floors.connectionAnswers)}); not predicted (measured only) ${this.connectionsUnpredicted}`,
+      `DNS questions about services: ${this.serviceQuestions} (floor ${floors.serviceQuestions}), ${percent(share(this.serviceAnswered, this.serviceQuestions))} answered`,
+      `removeNetwork refused for a service alone (no endpoint on the network): ${this.networksInUseByService} (floor ${floors.inUseByService})`,
     ].join("\n")
   }
 
@@ -170,6 +257,16 @@ export class MhCoverage {
     below("toHost probes", this.hostProbes, floors.hostProbes)
     below("DNS questions", this.questions, floors.questions)
     below("share of DNS questions answered", share(this.answered, this.questions), floors.answeredShare, percent)
+    below("checks with a service", share(this.checks - (this.servicesPerCheck[0] ?? 0), this.checks), floors.serviceChecks, percent)
+    below("connections", this.connectionCount(), floors.connections)
+    for (const [kind, floor] of Object.entries(floors.connectionsOfKind) as Array<[ConnectionKind, number]>) below(`connections of kind ${kind}`, this.connectionsAsked.get(kind) ?? 0, floor)
+    below("share of connections answered", share(this.connectionOutcomes.get("answer") ?? 0, this.connectionCount()), floors.connectionAnswers, percent)
+    below("DNS questions about services", this.serviceQuestions, floors.serviceQuestions)
+    for (const [kind, floor] of Object.entries(floors.scales) as Array<[ScaleKind, number]>) below(`scales of kind ${kind}`, this.scales.get(kind) ?? 0, floor)
+    below("removeNetwork refused for a service alone", this.networksInUseByService, floors.inUseByService)
+    for (const [kind, codes] of Object.entries(floors.commandCodes) as Array<[MhCommandKind, ReadonlyArray<string>]>) {
+      for (const code of codes) below(`${kind} refused with ${code}`, this.codesOf.get(kind)?.get(code) ?? 0, floors.commandCodesEach)
+    }
     return lines
   }
 }

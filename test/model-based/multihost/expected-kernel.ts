@@ -4,10 +4,10 @@ import type { KernelError } from "../../../backends/KernelError.ts"
 import type { FwTable, NsState } from "../../../backends/kernel-types.ts"
 import { defaultPriority } from "../../../backends/linux/nft/render.ts"
 import * as model from "../../../model/index.ts"
-import { hostState } from "../../../model/lab-store.ts"
+import { hostState, ingressSandbox } from "../../../model/lab-store.ts"
 import { isGatewayLeg } from "../../../model/lab-sandboxes.ts"
 import { containerRecord, networkRecord } from "../../../model/representation.ts"
-import { bridgeOf, firewallFacts, routeFact, tableFacts } from "../expected-kernel.ts"
+import { bridgeOf, type ExpectedPort, firewallFacts, portFacts, routeFact, tableFacts } from "../expected-kernel.ts"
 
 /**
  * What the kernel of a multi-host lab must hold, derived from the model's lab alone (the lab's
@@ -22,6 +22,15 @@ import { bridgeOf, firewallFacts, routeFact, tableFacts } from "../expected-kern
  * sandbox's default route as libnetwork picks it; firewall tables everywhere: a host's bridge
  * firewall (as on one host, docker_gwbridge among its bridges) and the rules of each encrypted
  * network it holds, and no table anywhere else.
+ *
+ * Services (libnetwork 20.10 service_linux.go; docs/ports-and-services.md): in each host's
+ * load-balancer sandbox of a network, every VIP a service has there as a /32 alias of the
+ * sandbox's interface, and its table balancing each VIP over the tasks' addresses on that network
+ * (a VIP without a task dropped), the balanced connections' source rewritten to the sandbox's own
+ * address; in each host's ingress sandbox the same for every port the routing mesh publishes on
+ * that host, to the tasks' ingress addresses and the target port; on the host, each such port
+ * DNATed to the ingress sandbox's docker_gwbridge address, unchanged, by the bridge rules of a
+ * published port. With an outside machine, every host's default route goes through it.
  */
 export type Facts = ReadonlyMap<string, ReadonlyArray<string>>
 
@@ -37,6 +46,7 @@ export const mhNamespaces = (runId: string) => {
     sandbox: (container: string) => `${prefix}-c-${container}`,
     system: (host: string, sandbox: string) => `${prefix}-${host}-sb-${sandbox.slice(1)}`,
     overlay: (host: string, network: model.Network) => `${prefix}-${host}-ov-${network.id.slice(0, 10)}`,
+    outside: `${prefix}-outside`,
   }
 }
 
@@ -51,9 +61,10 @@ const mtuOf = (lab: model.LabState, network: model.Network): number => {
 
 const linkKindOf = (network: model.Network): string => (network.driver === "macvlan" || network.driver === "ipvlan" ? network.driver : "veth")
 
-export const mhExpectedKernel = (runId: string, lab: model.LabState): Facts => {
+export const mhExpectedKernel = (runId: string, lab: model.LabState, outside?: string): Facts => {
   const names = mhNamespaces(runId)
   const facts = new Map<string, string[]>([[names.underlay, []]])
+  if (outside !== undefined) facts.set(names.outside, outsideRoutes(lab, outside))
   lab.hosts.forEach((host, index) => {
     const state = hostState(lab, index)
     const parents: string[] = []
@@ -62,12 +73,15 @@ export const mhExpectedKernel = (runId: string, lab: model.LabState): Facts => {
       const info = model.vlanInfo(lab, host.name, row.network.name)
       if (info?.createdParent === true) parents.push(`parent ${info.parent} ${info.parentKind === "vlan" ? "vlan" : "dummy"}`)
     }
-    facts.set(names.host(host.name), [...parents, ...hostRoutesAndFirewall(lab, index)])
+    const toOutside = outside === undefined ? [] : [routeFact(`${model.stripPrefix(outside)}/32`, "eth0", "link", "static"), routeFact("default", "eth0", "universe", "static", model.stripPrefix(outside))]
+    facts.set(names.host(host.name), [...parents, ...hostRoutesAndFirewall(lab, index), ...toOutside])
     for (const row of model.labContainers(lab)) {
       // a container on `host` shares its host's namespace: no sandbox of its own
       if (row.host === host.name && !row.container.networks.includes("host")) facts.set(names.sandbox(row.container.name), sandboxLinks(lab, index, row.container.name))
     }
-    for (const sandbox of model.systemSandboxes(lab, host.name)) facts.set(names.system(host.name, sandbox.name), sandboxLinks(lab, index, sandbox.name))
+    for (const sandbox of model.systemSandboxes(lab, host.name)) {
+      facts.set(names.system(host.name, sandbox.name), [...sandboxLinks(lab, index, sandbox.name), ...balancerFacts(lab, index, sandbox.name)])
+    }
     if (lab.swarm === undefined) return
     for (const row of model.labNetworks(lab)) {
       if (row.scope !== "swarm" || networkRecord(state, row.network.name) === undefined) continue
@@ -92,9 +106,90 @@ const hostRoutesAndFirewall = (lab: model.LabState, index: number): string[] => 
   const facts = [routeFact(model.formatCidr(lab.underlay), "eth0", "link", "kernel")]
   for (const network of bridges) facts.push(routeFact(network.subnet as string, bridgeOf(network), "link", "kernel"))
   facts.push(...firewallFacts(bridges))
+  facts.push(...portFacts(bridges, meshPorts(lab, index)))
   for (const network of model.networks(state)) {
     const info = network.scope === "swarm" ? model.overlayInfo(lab, network.name) : undefined
     if (info?.encrypted === true) facts.push(...encryptionFacts(info.vni))
+  }
+  return facts
+}
+
+/** the outside machine: its own subnet on its eth0, and the underlay's, nothing beyond */
+const outsideRoutes = (lab: model.LabState, outside: string): string[] => {
+  const cidr = model.parseCidrWithAddress(outside) as { address: number; prefix: number }
+  return [
+    routeFact(`${model.formatIPv4(model.networkAddressOf(cidr.address, cidr.prefix))}/${cidr.prefix}`, "eth0", "link", "kernel"),
+    routeFact(model.formatCidr(lab.underlay), "eth0", "link", "static"),
+  ]
+}
+
+/** the address of a sandbox's endpoint on a network, and its interface */
+const endpointOn = (lab: model.LabState, index: number, sandbox: string, network: string): model.Endpoint | undefined =>
+  containerRecord(hostState(lab, index), sandbox)?.endpoints.find((endpoint) => endpoint.network === network && endpoint.address !== undefined && endpoint.ifname !== undefined)
+
+/** the routing mesh's ports on the host: published on docker_gwbridge towards the ingress sandbox, the port unchanged */
+const meshPorts = (lab: model.LabState, index: number): ExpectedPort[] => {
+  const sandbox = endpointOn(lab, index, ingressSandbox, model.gatewayBridgeNetwork)
+  if (sandbox === undefined) return []
+  return model.labServices(lab).flatMap((service) =>
+    service.ports
+      .filter((binding) => binding.host === index && binding.proto !== "sctp")
+      .map((binding) => ({
+        network: model.gatewayBridgeNetwork,
+        hostIp: "",
+        hostPort: binding.hostPort,
+        proto: binding.proto,
+        containerAddress: model.stripPrefix(sandbox.address as string),
+        containerPort: binding.hostPort,
+      })),
+  )
+}
+
+/** the tasks' addresses on a network, in replica order: the balancer's backends */
+const taskAddresses = (lab: model.LabState, service: model.ServiceRecord, network: string): string[] =>
+  service.replicas.flatMap((replica) =>
+    model
+      .labEndpointsOf(lab, replica)
+      .filter((endpoint) => endpoint.network === network && endpoint.address !== undefined)
+      .map((endpoint) => model.stripPrefix(endpoint.address as string)),
+  )
+
+export const BALANCER_TABLE = "cnm-service-lb"
+
+/** a load-balancer or ingress sandbox's VIP aliases and balancer table (none for any other sandbox, or one with nothing to balance) */
+const balancerFacts = (lab: model.LabState, index: number, sandbox: string): string[] => {
+  const network = sandbox === ingressSandbox ? model.ingressNetwork : sandbox.startsWith("#lb-") ? sandbox.slice("#lb-".length) : undefined
+  const self = network === undefined ? undefined : endpointOn(lab, index, sandbox, network)
+  if (network === undefined || self === undefined) return []
+  const facts: string[] = []
+  const balanced: Array<{ match: string; backends: string[]; port?: number; service: string }> = []
+  for (const service of model.labServices(lab)) {
+    if (network === model.ingressNetwork) {
+      for (const binding of service.ports) {
+        if (binding.host !== index || binding.proto === "sctp") continue
+        balanced.push({ match: `-p ${binding.proto} --dport ${binding.hostPort}`, backends: taskAddresses(lab, service, network), port: binding.containerPort, service: service.name })
+      }
+      continue
+    }
+    const vip = service.vips[network]
+    if (vip === undefined) continue
+    facts.push(`vip ${self.ifname} ${vip}/32`)
+    balanced.push({ match: `-d ${vip}/32`, backends: taskAddresses(lab, service, network), service: service.name })
+  }
+  if (balanced.length === 0) return facts
+  const self32 = model.stripPrefix(self.address as string)
+  const subnet = networkRecord(hostState(lab, index), network)?.network.subnet as string
+  const table = BALANCER_TABLE
+  facts.push(
+    `table ${table}`,
+    `chain ${table}/balance hook prerouting nat priority -100 policy accept`,
+    `chain ${table}/no-task hook input filter priority 0 policy accept`,
+    `chain ${table}/source hook postrouting nat priority 100 policy accept`,
+    `rule ${table}/source: ! -s ${self32}/32 -d ${subnet} -j SNAT --to ${self32}`,
+  )
+  for (const entry of balanced) {
+    if (entry.backends.length === 0) facts.push(`rule ${table}/no-task: ${entry.match} -j DROP`)
+    else facts.push(`rule ${table}/balance: ${entry.match} -j DNAT-BALANCE --to ${entry.backends.join(",")}${entry.port === undefined ? "" : ` --port ${entry.port}`}`)
   }
   return facts
 }
@@ -192,7 +287,11 @@ const kindFacts = (state: NsState, kind: "host" | "sandbox" | "overlay" | "other
     case "host":
       return state.links.filter((link) => link.kind === "vlan" || link.kind === "dummy").map((link) => `parent ${link.name} ${link.kind}`)
     case "sandbox":
-      return state.links.filter((link) => link.kind !== "loopback").map((link) => `link ${link.name} ${link.kind} mtu ${link.mtu}`)
+      return [
+        ...state.links.filter((link) => link.kind !== "loopback").map((link) => `link ${link.name} ${link.kind} mtu ${link.mtu}`),
+        // a /32 beside the endpoints' addresses: a service's VIP on a load balancer's interface
+        ...state.addrs.filter((addr) => addr.cidr.endsWith("/32")).map((addr) => `vip ${addr.dev} ${addr.cidr}`),
+      ]
     case "overlay": {
       const vxlan = state.links.find((link) => link.name === VXLAN)
       return [
@@ -214,7 +313,7 @@ export const mhKernelFacts = (
   kernel: KernelShape,
   runId: string,
   lab: model.LabState,
-): Effect.Effect<{ readonly facts: Facts; readonly peers: number; readonly routes: number; readonly rules: number }, KernelError> => {
+): Effect.Effect<{ readonly facts: Facts; readonly peers: number; readonly routes: number; readonly rules: number; readonly vips: number; readonly balancerRules: number }, KernelError> => {
   const names = mhNamespaces(runId)
   const hosts = new Set(lab.hosts.map((host) => names.host(host.name)))
   return kernel.namespaces().pipe(
@@ -234,6 +333,8 @@ export const mhKernelFacts = (
       peers: count(entries, "neigh "),
       routes: count(entries, "route "),
       rules: count(entries, "rule "),
+      vips: count(entries, "vip "),
+      balancerRules: count(entries, `rule ${BALANCER_TABLE}/`),
     })),
   )
 }

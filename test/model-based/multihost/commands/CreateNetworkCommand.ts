@@ -3,7 +3,7 @@ import * as model from "../../../../model/index.ts"
 import { type Pick, pickOf } from "../../targets.ts"
 import type { NetworkKind } from "../coverage.ts"
 import { type MhCommand, type MhModel, type MhReal, runOnBoth } from "../MhModel.ts"
-import { freeNetworkNames, ghostHost, hostNames, networkNames, pickFrom } from "../picks.ts"
+import { freeNetworkNames, ghostHost, hostNames, networkNames, pickFrom, weighted } from "../picks.ts"
 
 /** what a backend's kernel can build: the generators leave out what it cannot (the differential on linux) */
 export interface KernelKinds {
@@ -39,9 +39,6 @@ export interface MhNetworkSpec {
   /** local scope: every host (undefined), one of them, or a host the lab does not have */
   readonly hosts: { readonly one: Pick } | "ghost" | undefined
 }
-
-const weighted = <T>(...choices: ReadonlyArray<readonly [number, T]>): fc.Arbitrary<T> =>
-  fc.oneof(...choices.filter(([weight]) => weight > 0).map(([weight, value]) => ({ weight, arbitrary: fc.constant(value) })))
 
 /** `refusals`: also what Docker refuses (a missing parent, a bad mode or MTU, a host that is not there) */
 export const mhNetworkSpec = (fit: number, refusals: boolean, kinds: KernelKinds): fc.Arbitrary<MhNetworkSpec> => {
@@ -96,7 +93,8 @@ export const resolveNetwork = (lab: model.LabState, spec: MhNetworkSpec): model.
       return { name, ...subnet, ...internal, options, ...on }
     }
     case "overlay": {
-      const subnet = spec.subnet === undefined ? {} : { subnet: `10.${20 + (spec.subnet.k % 3)}.0.0/24` }
+      // one pick in four a /29 (five addresses: the load balancers, a VIP and a task or two fill it: PoolExhausted)
+      const subnet = spec.subnet === undefined ? {} : { subnet: spec.subnet.k % 4 === 3 ? "10.23.0.0/29" : `10.${20 + (spec.subnet.k % 3)}.0.0/24` }
       const mtu: Record<string, string> = spec.mtu === undefined ? {} : { "com.docker.network.driver.mtu": spec.mtu === "bad" ? "abc" : spec.mtu }
       return { name, driver: "overlay", ...subnet, ...internal, options: spec.encrypted ? { ...mtu, encrypted: "" } : mtu }
     }

@@ -34,7 +34,12 @@ export class RemoveNetworkCommand implements MhCommand {
     this.resolved = host === undefined ? name : `${name}, ${host}`
     runOnBoth(m, r, {
       kind: "removeNetwork",
-      onModel: (lab) => model.removeLabNetwork(lab, name, host),
+      onModel: (lab) => {
+        const outcome = model.removeLabNetwork(lab, name, host)
+        // refused for a service alone: no endpoint on it anywhere
+        if (!outcome.ok && outcome.error.code === "ActiveEndpoints" && !model.labEndpoints(lab).some((e) => e.network === name)) r.coverage?.inUseByService()
+        return outcome
+      },
       onLab: (lab) => lab.removeNetwork(name, host),
     })
   }
