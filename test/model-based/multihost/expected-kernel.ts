@@ -7,7 +7,7 @@ import * as model from "../../../model/index.ts"
 import { hostState, ingressSandbox } from "../../../model/lab-store.ts"
 import { isGatewayLeg } from "../../../model/lab-sandboxes.ts"
 import { containerRecord, networkRecord } from "../../../model/representation.ts"
-import { bridgeOf, type ExpectedPort, firewallFacts, portFacts, routeFact, tableFacts } from "../expected-kernel.ts"
+import { bridgeOf, type ExpectedPort, firewallFacts, routeFact, tableFacts } from "../expected-kernel.ts"
 
 /**
  * What the kernel of a multi-host lab must hold, derived from the model's lab alone (the lab's
@@ -29,8 +29,8 @@ import { bridgeOf, type ExpectedPort, firewallFacts, portFacts, routeFact, table
  * (a VIP without a task dropped), the balanced connections' source rewritten to the sandbox's own
  * address; in each host's ingress sandbox the same for every port the routing mesh publishes on
  * that host, to the tasks' ingress addresses and the target port; on the host, each such port
- * DNATed to the ingress sandbox's docker_gwbridge address, unchanged, by the bridge rules of a
- * published port. With an outside machine, every host's default route goes through it.
+ * DNATed to the ingress sandbox's docker_gwbridge address, unchanged, by Docker's DOCKER-INGRESS
+ * rules (meshFacts). With an outside machine, every host's default route goes through it.
  */
 export type Facts = ReadonlyMap<string, ReadonlyArray<string>>
 
@@ -105,8 +105,9 @@ const hostRoutesAndFirewall = (lab: model.LabState, index: number): string[] => 
   const bridges = model.networks(state).filter((network) => network.driver === "bridge" && network.subnet !== undefined)
   const facts = [routeFact(model.formatCidr(lab.underlay), "eth0", "link", "kernel")]
   for (const network of bridges) facts.push(routeFact(network.subnet as string, bridgeOf(network), "link", "kernel"))
-  facts.push(...firewallFacts(bridges))
-  facts.push(...portFacts(bridges, meshPorts(lab, index)))
+  const mesh = meshPorts(lab, index)
+  facts.push(...firewallFacts(bridges).filter((fact) => mesh.length === 0 || !fact.startsWith("first bridge-ip/forward:")))
+  facts.push(...meshFacts(bridges, mesh))
   for (const network of model.networks(state)) {
     const info = network.scope === "swarm" ? model.overlayInfo(lab, network.name) : undefined
     if (info?.encrypted === true) facts.push(...encryptionFacts(info.vni))
@@ -143,6 +144,44 @@ const meshPorts = (lab: model.LabState, index: number): ExpectedPort[] => {
         containerPort: binding.hostPort,
       })),
   )
+}
+
+/**
+ * Docker 20.10's routing-mesh rules on a host (libnetwork service_linux.go programIngress), as
+ * cnmlab spells them: nat PREROUTING and OUTPUT jump first, for local destinations and with no
+ * 127.0.0.0/8 exception, to DOCKER-INGRESS (`ingress-nat`), which DNATs each port to the ingress
+ * sandbox unchanged; filter FORWARD jumps first to `ingress`, which accepts each port and its
+ * answers on any interface; POSTROUTING masquerades a local source going to docker_gwbridge
+ * (route_localnet's 127.0.0.1), and each port's connections from docker_gwbridge back onto it
+ * (what br_netfilter hands to iptables in Docker); with an icc=false bridge (docker_gwbridge is
+ * one), the switched frames of each port and its answers are accepted ahead of the drops.
+ */
+const meshFacts = (bridges: ReadonlyArray<model.Network>, ports: ReadonlyArray<ExpectedPort>): string[] => {
+  if (ports.length === 0) return []
+  const gwbridge = bridgeOf(bridges.find((network) => network.name === model.gatewayBridgeNetwork) as model.Network)
+  const facts = [
+    "chain bridge-ip/prerouting hook prerouting nat priority -100 policy accept",
+    "rule bridge-ip/prerouting: ?dstLocal=true -j ingress-nat",
+    "chain bridge-ip/output hook output nat priority -100 policy accept",
+    "rule bridge-ip/output: ?dstLocal=true -j ingress-nat",
+    "chain bridge-ip/ingress-nat",
+    "chain bridge-ip/ingress",
+    "rule bridge-ip/forward: -j ingress",
+    "first bridge-ip/forward: -j ingress",
+    `rule bridge-ip/postrouting: -o ${gwbridge} ?srcLocal=true -j MASQUERADE`,
+  ]
+  const iccOff = bridges.some((network) => !model.iccEnabled(network.options))
+  for (const port of ports) {
+    const { proto, hostPort } = port
+    facts.push(
+      `rule bridge-ip/ingress-nat: -p ${proto} --dport ${hostPort} -j DNAT --to ${port.containerAddress}:${hostPort}`,
+      `rule bridge-ip/ingress: -p ${proto} --ctstate ESTABLISHED,RELATED ?sport=${hostPort} -j ACCEPT`,
+      `rule bridge-ip/ingress: -p ${proto} --dport ${hostPort} -j ACCEPT`,
+      `rule bridge-ip/postrouting: -d ${port.containerAddress}/32 -i ${gwbridge} -o ${gwbridge} -p ${proto} --dport ${hostPort} -j MASQUERADE`,
+    )
+    if (iccOff) facts.push(`rule bridge-l2/forward: -p ${proto} --dport ${hostPort} -j ACCEPT`, `rule bridge-l2/forward: -p ${proto} ?sport=${hostPort} -j ACCEPT`)
+  }
+  return facts
 }
 
 /** the tasks' addresses on a network, in replica order: the balancer's backends */
