@@ -211,7 +211,7 @@ const hostOnUnderlay = (topology: Topology, host: number, target: number): Reach
   const candidates = stationsFor(topology, underlaySegment, target).filter(
     (station) => station.host !== host && (station.child === undefined || !isL3(station.child.view)),
   )
-  return settle(
+  const reach = settle(
     topology,
     underlaySegment,
     candidates,
@@ -219,7 +219,19 @@ const hostOnUnderlay = (topology: Topology, host: number, target: number): Reach
     source,
     (station) => station.host === host && station.child === undefined,
   )
+  return reach === true && twinOnAsker(topology, host, target, candidates) ? undefined : reach
 }
+
+/**
+ * The replier is a macvlan child with a MAC twin on the asking host (a child there holds the same
+ * address): the replier's own ARP request for the host arrives there with the twin's MAC, and
+ * macvlan_handle_frame hands it to the twin alone (private, passthru) or floods it to some modes
+ * only, so whether the host hears it depends on the twin's mode and on what the replier had
+ * cached: a race, as twinBesideReplier is for a child's own request.
+ */
+const twinOnAsker = (topology: Topology, host: number, target: number, repliers: ReadonlyArray<Station>): boolean =>
+  repliers.some((replier) => replier.child?.view.driver === "macvlan") &&
+  stationsFor(topology, underlaySegment, target).some((station) => station.host === host && station.child?.view.driver === "macvlan")
 
 /**
  * The host's route for an address it does not own: the longest prefix among its bridges and its

@@ -180,6 +180,15 @@ describe("macvlan", () => {
     expect([reach(twinned, "asker", "beside", "mv"), reach(twinned, "asker", "away", "mv"), toHost(twinned, "asker", "host1")]).toEqual([undefined, undefined, undefined])
   })
 
+  it("a MAC twin of the replier on the asking host makes a host's ping a race: the replier's ARP request for the host goes to the twin alone there", () => {
+    const mv = network({ name: "mv", driver: "macvlan", subnet: underlay, gateway: "192.168.99.254", options: { parent: "eth0", macvlan_mode: "private" } })
+    const steps = [container("asker", "host1", "bridge"), container("replier", "host2", { network: "mv", ip: "192.168.99.130" })]
+    const alone = labOf({ hosts: hostsNamed(2) }, mv, ...steps)
+    expect(reach(alone, "asker", "replier", "mv")).toBe(true)
+    const twinned = labOf({ hosts: hostsNamed(2) }, mv, ...steps, container("twin", "host1", { network: "mv", ip: "192.168.99.130" }))
+    expect(reach(twinned, "asker", "replier", "mv")).toBeUndefined()
+  })
+
   it("passthru on eth0 takes the host's underlay: nobody reaches that host any more", () => {
     const lab = swarmOf(
       2,
