@@ -3,7 +3,7 @@ import type { NetnsAddon } from "./addon.ts"
 import type { FeatureCheck } from "./capabilities.ts"
 import { toKernelError } from "./errors.ts"
 import { IpvsServices, resolveFamilyIn } from "./ipvs.ts"
-import type { IpvsService } from "./ipvs-types.ts"
+import type { IpvsService } from "../ipvs-types.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import { IPVS_GENL_NAME } from "./netlink/ipvs-wire.ts"
 

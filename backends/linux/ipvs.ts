@@ -1,5 +1,5 @@
 import type { NetnsAddon } from "./addon.ts"
-import type { IpvsControl, IpvsService, IpvsServiceState } from "./ipvs-types.ts"
+import type { IpvsControl, IpvsService, IpvsServiceState } from "../ipvs-types.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import { NetlinkChannel, NetlinkRefusal } from "./netlink/channel.ts"
 import { familyIdOf, GENL_ID_CTRL, getFamilyBody, NETLINK_GENERIC } from "./netlink/genl-wire.ts"

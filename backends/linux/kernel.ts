@@ -113,7 +113,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const native = addon()
   const namespaces = new NamespaceTable(native)
   const capabilities = capabilitiesFrom(await kernelFeatures(native))
-  // where the kernel has ip_vs, balancing rules are carried out by IPVS (ipvs-form.ts), else by nftables' numgen
+  // where the kernel has ip_vs, balancing rules are carried out by IPVS (backends/ipvs-form.ts), else by nftables' numgen
   const firewall = new Firewall(native, namespaces, capabilities.ipvs ? new IpvsServices(native, namespaces) : undefined)
   const plane = measurementPlane()
   const scope = plane.openScope()

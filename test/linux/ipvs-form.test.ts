@@ -1,12 +1,12 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import type { FwChain, FwRule, FwTable } from "../../backends/kernel-types.ts"
-import { FIRST_FWMARK, IPVS_MARK_CHAIN, ipvsForm } from "../../backends/linux/ipvs-form.ts"
+import { FIRST_FWMARK, IPVS_MARK_CHAIN, ipvsForm } from "../../backends/ipvs-form.ts"
 import { renderTable } from "../../backends/linux/nft/render.ts"
 import { balancerOn7070 } from "../conformance/topologies.ts"
 
 /**
- * Pure tier: a table's balancing rules in IPVS form (backends/linux/ipvs-form.ts), the way
+ * Pure tier: a table's balancing rules in IPVS form (backends/ipvs-form.ts), the way
  * libnetwork makes a VIP: a mangle mark rule, a fwmark service with NAT destinations, and an
  * accept where the rule was. Whether nftables takes the form's table is checked on the kernel in
  * test/linux/ipvs.test.ts; whether IPVS balances with it, nowhere here (no ip_vs on this kernel).

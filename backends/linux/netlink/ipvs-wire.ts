@@ -9,7 +9,7 @@
  * Ports and the netmask are network order; addresses are union nf_inet_addr (16 bytes, IPv4 in
  * the first 4); everything else host order.
  */
-import type { IpvsDestination, IpvsForward, IpvsService } from "../ipvs-types.ts"
+import type { IpvsDestination, IpvsForward, IpvsService } from "../../ipvs-types.ts"
 import { AF_INET } from "./constants.ts"
 import { genlmsghdr, parseGenl } from "./genl-wire.ts"
 import { attr, attrBe16, attrNested, attrString, attrU16, attrU32, ipv4Bytes, parseAttrs, readBe16, readString, readU16, readU32 } from "./wire.ts"

@@ -1,4 +1,4 @@
-import type { FwChain, FwRule, FwTable } from "../kernel-types.ts"
+import type { FwChain, FwRule, FwTable } from "./kernel-types.ts"
 import type { IpvsService } from "./ipvs-types.ts"
 
 /**
@@ -10,7 +10,9 @@ import type { IpvsService } from "./ipvs-types.ts"
  *   destinations (the rule's port, or 0: the port the connection was made to),
  * - and, where the rule was, an accept with the same match, so the rest of the nat chain still
  *   does not see what the rule took (dnat ended the chain there).
- * Pure: which marks are free is the caller's to say.
+ * Pure, and shared: the linux backend sets this form in nftables and the kernel's IPVS
+ * (linux/firewall.ts), the simulator holds it and walks packets through it (sim/firewall.ts,
+ * sim/ipvs.ts). Which marks are free is the caller's to say.
  *
  * IPVS takes connections only in LOCAL_IN, to an address of the namespace: Docker makes its VIPs
  * local (an alias on the load balancer's interface), as the controller here does

@@ -1,9 +1,10 @@
 /**
- * IP virtual server as the linux backend uses it to carry out a dnatBalance rule where the kernel
- * has ip_vs (Capabilities.ipvs): what libnetwork 20.10 makes for a service VIP (service_linux.go
+ * IP virtual server as both backends use it to carry out a dnatBalance rule where the kernel has
+ * ip_vs (Capabilities.ipvs): what libnetwork 20.10 makes for a service VIP (service_linux.go
  * addLBBackend, invokeFWMarker), a service keyed by firewall mark, round robin, whose destinations
- * the connections are NATed to. Data only: the operations are in ipvs.ts, the bytes in
- * netlink/ipvs-wire.ts.
+ * the connections are NATed to. Data only: the form a table takes is ipvs-form.ts; the linux
+ * backend's operations are linux/ipvs.ts (the bytes linux/netlink/ipvs-wire.ts), the simulator's
+ * sim/ipvs.ts.
  */
 
 /** a real server of a service: where a connection it is given goes */
