@@ -48,3 +48,18 @@ export interface IpvsControl {
   /** every IPv4 fwmark service with its destinations, in the kernel's order */
   read(ns: string): IpvsServiceState[]
 }
+
+/**
+ * What libnetwork 20.10 writes in a namespace whose IPVS it uses, before the first service there:
+ * `net.ipv4.vs.conntrack` with the load balancer's SNAT rule (service_linux.go), so the nat rules
+ * around a balancer see its connections; and the load-balancer and ingress sandboxes' tweaks
+ * (osl/namespace_linux.go ApplyOSTweaks, written when the sandbox is made and again after each
+ * destination is added): reused ports take no special path, connections to a deleted destination
+ * and persistence templates of a quiesced one expire. The files exist only where ip_vs is loaded.
+ */
+export const IPVS_SYSCTLS: ReadonlyArray<readonly [key: string, value: string]> = [
+  ["net.ipv4.vs.conntrack", "1"],
+  ["net.ipv4.vs.conn_reuse_mode", "0"],
+  ["net.ipv4.vs.expire_nodest_conn", "1"],
+  ["net.ipv4.vs.expire_quiescent_template", "1"],
+]

@@ -9,6 +9,8 @@
  * strings ("10.1.0.2/24"); MACs are lower-case colon hex.
  */
 
+import type { IpvsServiceState } from "./ipvs-types.ts"
+
 export type MacMode = "bridge" | "private" | "vepa" | "passthru"
 export type IpvlanMode = "l2" | "l3" | "l3s"
 export type IpvlanFlag = "bridge" | "private" | "vepa"
@@ -393,6 +395,11 @@ export interface NsState {
   readonly xfrmStates: ReadonlyArray<XfrmStateSpec>
   /** xfrm policies (`ip xfrm policy`) */
   readonly xfrmPolicies: ReadonlyArray<XfrmPolicySpec>
+  /**
+   * the IPVS fwmark services (`ipvsadm -Ln`) that carry out the namespace's balancing rules where
+   * the kernel has ip_vs (Capabilities.ipvs), by mark; absent where there are none
+   */
+  readonly ipvs?: ReadonlyArray<IpvsServiceState>
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -144,6 +144,12 @@ export class Firewall {
     })
   }
 
+  /** the IPVS fwmark services of `ns` as the kernel holds them, by mark; undefined where the firewall made none */
+  ipvsServices(ns: string): IpvsServiceState[] | undefined {
+    if (this.ipvs === undefined || (this.balanced.get(ns)?.size ?? 0) === 0) return undefined
+    return this.ipvs.read(ns).sort((a, b) => a.fwmark - b.fwmark)
+  }
+
   /** the firewall marks the IPVS services of `ns` are keyed by */
   private marksInUse(ns: string): Set<number> {
     return new Set([...(this.balanced.get(ns)?.values() ?? [])].flatMap((b) => b.form.services.map((s) => s.fwmark)))

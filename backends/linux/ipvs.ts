@@ -1,5 +1,5 @@
 import type { NetnsAddon } from "./addon.ts"
-import type { IpvsControl, IpvsService, IpvsServiceState } from "../ipvs-types.ts"
+import { IPVS_SYSCTLS, type IpvsControl, type IpvsService, type IpvsServiceState } from "../ipvs-types.ts"
 import type { NamespaceTable } from "./namespaces.ts"
 import { NetlinkChannel, NetlinkRefusal } from "./netlink/channel.ts"
 import { familyIdOf, GENL_ID_CTRL, getFamilyBody, NETLINK_GENERIC } from "./netlink/genl-wire.ts"
@@ -58,12 +58,14 @@ export const resolveFamilyIn = (native: NetnsAddon, nsPath: string | null, name:
  */
 export class IpvsServices implements IpvsControl {
   private family: number | undefined
-  /** namespaces where net.ipv4.vs.conntrack has been switched on */
+  /** namespaces where libnetwork's IPVS sysctls have been written */
   private readonly tracked = new Set<string>()
 
   constructor(
     private readonly native: NetnsAddon,
     private readonly namespaces: NamespaceTable,
+    /** told of each sysctl written, so the namespace's read shows it as one set through sysctlSet */
+    private readonly onSysctl: (ns: string, key: string) => void = () => {},
   ) {
     namespaces.onBeforeDelete((ns) => this.tracked.delete(ns))
   }
@@ -71,7 +73,7 @@ export class IpvsServices implements IpvsControl {
   /** a service and its destinations, in the order newServiceRequests gives; a refusal midway deletes the service again */
   add(ns: string, service: IpvsService): void {
     this.withFamily(ns, (channel, family) => {
-      this.conntrackOn(ns)
+      this.sysctlsOn(ns)
       const [create, ...destinations] = newServiceRequests(service)
       channel.request(family, 0, create as Buffer[], `ipvs service fwmark ${service.fwmark}`)
       try {
@@ -123,12 +125,17 @@ export class IpvsServices implements IpvsControl {
   /**
    * IPVS forwards a connection by NAT without telling conntrack unless net.ipv4.vs.conntrack is 1;
    * the nat rules around a balancer (its source rewrite, the reply's way back) need conntrack to
-   * see it. libnetwork writes it when it sets up a load balancer's SNAT (fwmarker); here, before
-   * the first service of a namespace. The file exists only where ip_vs is loaded.
+   * see it. libnetwork writes it when it sets up a load balancer's SNAT (fwmarker), and its
+   * load-balancer tweaks when it makes the sandbox and after each destination (IPVS_SYSCTLS);
+   * here all of them before the first service of a namespace. The files exist only where ip_vs is
+   * loaded.
    */
-  private conntrackOn(ns: string): void {
+  private sysctlsOn(ns: string): void {
     if (this.tracked.has(ns)) return
-    sysctlWrite(this.native, this.namespaces, ns, "net.ipv4.vs.conntrack", "1")
+    for (const [key, value] of IPVS_SYSCTLS) {
+      sysctlWrite(this.native, this.namespaces, ns, key, value)
+      this.onSysctl(ns, key)
+    }
     this.tracked.add(ns)
   }
 }

@@ -113,13 +113,15 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
   const native = addon()
   const namespaces = new NamespaceTable(native)
   const capabilities = capabilitiesFrom(await kernelFeatures(native))
+  const sysctlKeys = new Map<string, Set<string>>()
+  // IPVS's own sysctls read back as if set through sysctlSet, as the simulator shows them
+  const ipvsSysctl = (ns: string, key: string): void => void sysctlKeys.set(ns, (sysctlKeys.get(ns) ?? new Set<string>()).add(key))
   // where the kernel has ip_vs, balancing rules are carried out by IPVS (backends/ipvs-form.ts), else by nftables' numgen
-  const firewall = new Firewall(native, namespaces, capabilities.ipvs ? new IpvsServices(native, namespaces) : undefined)
+  const firewall = new Firewall(native, namespaces, capabilities.ipvs ? new IpvsServices(native, namespaces, ipvsSysctl) : undefined)
   const plane = measurementPlane()
   const scope = plane.openScope()
   const dns = new DnsServers(namespaces, plane, scope)
   const sockets = new SandboxSockets(namespaces, plane, scope)
-  const sysctlKeys = new Map<string, Set<string>>()
   namespaces.onBeforeDelete((ns) => {
     dns.forget(ns)
     sockets.forget(ns)
@@ -190,6 +192,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
     const xfrm = readXfrm(native, namespaces, ns)
     const sysctls: Record<string, string> = {}
     for (const key of sysctlKeys.get(ns) ?? []) sysctls[key] = sysctlRead(native, namespaces, ns, key)
+    const ipvs = firewall.ipvsServices(ns)
     return {
       ns,
       links,
@@ -201,6 +204,7 @@ export const makeLinuxKernel = async (options: LinuxKernelOptions = {}): Promise
       firewall: await firewall.read(ns),
       xfrmStates: xfrm.states,
       xfrmPolicies: xfrm.policies,
+      ...(ipvs === undefined ? {} : { ipvs }),
     }
   }
 
