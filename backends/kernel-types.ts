@@ -163,10 +163,11 @@ export type FwVerdict =
    * nat prerouting/output: rewrite the destination to one of `to`, taken in turn for each new
    * connection (round robin: nftables `dnat to numgen inc mod N map { 0 : a, 1 : b … }`). The
    * counter belongs to the rule, counts every new flow the rule matches (an echo too), and starts
-   * at 0 whenever its table is set, changed or not. A service VIP. On linux with ip_vs
-   * (Capabilities.ipvs) a rule in a prerouting nat chain is carried out by IPVS instead (a
-   * fwmark service, round robin, in the same order), which takes only connections to local
-   * addresses and gives echoes no turn.
+   * at 0 whenever its table is set, changed or not. A service VIP. Where the kernel has ip_vs
+   * (Capabilities.ipvs: linux with ip_vs, the simulator made with it) a rule in a prerouting nat
+   * chain is carried out by IPVS instead (a fwmark service, round robin, in the same order; the
+   * form is backends/ipvs-form.ts), which takes only connections to local addresses and gives
+   * echoes no turn.
    */
   | { readonly kind: "dnatBalance"; readonly to: ReadonlyArray<string>; readonly port?: number }
   /**
@@ -587,10 +588,10 @@ export interface Capabilities {
   readonly esp: boolean
   /**
    * the kernel has IP virtual server (ip_vs), which Docker balances service VIPs with. A driver
-   * balances through the one verdict dnatBalance either way; the linux backend carries it out by
-   * IPVS when this is true, by nftables numgen otherwise (as on this kernel, and always in the
-   * simulator). Linux: true only when the IPVS generic netlink family resolves and takes a trial
-   * service (backends/linux/README.md, "Load balancing: numgen or IPVS").
+   * balances through the one verdict dnatBalance either way; a backend carries it out by IPVS
+   * when this is true, by nftables numgen otherwise (as on this kernel, and in the simulator unless
+   * it is made with ipvs). Linux: true only when the IPVS generic netlink family resolves and takes
+   * a trial service (backends/linux/README.md, "Load balancing: numgen or IPVS").
    */
   readonly ipvs: boolean
 }

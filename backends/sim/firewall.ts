@@ -1,6 +1,9 @@
+import { ipvsForm } from "../ipvs-form.ts"
+import type { IpvsService } from "../ipvs-types.ts"
 import type { CtState, FwChain, FwHook, FwMatch, FwTable, FwVerdict, KernelOp } from "../kernel-types.ts"
 import { KernelError } from "../KernelError.ts"
 import { isLocalAddress } from "./addresses.ts"
+import { ipvsAdd, ipvsDelete } from "./ipvs.ts"
 import { INVALID, inPrefix, networkOf, parseCidr, parseIpv4, type Prefix } from "./ipv4.ts"
 import { namespaceOf, noNamespace, type Outcome, refuse } from "./refusal.ts"
 import type { SimMachine, SimNamespace } from "./state.ts"
@@ -58,8 +61,12 @@ export interface CompiledChain {
 }
 
 export interface CompiledTable {
+  /** the table as it was set, what a read gives back */
   readonly source: FwTable
+  /** the chains the packets see: the table's own, or its IPVS form's */
   readonly chains: Map<string, CompiledChain>
+  /** the IPVS services its balancing rules became (Capabilities.ipvs), none otherwise */
+  readonly services: ReadonlyArray<IpvsService>
 }
 
 export type HookChains = Map<FwHook, ReadonlyArray<CompiledChain>>
@@ -224,7 +231,7 @@ const compileTable = (op: KernelOp, table: FwTable): CompiledTable | KernelError
   for (const chain of chains.values()) {
     if (jumpsBackTo(chain, chain, 0)) return refuse(op, "ELOOP", `chain ${chain.name} jumps back to itself`)
   }
-  return { source: table, chains }
+  return { source: table, chains, services: [] }
 }
 
 const jumpsBackTo = (start: CompiledChain, at: CompiledChain, depth: number): boolean => {
@@ -250,13 +257,33 @@ const rebuildHooks = (ns: SimNamespace): void => {
   ns.hooks = hooks.size === 0 ? undefined : hooks
 }
 
+/**
+ * Where the machine has IPVS (Capabilities.ipvs), a table's balancing rules are carried out in
+ * IPVS form, as the linux backend carries them out (ipvs-form.ts): the packets see the form's
+ * chains, and an IPVS service per rule, under marks no other service of the namespace holds (the
+ * old form's included, as the linux backend makes the new services before deleting the old). The
+ * table itself is compiled first, so what it gets wrong is refused as without IPVS.
+ */
+const compileHeld = (machine: SimMachine, ns: SimNamespace, op: KernelOp & { readonly op: "firewallSet" }): CompiledTable | KernelError => {
+  const compiled = compileTable(op, op.table)
+  if (isError(compiled) || !machine.capabilities.ipvs) return compiled
+  const form = ipvsForm(op.table, new Set(ns.ipvs?.keys() ?? []))
+  if (form === undefined) return compiled
+  const held = compileTable(op, form.table)
+  if (isError(held)) return held
+  return { source: op.table, chains: held.chains, services: form.services }
+}
+
 export const firewallSet = (machine: SimMachine, op: KernelOp & { readonly op: "firewallSet" }): Outcome => {
   const ns = namespaceOf(machine, op.ns)
   if (ns === undefined) return noNamespace(op, op.ns)
-  const compiled = compileTable(op, op.table)
+  const compiled = compileHeld(machine, ns, op)
   if (isError(compiled)) return compiled
   if (ns.tables === undefined) ns.tables = new Map()
+  const before = ns.tables.get(op.table.name)
+  for (const service of compiled.services) ipvsAdd(ns, service)
   ns.tables.set(op.table.name, compiled)
+  for (const service of before?.services ?? []) ipvsDelete(ns, service.fwmark)
   rebuildHooks(ns)
   return undefined
 }
@@ -264,7 +291,10 @@ export const firewallSet = (machine: SimMachine, op: KernelOp & { readonly op: "
 export const firewallDel = (machine: SimMachine, op: KernelOp & { readonly op: "firewallDel" }): Outcome => {
   const ns = namespaceOf(machine, op.ns)
   if (ns === undefined) return noNamespace(op, op.ns)
-  if (ns.tables?.delete(op.table) !== true) return refuse(op, "ENOENT", `no table ${op.table}`)
+  const table = ns.tables?.get(op.table)
+  if (table === undefined) return refuse(op, "ENOENT", `no table ${op.table}`)
+  ns.tables?.delete(op.table)
+  for (const service of table.services) ipvsDelete(ns, service.fwmark)
   rebuildHooks(ns)
   return undefined
 }

@@ -9,6 +9,7 @@ import { lookupRoute } from "./routes.ts"
 import type { SimLink, SimNamespace, SimRoute } from "./state.ts"
 import { arpIgnoreLevel, forwardsFrom, routesLocalnet } from "./sysctl.ts"
 import { hexSpi, inboundState, policyFor, stateFor } from "./xfrm.ts"
+import { ipvsSchedule } from "./ipvs.ts"
 import { confirm, destinationNat, Failure, linkDown, masquerade, type Packet, sourceNat, track, type Walk } from "./walk.ts"
 
 /**
@@ -349,6 +350,8 @@ const takeIn = (walk: Walk, link: SimLink, packet: Packet): Reached => {
     if (unopened) return unopened
     const refused = passes(walk, ns, "input", packet, link, undefined)
     if (refused) return refused
+    const balanced = ipvsSchedule(ns, packet)
+    if (balanced !== undefined) return sendOnByIpvs(walk, ns, link, packet, balanced.address, balanced.port)
     confirm(packet)
     if (walk.trace !== undefined) walk.hop(ns, link, `deliver ${formatIpv4(packet.dst)}`)
     return ns
@@ -369,6 +372,35 @@ const takeIn = (walk: Walk, link: SimLink, packet: Packet): Reached => {
   if (refused) return refused
   confirm(packet)
   return transmit(walk, ns, route.dev, route.via === INVALID ? packet.dst : route.via, packet)
+}
+
+/**
+ * IPVS gave the connection to address:port (sim/ipvs.ts): NAT forwarding rewrites the destination
+ * and, with conntrack, the reply the flow expects; a local destination is delivered here
+ * (ip_vs_nat_send_or_cont with `local`), any other leaves through LOCAL_OUT and POSTROUTING
+ * (their nat chains only where the connection has not been NATed that way: postrouting's SNAT).
+ * A destination with no route is dropped, as IPVS drops what it cannot send.
+ */
+const sendOnByIpvs = (walk: Walk, ns: SimNamespace, link: SimLink, packet: Packet, address: number, port: number): Reached => {
+  if (walk.trace !== undefined) walk.hop(ns, link, `ipvs fwmark 0x${packet.mark.toString(16)} rr to ${formatIpv4(address)}:${port}`)
+  destinationNat(packet, address, port)
+  if (isLocalAddress(ns, address)) {
+    confirm(packet)
+    if (walk.trace !== undefined) walk.hop(ns, link, `deliver ${formatIpv4(packet.dst)}`)
+    return ns
+  }
+  const route = lookupRoute(ns, address)
+  if (route === undefined) {
+    if (walk.trace !== undefined) walk.hop(ns, link, `ipvs: no route to ${formatIpv4(address)}`)
+    return new Failure("no-route", `${ns.name}: IPVS has no route to ${formatIpv4(address)}`)
+  }
+  const refused =
+    passes(walk, ns, "output", packet, undefined, route.dev, false) ??
+    sealOutgoing(walk, ns, packet) ??
+    passes(walk, ns, "postrouting", packet, undefined, route.dev)
+  if (refused) return refused
+  confirm(packet)
+  return transmit(walk, ns, route.dev, route.via === INVALID ? address : route.via, packet)
 }
 
 // -- IPsec (xfrm) ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import type { SimMachine } from "./state.ts"
 export interface SimKernelOptions {
   /** seeds the MAC generator, so that a run can be replayed exactly */
   readonly seed?: number
-  /** what this simulated kernel supports; all but ipvs by default */
+  /** what this simulated kernel supports; all but ipvs by default (with ipvs, balancing is carried out by IPVS: sim/ipvs.ts) */
   readonly capabilities?: Partial<Capabilities>
 }
 
@@ -43,7 +43,8 @@ export const allCapabilities: Capabilities = {
   vlan: true,
   firewall: true,
   esp: true,
-  // the simulator balances a VIP the one way it models, by nftables (dnatBalance); it has no IPVS
+  // by default the simulator balances as this kernel does, by nftables' numgen; given ipvs, as a
+  // kernel with ip_vs does (the IPVS form, fwmark services: sim/ipvs.ts)
   ipvs: false,
 }
 

@@ -1,6 +1,7 @@
 import type { AddrState, FdbState, LinkState, NeighState, NsState, RouteState } from "../kernel-types.ts"
 import { formatCidr, formatIpv4, INVALID } from "./ipv4.ts"
 import type { SimLink, SimNamespace } from "./state.ts"
+import { readIpvs } from "./ipvs.ts"
 import { readSysctls } from "./sysctl.ts"
 import { readXfrm } from "./xfrm.ts"
 
@@ -42,6 +43,7 @@ export const readNamespace = (ns: SimNamespace): NsState => {
         : { dst, via: formatIpv4(route.via), dev: route.dev.name, scope: route.scope, origin: route.origin }
     })
   const xfrm = readXfrm(ns)
+  const ipvs = readIpvs(ns)
   const neighs: Array<NeighState> = (ns.neighbours ?? []).map((entry) => ({ dev: entry.dev.name, ip: formatIpv4(entry.ip), mac: entry.mac }))
   return {
     ns: ns.name,
@@ -54,5 +56,6 @@ export const readNamespace = (ns: SimNamespace): NsState => {
     firewall: [...(ns.tables?.values() ?? [])].map((table) => table.source),
     xfrmStates: xfrm.states,
     xfrmPolicies: xfrm.policies,
+    ...(ipvs === undefined ? {} : { ipvs }),
   }
 }

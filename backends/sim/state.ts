@@ -1,6 +1,7 @@
 import type { DnsRecords } from "../dns-records.ts"
 import type { Capabilities, DnsView, IpvlanFlag, IpvlanMode, LinkKind, MacMode } from "../kernel-types.ts"
 import type { CompiledTable, HookChains } from "./firewall.ts"
+import type { SimIpvsService } from "./ipvs.ts"
 import type { SeededRandom } from "./random.ts"
 import type { SimXfrm } from "./xfrm.ts"
 
@@ -165,6 +166,8 @@ export class SimNamespace {
   sockets: Array<SimSocket> | undefined = undefined
   /** IPsec states and policies, made on first use */
   xfrm: SimXfrm | undefined = undefined
+  /** IPVS fwmark services by mark (Capabilities.ipvs), made with the first */
+  ipvs: Map<number, SimIpvsService> | undefined = undefined
   readonly loopback: SimLink
   deleted = false
 

@@ -1,3 +1,4 @@
+import { IPVS_SYSCTLS } from "../ipvs-types.ts"
 import type { KernelOp } from "../kernel-types.ts"
 import { linkOf, namespaceOf, noNamespace, type Outcome, refuse } from "./refusal.ts"
 import type { SimLink, SimMachine, SimNamespace } from "./state.ts"
@@ -38,6 +39,8 @@ const GLOBAL_KEYS = new Set([
   "net.core.somaxconn",
 ])
 const RANGE_KEYS = new Set(["net.ipv4.ping_group_range", "net.ipv4.ip_local_port_range"])
+/** /proc/sys/net/ipv4/vs, there only where ip_vs is loaded (Capabilities.ipvs): the keys libnetwork writes */
+const IPVS_KEYS = new Set(IPVS_SYSCTLS.map(([key]) => key))
 
 interface ConfKey {
   readonly family: "ipv4" | "ipv6"
@@ -73,10 +76,10 @@ export const sysctlSet = (machine: SimMachine, op: KernelOp & { readonly op: "sy
     const parts = op.value.trim().split(/\s+/)
     const numbers = parts.map(normalizeInteger)
     if (numbers.length !== 2 || numbers.some((n) => n === undefined)) return refuse(op, "EINVAL", `invalid value for ${key}`)
-    remember(ns, key, numbers.join("\t"))
+    rememberSysctl(ns, key, numbers.join("\t"))
     return undefined
   }
-  const conf = GLOBAL_KEYS.has(key) ? undefined : parseConfKey(ns, key)
+  const conf = GLOBAL_KEYS.has(key) || (machine.capabilities.ipvs && IPVS_KEYS.has(key)) ? undefined : parseConfKey(ns, key)
   if (conf === "unknown") return refuse(op, "ENOENT", `no sysctl ${key}`)
   if (conf === "no-device") return refuse(op, "ENOENT", `no sysctl ${key}: no such link`)
   const value = normalizeInteger(op.value)
@@ -93,11 +96,12 @@ export const sysctlSet = (machine: SimMachine, op: KernelOp & { readonly op: "sy
   } else if (key === "net.ipv4.conf.all.arp_ignore") {
     ns.arpIgnoreAll = Number(value)
   }
-  remember(ns, key, value)
+  rememberSysctl(ns, key, value)
   return undefined
 }
 
-const remember = (ns: SimNamespace, key: string, value: string): void => {
+/** a value as the namespace's /proc/sys now holds it, read back by readSysctls */
+export const rememberSysctl = (ns: SimNamespace, key: string, value: string): void => {
   if (ns.sysctls === undefined) ns.sysctls = new Map()
   ns.sysctls.set(key, value)
 }
@@ -110,7 +114,7 @@ export const readSysctls = (ns: SimNamespace): Record<string, string> => {
       values[key] = ns.forwarding ? "1" : "0"
       continue
     }
-    const conf = GLOBAL_KEYS.has(key) || RANGE_KEYS.has(key) ? undefined : parseConfKey(ns, key)
+    const conf = GLOBAL_KEYS.has(key) || RANGE_KEYS.has(key) || IPVS_KEYS.has(key) ? undefined : parseConfKey(ns, key)
     if (conf === "no-device" || conf === "unknown") continue
     if (conf !== undefined && conf.family === "ipv4" && conf.field === "forwarding" && typeof conf.scope !== "string") {
       values[key] = forwardsFrom(ns, conf.scope) ? "1" : "0"

@@ -10,3 +10,7 @@ conformanceSuite(
   () => layerWith({ capabilities: { ipvlan: false, dummy: false, vlan: false, esp: false } }),
   { capabilities: { ...allCapabilities, ipvlan: false, dummy: false, vlan: false, esp: false } },
 )
+
+// the simulator balancing as the linux backend does where the kernel has ip_vs: the IPVS form's
+// mark chain, fwmark services, round robin in LOCAL_IN (the ipvs cases run, the numgen ones are skipped by name)
+conformanceSuite("sim with ipvs", () => layerWith({ capabilities: { ipvs: true } }), { capabilities: { ...allCapabilities, ipvs: true } })

@@ -1,4 +1,4 @@
-import type { FwTable, KernelOp } from "../../backends/kernel-types.ts"
+import type { FwChain, FwTable, KernelOp } from "../../backends/kernel-types.ts"
 import type { Harness } from "./harness.ts"
 
 /**
@@ -6,19 +6,15 @@ import type { Harness } from "./harness.ts"
  * them (and the way the measurements on a real kernel were made).
  */
 
-/** a balancer: new TCP connections to local port 7070 spread round robin over `backends`' port 80 (table "lb", chain "pre") */
-export const balancerOn7070 = (backends: ReadonlyArray<string>): FwTable => ({
+/** table "lb": `rules` in one nat chain on prerouting ("pre", at nat's priority) */
+export const natPrerouting = (rules: FwChain["rules"]): FwTable => ({
   name: "lb",
-  chains: [
-    {
-      name: "pre",
-      hook: "prerouting",
-      type: "nat",
-      priority: -100,
-      rules: [{ match: { dstLocal: true, proto: "tcp", dport: 7070 }, verdict: { kind: "dnatBalance", to: backends, port: 80 } }],
-    },
-  ],
+  chains: [{ name: "pre", hook: "prerouting", type: "nat", priority: -100, rules }],
 })
+
+/** a balancer: new TCP connections to local port 7070 spread round robin over `backends`' port 80 (table "lb", chain "pre") */
+export const balancerOn7070 = (backends: ReadonlyArray<string>): FwTable =>
+  natPrerouting([{ match: { dstLocal: true, proto: "tcp", dport: 7070 }, verdict: { kind: "dnatBalance", to: backends, port: 80 } }])
 
 /** a namespace with lo up */
 export const host = (ns: string): Array<KernelOp> => [

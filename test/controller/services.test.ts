@@ -21,7 +21,7 @@ import { predictServiceResolve } from "../../model/connect-predict.ts"
 import { loadScenarioText, renderScenarioInvalid } from "../../scenarios/load.ts"
 import { runOnModel } from "../../scenarios/model-run.ts"
 import type { ReportConnect } from "../../scenarios/report-connect.ts"
-import { runScenario } from "../../scenarios/runner.ts"
+import { runOn } from "../../scenarios/runner.ts"
 import type { Scenario } from "../../scenarios/schema.ts"
 
 const threeHosts = `
@@ -209,9 +209,14 @@ const unevenRows = (rows: ReadonlyArray<ReportConnect>, balances: ReadonlyArray<
 
 const isRoot = process.getuid?.() === 0
 
+/** a fresh kernel for a variant: the simulator balancing by numgen or, as on a kernel with ip_vs, by IPVS; the linux backend */
+const kernelFor = async (variant: "sim" | "sim-ipvs" | "linux"): Promise<KernelShape> =>
+  variant === "linux" ? makeLinuxKernel() : makeSimKernel({ capabilities: { ipvs: variant === "sim-ipvs" } })
+
 describe("services run by the controller, as the model predicts", () => {
-  for (const backend of ["sim", "linux"] as const) {
-    describe(`on ${backend}`, () => {
+  for (const variant of ["sim", "sim-ipvs", "linux"] as const) {
+    const backend = variant === "linux" ? "linux" : "sim"
+    describe(`on ${variant}`, () => {
       for (const [title, body] of Object.entries(scenarios)) {
         const skip = backend === "linux" && !isRoot ? "the linux backend needs root" : undefined
         if (skip !== undefined) {
@@ -224,7 +229,8 @@ describe("services run by the controller, as the model predicts", () => {
           async () => {
             const scenario = load(body, title)
             const model = runOnModel(scenario)
-            const report = await runScenario(scenario, { backend })
+            const kernel = await kernelFor(variant)
+            const report = await Effect.runPromise(runOn(kernel, scenario, { backend })).finally(() => Effect.runPromise(kernel.close()))
             const rows = report.connect ?? []
 
             expect(report.steps.map((step) => `${step.index} ${step.op} ${step.error?.code ?? "ok"}`)).toEqual(
@@ -243,7 +249,7 @@ describe("services run by the controller, as the model predicts", () => {
             expect(answered.map((row) => `${row.from} ${row.name}: ${sortedNames(row.addresses)}`)).toEqual(
               asked.map((question) => `${question.from} ${question.name}: ${sortedNames(predictServiceResolve(model.lab, question.from, question.name))}`),
             )
-            console.info(`${title} on ${backend}: ${rows.length} connect rows, ${asked.length} names and ${report.steps.length} steps as the model predicts`)
+            console.info(`${title} on ${variant}: ${rows.length} connect rows, ${asked.length} names and ${report.steps.length} steps as the model predicts`)
           },
           backend === "linux" ? 240_000 : 60_000,
         )

@@ -1,7 +1,7 @@
 import { expect, it } from "vitest"
 import type { Capabilities, ConnectResult, FwTable, KernelOp, Proto } from "../../../backends/kernel-types.ts"
 import type { Harness } from "../harness.ts"
-import { balancerOn7070, twoBridges, wire } from "../topologies.ts"
+import { balancerOn7070, natPrerouting, twoBridges, wire } from "../topologies.ts"
 
 /**
  * Sockets, NAT and load balancing, as a Docker host uses them: a host with two bridges and an
@@ -286,7 +286,10 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     const backends = ["10.31.0.2", "10.31.0.3", "10.32.0.2"]
     const table = balancerOn7070(backends)
     await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
-    expect((await harness.read(net.host)).firewall).toEqual([table])
+    const state = await harness.read(net.host)
+    expect(state.firewall).toEqual([table])
+    // where IPVS carries it out its services show beside the table (the ipvs case below reads them)
+    expect(state.ipvs !== undefined).toBe(caps.ipvs)
     await backendsListen(harness, net, 80)
     const answers: Array<string | undefined> = []
     for (let i = 0; i < 9; i++) answers.push((await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy)
@@ -310,10 +313,7 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
    */
   const echoBetweenConnections = async (harness: Harness): Promise<Array<string | undefined>> => {
     const net = dockerHost(harness)
-    const table: FwTable = {
-      name: "lb",
-      chains: [{ name: "pre", hook: "prerouting", type: "nat", priority: -100, rules: [{ match: { dst: `${HOST}/32` }, verdict: { kind: "dnatBalance", to: ["10.31.0.2", "10.31.0.3", "10.32.0.2"] } }] }],
-    }
+    const table = natPrerouting([{ match: { dst: `${HOST}/32` }, verdict: { kind: "dnatBalance", to: ["10.31.0.2", "10.31.0.3", "10.32.0.2"] } }])
     await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
     await backendsListen(harness, net, 7070)
     const first = (await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })).answeredBy
@@ -335,6 +335,120 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     `ipvs: an echo to a balanced address takes no turn (IPVS schedules connections, not echoes)${caps.ipvs ? "" : " (skipped: ipvs: kernel has no ip_vs)"}`,
     async () => {
       expect(await echoBetweenConnections(h())).toEqual(["c1", "c3"])
+    },
+  )
+
+  it.skipIf(!caps.firewall)("a balancing rule takes what it matches from the rest of its nat chain; the rules after it see the rest", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const late = (dport: number) => ({ match: { dstLocal: true, proto: "tcp", dport }, verdict: { kind: "dnat", to: "10.32.0.2", port: 81 } }) as const
+    const table = natPrerouting([
+      { match: { dst: `${HOST}/32`, proto: "tcp", dport: 7070 }, verdict: { kind: "dnatBalance", to: ["10.31.0.2", "10.31.0.3"], port: 80 } },
+      late(7070),
+      late(7071),
+    ])
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "c1" })
+    await harness.listen({ ns: net.c3, port: 80, proto: "tcp", answer: "c3" })
+    await harness.listen({ ns: net.c2, port: 81, proto: "tcp", answer: "late" })
+    const balanced = [await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" }), await harness.connect({ from: net.outside, address: HOST, port: 7070, proto: "tcp" })]
+    expect(balanced.map(outcomeOf)).toEqual([answer("c1", OUTSIDE), answer("c3", OUTSIDE)])
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 7071, proto: "tcp" })).toMatchObject(answer("late", OUTSIDE))
+    console.log(`${harness.kernel.backend}${caps.ipvs ? " (ipvs)" : ""}: a balancing rule ahead of two dnat rules: ${balanced.map((r) => r.answeredBy).join(", ")}, then the next port to late`)
+  })
+
+  it.skipIf(!caps.firewall)("dnatBalance gives UDP exchanges their turns as it gives TCP connections, each answered from the address asked", async () => {
+    const harness = h()
+    const net = dockerHost(harness)
+    const table = natPrerouting([{ match: { dst: `${HOST}/32`, proto: "udp", dport: 5300 }, verdict: { kind: "dnatBalance", to: ["10.31.0.2", "10.31.0.3", "10.32.0.2"], port: 53 } }])
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
+    for (const [ns, name] of [
+      [net.c1, "c1"],
+      [net.c3, "c3"],
+      [net.c2, "c2"],
+    ] as const) {
+      await harness.listen({ ns, port: 53, proto: "udp", answer: name })
+    }
+    const answers: Array<ReturnType<typeof outcomeOf>> = []
+    for (let i = 0; i < 4; i++) answers.push(outcomeOf(await harness.connect({ from: net.outside, address: HOST, port: 5300, proto: "udp" })))
+    expect(answers).toEqual([answer("c1", OUTSIDE), answer("c3", OUTSIDE), answer("c2", OUTSIDE), answer("c1", OUTSIDE)])
+  })
+
+  /**
+   * The other place the forms differ: numgen DNATs whatever its rule matches on prerouting, a
+   * forwarded connection too; IPVS takes connections only in LOCAL_IN, so an address that is not
+   * the namespace's is routed on (here nowhere: the host has no route for it) until it is made
+   * local, as Docker makes its VIPs (an alias). The outside routes 10.99.0.0/24 to the host.
+   */
+  const beforeAndAfterAlias = async (harness: Harness): Promise<Array<ReturnType<typeof outcomeOf>>> => {
+    const net = dockerHost(harness)
+    const table = natPrerouting([{ match: { dst: "10.99.0.1/32", proto: "tcp", dport: 7070 }, verdict: { kind: "dnatBalance", to: ["10.31.0.2", "10.31.0.3"], port: 80 } }])
+    await harness.apply(net.ops, { op: "routeAdd", ns: net.outside, route: { dst: "10.99.0.0/24", via: HOST } }, { op: "firewallSet", ns: net.host, table })
+    await harness.listen({ ns: net.c1, port: 80, proto: "tcp", answer: "c1" })
+    await harness.listen({ ns: net.c3, port: 80, proto: "tcp", answer: "c3" })
+    const before = outcomeOf(await harness.connect({ from: net.outside, address: "10.99.0.1", port: 7070, proto: "tcp" }))
+    await harness.apply({ op: "addrAdd", ns: net.host, dev: "lo", cidr: "10.99.0.1/32" })
+    const after = outcomeOf(await harness.connect({ from: net.outside, address: "10.99.0.1", port: 7070, proto: "tcp" }))
+    console.log(`${harness.kernel.backend}${caps.ipvs ? " (ipvs)" : ""}: a balanced address not the host's: ${before.outcome} ${before.answeredBy ?? ""}; made local: ${after.outcome} ${after.answeredBy ?? ""}`)
+    return [before, after]
+  }
+
+  it.skipIf(!caps.firewall || caps.ipvs)(
+    `numgen: a balanced address need not be local (nat prerouting DNATs a forwarded connection too)${caps.ipvs ? " (skipped: numgen: the kernel balances by IPVS)" : ""}`,
+    async () => {
+      expect(await beforeAndAfterAlias(h())).toEqual([answer("c1", OUTSIDE), answer("c3", OUTSIDE)])
+    },
+  )
+
+  it.skipIf(!caps.firewall || !caps.ipvs)(
+    `ipvs: only a local balanced address is balanced (IPVS takes connections in LOCAL_IN)${caps.ipvs ? "" : " (skipped: ipvs: kernel has no ip_vs)"}`,
+    async () => {
+      const [before, after] = await beforeAndAfterAlias(h())
+      expect(before?.outcome).toBe("unreachable")
+      expect(after).toEqual(answer("c1", OUTSIDE))
+    },
+  )
+
+  it.skipIf(!caps.firewall || caps.ipvs)(
+    `numgen: balancing makes no IPVS service, and the namespace has no IPVS sysctls${caps.ipvs ? " (skipped: numgen: the kernel balances by IPVS)" : ""}`,
+    async () => {
+      const harness = h()
+      const net = dockerHost(harness)
+      await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table: balancerOn7070(["10.31.0.2"]) })
+      const state = await harness.read(net.host)
+      expect([state.ipvs, Object.keys(state.sysctls).filter((key) => key.startsWith("net.ipv4.vs."))]).toEqual([undefined, []])
+      await harness.expectRefused("NotFound", { op: "sysctlSet", ns: net.host, key: "net.ipv4.vs.conntrack", value: "1" })
+    },
+  )
+
+  it.skipIf(!caps.firewall || !caps.ipvs)(
+    `ipvs: each balancing rule is a fwmark service (from 256, round robin, NAT destinations in turn order), made anew under new marks when its table is set, gone with it; libnetwork's IPVS sysctls are written${caps.ipvs ? "" : " (skipped: ipvs: kernel has no ip_vs)"}`,
+    async () => {
+      const harness = h()
+      const net = dockerHost(harness)
+      const table = natPrerouting([
+        { match: { dst: `${HOST}/32`, proto: "tcp", dport: 7070 }, verdict: { kind: "dnatBalance", to: ["10.31.0.3", "10.31.0.2"], port: 80 } },
+        { match: { dst: `${HOST}/32`, proto: "udp" }, verdict: { kind: "dnatBalance", to: ["10.32.0.2"] } },
+      ])
+      const nat = (address: string, port: number) => ({ address, port, forward: "nat", weight: 1 })
+      const services = (first: number) => [
+        { fwmark: first, scheduler: "rr", destinations: [nat("10.31.0.3", 80), nat("10.31.0.2", 80)] },
+        { fwmark: first + 1, scheduler: "rr", destinations: [nat("10.32.0.2", 0)] },
+      ]
+      await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table })
+      let state = await harness.read(net.host)
+      expect([state.firewall, state.ipvs]).toEqual([[table], services(256)])
+      expect(state.sysctls).toMatchObject({
+        "net.ipv4.vs.conntrack": "1",
+        "net.ipv4.vs.conn_reuse_mode": "0",
+        "net.ipv4.vs.expire_nodest_conn": "1",
+        "net.ipv4.vs.expire_quiescent_template": "1",
+      })
+      await harness.apply({ op: "firewallSet", ns: net.host, table })
+      state = await harness.read(net.host)
+      expect([state.firewall, state.ipvs]).toEqual([[table], services(258)])
+      await harness.apply({ op: "firewallDel", ns: net.host, table: "lb" })
+      expect((await harness.read(net.host)).ipvs).toBeUndefined()
     },
   )
 
