@@ -102,8 +102,9 @@ describe.skipIf(!root)(`IPVS on this kernel${root ? "" : ` (skipped: ${needsRoot
             destinations: ["10.31.0.2", "10.31.0.3", "10.32.0.2"].map((address) => ({ address, port: 80, forward: "nat", weight: 1 })),
           },
         ])
-        // read back: the table the caller asked for
+        // read back: the table the caller asked for, and the services as the dump gives them (NsState.ipvs)
         expect(await firewall.read(ns)).toEqual([BALANCER])
+        expect(firewall.ipvsServices(ns)).toEqual(strict.read(ns))
 
         // set again, unchanged: a new service under a new mark (its turn starts over), the old one gone
         await firewall.set(ns, BALANCER)
@@ -128,6 +129,7 @@ describe.skipIf(!root)(`IPVS on this kernel${root ? "" : ` (skipped: ${needsRoot
         await firewall.delete(ns, "lb")
         expect(strict.read(ns)).toEqual([])
         expect(await firewall.read(ns)).toEqual([])
+        expect(firewall.ipvsServices(ns)).toBeUndefined()
         console.log("ipvs: form set, set again, refused, changed behind, deleted; nftables on this kernel, IPVS by StrictIpvs")
       } finally {
         firewall.close()
