@@ -19,7 +19,8 @@ import type { MhModel, MhReal } from "./MhModel.ts"
  * connections to them by name, VIP and the routing mesh from outside and from the hosts, and their
  * balancers read back. Invariants of both labs at the end of each sequence. The run prints what
  * it covered and fails below the floors. Replay with CNMLAB_SEED and CNMLAB_PATH (fast-check
- * prints both); CNMLAB_RUNS sets the number of sequences.
+ * prints both); CNMLAB_RUNS sets the number of sequences; CNMLAB_SIM_IPVS=1 runs the labs on the
+ * simulator's IPVS mode (balancing as a kernel with ip_vs does), against the same model.
  */
 const DEFAULT_RUNS = 3000
 const runs = Number(process.env.CNMLAB_RUNS ?? DEFAULT_RUNS)
@@ -104,7 +105,7 @@ describe("model-based: a lab of several hosts on the simulator agrees with the l
         let real: MhReal | undefined
         let oracle: MhModel | undefined
         fc.modelRun(() => {
-          const lab = Effect.runSync(Lab.make(makeSimKernel(), { hosts: spec.hosts, runId, swarm: spec.swarm, outside: mhOutside }))
+          const lab = Effect.runSync(Lab.make(makeSimKernel({ capabilities: { ipvs: process.env.CNMLAB_SIM_IPVS === "1" } }), { hosts: spec.hosts, runId, swarm: spec.swarm, outside: mhOutside }))
           const created = model.createLab(request)
           if (!created.ok) throw new Error(created.error.message)
           oracle = { lab: created.value }
