@@ -385,6 +385,8 @@ const resolveName = (
   const service = StringMap.get(lab.services, tasks ? name.slice("tasks.".length) : name)
   if (service !== undefined) {
     const network = resolverNetworks(lab, from).find((candidate) => service.networks.includes(candidate))
+    const shared = network === undefined || onNetwork !== undefined ? undefined : sharedServiceName(lab, from, name, service, network)
+    if (shared !== undefined) return { ...shared, service }
     if (network !== undefined && !tasks && service.endpointMode === "vip") {
       return { address: service.vips[network], holders: service.replicas, balance: "roundRobin", service }
     }
@@ -408,6 +410,32 @@ const resolveName = (
   const shared =
     onNetwork !== undefined ? target.find((entry) => entry.network === onNetwork) : (target.find((entry) => fromNetworks.includes(entry.network)) ?? target[0])
   return { address: shared?.address, holders: shared === undefined ? [] : [name], balance: "one" }
+}
+
+/**
+ * A service's name that containers share on the network that answers it (a container's name or an
+ * alias): the resolver answers the VIP or tasks and those containers together, shuffled, and each
+ * connection goes to whichever came first; undefined when only the service holds the name.
+ */
+const sharedServiceName = (
+  lab: LabState,
+  from: string,
+  name: string,
+  service: ServiceRecord,
+  network: string,
+): { address: string | undefined; holders: ReadonlyArray<string>; balance: Balance } | undefined => {
+  const answers = predictServiceResolve(lab, from, name)
+  const vip = name.toLowerCase().startsWith("tasks.") || service.endpointMode !== "vip" ? undefined : service.vips[network]
+  const replicas = replicaAddresses(lab, service, network)
+  const holders = answers.flatMap((address) => {
+    if (address === vip) return service.replicas
+    const replica = replicas.find((entry) => entry.address === address)
+    if (replica !== undefined) return [replica.replica]
+    const found = containerAt(lab, address)
+    return found === undefined ? [] : [found.container]
+  })
+  const others = holders.filter((holder) => !service.replicas.includes(holder))
+  return others.length === 0 ? undefined : { address: answers[0], holders: [...new Set(holders)], balance: "dnsShuffle" }
 }
 
 const labAddressesOf = (lab: LabState, container: string): Array<{ network: string; address: string }> => {
@@ -473,10 +501,11 @@ export const meshPorts = (lab: LabState): ReadonlyArray<PortBinding> => StringMa
  * `svc` the VIP on the first network of the client's resolver order (resolverNetworks) that the
  * service is on (every replica's address in dnsrr mode), `tasks.svc` every replica's address
  * there, `svc.net` and `tasks.svc.net` the same on network `net` alone (a service's records are
- * the network's, as a container's are); any other reading as containers and aliases resolve. In
- * each reading the service's records are asked before the containers' (Docker keeps both in one
- * map per network: a container named like a service would be answered with it; the generators
- * never name one so).
+ * the network's, as a container's are); any other reading as containers and aliases resolve.
+ * Docker keeps a service's records and its containers' names and aliases in one map per network,
+ * so the first network in resolver order that knows the name answers with all of them: a container
+ * named like a service, or holding it as an alias, is answered beside the tasks or the VIP
+ * (recorded on Docker 20.10: swarm-service-container-same-name).
  */
 export const predictServiceResolve = (lab: LabState, from: string, name: string): ReadonlyArray<string> => {
   const host = StringMap.get(lab.placement, from)
@@ -484,8 +513,11 @@ export const predictServiceResolve = (lab: LabState, from: string, name: string)
   const networks = resolverNetworks(lab, from)
   for (const reading of readingsOf(name)) {
     const asked = reading.network === undefined ? networks : networks.filter((network) => network === reading.network)
-    const answer = serviceAnswer(lab, reading.name, asked)
-    if (answer !== undefined) return answer
+    for (const network of asked) {
+      const addresses = [...new Set([...(serviceAnswer(lab, reading.name, [network]) ?? []), ...resolveReading(lab, from, { name: reading.name, network })])]
+      if (addresses.length > 0) return addresses.sort((a, b) => (parseIPv4(a) as number) - (parseIPv4(b) as number))
+    }
+    // a local network's names (resolveReading asks them after the swarm ones, as the resolver does)
     const addresses = resolveReading(lab, from, reading)
     if (addresses.length > 0) return addresses
   }

@@ -62,18 +62,23 @@ const giveVipBack = (lab: LabState, network: string, vip: string): LabState => {
   return syncSwarmBook(withHostState(lab, 0, updated), network, 0)
 }
 
-/** Docker's checks of a service's networks, in its order */
+/**
+ * The local networks swarm knows as its own (swarmkit's predefined networks): a service may use them,
+ * each task on its own host's network of that name, with no VIP and no load balancer
+ */
+const swarmKnownLocalNetworks: ReadonlyArray<string> = ["bridge", "host"]
+
+const isSwarmNetwork = (lab: LabState, name: string): boolean => networkRecord(hostState(lab, 0), name)?.network.scope === "swarm"
+
+/**
+ * Docker's checks of a service's networks, in its order. The CLI looks each name up among the
+ * swarm's networks, so a user's local network (or `none`) is "No such network", as one nobody made.
+ */
 const networkProblem = (lab: LabState, networks: ReadonlyArray<string>): CnmError | undefined => {
   for (const name of networks) {
     if (name === ingressNetwork) return cnmError("PredefinedNetwork", "service cannot be explicitly attached to the ingress network")
-    const record = networkRecord(hostState(lab, 0), name)
-    if (record === undefined) return cnmError("NetworkNotFound", `network ${name} not found`)
-    if (record.network.scope !== "swarm") {
-      return cnmError(
-        "InvalidOption",
-        `The network ${name} cannot be used with services. Only networks scoped to the swarm can be used, such as those created with the overlay driver.`,
-      )
-    }
+    const known = networkRecord(hostState(lab, 0), name) !== undefined && (isSwarmNetwork(lab, name) || swarmKnownLocalNetworks.includes(name))
+    if (!known) return cnmError("NetworkNotFound", `No such network: ${name}`)
   }
   return undefined
 }
@@ -139,7 +144,8 @@ export const createLabService = (lab: LabState, request: ServiceRequest): LabOut
 
   let current = lab
   const vips: Record<string, string> = {}
-  const vipNetworks = endpointMode === "vip" ? [...request.networks, ...(ports.length > 0 ? [ingressNetwork] : [])] : []
+  // swarm allocates VIPs on its own networks only: a predefined local network has no IPAM of swarm's
+  const vipNetworks = endpointMode === "vip" ? [...request.networks.filter((network) => isSwarmNetwork(lab, network)), ...(ports.length > 0 ? [ingressNetwork] : [])] : []
   for (const network of vipNetworks) {
     const taken = takeVip(current, network)
     if (taken === undefined) return labFail("PoolExhausted", `could not allocate a VIP for service ${request.name} on network ${network}`)

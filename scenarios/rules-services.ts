@@ -91,9 +91,8 @@ export function* serviceRules(
     return
   }
   if (service.name === "") yield { path: [...path, "name"], message: "a service name must not be empty" }
-  if (names.containers.has(service.name)) {
-    yield { path: [...path, "name"], message: `"${service.name}" names a container too: a connect row could not tell them apart` }
-  }
+  // a service may share its name with a container, as in Docker (their names live apart): a connect
+  // row to that name goes where the client's DNS sends it (runner.ts targetAddress)
   for (const [index, network] of (service.networks ?? []).entries()) {
     if (!definedNetworks.has(network)) yield { path: [...path, "networks", index], message: unknown("network", network, "not in networks, not created by any step") }
   }

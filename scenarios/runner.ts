@@ -7,6 +7,7 @@ import { measureReach, type ReachEntry } from "../controller/measure.ts"
 import type { CnmError } from "../model/errors.ts"
 import type { LabEndpoint, LabNetworkRow } from "../model/lab-queries.ts"
 import { stripPrefix } from "../model/cidr.ts"
+import * as StringMap from "../model/string-map.ts"
 import type { Endpoint } from "../model/types.ts"
 import { type ConnectTry, connectDifferences, connectRow, type ReportConnect } from "./report-connect.ts"
 import type { ConnectExpectation } from "./schema-services.ts"
@@ -321,16 +322,22 @@ const targetAddress = (lab: Lab, expected: ConnectExpectation): Effect.Effect<st
       return Effect.succeed(lab.hostAddresses().find((host) => host.name === target.host)?.address)
     case "name": {
       const own = lab.endpoints().filter((e) => e.container === target.name && e.address !== undefined)
-      if (own.length > 0) {
+      const ownAddress = (): string | undefined => {
         const shared = lab.endpoints().filter((e) => e.container === expected.from).map((e) => e.network)
         const chosen =
           own.find((e) => e.network === expected.network) ??
           (expected.network === undefined ? (own.find((e) => shared.includes(e.network)) ?? own[0]) : undefined)
-        return Effect.succeed(chosen === undefined ? undefined : stripPrefix(chosen.address as string))
+        return chosen === undefined ? undefined : stripPrefix(chosen.address as string)
       }
+      // a container's name that a service or another container's alias shares is answered by the
+      // client's resolver with all of them (round robin), as in Docker: asked through DNS when the
+      // client has a resolver that answers it
+      const sharedName =
+        StringMap.has(lab.state.services, target.name) || lab.endpoints().some((e) => e.container !== target.name && e.aliases.includes(target.name))
+      if (own.length > 0 && !sharedName) return Effect.succeed(ownAddress())
       if (lab.controllerOf(expected.from) === undefined) return Effect.succeed(undefined)
       return lab.resolve(expected.from, target.name).pipe(
-        Effect.map((answer) => answer.addresses[0]),
+        Effect.map((answer) => answer.addresses[0] ?? (own.length > 0 ? ownAddress() : undefined)),
         Effect.mapError(asError("resolve")),
       )
     }

@@ -106,7 +106,9 @@ const dockerEndpoints = (observed: DockerObservations) =>
 
 /** a service's task as cnmlab names it (`api.1`): Docker's observations list tasks apart from the containers */
 const isTaskOf = (scenario: Scenario) => {
-  const services = new Set(((scenario as Scenario & { readonly services?: ReadonlyArray<{ readonly name: string }> }).services ?? []).map((service) => service.name))
+  // the file's services and those its createService steps make
+  const created = scenario.steps.flatMap((step) => (step.op === "createService" ? [step.service.name] : []))
+  const services = new Set([...((scenario as Scenario & { readonly services?: ReadonlyArray<{ readonly name: string }> }).services ?? []).map((service) => service.name), ...created])
   return (container: string): boolean => services.has(container.replace(/\.\d+$/, "")) && /\.\d+$/.test(container)
 }
 

@@ -152,6 +152,27 @@ expect:
     - {from: q1, to: q2, port: 9090, proto: tcp}
     - {from: q1, to: q2, port: 9091, proto: tcp}
 `,
+  "a service's name shared by a container and an alias: connections go where the DNS shuffle sends them": `${threeHosts}
+containers:
+  - {name: web, host: host1, networks: [ov], listen: [80/tcp]}
+  - {name: cx, host: host2, networks: [{network: ov, aliases: [web, api]}], listen: [80/tcp]}
+  - {name: c1, host: host1, networks: [ov]}
+services:
+  - {name: web, networks: [ov], replicas: 2, placement: [host1, host2], endpointMode: dnsrr, listen: [80/tcp]}
+  - {name: api, networks: [ov], replicas: 1, placement: [host3], listen: [80/tcp]}
+steps:
+  - expect:
+      connect:
+        - {from: c1, to: web, port: 80, proto: tcp, count: 40}
+  - {removeService: {name: web}}
+expect:
+  connect:
+    - {from: c1, to: web, port: 80, proto: tcp, count: 20}
+  resolve:
+    - {from: c1, name: web}
+    - {from: c1, name: tasks.web}
+    - {from: c1, name: api}
+`,
   "bad services are refused with the model's codes and change nothing": `${threeHosts}
 containers:
   - {name: c1, host: host1, networks: [ov]}
@@ -159,7 +180,7 @@ containers:
 services:
   - {name: api, networks: [ov], replicas: 1, placement: [host2], listen: [80/tcp]}
 steps:
-  - {createService: {name: onbridge, networks: [local], replicas: 1, placement: [host1]}, expectError: InvalidOption}
+  - {createService: {name: onbridge, networks: [local], replicas: 1, placement: [host1]}, expectError: NetworkNotFound}
   - {createService: {name: oningress, networks: [ingress], replicas: 1, placement: [host1]}, expectError: PredefinedNetwork}
   - {createService: {name: api, networks: [ov], replicas: 1, placement: [host1]}, expectError: ContainerNameConflict}
   - {createService: {name: rr, networks: [ov], endpointMode: dnsrr, ports: ["9999:80"], replicas: 1, placement: [host1]}, expectError: InvalidPort}
@@ -271,7 +292,7 @@ describe("a refused service change leaves the kernel and the lab as they were (s
     Effect.runSync(lab.createService({ name: "api", networks: ["ov"], placement: ["host2"], listen: ["80/tcp"], ports: ["9090:80"] }))
     const before = snapshot(kernel, lab)
     const refusals = [
-      [lab.createService({ name: "b", networks: ["local"], placement: ["host1"] }), "InvalidOption"],
+      [lab.createService({ name: "b", networks: ["local"], placement: ["host1"] }), "NetworkNotFound"],
       [lab.createService({ name: "b", networks: ["ingress"], placement: ["host1"] }), "PredefinedNetwork"],
       [lab.createService({ name: "b", networks: ["nosuch"], placement: ["host1"] }), "NetworkNotFound"],
       [lab.createService({ name: "b", networks: ["ov"], placement: ["host9"] }), "InvalidName"],

@@ -69,7 +69,10 @@ const compare = (folder: string, file: string) => {
       if (JSON.stringify(vips) !== JSON.stringify(predictedVips)) differences.push(`${service.name}: VIPs ${predictedVips.join(", ")}, Docker ${vips.join(", ")}`)
       for (const task of service.tasks) {
         const addresses = [...task.addresses].sort()
-        const predicted = Model.labEndpointsOf(run.lab, `${service.name}.${task.slot}`).flatMap((endpoint) => (endpoint.address === undefined ? [] : [endpoint.address])).sort()
+        // Docker lists the swarm's attachments only: a task's address on a predefined local network (bridge) is its host's
+        const predicted = Model.labEndpointsOf(run.lab, `${service.name}.${task.slot}`)
+          .flatMap((endpoint) => (endpoint.address === undefined || Model.labNetwork(run.lab, endpoint.host, endpoint.network)?.scope !== "swarm" ? [] : [endpoint.address]))
+          .sort()
         if (JSON.stringify(addresses) !== JSON.stringify(predicted)) differences.push(`${service.name}.${task.slot}: ${predicted.join(", ")}, Docker ${addresses.join(", ")}`)
       }
     }

@@ -117,14 +117,59 @@ describe("refusals change nothing", () => {
     ["dnsrr with a published port", service({ name: "web", endpointMode: "dnsrr", ports: ["9191:80"] }), "InvalidPort"],
     ["a host address in a service's port", service({ name: "web", ports: ["127.0.0.1:9191:80"] }), "InvalidPort"],
     ["a service name taken", service({ name: "api" }), "ContainerNameConflict"],
-    ["a local network", service({ name: "web", networks: ["bridge"] }), "InvalidOption"],
+    // Docker's CLI looks the name up among the swarm's networks: a user's local network is not one
+    // (test/fixtures/docker-swarm-services/swarm-service-bad-input: "No such network: lb")
+    ["a user's local network", service({ name: "web", networks: ["lb"] }), "NetworkNotFound"],
+    ["the predefined none network", service({ name: "web", networks: ["none"] }), "NetworkNotFound"],
     ["the ingress network", service({ name: "web", networks: ["ingress"] }), "PredefinedNetwork"],
     ["a network nobody made", service({ name: "web", networks: ["nope"] }), "NetworkNotFound"],
     ["a placement on a host the lab has not", service({ name: "web", placement: ["host9"] }), "InvalidName"],
     ["a replica whose name a container has", (current) => Model.createLabService(current, { name: "c1x", networks: ["ov"], placement: ["host1"] }), "ContainerNameConflict"],
   ])("%s", (_, step, code) => {
-    const on = _ === "a replica whose name a container has" ? mustDo(container("c1x.1", "host1", "ov")(lab)).lab : lab
+    const on =
+      _ === "a replica whose name a container has"
+        ? mustDo(container("c1x.1", "host1", "ov")(lab)).lab
+        : _ === "a user's local network"
+          ? mustDo(network({ name: "lb", subnet: "10.35.0.0/24" })(lab)).lab
+          : lab
     refused(step, code, on)
+  })
+
+  it("a service on the predefined bridge: a task on each placed host's docker0, no VIP, no load balancer, no DNS (swarm-service-default-bridge)", () => {
+    const onBridge = holds(
+      mustDo(
+        Model.createLabService(swarmOf(2, container("c1", "host1")), { name: "s", networks: ["bridge"], placement: ["host1", "host2"], listen: ["80/tcp"] }),
+      ).lab,
+    )
+    expect(Model.labServices(onBridge).find((entry) => entry.name === "s")?.vips).toEqual({})
+    // each host's own bridge hands out its own first address: c1 took host1's
+    expect(["s.1", "s.2"].map((name) => addressOf(onBridge, name, "bridge"))).toEqual(["172.17.0.3", "172.17.0.2"])
+    expect(Model.predictServiceResolve(onBridge, "c1", "s")).toEqual([])
+    expect(Model.predictServiceResolve(onBridge, "c1", "tasks.s")).toEqual([])
+  })
+
+  it("a service's name that a container or an alias shares: the network answers all of them, as Docker (swarm-service-container-same-name)", () => {
+    const shared = holds(
+      swarmOf(
+        2,
+        network({ name: "ov", driver: "overlay", subnet: "10.33.0.0/24" }),
+        (current) => Model.createLabContainer(current, { name: "web", host: "host1", networks: [{ network: "ov" }], listen: ["80/tcp"] }),
+        (current) => Model.createLabContainer(current, { name: "cx", host: "host2", networks: [{ network: "ov", aliases: ["web", "api"] }], listen: ["80/tcp"] }),
+        container("c1", "host1", "ov"),
+        service({ name: "web", placement: ["host1", "host2"], endpointMode: "dnsrr" }),
+        service({ name: "api", placement: ["host2"] }),
+      ),
+    )
+    const api = Model.labServices(shared).find((entry) => entry.name === "api") as Model.ServiceRecord
+    const replicas = ["web.1", "web.2"].map((name) => addressOf(shared, name, "ov"))
+    expect(Model.predictServiceResolve(shared, "c1", "web")).toEqual(
+      [addressOf(shared, "web", "ov"), addressOf(shared, "cx", "ov"), ...replicas].sort((a, b) => (Model.parseIPv4(a as string) as number) - (Model.parseIPv4(b as string) as number)),
+    )
+    expect(Model.predictServiceResolve(shared, "c1", "tasks.web")).toEqual(replicas)
+    expect([...Model.predictServiceResolve(shared, "c1", "api")].sort()).toEqual([addressOf(shared, "cx", "ov"), api.vips.ov].sort())
+    const prediction = ask(shared, "c1", { kind: "name", name: "web" })
+    expect(prediction).toMatchObject({ outcome: "answer", balance: "dnsShuffle" })
+    expect([...prediction.answeredBy].sort()).toEqual(["cx", "web", "web.1", "web.2"])
   })
 
   it("services without a swarm", () => {
