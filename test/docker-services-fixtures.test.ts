@@ -32,6 +32,8 @@ interface DockerConnectObservation {
   /** answers per answerer */
   readonly answeredBy: Readonly<Record<string, number>>
   readonly seenFrom: ReadonlyArray<string>
+  /** the check as the file wrote it */
+  readonly check: { readonly count?: number }
 }
 
 interface DockerMeasurement {
@@ -125,6 +127,14 @@ const connectLine = (from: string, to: string, proto: string, port: number | nul
   `${from} → ${to}${port === null || port === undefined ? "" : ` port ${port}`}/${proto}: answered by [${[...answerers].sort().join(", ")}]` +
   (single === undefined ? "" : ` ${single.outcome} via ${single.address} seen from ${single.seenFrom ?? "-"}`)
 
+/**
+ * The recorder's `unresolved` (the client's resolver gave no address, so nothing was sent) is no
+ * outcome of the contract: a report row without an address says `unreachable` (no route to try).
+ * So is a check from a container that does not exist at that point: `docker exec` fails and the
+ * recorder has no try at all (dockerConnectLines), where the report has one row answered by nobody.
+ */
+const contractOutcome = (recorded: string): string => (recorded === "unresolved" ? "unreachable" : recorded)
+
 const dockerConnectLines = (observed: DockerObservations): Array<string> =>
   [...observed.steps.flatMap((step) => step.observed?.connect ?? []), ...observed.final.connect]
     .map((check) =>
@@ -135,8 +145,10 @@ const dockerConnectLines = (observed: DockerObservations): Array<string> =>
         /^host\d+:\d+$/.test(check.to) ? null : check.port,
         Object.keys(check.answeredBy),
         check.tries.length === 1
-          ? { outcome: check.outcomes[0] as string, address: check.address[0] ?? "-", seenFrom: check.seenFrom[0] ?? null }
-          : undefined,
+          ? { outcome: contractOutcome(check.outcomes[0] as string), address: check.address[0] ?? "-", seenFrom: check.seenFrom[0] ?? null }
+          : check.tries.length === 0 && check.check.count === undefined
+            ? { outcome: "unreachable", address: "-", seenFrom: null }
+            : undefined,
       ),
     )
     .sort()
