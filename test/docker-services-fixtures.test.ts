@@ -17,7 +17,7 @@ import { loadScenarioFile, renderScenarioInvalid, type LoadResult } from "../sce
 import type { Report } from "../scenarios/report.ts"
 import type { Scenario } from "../scenarios/schema.ts"
 import { runScenario } from "../scenarios/runner.ts"
-import type { DockerEndpointObservation } from "./docker-observations.ts"
+import { contractOutcome, type DockerEndpointObservation } from "./docker-observations.ts"
 
 /** one connection check as the services recorders write it (docker-services/recorder/record.py connect_check) */
 interface DockerConnectObservation {
@@ -127,14 +127,6 @@ const connectLine = (from: string, to: string, proto: string, port: number | nul
   `${from} → ${to}${port === null || port === undefined ? "" : ` port ${port}`}/${proto}: answered by [${[...answerers].sort().join(", ")}]` +
   (single === undefined ? "" : ` ${single.outcome} via ${single.address} seen from ${single.seenFrom ?? "-"}`)
 
-/**
- * The recorder's `unresolved` (the client's resolver gave no address, so nothing was sent) is no
- * outcome of the contract: a report row without an address says `unreachable` (no route to try).
- * So is a check from a container that does not exist at that point: `docker exec` fails and the
- * recorder has no try at all (dockerConnectLines), where the report has one row answered by nobody.
- */
-const contractOutcome = (recorded: string): string => (recorded === "unresolved" ? "unreachable" : recorded)
-
 const dockerConnectLines = (observed: DockerObservations): Array<string> =>
   [...observed.steps.flatMap((step) => step.observed?.connect ?? []), ...observed.final.connect]
     .map((check) =>
@@ -146,7 +138,9 @@ const dockerConnectLines = (observed: DockerObservations): Array<string> =>
         Object.keys(check.answeredBy),
         check.tries.length === 1
           ? { outcome: contractOutcome(check.outcomes[0] as string), address: check.address[0] ?? "-", seenFrom: check.seenFrom[0] ?? null }
-          : check.tries.length === 0 && check.check.count === undefined
+          : // a check from a container that does not exist at that point: `docker exec` fails and the recorder
+            // has no try at all, where the report has one row without an address, answered by nobody
+            check.tries.length === 0 && check.check.count === undefined
             ? { outcome: "unreachable", address: "-", seenFrom: null }
             : undefined,
       ),
