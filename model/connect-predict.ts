@@ -5,6 +5,7 @@
  * - outside (or another host) → host:port: DNAT in PREROUTING, the source kept (another host's
  *   connection arrives with that host's address, masqueraded if it came from a container);
  * - a host → its own address: DNAT in OUTPUT, seen from the address it connected to;
+ * - a container → 127.0.0.1: its own loopback, only its own sockets answer;
  * - a host → 127.0.0.1, and a container → any address of its host (hairpin): docker-proxy,
  *   which connects from the publishing network's gateway; a refusing container gives `closed`
  *   (the proxy had accepted), and a UDP answer comes back from the client's own gateway, so only a
@@ -277,6 +278,8 @@ const fromContainer = (world: World, container: string, host: number, question: 
   const withAddress = routes.filter((route) => route.endpoint.address !== undefined)
   const networks = routes.map((route) => route.network.driver)
   if (networks.includes("host")) return fromHost(world, host, question, address)
+  // a sandbox's loopback is its own (`none` has one too): the host's 127.0.0.1 and its proxies are not there
+  if (address.startsWith("127.")) return direct(world, container, address, question, address)
   if (withAddress.length === 0 || numeric === undefined) return none(address, question.port, "unreachable", "no route")
   const onLink = onLinkRoute(lab, host, container, numeric)
   const gateway = gatewayRoute(lab, host, container)
