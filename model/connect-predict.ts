@@ -406,12 +406,23 @@ const resolveName = (
     // a holder of the alias reaches every holder, not only itself)
     return { address: answers[0], holders, balance: holders.length > 1 ? "dnsShuffle" : "one" }
   }
-  // no DNS (the default bridge): the container's address on a network the client shares, else its first
+  // a client with the embedded DNS connects to what it answers: nothing when it has no answer
+  if (onNetwork === undefined && usesEmbeddedDns(lab, from) && !isReplica(lab, name)) return { address: undefined, holders: [], balance: "one" }
+  // no DNS (the default bridge, a host): the container's address on a network the client shares, else its first
   const target = labAddressesOf(lab, name)
   const shared =
     onNetwork !== undefined ? target.find((entry) => entry.network === onNetwork) : (target.find((entry) => fromNetworks.includes(entry.network)) ?? target[0])
   return { address: shared?.address, holders: shared === undefined ? [] : [name], balance: "one" }
 }
+
+/** Docker's embedded DNS serves a container with an endpoint on a user network */
+const usesEmbeddedDns = (lab: LabState, container: string): boolean => {
+  const host = StringMap.get(lab.placement, container)
+  return host !== undefined && routesOf(lab, host, container).some((route) => !route.network.predefined && !isGatewayLeg(lab, container, route.endpoint))
+}
+
+/** a service's task (`api.1`): no DNS name of its own, a row to it means its address */
+const isReplica = (lab: LabState, name: string): boolean => StringMap.values(lab.services).some((service) => service.replicas.includes(name))
 
 const labAddressesOf = (lab: LabState, container: string): Array<{ network: string; address: string }> => {
   const host = StringMap.get(lab.placement, container)
