@@ -59,9 +59,10 @@ const sameListener = (a: ListenSpec, b: ListenSpec): boolean =>
 
 /**
  * A container's servers in a lab state, on every address of its sandbox; but 53/udp in a sandbox of
- * its own on each of its endpoints' addresses: the embedded DNS holds 127.0.0.11:53 there, where
- * Docker's resolver takes a random port that the sandbox's iptables DNAT 127.0.0.11:53 to (so only
- * the container's own connections to its loopback on 53/udp differ).
+ * its own on each of its endpoints' addresses and on 127.0.0.1: the embedded DNS holds
+ * 127.0.0.11:53 there, where Docker's resolver takes a random port that the sandbox's iptables
+ * DNAT 127.0.0.11:53 to, so a server bound to every address answers everything but 127.0.0.11:53
+ * (only the container's own connections to the rest of 127/8 on 53/udp differ).
  */
 const listenersOf = (host: SocketHost, lab: LabState, state: CnmState, container: string): Array<ListenSpec> => {
   const ns = host.namespaceOf(state, container)
@@ -70,12 +71,13 @@ const listenersOf = (host: SocketHost, lab: LabState, state: CnmState, container
   return (StringMap.get(lab.ports.serving, container)?.listen ?? []).flatMap((entry): Array<ListenSpec> => {
     if (entry.proto === "sctp") return []
     const base = { ns, port: entry.port, proto: entry.proto, answer: container }
-    return ns !== host.ns && entry.proto === "udp" && entry.port === EMBEDDED_DNS_PORT ? addresses.map((address) => ({ ...base, address })) : [base]
+    return ns !== host.ns && entry.proto === "udp" && entry.port === EMBEDDED_DNS_PORT ? [...addresses, LOOPBACK].map((address) => ({ ...base, address })) : [base]
   })
 }
 
 /** the port the embedded DNS serves on in every sandbox */
 const EMBEDDED_DNS_PORT = 53
+const LOOPBACK = "127.0.0.1"
 
 /**
  * The socket steps from `before` to `after` on each host: proxies that go, listeners of

@@ -5,6 +5,7 @@
  * - outside (or another host) → host:port: DNAT in PREROUTING, the source kept (another host's
  *   connection arrives with that host's address, masqueraded if it came from a container);
  * - a host → its own address: DNAT in OUTPUT, seen from the address it connected to;
+ * - a container → 127.0.0.1: its own loopback, only its own sockets answer;
  * - a host → 127.0.0.1, and a container → any address of its host (hairpin): docker-proxy,
  *   which connects from the publishing network's gateway; a refusing container gives `closed`
  *   (the proxy had accepted), and a UDP answer comes back from the client's own gateway, so only a
@@ -277,6 +278,8 @@ const fromContainer = (world: World, container: string, host: number, question: 
   const withAddress = routes.filter((route) => route.endpoint.address !== undefined)
   const networks = routes.map((route) => route.network.driver)
   if (networks.includes("host")) return fromHost(world, host, question, address)
+  // a sandbox's loopback is its own (`none` has one too): the host's 127.0.0.1 and its proxies are not there
+  if (address.startsWith("127.")) return direct(world, container, address, question, address)
   if (withAddress.length === 0 || numeric === undefined) return none(address, question.port, "unreachable", "no route")
   const onLink = onLinkRoute(lab, host, container, numeric)
   const gateway = gatewayRoute(lab, host, container)
@@ -405,7 +408,9 @@ const resolveName = (
     // a holder of the alias reaches every holder, not only itself)
     return { address: answers[0], holders, balance: holders.length > 1 ? "dnsShuffle" : "one" }
   }
-  // no DNS (the default bridge): the container's address on a network the client shares, else its first
+  // a client with the embedded DNS connects to what it answers: nothing when it has no answer
+  if (onNetwork === undefined && usesEmbeddedDns(lab, from) && !isReplica(lab, name)) return { address: undefined, holders: [], balance: "one" }
+  // no DNS (the default bridge, a host): the container's address on a network the client shares, else its first
   const target = labAddressesOf(lab, name)
   const shared =
     onNetwork !== undefined ? target.find((entry) => entry.network === onNetwork) : (target.find((entry) => fromNetworks.includes(entry.network)) ?? target[0])
@@ -437,6 +442,15 @@ const sharedServiceName = (
   const others = holders.filter((holder) => !service.replicas.includes(holder))
   return others.length === 0 ? undefined : { address: answers[0], holders: [...new Set(holders)], balance: "dnsShuffle" }
 }
+
+/** Docker's embedded DNS serves a container with an endpoint on a user network */
+const usesEmbeddedDns = (lab: LabState, container: string): boolean => {
+  const host = StringMap.get(lab.placement, container)
+  return host !== undefined && routesOf(lab, host, container).some((route) => !route.network.predefined && !isGatewayLeg(lab, container, route.endpoint))
+}
+
+/** a service's task (`api.1`): no DNS name of its own, a row to it means its address */
+const isReplica = (lab: LabState, name: string): boolean => StringMap.values(lab.services).some((service) => service.replicas.includes(name))
 
 const labAddressesOf = (lab: LabState, container: string): Array<{ network: string; address: string }> => {
   const host = StringMap.get(lab.placement, container)

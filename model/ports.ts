@@ -8,6 +8,8 @@
  *   allocated again on the new one (an ephemeral port is then the allocator's next);
  * - an internal-only container publishes nothing until it joins a normal network; on `none`
  *   ports are ignored, on `host` discarded;
+ * - a `-p` without a host address is published on the network's host_binding_ipv4 (0.0.0.0
+ *   unless the network says otherwise);
  * - host ports: as given, the next free port of a host range, or ephemeral from 32768 up, one
  *   by one, each (host IP, protocol, range) with its own cursor, as the portallocator keeps;
  * - a host port is published at most once per host address and protocol: the allocator refuses
@@ -196,6 +198,20 @@ export const withoutServing = (lab: LabState, container: string): LabState =>
     ? labWith(lab, { ports: { ...lab.ports, serving: StringMap.remove(lab.ports.serving, container), bindings: StringMap.remove(lab.ports.bindings, container) } })
     : lab
 
+/** the bridge option naming the host address a `-p` without one is published on (0.0.0.0 by default) */
+export const defaultBindingIpOption = "com.docker.network.bridge.host_binding_ipv4"
+
+/**
+ * A mapping without a host address takes the publishing network's default binding address
+ * (libnetwork's bridge validatePortBindingIPv4: an empty HostIP becomes the network's
+ * DefaultBindingIP), so a network bound to 127.0.0.1 publishes on loopback only.
+ */
+const withDefaultBindingIp = (network: Network, mappings: ReadonlyArray<PortMapping>): ReadonlyArray<PortMapping> => {
+  const address = network.options[defaultBindingIpOption]
+  if (address === undefined || address === "" || address === "0.0.0.0") return mappings
+  return mappings.map((mapping) => (mapping.hostIp === "" ? { ...mapping, hostIp: address } : mapping))
+}
+
 /**
  * Publishes the container's ports where its gateway network now is: nothing changes when the
  * network is the same; otherwise the old bindings go and new ones are allocated.
@@ -212,7 +228,7 @@ export const settlePorts = (lab: LabState, host: number, container: string): Par
   const bindings = network === undefined ? StringMap.remove(lab.ports.bindings, container) : lab.ports.bindings
   if (network === undefined) return { ok: true, value: labWith(lab, { ports: { ...lab.ports, bindings } }) }
   const cursors = lab.ports.cursors[host] ?? StringMap.empty<number>()
-  const allocated = allocatePorts(held, cursors, { container, host, network: network.name, endpoint: `${container} (${network.name})` }, serving.mappings)
+  const allocated = allocatePorts(held, cursors, { container, host, network: network.name, endpoint: `${container} (${network.name})` }, withDefaultBindingIp(network, serving.mappings))
   if (!allocated.ok) return allocated
   return {
     ok: true,

@@ -146,11 +146,17 @@ export function* connectRules(expect: ExpectBlock | null, path: KeyPath, names: 
     if (entry.network !== undefined && !networks.has(entry.network)) {
       yield { path: [...at, "network"], message: unknown("network", entry.network, "not in networks, not created by any step") }
     }
-    yield* connectRow(entry, at, names)
+    yield* connectRow(entry, at, names, networks)
   }
 }
 
-function* connectRow(entry: ConnectEntry, at: KeyPath, names: ServiceNames): Generator<Violation> {
+/** Docker's embedded DNS also answers `name.network`: the name asked on that network only (libnetwork's ResolveName) */
+const isNetworkQualifiedTarget = (names: ServiceNames, networks: ReadonlySet<string>, name: string): boolean => {
+  const dot = name.lastIndexOf(".")
+  return dot > 0 && networks.has(name.slice(dot + 1)) && isTarget(names, name.slice(0, dot))
+}
+
+function* connectRow(entry: ConnectEntry, at: KeyPath, names: ServiceNames, networks: ReadonlySet<string>): Generator<Violation> {
   if (entry.from === outsideName && !names.outside) {
     yield { path: [...at, "from"], message: "from outside needs the file's outside: { address }" }
   } else if (!isSource(names, entry.from)) {
@@ -158,10 +164,10 @@ function* connectRow(entry: ConnectEntry, at: KeyPath, names: ServiceNames): Gen
   }
   const { target, port } = splitConnectTarget(entry.to, names.hosts)
   if (target.kind === "outside" && !names.outside) yield { path: [...at, "to"], message: "to outside needs the file's outside: { address }" }
-  if (target.kind === "name" && !isTarget(names, target.name)) {
+  if (target.kind === "name" && !isTarget(names, target.name) && !isNetworkQualifiedTarget(names, networks, target.name)) {
     yield {
       path: [...at, "to"],
-      message: `"${entry.to}" is none of a container, a service (or tasks.<service>), an alias, an address, outside or host:port (a host of the file and a port)`,
+      message: `"${entry.to}" is none of a container, a service (or tasks.<service>), an alias (each also as name.network), an address, outside or host:port (a host of the file and a port)`,
     }
   }
   if (port !== undefined && entry.port !== undefined && port !== entry.port) {

@@ -7,8 +7,8 @@ import { measureReach, type ReachEntry } from "../controller/measure.ts"
 import type { CnmError } from "../model/errors.ts"
 import type { LabEndpoint, LabNetworkRow } from "../model/lab-queries.ts"
 import { stripPrefix } from "../model/cidr.ts"
+import { type Endpoint, predefinedNetworks } from "../model/types.ts"
 import * as StringMap from "../model/string-map.ts"
-import type { Endpoint } from "../model/types.ts"
 import { type ConnectTry, connectDifferences, connectRow, type ReportConnect } from "./report-connect.ts"
 import type { ConnectExpectation } from "./schema-services.ts"
 import type {
@@ -290,9 +290,9 @@ const check = (
 /**
  * One connect row, measured: `count` connections (one without it) through the backend's sockets,
  * from a container's sandbox, a host's namespace or the outside machine. A name is looked up for
- * every connection as a client does: a container's address (on the network asked for, else one it
- * shares with the client, else its first); any other name through the client's embedded DNS,
- * taking the first answer.
+ * every connection as a client does: through the client's embedded DNS, taking the first answer
+ * (nothing is sent when it has none); a container's address directly only on the network asked
+ * for, or for a client without the embedded DNS (one it shares with the client, else its first).
  */
 const measureConnect = (lab: Lab, expected: ConnectExpectation, step: number | undefined): Effect.Effect<ReportConnect, Error> =>
   Effect.gen(function* () {
@@ -311,6 +311,13 @@ const measureConnect = (lab: Lab, expected: ConnectExpectation, step: number | u
     return connectRow(expected, tries, step)
   })
 
+/** Docker's embedded DNS serves a container with an endpoint on a user network; the default bridge, host and none have none */
+const usesEmbeddedDns = (lab: Lab, container: string): boolean =>
+  lab.endpoints().some((e) => e.container === container && !(predefinedNetworks as ReadonlyArray<string>).includes(e.network))
+
+/** a service's task (`api.1`): Docker names its container `api.1.<task id>`, so the DNS has no `api.1` and a row to it means its address */
+const isTask = (lab: Lab, name: string): boolean => StringMap.values(lab.state.services).some((service) => service.replicas.includes(name))
+
 const targetAddress = (lab: Lab, expected: ConnectExpectation): Effect.Effect<string | undefined, Error> => {
   const target = expected.target
   switch (target.kind) {
@@ -322,22 +329,19 @@ const targetAddress = (lab: Lab, expected: ConnectExpectation): Effect.Effect<st
       return Effect.succeed(lab.hostAddresses().find((host) => host.name === target.host)?.address)
     case "name": {
       const own = lab.endpoints().filter((e) => e.container === target.name && e.address !== undefined)
-      const ownAddress = (): string | undefined => {
+      // a client with the embedded DNS asks it, as a Docker client does: its network order decides
+      // the address, and a name a service or another container's alias shares is answered with all
+      // of them (round robin)
+      if (own.length > 0 && (expected.network !== undefined || isTask(lab, target.name) || !usesEmbeddedDns(lab, expected.from))) {
         const shared = lab.endpoints().filter((e) => e.container === expected.from).map((e) => e.network)
         const chosen =
           own.find((e) => e.network === expected.network) ??
           (expected.network === undefined ? (own.find((e) => shared.includes(e.network)) ?? own[0]) : undefined)
-        return chosen === undefined ? undefined : stripPrefix(chosen.address as string)
+        return Effect.succeed(chosen === undefined ? undefined : stripPrefix(chosen.address as string))
       }
-      // a container's name that a service or another container's alias shares is answered by the
-      // client's resolver with all of them (round robin), as in Docker: asked through DNS when the
-      // client has a resolver that answers it
-      const sharedName =
-        StringMap.has(lab.state.services, target.name) || lab.endpoints().some((e) => e.container !== target.name && e.aliases.includes(target.name))
-      if (own.length > 0 && !sharedName) return Effect.succeed(ownAddress())
       if (lab.controllerOf(expected.from) === undefined) return Effect.succeed(undefined)
       return lab.resolve(expected.from, target.name).pipe(
-        Effect.map((answer) => answer.addresses[0] ?? (own.length > 0 ? ownAddress() : undefined)),
+        Effect.map((answer) => answer.addresses[0]),
         Effect.mapError(asError("resolve")),
       )
     }

@@ -6,3 +6,10 @@ export interface DockerEndpointObservation {
   readonly mac: string | null
   readonly interface: string | null
 }
+
+/**
+ * A connect try's outcome as the services recorders write it, in the contract's words: the
+ * recorder's `unresolved` (the client's resolver gave no address, so nothing was sent) is no
+ * outcome of the contract; a report row without an address says `unreachable` (nothing to try).
+ */
+export const contractOutcome = (recorded: string): string => (recorded === "unresolved" ? "unreachable" : recorded)

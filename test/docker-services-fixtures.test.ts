@@ -17,7 +17,7 @@ import { loadScenarioFile, renderScenarioInvalid, type LoadResult } from "../sce
 import type { Report } from "../scenarios/report.ts"
 import type { Scenario } from "../scenarios/schema.ts"
 import { runScenario } from "../scenarios/runner.ts"
-import type { DockerEndpointObservation } from "./docker-observations.ts"
+import { contractOutcome, type DockerEndpointObservation } from "./docker-observations.ts"
 
 /** one connection check as the services recorders write it (docker-services/recorder/record.py connect_check) */
 interface DockerConnectObservation {
@@ -32,6 +32,8 @@ interface DockerConnectObservation {
   /** answers per answerer */
   readonly answeredBy: Readonly<Record<string, number>>
   readonly seenFrom: ReadonlyArray<string>
+  /** the check as the file wrote it */
+  readonly check: { readonly count?: number }
 }
 
 interface DockerMeasurement {
@@ -137,8 +139,12 @@ const dockerConnectLines = (observed: DockerObservations): Array<string> =>
         /^host\d+:\d+$/.test(check.to) ? null : check.port,
         Object.keys(check.answeredBy),
         check.tries.length === 1
-          ? { outcome: check.outcomes[0] as string, address: check.address[0] ?? "-", seenFrom: check.seenFrom[0] ?? null }
-          : undefined,
+          ? { outcome: contractOutcome(check.outcomes[0] as string), address: check.address[0] ?? "-", seenFrom: check.seenFrom[0] ?? null }
+          : // a check from a container that does not exist at that point: `docker exec` fails and the recorder
+            // has no try at all, where the report has one row without an address, answered by nobody
+            check.tries.length === 0 && check.check.count === undefined
+            ? { outcome: "unreachable", address: "-", seenFrom: null }
+            : undefined,
       ),
     )
     .sort()

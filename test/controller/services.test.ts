@@ -146,9 +146,9 @@ expect:
     - {from: host1, to: "host1:9090", proto: tcp, count: 2}
     - {from: b1, to: "host2:9090", proto: tcp, count: 2}
     - {from: b1, to: "host1:9091", proto: tcp}
-    - {from: b1, to: x1, port: 9090, proto: tcp}
-    - {from: b1, to: x1, port: 9091, proto: tcp}
-    - {from: s1, to: x1, port: 9090, proto: tcp}
+    - {from: b1, to: x1, port: 9090, proto: tcp, network: local2}
+    - {from: b1, to: x1, port: 9091, proto: tcp, network: local2}
+    - {from: s1, to: x1, port: 9090, proto: tcp, network: local2}
     - {from: q1, to: q2, port: 9090, proto: tcp}
     - {from: q1, to: q2, port: 9091, proto: tcp}
 `,

@@ -13,6 +13,7 @@ import { describe, expect, it } from "vitest"
 import { loadScenarioFile, renderScenarioInvalid } from "../../scenarios/load.ts"
 import * as Model from "../../model/index.ts"
 import { runOnModel } from "../../scenarios/model-run.ts"
+import { contractOutcome } from "../docker-observations.ts"
 
 const singleHost = process.env.CNMLAB_SERVICE_FIXTURES ?? fileURLToPath(new URL("../fixtures/docker-services/", import.meta.url))
 const swarm = process.env.CNMLAB_SWARM_SERVICE_FIXTURES ?? fileURLToPath(new URL("../fixtures/docker-swarm-services/", import.meta.url))
@@ -84,7 +85,7 @@ const compare = (folder: string, file: string) => {
     for (const { expected, predicted, step } of rows) {
       const row = `${step === undefined ? "" : `step ${step}: `}${expected.from} → ${expected.to}${expected.to.includes(":") ? "" : `:${expected.port}`}/${expected.proto}`
       const answer = step === undefined ? docker[final.findIndex((entry) => entry.expected === expected)] : undefined
-      const outcomes = [...new Set(answer?.outcomes ?? [])]
+      const outcomes = [...new Set((answer?.outcomes ?? []).map(contractOutcome))]
       if (outcomes.length === 1 && predicted.outcome !== outcomes[0]) differences.push(`${row}: outcome ${predicted.outcome} (${predicted.path}), Docker ${outcomes[0]}`)
       if (expected.answeredBy !== undefined) {
         const predictedAnswer = predicted.outcome === "answer" ? (predicted.answeredBy.length === 1 ? predicted.answeredBy[0] : predicted.answeredBy.join("|")) : null

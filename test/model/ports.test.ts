@@ -61,6 +61,18 @@ describe("where ports are published", () => {
     expect(bindings(holds(lab), "web")).toEqual(["bridge 127.0.0.1:5353->53/udp", "bridge 0.0.0.0:32768->80/tcp"])
   })
 
+  it("a -p without an address takes its gateway network's host_binding_ipv4; an address written in -p wins", () => {
+    const bound = { "com.docker.network.bridge.host_binding_ipv4": "127.0.0.1" }
+    let lab = labOf({}, network({ name: "lo-only", options: bound }), network({ name: "wide" }), published("web", ["8200:80", "192.168.99.1:8201:80"], "lo-only"))
+    expect(bindings(holds(lab), "web")).toEqual(["lo-only 127.0.0.1:8200->80/tcp", "lo-only 192.168.99.1:8201->80/tcp"])
+    // 127.0.0.1:8200 is held, so 8200 on every address meets the proxy's bind; on another address it is free
+    refusedUnchanged(lab, published("wide-web", ["8200:80"], "wide"), "PortInUse")
+    lab = mustDo(published("other", ["192.168.99.1:8200:80"], "wide")(lab)).lab
+    // moving to a gateway network without the option publishes on every address again
+    lab = mustDo(join("web", "aaa")(mustDo(network({ name: "aaa" })(mustDo(remove("other")(lab)).lab)).lab)).lab
+    expect(bindings(holds(lab), "web")).toEqual(["aaa 0.0.0.0:8200->80/tcp", "aaa 192.168.99.1:8201->80/tcp"])
+  })
+
   it("a removed container gives its ports back", () => {
     let lab = labOf({}, published("web", ["8080:80"], "bridge"), remove("web"))
     lab = mustDo(published("again", ["8080:80"], "bridge")(holds(lab))).lab

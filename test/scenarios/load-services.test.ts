@@ -174,6 +174,14 @@ describe("mistakes are refused at their line and key path", () => {
     expect(error.message).toContain("outside: { address }")
   })
 
+  it("name.network is a target (Docker's DNS answers it on that network only); an unknown network is not", () => {
+    const body = (to: string) =>
+      `version: 1\nname: inline\nnetworks: [{ name: front }]\ncontainers: [{ name: web, networks: [front] }, { name: c1, networks: [front] }]\nexpect:\n  connect:\n    - { from: c1, to: ${to}, port: 80 }\n`
+    expect(scenarioOf(load(body("web.front"))).expect.connect?.[0]).toMatchObject({ to: "web.front", target: { kind: "name", name: "web.front" } })
+    expect(errorOf(load(body("web.back")))).toMatchObject({ line: 7, path: "expect.connect[0].to" })
+    expect(errorOf(load(body("nobody.front")))).toMatchObject({ line: 7, path: "expect.connect[0].to" })
+  })
+
   it("a step that expects InvalidPort may carry the bad spec", () => {
     const scenario = scenarioOf(load("version: 1\nname: inline\nsteps:\n  - createContainer: { name: web, ports: [\"8080:abc\"] }\n    expectError: InvalidPort\n"))
     expect(scenario.steps[0]).toMatchObject({ op: "createContainer", expectError: "InvalidPort", container: { ports: ["8080:abc"] } })
