@@ -327,13 +327,13 @@ const onLink = (topology: Topology, source: Source, route: Route, target: number
 
 /**
  * The endpoints that set a gateway at join (bridge, internal ones too; macvlan and ipvlan l2
- * unless internal, and a network without a parent is internal to its driver: its dummy leads
- * nowhere, libnetwork's macvlan/ipvlan createNetwork sets config.Internal for it)
+ * unless internal). A network without a parent sets its gateway too, through its dummy, which
+ * leads nowhere: libnetwork 20.10 (a543cbc4) no longer makes it internal (3a4b08f0)
  */
 const setsGateway = (topology: Topology, source: Source, network: Network): boolean => {
   if (network.driver === "bridge") return true
   const vlan = vlanView(topology, source.host, network.name)
-  return vlan !== undefined && !network.internal && !isL3(vlan) && vlan.info.parentKind !== "dummy"
+  return vlan !== undefined && !network.internal && !isL3(vlan)
 }
 
 /** libnetwork's gateway endpoint: the sandbox's endpoint order (epHeap: leg last, internal last, then name), first with a gateway */
@@ -352,8 +352,8 @@ const viaDefaultRoute = (topology: Topology, source: Source, routes: ReadonlyArr
   const gateway = gatewayRoute(topology, source, routes)
   const l3 = routes.filter((route) => {
     const vlan = vlanView(topology, source.host, route.network.name)
-    // a network without a parent is internal to the driver: no `default dev` (lab-sandboxes.ts, routesDefaultItself)
-    return vlan !== undefined && isL3(vlan) && !route.network.internal && vlan.info.parentKind !== "dummy"
+    // a network without a parent routes `default dev` too, onto its dummy (lab-sandboxes.ts, routesDefaultItself)
+    return vlan !== undefined && isL3(vlan) && !route.network.internal
   })
   // two default routes (an ipvlan l3 `default dev` and a gateway): which one the kernel keeps is not Docker's to say
   if (gateway !== undefined && l3.length > 0) return undefined

@@ -45,18 +45,17 @@ export const isIpvlanL3 = (lab: LabState, network: Network): boolean =>
 
 /**
  * ipvlan l3 adds `default dev ethN` itself at join, unless the network is internal (libnetwork
- * 20.10 ipvlan_joinleave.go; a network without a parent is made internal by the driver)
+ * 20.10 ipvlan_joinleave.go), a network without a parent too: the driver only gives it a dummy
+ * (libnetwork a543cbc4, which Docker 20.10.0 vendors, after 3a4b08f0 "Separate empty parent and
+ * internal")
  */
-export const routesDefaultItself = (lab: LabState, network: Network): boolean => {
-  if (!isIpvlanL3(lab, network) || network.internal) return false
-  return StringMap.get(lab.vlans, network.id)?.parentKind !== "dummy"
-}
+export const routesDefaultItself = (lab: LabState, network: Network): boolean => isIpvlanL3(lab, network) && !network.internal
 
-/** the join sets a default route through the network's gateway: bridge (internal ones too); macvlan and ipvlan l2 unless internal or without a parent */
+/** the join sets a default route through the network's gateway: bridge (internal ones too); macvlan and ipvlan l2 unless internal (without a parent too: through the dummy, to nowhere) */
 const routesViaGateway = (lab: LabState, network: Network): boolean => {
   if (network.driver === "bridge") return network.gateway !== undefined
   if (network.driver !== "macvlan" && !(network.driver === "ipvlan" && !isIpvlanL3(lab, network))) return false
-  return !network.internal && network.gateway !== undefined && StringMap.get(lab.vlans, network.id)?.parentKind !== "dummy"
+  return !network.internal && network.gateway !== undefined
 }
 
 /**
@@ -90,7 +89,13 @@ const hostStateOfRecord = (lab: LabState, record: ContainerRecord): CnmState | u
   return index === undefined ? undefined : hostState(lab, index)
 }
 
-/** the driver set a gateway at join: bridge, macvlan and ipvlan l2, unless internal */
+/**
+ * the driver set a gateway at join: bridge, macvlan and ipvlan l2, unless internal. A macvlan or
+ * ipvlan network without a parent is not internal: libnetwork 20.10's driver gives it a dummy
+ * parent and its join sets the gateway all the same (macvlan_joinleave.go's `!n.config.Internal`;
+ * the "empty parent and --internal are handled the same" of older drivers went in 3a4b08f0, before
+ * a543cbc4, which Docker 20.10.0 vendors), so sandbox.needDefaultGW() finds a gateway: no leg
+ */
 export const givesGateway = (lab: LabState, network: Network): boolean =>
   !network.internal &&
   (network.driver === "bridge" || network.driver === "macvlan" || (network.driver === "ipvlan" && !isIpvlanL3(lab, network)))

@@ -36,8 +36,9 @@ const parentSteps = (kind: VlanKind, info: VlanInfo, host: HostContext): Readonl
  * its removal deletes (an 802.1Q `eth0.N`, or a dummy `dm-`/`di-<id>` when no parent was given).
  * Each endpoint is a child of that parent, created straight inside the container's namespace with
  * its address (and, macvlan, its MAC; ipvlan children share the parent's). The default route:
- * macvlan and ipvlan l2 offer the network's gateway, unless the network is internal or has only a
- * dummy to stand on (Docker makes such a network internal); ipvlan l3 has no gateway and no ARP,
+ * macvlan and ipvlan l2 offer the network's gateway unless the network is internal, on a dummy
+ * parent too (Docker 20.10 no longer makes a parentless network internal: libnetwork 3a4b08f0);
+ * ipvlan l3 has no gateway and no ARP,
  * only `default dev ethN`, which the join adds itself (Docker's AddStaticRoute, outside gateway
  * selection).
  */
@@ -85,10 +86,10 @@ export const vlanDriver = (kind: VlanKind): Driver => ({
       step(`${kind}.address`, [
         { op: "addrAdd", ns: sandbox, dev: ifname, cidr: endpoint.address as string },
         { op: "linkSet", ns: sandbox, name: ifname, up: true },
-        ...(l3 && !network.internal && info.parentKind !== "dummy" ? [{ op: "routeAdd", ns: sandbox, route: { dst: "default", dev: ifname, scope: "link" } } as const] : []),
+        ...(l3 && !network.internal ? [{ op: "routeAdd", ns: sandbox, route: { dst: "default", dev: ifname, scope: "link" } } as const] : []),
       ]),
     ]
-    const offersGateway = !l3 && !network.internal && info.parentKind !== "dummy" && network.gateway !== undefined
+    const offersGateway = !l3 && !network.internal && network.gateway !== undefined
     return offersGateway ? { steps, gateway: network.gateway as string } : { steps }
   },
 

@@ -252,15 +252,15 @@ const encryptionFacts = (vni: number): string[] => {
 
 /**
  * Whether a network's endpoint sets a gateway when it joins (libnetwork's drivers): a bridge
- * always, an internal one too; macvlan and ipvlan l2 unless internal, and without a parent they
- * are internal to the driver (its dummy leads nowhere); an overlay never (its containers get a
+ * always, an internal one too; macvlan and ipvlan l2 unless internal (without a parent too: through
+ * the dummy, to nowhere; libnetwork 3a4b08f0); an overlay never (its containers get a
  * docker_gwbridge leg instead); ipvlan l3 sets a device route, no gateway (l3Default).
  */
 const setsGateway = (lab: model.LabState, host: string, network: model.Network): boolean => {
   if (network.driver === "bridge") return network.gateway !== undefined
   if (network.driver !== "macvlan" && network.driver !== "ipvlan") return false
   const info = model.vlanInfo(lab, host, network.name)
-  return !network.internal && network.gateway !== undefined && info !== undefined && info.parentKind !== "dummy" && info.mode !== "l3"
+  return !network.internal && network.gateway !== undefined && info !== undefined && info.mode !== "l3"
 }
 
 /** the sandbox's routes: each address's connected route, and the default through libnetwork's gateway endpoint */
@@ -278,10 +278,10 @@ const sandboxRoutes = (lab: model.LabState, index: number, sandbox: string, join
     .sort((a, b) => rank(a)[0] - rank(b)[0] || rank(a)[1] - rank(b)[1] || (a.network.name < b.network.name ? -1 : a.network.name > b.network.name ? 1 : 0))[0]
   if (gateway !== undefined) routes.push(routeFact("default", gateway.endpoint.ifname as string, "universe", "static", gateway.network.gateway))
   // ipvlan l3 outside an internal network routes `default dev ethN` itself (libnetwork's ipvlan Join: a connected
-  // 0.0.0.0/0 on the interface); a parentless one is internal to the driver. Beside a gateway the join is refused.
+  // 0.0.0.0/0 on the interface), a parentless one too. Beside a gateway the join is refused.
   for (const { endpoint, network } of joined) {
     const info = network.driver === "ipvlan" ? model.vlanInfo(lab, host, network.name) : undefined
-    if (info?.mode === "l3" && !network.internal && info.parentKind !== "dummy") routes.push(routeFact("default", endpoint.ifname as string, "link", "static"))
+    if (info?.mode === "l3" && !network.internal) routes.push(routeFact("default", endpoint.ifname as string, "link", "static"))
   }
   return routes
 }
