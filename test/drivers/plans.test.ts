@@ -41,13 +41,13 @@ describe("driver plans", () => {
     expect(macvlanDriver.peerAdd).toBeUndefined()
   })
 
-  it("gateways: macvlan and ipvlan l2 offer the network's; internal networks, dummy parents, ipvlan l3 and overlay offer none", () => {
+  it("gateways: macvlan and ipvlan l2 offer the network's, on a dummy parent too (20.10: an empty parent is not internal); internal networks, ipvlan l3 and overlay offer none", () => {
     const net = networkOf("n", "macvlan", "10.20.0.0/24", "10.20.0.1")
     const internal = networkOf("n", "macvlan", "10.20.0.0/24", "10.20.0.1", { internal: true })
     const dummy: VlanInfo = { parent: "dm-000000000000", mode: "bridge", parentKind: "dummy", createdParent: true }
     expect(macvlanDriver.join(net, endpoint, hostWith(onEth0("bridge")), at).gateway).toBe("10.20.0.1")
     expect(macvlanDriver.join(internal, endpoint, hostWith(onEth0("bridge")), at).gateway).toBeUndefined()
-    expect(macvlanDriver.join(net, endpoint, hostWith(dummy), at).gateway).toBeUndefined()
+    expect(macvlanDriver.join(net, endpoint, hostWith(dummy), at).gateway).toBe("10.20.0.1")
     const ipvlan = networkOf("n", "ipvlan", "10.20.0.0/24", "10.20.0.1")
     expect(ipvlanDriver.join(ipvlan, endpoint, hostWith(onEth0("l2")), at).gateway).toBe("10.20.0.1")
     const l3 = ipvlanDriver.join(ipvlan, endpoint, hostWith(onEth0("l3")), at)
