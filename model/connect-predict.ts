@@ -443,14 +443,14 @@ const sharedServiceName = (
   return others.length === 0 ? undefined : { address: answers[0], holders: [...new Set(holders)], balance: "dnsShuffle" }
 }
 
-/** Docker's embedded DNS serves a container with an endpoint on a user network */
-const usesEmbeddedDns = (lab: LabState, container: string): boolean => {
+/** Docker's embedded DNS serves a container with an endpoint on a user network; the default bridge, host and none have none */
+export const usesEmbeddedDns = (lab: LabState, container: string): boolean => {
   const host = StringMap.get(lab.placement, container)
   return host !== undefined && routesOf(lab, host, container).some((route) => !route.network.predefined && !isGatewayLeg(lab, container, route.endpoint))
 }
 
-/** a service's task (`api.1`): no DNS name of its own, a row to it means its address */
-const isReplica = (lab: LabState, name: string): boolean => StringMap.values(lab.services).some((service) => service.replicas.includes(name))
+/** a service's task (`api.1`): Docker names its container `api.1.<task id>`, so the DNS has no `api.1` and a row to it means its address */
+export const isReplica = (lab: LabState, name: string): boolean => StringMap.values(lab.services).some((service) => service.replicas.includes(name))
 
 const labAddressesOf = (lab: LabState, container: string): Array<{ network: string; address: string }> => {
   const host = StringMap.get(lab.placement, container)

@@ -7,8 +7,8 @@ import { measureReach, type ReachEntry } from "../controller/measure.ts"
 import type { CnmError } from "../model/errors.ts"
 import type { LabEndpoint, LabNetworkRow } from "../model/lab-queries.ts"
 import { stripPrefix } from "../model/cidr.ts"
-import { type Endpoint, predefinedNetworks } from "../model/types.ts"
-import * as StringMap from "../model/string-map.ts"
+import { isReplica, usesEmbeddedDns } from "../model/connect-predict.ts"
+import type { Endpoint } from "../model/types.ts"
 import { type ConnectTry, connectDifferences, connectRow, type ReportConnect } from "./report-connect.ts"
 import type { ConnectExpectation } from "./schema-services.ts"
 import type {
@@ -311,13 +311,6 @@ const measureConnect = (lab: Lab, expected: ConnectExpectation, step: number | u
     return connectRow(expected, tries, step)
   })
 
-/** Docker's embedded DNS serves a container with an endpoint on a user network; the default bridge, host and none have none */
-const usesEmbeddedDns = (lab: Lab, container: string): boolean =>
-  lab.endpoints().some((e) => e.container === container && !(predefinedNetworks as ReadonlyArray<string>).includes(e.network))
-
-/** a service's task (`api.1`): Docker names its container `api.1.<task id>`, so the DNS has no `api.1` and a row to it means its address */
-const isTask = (lab: Lab, name: string): boolean => StringMap.values(lab.state.services).some((service) => service.replicas.includes(name))
-
 const targetAddress = (lab: Lab, expected: ConnectExpectation): Effect.Effect<string | undefined, Error> => {
   const target = expected.target
   switch (target.kind) {
@@ -332,7 +325,7 @@ const targetAddress = (lab: Lab, expected: ConnectExpectation): Effect.Effect<st
       // a client with the embedded DNS asks it, as a Docker client does: its network order decides
       // the address, and a name a service or another container's alias shares is answered with all
       // of them (round robin)
-      if (own.length > 0 && (expected.network !== undefined || isTask(lab, target.name) || !usesEmbeddedDns(lab, expected.from))) {
+      if (own.length > 0 && (expected.network !== undefined || isReplica(lab.state, target.name) || !usesEmbeddedDns(lab.state, expected.from))) {
         const shared = lab.endpoints().filter((e) => e.container === expected.from).map((e) => e.network)
         const chosen =
           own.find((e) => e.network === expected.network) ??
