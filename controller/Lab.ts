@@ -1,8 +1,8 @@
 import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
-import { CNMLAB_LINK_GROUP, type ConnectResult, type DnsQueryResult, type KernelOp, type ProbeResult, type Proto } from "../backends/kernel-types.ts"
+import type { ConnectResult, DnsQueryResult, ProbeResult, Proto } from "../backends/kernel-types.ts"
 import type { Driver, Step } from "../drivers/Driver.ts"
-import { formatIPv4, networkAddressOf, parseIPv4, stripPrefix } from "../model/cidr.ts"
+import { stripPrefix } from "../model/cidr.ts"
 import { type CnmError, cnmError } from "../model/errors.ts"
 import * as model from "../model/index.ts"
 import type { HostRequest, LabContainerRequest, LabHost, LabNetworkRequest, LabOutcome, LabState } from "../model/lab-types.ts"
@@ -10,21 +10,18 @@ import * as IntTrie from "../model/int-trie.ts"
 import * as StringMap from "../model/string-map.ts"
 import type { AttachRequest, Container, DriverName, Endpoint, Network } from "../model/types.ts"
 import { Controller, type HostPlan } from "./Controller.ts"
-import { changeDns, DnsPlan } from "./dns-plan.ts"
+import { changeDns } from "./dns-plan.ts"
 import { type GlobalStore, MemoryStore } from "./global-store.ts"
-import { UNDERLAY_DEV, UNDERLAY_MTU } from "./host-context.ts"
 import { rotateKeys, type SwarmKeys, swarmKeys } from "./keys.ts"
-import { socketSteps } from "./sockets.ts"
-import { withServiceDns } from "./service-dns.ts"
-import { type BalancerHost, balancerSteps } from "./service-lb.ts"
-import { meshSteps } from "./service-mesh.ts"
+import { hostUplinkOps, OUTSIDE, outsideOps, underlayOps } from "./lab-underlay.ts"
+import { transitionWork } from "./lab-transition.ts"
+import type { SocketHost } from "./sockets.ts"
 import { tasksTouched, withoutMovedTasks } from "./services.ts"
 import { PeerRelay, type PeerRecord, type PeerWork, inverseOf, peerChanges, secureVteps } from "./peers.ts"
 import { runSteps, type StepFailure } from "./steps.ts"
-import { execute, interleave, isRefusal, kernelFailure, type Prepared, type ResolverPlan } from "./transaction.ts"
+import { execute, isRefusal, kernelFailure, type Prepared } from "./transaction.ts"
 
-/** the underlay joining the Docker hosts: a bridge in its own namespace, each host's eth0 on it */
-const UNDERLAY_BRIDGE = "ul0"
+export { OUTSIDE } from "./lab-underlay.ts"
 
 export interface LabOptions {
   /** Docker hosts, in order (a name, or a name and an underlay address); the first is the default for containers */
@@ -43,9 +40,6 @@ export interface LabOptions {
   /** a machine beyond the hosts (address with prefix, e.g. 203.0.113.1/24), routed to from every host's default route */
   readonly outside?: string
 }
-
-/** the name a connection uses for the machine beyond the hosts, and what its servers answer */
-export const OUTSIDE = "outside"
 
 /** what a lab operation touched: the networks, and the containers on each host, whose kernel work may have changed */
 interface Touched {
@@ -95,11 +89,7 @@ export class Lab {
       const target = options.swarm === true ? model.createLab({ ...request, swarm: true }) : base
       if (!target.ok) return yield* Effect.fail(target.error)
       yield* kernel
-        .apply([
-          { op: "nsAdd", ns: underlayNs },
-          { op: "linkSet", ns: underlayNs, name: "lo", up: true },
-          { op: "linkAdd", ns: underlayNs, link: { kind: "bridge", name: UNDERLAY_BRIDGE, up: true, group: CNMLAB_LINK_GROUP } },
-        ])
+        .apply(underlayOps(underlayNs))
         .pipe(Effect.mapError((e) => cnmError("KernelError", `underlay: ${e.message}`)))
       const controllers: Controller[] = []
       for (const [index, host] of base.value.hosts.entries()) {
@@ -117,23 +107,7 @@ export class Lab {
           base.value,
         )
         yield* kernel
-          .apply([
-            {
-              op: "linkAdd",
-              ns: underlayNs,
-              link: {
-                kind: "veth",
-                name: `ul-${index}`,
-                master: UNDERLAY_BRIDGE,
-                up: true,
-                mtu: UNDERLAY_MTU,
-                group: CNMLAB_LINK_GROUP,
-                peer: { name: UNDERLAY_DEV, ns: hostNs },
-              },
-            },
-            { op: "addrAdd", ns: hostNs, dev: UNDERLAY_DEV, cidr: `${host.address}/${host.prefix}` },
-            { op: "linkSet", ns: hostNs, name: UNDERLAY_DEV, up: true },
-          ])
+          .apply(hostUplinkOps(underlayNs, index, hostNs, host))
           .pipe(Effect.mapError((e) => cnmError("KernelError", `underlay of ${host.name}: ${e.message}`)))
         controllers.push(controller)
       }
@@ -565,46 +539,21 @@ export class Lab {
       (): Prepared<A> | CnmError => {
         const plans: Array<HostPlan | undefined> = []
         for (let i = 0; i < this.controllers.length; i++) {
-            const controller = this.controllers[i] as Controller
-            if (model.hostStateOf(before, controller.host) === model.hostStateOf(after, controller.host)) {
-              plans.push(undefined)
-              continue
-            }
+          const controller = this.controllers[i] as Controller
+          if (model.hostStateOf(before, controller.host) === model.hostStateOf(after, controller.host)) {
+            plans.push(undefined)
+            continue
+          }
           const plan = controller.plan({ before, after, networks: touched.networks, containers: touched.containers(i, after) })
           if (isRefusal(plan)) return plan
           plans.push(plan)
         }
         const work = this.publish(before, after)
         undoStore = work.undo
-        const steps: Step[] = []
-        for (const w of work.hosts) for (const s of w.deletes) steps.push(s)
-        for (const plan of plans) if (plan) for (const s of plan.created) steps.push(s)
-        const sandboxes: Array<ReadonlyArray<Step>> = []
-        for (const plan of plans) if (plan) for (const list of plan.sandboxes) sandboxes.push(list)
-        for (const s of sandboxes.length === 1 ? (sandboxes[0] as ReadonlyArray<Step>) : interleave(sandboxes)) steps.push(s)
-        for (const s of balancerSteps(this.balancerHosts(), before, after)) steps.push(s)
-        for (const s of meshSteps(this.controllers.map((controller, index) => ({ index, ns: controller.hostNs })), before, after)) steps.push(s)
-        for (const plan of plans) if (plan) for (const s of plan.deleted) steps.push(s)
-        const namespaces = plans.flatMap((plan) => plan?.namespaces ?? [])
-        if (namespaces.length > 0) steps.push({ name: "sandbox.namespace", do: namespaces.map((ns) => ({ op: "nsDel", ns }) as const), undo: [] })
-        for (const w of work.hosts) for (const s of w.adds) steps.push(s)
-        const dns: ResolverPlan[] = []
-        this.controllers.forEach((controller, i) => {
-          const own = plans[i]?.dns
-          const peers = work.hosts[i]?.dns
-          const plan = own !== undefined && peers !== undefined ? DnsPlan.merge([own, peers]) : (own ?? peers)
-          if (plan !== undefined) dns.push({ resolver: controller.hostNs, plan })
-        })
-        const named = withServiceDns(this.controllers.map((controller) => controller.hostNs), dns, before, after)
-        const sockets = socketSteps(
-          this.kernel,
-          this.controllers.map((controller, index) => ({ index, ns: controller.hostNs, namespaceOf: (state, name) => controller.namespaceIn(state, name) })),
-          before,
-          after,
-        )
+        const { steps, dns, sockets } = transitionWork(this.kernel, this.transitionHosts(), plans, work.hosts, before, after)
         return {
           steps,
-          ...(named.length > 0 ? { dns: named } : {}),
+          ...(dns.length > 0 ? { dns } : {}),
           ...(sockets.length > 0 ? { sockets } : {}),
           commit: () => {
             this.controllers.forEach((controller, i) => {
@@ -625,8 +574,8 @@ export class Lab {
     )
   }
 
-  private balancerHosts(): ReadonlyArray<BalancerHost> {
-    return this.controllers.map((controller, index) => ({ index, namespaceOf: (state, name) => controller.namespaceIn(state, name) }))
+  private transitionHosts(): ReadonlyArray<SocketHost> {
+    return this.controllers.map((controller, index) => ({ index, ns: controller.hostNs, namespaceOf: (state, name) => controller.namespaceIn(state, name) }))
   }
 
   /** the peer records the change publishes, and the work each host's watch makes of them */
@@ -711,38 +660,4 @@ export class Lab {
       Effect.andThen(refused),
     )
   }
-}
-
-/**
- * The outside machine, as the Docker recordings had it (test/fixtures/docker-services/README.md):
- * its eth0 on the underlay bridge with its own address, a route to the underlay's subnet on that
- * link and nothing else (container subnets are unreachable from it); every host's default route
- * goes through it (a host route to it on eth0 first: Linux's `onlink`).
- */
-const outsideOps = (
-  ns: string,
-  underlayNs: string,
-  address: string,
-  hosts: ReadonlyArray<LabHost>,
-  hostNamespaces: ReadonlyArray<string>,
-): ReadonlyArray<KernelOp> => {
-  const plain = stripPrefix(address)
-  const first = hosts[0] as LabHost
-  const underlay = `${formatIPv4(networkAddressOf(parseIPv4(first.address) as number, first.prefix))}/${first.prefix}`
-  return [
-    { op: "nsAdd", ns },
-    { op: "linkSet", ns, name: "lo", up: true },
-    {
-      op: "linkAdd",
-      ns: underlayNs,
-      link: { kind: "veth", name: "ul-out", master: UNDERLAY_BRIDGE, up: true, mtu: UNDERLAY_MTU, group: CNMLAB_LINK_GROUP, peer: { name: UNDERLAY_DEV, ns } },
-    },
-    { op: "addrAdd", ns, dev: UNDERLAY_DEV, cidr: address },
-    { op: "linkSet", ns, name: UNDERLAY_DEV, up: true },
-    { op: "routeAdd", ns, route: { dst: underlay, dev: UNDERLAY_DEV, scope: "link" } },
-    ...hostNamespaces.flatMap((hostNs): ReadonlyArray<KernelOp> => [
-      { op: "routeAdd", ns: hostNs, route: { dst: `${plain}/32`, dev: UNDERLAY_DEV, scope: "link" } },
-      { op: "routeAdd", ns: hostNs, route: { dst: "default", via: plain, dev: UNDERLAY_DEV } },
-    ]),
-  ]
 }
