@@ -13,7 +13,7 @@ export interface Mutation {
   readonly sets: ReadonlyArray<TestSet>
 }
 
-export type TestSet = "sim" | "model" | "fixtures" | "linux" | "nat"
+export type TestSet = "sim" | "model" | "fixtures" | "linux" | "nat" | "services" | "linuxnat"
 
 export const mutations: ReadonlyArray<Mutation> = [
   {
@@ -274,5 +274,134 @@ export const mutations: ReadonlyArray<Mutation> = [
     from: "    for (const spec of was) if (!is.some((other) => sameProxy(spec, other))) stopping.push(unproxy(spec))\n",
     to: "    for (const spec of was) stopping.push(unproxy(spec))\n",
     sets: ["sim", "nat"],
+  },
+  // NAT and load balancing, second round (issue 9): the places the first round left without a mutation
+  {
+    id: "nat-return-missing",
+    what: "the nat DOCKER chain has no `-i br -j RETURN`: a container's connection to a host address is DNATed, not docker-proxy's",
+    file: "drivers/bridge/firewall.ts",
+    from: `const dnat: FwRule[] = bridges.map((n) => ({ match: { iif: bridgeName(n) }, verdict: { kind: "return" } }))`,
+    to: "const dnat: FwRule[] = []",
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "output-dnats-loopback",
+    what: "nat OUTPUT jumps to DOCKER for 127.0.0.0/8 too: the host's own connection to 127.0.0.1 is DNATed instead of docker-proxy's",
+    file: "drivers/bridge/firewall.ts",
+    from: `output: [{ match: { dstLocal: true, dstNot: "127.0.0.0/8" }, verdict: jumpToDocker }],`,
+    to: `output: [{ match: { dstLocal: true }, verdict: jumpToDocker }],`,
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "host-ip-ignored",
+    what: "a port published on one host address is DNATed from every address",
+    file: "drivers/bridge/firewall.ts",
+    from: "match: { iifNot: br, proto: port.proto, dport: port.hostPort, ...hostIp },",
+    to: "match: { iifNot: br, proto: port.proto, dport: port.hostPort },",
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "dnat-any-protocol",
+    what: "the DNAT rule of a published port matches its port in any protocol (a tcp publication takes udp too)",
+    file: "drivers/bridge/firewall.ts",
+    from: "match: { iifNot: br, proto: port.proto, dport: port.hostPort, ...hostIp },",
+    to: "match: { iifNot: br, dport: port.hostPort, ...hostIp },",
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "forward-accept-host-port",
+    what: "the filter DOCKER accept names the host port, where the DNATed packet carries the container's",
+    file: "drivers/bridge/firewall.ts",
+    from: "filter.push({ match: { dst: container, iifNot: br, oif: br, proto: port.proto, dport: port.containerPort }",
+    to: "filter.push({ match: { dst: container, iifNot: br, oif: br, proto: port.proto, dport: port.hostPort }",
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "mesh-local-masquerade-dropped",
+    what: "the routing mesh's masquerade of local sources towards docker_gwbridge is missing (the host's own connections to a mesh port)",
+    file: "drivers/bridge/firewall.ts",
+    from: `const postrouting: FwRule[] = [{ match: { srcLocal: true, oif: br }, verdict: { kind: "masquerade" }, comment: "ingress: a local source towards the ingress sandbox" }]`,
+    to: "const postrouting: FwRule[] = []",
+    sets: ["services"],
+  },
+  {
+    id: "proxy-binds-any-address",
+    what: "docker-proxy listens on 0.0.0.0 whatever host address the port was published on",
+    file: "drivers/bridge/proxies.ts",
+    from: `address: port.hostIp === "" ? "0.0.0.0" : port.hostIp,`,
+    to: `address: "0.0.0.0",`,
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "snat-reply-not-undone",
+    what: "the simulator's conntrack does not undo SNAT/masquerade on answers (a reply stays addressed to the masquerading host)",
+    file: "backends/sim/walk.ts",
+    from: "      packet.dst = entry.origSrc\n      packet.dport = entry.origSport\n",
+    to: "",
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "masquerade-input-address",
+    what: "the simulator masquerades to the address of the device a packet came in by, not the one it leaves by",
+    file: "backends/sim/forwarding.ts",
+    from: "    const primary = oif.addresses[0]\n",
+    to: "    const primary = (iif ?? oif).addresses[0]\n",
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "nat-every-packet",
+    what: "the simulator's nat chains see every packet of a flow, not only its first",
+    file: "backends/sim/firewall.ts",
+    from: `if (chain.nat && (!natAllowed || packet.ct !== "new")) continue`,
+    to: `if (chain.nat && !natAllowed) continue`,
+    sets: ["nat", "sim"],
+  },
+  {
+    id: "numgen-skips-last",
+    what: "linux's numgen map counts modulo one backend fewer: round robin never reaches the last backend",
+    file: "backends/linux/nft/render.ts",
+    from: "mod: v.to.length, offset: 0",
+    to: "mod: Math.max(1, v.to.length - 1), offset: 0",
+    sets: ["linuxnat"],
+  },
+  {
+    id: "balance-turn-kept",
+    what: "linux sends a balancing table's unchanged or appended rules alone, so a table set again keeps its numgen counters",
+    file: "backends/linux/firewall.ts",
+    from: " && !balances(table)",
+    to: "",
+    sets: ["linuxnat"],
+  },
+  {
+    id: "ephemeral-start-elsewhere",
+    what: "the port allocator's ephemeral range starts one above Linux's ip_local_port_range (32769)",
+    file: "model/ports.ts",
+    from: "export const ephemeralPorts = { start: 32768, end: 60999 }",
+    to: "export const ephemeralPorts = { start: 32769, end: 60999 }",
+    sets: ["nat", "model"],
+  },
+  {
+    id: "cursor-shared-by-protocols",
+    what: "the port allocator keeps one cursor per address and range for tcp and udp together",
+    file: "model/ports.ts",
+    from: "return `${addressText(mapping.hostIp)}/${mapping.proto}/${range}`",
+    to: "return `${addressText(mapping.hostIp)}/${range}`",
+    sets: ["nat", "model"],
+  },
+  {
+    id: "mesh-target-port-lost",
+    what: "the ingress sandbox balances a mesh port to the tasks' published port, not the service's target port",
+    file: "controller/service-lb.ts",
+    from: `verdict: { kind: "dnatBalance", to: entry.backends, ...(entry.published !== undefined ? { port: entry.published.target } : {}) }`,
+    to: `verdict: { kind: "dnatBalance", to: entry.backends }`,
+    sets: ["services"],
+  },
+  {
+    id: "predict-refused-behind-proxy",
+    what: "the model predicts `refused` for a refusing container behind docker-proxy (the proxy has accepted: Docker's client sees the connection closed)",
+    file: "model/connect-predict.ts",
+    from: `const outcome: ConnectOutcome = via === "proxy" ? (base.proto === "udp" ? "timeout" : "closed") : "refused"`,
+    to: `const outcome: ConnectOutcome = via === "proxy" ? (base.proto === "udp" ? "timeout" : "refused") : "refused"`,
+    sets: ["model"],
   },
 ]
