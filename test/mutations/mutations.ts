@@ -404,4 +404,20 @@ export const mutations: ReadonlyArray<Mutation> = [
     to: `const outcome: ConnectOutcome = via === "proxy" ? (base.proto === "udp" ? "timeout" : "refused") : "refused"`,
     sets: ["model"],
   },
+  {
+    id: "proxy-kept-on-move",
+    what: "a docker-proxy whose container address changed (its ports moved to another network, same host port) is not restarted: it still dials the old address",
+    file: "controller/sockets.ts",
+    from: "a.address === b.address && a.port === b.port && a.proto === b.proto && a.to.address === b.to.address && a.to.port === b.to.port",
+    to: "a.address === b.address && a.port === b.port && a.proto === b.proto && a.to.port === b.to.port",
+    sets: ["nat"],
+  },
+  {
+    id: "vip-without-task-refused",
+    what: "a VIP with no task is not dropped in its load-balancer sandbox: the sandbox's own stack refuses its connections",
+    file: "controller/service-lb.ts",
+    from: 'entry.backends.length === 0 ? [{ match: matchOf(entry), verdict: { kind: "drop" }, comment: `${entry.service}: no task` } as const] : [],',
+    to: "[],",
+    sets: ["services"],
+  },
 ]
