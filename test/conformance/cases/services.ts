@@ -131,6 +131,25 @@ export const serviceCases = (h: () => Harness, caps: Capabilities): void => {
     expect(await harness.connect({ from: net.c1, address: OUTSIDE, port: 81, proto: "tcp" })).toMatchObject(answer("outside", HOST))
   })
 
+  it.skipIf(!caps.firewall)("nat chains see the first packet of a flow only: an answer that a dnat rule matches is not rewritten", async () => {
+    // Linux consults the nat hooks for a conntrack entry's first packet; every later one, the
+    // answers too, follows the entry. The rule below DNATs anything from the outside to c3, and
+    // does so for a new connection; the outside's answers to c1's masqueraded connections match it
+    // too and must come home untouched
+    const harness = h()
+    const net = dockerHost(harness)
+    const fromOutside = (proto: Proto) => ({ match: { iif: "eth0", src: `${OUTSIDE}/32`, proto }, verdict: { kind: "dnat", to: "10.31.0.3", port: 80 } }) as const
+    await harness.apply(net.ops, { op: "firewallSet", ns: net.host, table: natTable([]) }, { op: "firewallSet", ns: net.host, table: natPrerouting([fromOutside("tcp"), fromOutside("udp")]) })
+    for (const proto of ["tcp", "udp"] as const) {
+      await harness.listen({ ns: net.outside, port: 80, proto, answer: "outside" })
+      await harness.listen({ ns: net.c3, port: 80, proto, answer: "c3" })
+    }
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 9999, proto: "tcp" })).toMatchObject(answer("c3", OUTSIDE))
+    expect(await harness.connect({ from: net.outside, address: HOST, port: 9999, proto: "udp" })).toMatchObject(answer("c3", OUTSIDE))
+    expect(await harness.connect({ from: net.c1, address: OUTSIDE, port: 80, proto: "tcp" })).toMatchObject(answer("outside", HOST))
+    expect(await harness.connect({ from: net.c1, address: OUTSIDE, port: 80, proto: "udp" })).toMatchObject(answer("outside", HOST))
+  })
+
   it.skipIf(!caps.firewall)("fib type local: dstLocal tells the host's own addresses from forwarded ones, srcLocal its own packets from others'", async () => {
     const harness = h()
     const net = dockerHost(harness)
