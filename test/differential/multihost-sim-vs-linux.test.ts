@@ -22,7 +22,9 @@ import { compareKernels } from "./twin-lab.ts"
  * aliases and balancer tables, the routing mesh's rules among them), on reach between containers
  * across hosts and to every host's underlay address (toHost), on every DNS answer (the services'
  * names too), and on the connections to the services (by name, `tasks.`, VIP, the routing mesh's
- * ports from outside and from a host: outcome, seen source, an answerer among the tasks);
+ * ports from outside and from a host: outcome, seen source, answerer; the round-robin ones are
+ * asked one at a time in the same order on both, so each is answered by the same task, and two in
+ * a row through one balancer by tasks in a row of the model's order: balanced-turns.ts);
  * in every third run of the lanes, on reach and DNS after every command that succeeded too.
  * The generator uses only what both backends can build and prints what it left out and why (the
  * kernel's capability flags). Linux is the truth: a divergence is the simulator's bug until shown
@@ -71,6 +73,9 @@ const tally = {
   questions: 0,
   races: 0,
   connections: 0,
+  balanced: 0,
+  balancedOverSeveral: 0,
+  turnPairs: 0,
   /** sequences whose lab ran a service at some point, and service commands by outcome */
   withServices: 0,
   serviceCommands: 0,
@@ -133,6 +138,9 @@ const measure = async (lane: Lane, when: string): Promise<void> => {
   tally.questions += measured.questions
   tally.races += measured.races
   tally.connections += measured.connections
+  tally.balanced += measured.balanced
+  tally.balancedOverSeveral += measured.balancedOverSeveral
+  tally.turnPairs += measured.turnPairs
   if (measured.lines.length > 0) fail(lane, `${when} (reach and DNS)`, measured.lines)
 }
 
@@ -207,6 +215,7 @@ describe.skipIf(!root)(`differential over several hosts: the simulator agrees wi
           `left out (both backends must build it): ${leftOut.map(([kind, why]) => `${kind} (${why})`).join("; ")}`,
           `services: ${tally.withServices} sequences ran one; ${tally.serviceCommands} service commands, ${tally.serviceRefused} refused on both`,
           `compared: ${tally.kernelComparisons} kernels read back, ${tally.measurements} measurements of ${tally.probes} probes between containers, ${tally.hostProbes} toHost probes, ${tally.questions} DNS questions, ${tally.connections} connections to services (${tally.races} probes left out: the model calls them races); divergences: 0`,
+          `balanced round robin: ${tally.balanced} connections asked one at a time and compared answerer by answerer, ${tally.balancedOverSeveral} of them over two tasks or more; ${tally.turnPairs} pairs in a row through one balancer in the model's turn order`,
         ].join("\n"),
       )
       expect(tally.sequences).toBeGreaterThanOrEqual(runs * lanes)
@@ -214,6 +223,7 @@ describe.skipIf(!root)(`differential over several hosts: the simulator agrees wi
       // a fair share of the sequences run a service (measured: 55 and 64 of 100 in two default runs)
       expect(tally.withServices * 3, "sequences that ran a service, a third at least").toBeGreaterThanOrEqual(tally.sequences)
       expect(tally.connections, "connections compared").toBeGreaterThan(0)
+      expect(tally.balancedOverSeveral, "round-robin connections over several tasks compared exactly").toBeGreaterThan(0)
       expect(namespacesNamed(`cnm-${RUN_TAG}${process.pid.toString(36)}`)).toEqual([])
     },
   )

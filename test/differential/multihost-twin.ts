@@ -9,6 +9,7 @@ import { buildTopology } from "../../model/lab-topology.ts"
 import type { KernelKinds } from "../model-based/multihost/commands/CreateNetworkCommand.ts"
 import { addressOf, mhConnectionQuestions, mhOutside } from "../model-based/multihost/connections.ts"
 import { mhQuestions } from "../model-based/multihost/questions.ts"
+import { checkTurnOrder, counterOf, outsideTheModelsSet } from "./balanced-turns.ts"
 import { diffLists } from "./ns-view.ts"
 
 /**
@@ -94,6 +95,12 @@ export interface MhCompared {
   /** probes left out as races */
   readonly races: number
   readonly connections: number
+  /** connections balanced round robin, asked one at a time in the same order on both backends */
+  readonly balanced: number
+  /** of those, the ones the model spreads over two tasks or more: where the order could differ */
+  readonly balancedOverSeveral: number
+  /** connections in a row through one rule whose turn order was checked against the model's */
+  readonly turnPairs: number
 }
 
 /** how many measurements asked connections so far: the asker takes turns, as in the model-based test */
@@ -104,9 +111,14 @@ interface Connection {
   readonly address: string
   readonly port: number
   readonly proto: "tcp" | "udp"
-  /** who may answer, as the model says: the same answerer on both backends only when it is one */
+  /** who may answer, as the model says */
   readonly answerers: ReadonlyArray<string>
+  readonly balance: model.Balance
+  /** round robin: the rule whose counter it advances (balanced-turns.ts), and whether every task listens there */
+  readonly turn?: { readonly counter: string; readonly everyTaskListens: boolean }
 }
+
+const describe = (c: Connection): string => `${c.from} → ${c.address}:${c.port}/${c.proto}`
 
 /**
  * The model-based test's connections to the services (../model-based/multihost/connections.ts),
@@ -120,46 +132,57 @@ const connectionsOf = (lab: Lab): Array<Connection> => {
   const containers = lab.containers()
   const turn = connectionTurn++
   const asker = containers[turn % Math.max(1, containers.length)]
+  const hostOf = new Map(lab.endpoints().map((e) => [e.container, e.host]))
   return mhConnectionQuestions(state, asker, turn).flatMap(({ question }) => {
     const predicted = model.predictConnect(state, mhOutside, question)
     const address = addressOf(question, predicted, state)
     if (address === undefined || (question.proto === "udp" && predicted.outcome === "refused")) return []
-    return [{ from: question.from, address, port: question.port, proto: question.proto, answerers: predicted.answeredBy }]
+    const turn =
+      predicted.balance === "roundRobin"
+        ? { counter: counterOf(predicted, question, hostOf.get(question.from), address), everyTaskListens: predicted.outcome === "answer" }
+        : undefined
+    return [{ from: question.from, address, port: question.port, proto: question.proto, answerers: predicted.answeredBy, balance: predicted.balance, ...(turn === undefined ? {} : { turn }) }]
   })
 }
 
-/** what a connection showed, in words both backends must share: the answerer itself when only one may answer, else whether it is one of those */
-const connectionText = (connection: Connection, result: ConnectResult): string => {
-  const answerer =
-    result.answeredBy === undefined
-      ? ""
-      : connection.answerers.length > 1
-        ? ` by ${connection.answerers.includes(result.answeredBy) ? "one of the tasks" : result.answeredBy}`
-        : ` by ${result.answeredBy}`
-  return `${result.outcome}${answerer}${result.seenFrom === undefined ? "" : ` seen from ${result.seenFrom}`}`
-}
+/**
+ * What a connection showed, in words both backends must share, the answerer itself included: a
+ * connection the DNS shuffle spreads goes to the one address the model picked, and the balanced
+ * ones are asked in the same order on both (compareMhMeasurements), so each has one answerer.
+ */
+const connectionText = (result: ConnectResult): string =>
+  `${result.outcome}${result.answeredBy === undefined ? "" : ` by ${result.answeredBy}`}${result.seenFrom === undefined ? "" : ` seen from ${result.seenFrom}`}`
 
 /**
  * Reach (container to container on any host, and to every host), DNS (questions.ts from every
  * container, the services' names among them) and the connections to the services, measured once
  * on each backend, all at once on each: a measurement is mostly waiting for what does not answer.
+ * All but the round-robin connections: those take turns from their balancer's counter, so they
+ * go one at a time, in the order connectionsOf lists them, beside the rest; nothing else any
+ * measurement asks matches a balancing rule (probes and DNS go to the containers' own addresses
+ * and to the resolver, never to a VIP or a published port), so both counters see the same
+ * connections in the same order and each connection's answerer is compared exactly.
  */
 export const compareMhMeasurements = async (twin: MultiHostTwin, options: { readonly concurrency: number }): Promise<MhCompared> => {
   const { probes, races } = probesOf(twin.sim)
   const state = twin.sim.state
   const questions = twin.sim.containers().flatMap((from) => mhQuestions(state, from).map((name) => ({ from, name })))
   const connections = connectionsOf(twin.sim)
+  const balanced = connections.filter((c) => c.turn !== undefined)
+  const others = connections.filter((c) => c.turn === undefined)
+  const connect = (lab: Lab) => (c: Connection) => lab.connectFrom(c.from, c.address, c.port, c.proto)
   const all = (lab: Lab) =>
     Effect.all(
       [
         Effect.forEach(probes, (p) => lab.probe(p.from, p.address).pipe(Effect.map((r) => r.reachable)), options),
         Effect.forEach(questions, (q) => lab.resolve(q.from, q.name).pipe(Effect.map(answerText)), options),
-        Effect.forEach(connections, (c) => lab.connectFrom(c.from, c.address, c.port, c.proto).pipe(Effect.map((result) => connectionText(c, result))), options),
+        Effect.forEach(others, connect(lab), options),
+        Effect.forEach(balanced, connect(lab), { concurrency: 1 }),
       ],
       { concurrency: "unbounded" },
     )
-  const [simReach, simAnswers, simConnections] = Effect.runSync(all(twin.sim))
-  const [linuxReach, linuxAnswers, linuxConnections] = await Effect.runPromise(all(twin.linux))
+  const [simReach, simAnswers, simOthers, simBalanced] = Effect.runSync(all(twin.sim))
+  const [linuxReach, linuxAnswers, linuxOthers, linuxBalanced] = await Effect.runPromise(all(twin.linux))
   const lines: string[] = []
   probes.forEach((p, i) => {
     if (simReach[i] !== linuxReach[i]) lines.push(`reach ${p.from} → ${p.what} ${p.address}: sim ${simReach[i]} / linux ${linuxReach[i]}`)
@@ -167,9 +190,31 @@ export const compareMhMeasurements = async (twin: MultiHostTwin, options: { read
   questions.forEach((q, i) => {
     if (simAnswers[i] !== linuxAnswers[i]) lines.push(`dns ${q.from} asks "${q.name}": sim ${simAnswers[i]} / linux ${linuxAnswers[i]}`)
   })
-  connections.forEach((c, i) => {
-    if (simConnections[i] !== linuxConnections[i]) lines.push(`connect ${c.from} → ${c.address}:${c.port}/${c.proto}: sim ${simConnections[i]} / linux ${linuxConnections[i]}`)
-  })
+  const compareConnections = (asked: ReadonlyArray<Connection>, sim: ReadonlyArray<ConnectResult>, linux: ReadonlyArray<ConnectResult>) =>
+    asked.forEach((c, i) => {
+      const [simText, linuxText] = [connectionText(sim[i] as ConnectResult), connectionText(linux[i] as ConnectResult)]
+      if (simText !== linuxText) lines.push(`connect ${describe(c)}${c.turn === undefined ? "" : ` (turn ${i + 1} of the balanced)`}: sim ${simText} / linux ${linuxText}`)
+      if (c.balance !== "one") {
+        lines.push(...outsideTheModelsSet(`connect ${describe(c)}`, c.answerers, sim[i] as ConnectResult, "sim"))
+        lines.push(...outsideTheModelsSet(`connect ${describe(c)}`, c.answerers, linux[i] as ConnectResult, "linux"))
+      }
+    })
+  compareConnections(others, simOthers, linuxOthers)
+  compareConnections(balanced, simBalanced, linuxBalanced)
+  const turns = balanced.map((c) => ({ describe: describe(c), answerers: c.answerers, ...(c.turn as NonNullable<Connection["turn"]>) }))
+  // linux is the truth; the sim's order is held to linux's above
+  const order = checkTurnOrder(turns, linuxBalanced)
+  lines.push(...order.lines)
   const hostProbes = probes.filter((p) => p.what.startsWith("host ")).length
-  return { lines, probes: probes.length - hostProbes, hostProbes, questions: questions.length, races, connections: connections.length }
+  return {
+    lines,
+    probes: probes.length - hostProbes,
+    hostProbes,
+    questions: questions.length,
+    races,
+    connections: connections.length,
+    balanced: balanced.length,
+    balancedOverSeveral: balanced.filter((c) => c.answerers.length > 1).length,
+    turnPairs: order.pairs,
+  }
 }

@@ -13,7 +13,7 @@ export interface Mutation {
   readonly sets: ReadonlyArray<TestSet>
 }
 
-export type TestSet = "sim" | "model" | "fixtures" | "linux" | "nat" | "services" | "linuxnat"
+export type TestSet = "sim" | "model" | "fixtures" | "linux" | "nat" | "services" | "linuxnat" | "differential"
 
 export const mutations: ReadonlyArray<Mutation> = [
   {
@@ -200,6 +200,32 @@ export const mutations: ReadonlyArray<Mutation> = [
     from: "rule.balance[rule.counter++ % rule.balance.length]",
     to: "rule.balance[0]",
     sets: ["sim", "nat"],
+  },
+  // the turn order of round robin: only a differential can see which task a turn goes to, since the
+  // model knows the order of the tasks but not where a balancer's counter stands (balanced-turns.ts)
+  {
+    id: "balance-starts-second",
+    what: "the simulator's dnatBalance gives the first connection to the second backend (its counter starts one on)",
+    file: "backends/sim/firewall.ts",
+    from: "rule.balance[rule.counter++ % rule.balance.length]",
+    to: "rule.balance[++rule.counter % rule.balance.length]",
+    sets: ["differential"],
+  },
+  {
+    id: "balance-steps-two",
+    what: "the simulator's dnatBalance moves two backends on per connection (one backend of two gets every connection; of three, the order is reversed)",
+    file: "backends/sim/firewall.ts",
+    from: "rule.balance[rule.counter++ % rule.balance.length]",
+    to: "rule.balance[(2 * rule.counter++) % rule.balance.length]",
+    sets: ["differential"],
+  },
+  {
+    id: "model-turn-order-reversed",
+    what: "the model lists a service's answerers last task first (both backends unchanged: only the turn order against the model can see it, with three tasks or more)",
+    file: "model/connect-predict.ts",
+    from: "  const listening = replicas.filter((replica) => listensOn(world.lab, replica, port, proto))\n",
+    to: "  const listening = [...replicas].reverse().filter((replica) => listensOn(world.lab, replica, port, proto))\n",
+    sets: ["differential"],
   },
   // the IPVS form of dnatBalance (backends/ipvs-form.ts), which no kernel here runs: the simulator's
   // IPVS mode (`sim with ipvs` in test/conformance/sim.test.ts) is what carries it out

@@ -7,7 +7,7 @@ import { type Mutation, mutations, type TestSet } from "./mutations.ts"
  * Makes one mutation (mutations.ts), runs the test files that should catch it, puts the file back,
  * and prints which tests failed, each with the first line of its failure:
  *
- *   npx tsx test/mutations/run.ts <id> [--seed N] [--sets sim,model,fixtures,nat,services,linuxnat,linux] [--seeded-only] [--record file.jsonl]
+ *   npx tsx test/mutations/run.ts <id> [--seed N] [--sets sim,model,fixtures,nat,services,linuxnat,linux,differential] [--seeded-only] [--record file.jsonl]
  *
  * --seed is handed to the model-based tests as CNMLAB_SEED; --seeded-only runs only the files a
  * seed changes (a second run of the others would repeat the first); --record appends the outcome
@@ -41,6 +41,8 @@ const testSets: Record<TestSet, { readonly all: ReadonlyArray<string>; readonly 
   services: { all: ["test/controller/services.test.ts"], seeded: [] },
   // the linux backend's balancing and NAT (root): the kernel layer's cases and the nftables tests
   linuxnat: { all: ["test/conformance/linux.test.ts", "test/linux/firewall.test.ts"], seeded: [] },
+  // which task answers each balanced connection, on the simulator against the real kernel (as root)
+  differential: { all: ["test/differential/multihost-sim-vs-linux.test.ts"], seeded: ["test/differential/multihost-sim-vs-linux.test.ts"] },
   linux: {
     all: ["test/model-based/lab.linux.test.ts", "test/conformance/linux.test.ts", "test/differential/scenarios-both-backends.test.ts"],
     seeded: ["test/model-based/lab.linux.test.ts"],
