@@ -104,7 +104,12 @@ const onBothLabs = (commands: Iterable<MhCommand>): Array<fc.AsyncCommand<MhMode
       let handed: MhOperation | undefined
       command.run(m, { lab: lane.twin.sim, handOver: (operation) => (handed = operation) })
       if (handed === undefined) throw new Error(`${command.toString()} handed over no operation`)
-      await carryOut(m, lane, handed, command)
+      await carryOut(m, lane, handed, command).catch((error: unknown) => {
+        // not a divergence (those print themselves): the model's judgement, or an operation that threw
+        if (!reported && !(error instanceof Divergence)) console.error(`first failure, before shrinking (lane ${lane.index}, after ${lane.ran.join("; ")}):`, error)
+        reported = true
+        throw error
+      })
     },
     toString: () => command.toString(),
   }))
