@@ -116,10 +116,28 @@ const startReplicas = (
   return balanced.ok ? labSucceed(balanced.lab, names) : balanced
 }
 
+/**
+ * swarmkit's rule for a service's name (controlapi validateAnnotations): one DNS label, since the name
+ * is what the embedded DNS answers. Stricter than a container's: no dot, nothing but a letter or
+ * digit at either end, 63 characters at most.
+ */
+const dnsLabel = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/
+const serviceNameProblem = (name: string): CnmError | undefined =>
+  name === ""
+    ? cnmError("InvalidName", "rpc error: code = InvalidArgument desc = meta: name must be provided")
+    : !dnsLabel.test(name)
+      ? cnmError("InvalidName", "rpc error: code = InvalidArgument desc = name must be valid as a DNS name component")
+      : name.length > 63
+        ? cnmError("InvalidName", "rpc error: code = InvalidArgument desc = name must be 63 characters or fewer")
+        : undefined
+
 /** `docker service create` */
 export const createLabService = (lab: LabState, request: ServiceRequest): LabOutcome<ServiceRecord> => {
   const serving = parseServing(request.ports, request.listen)
   if (!serving.ok) return refused(serving.error)
+  // the manager validates the spec, its name first, before the endpoint (swarmkit validateServiceSpec)
+  const badName = serviceNameProblem(request.name)
+  if (badName !== undefined) return refused(badName)
   const endpointMode = request.endpointMode ?? "vip"
   if (endpointMode === "dnsrr" && serving.value.mappings.length > 0) {
     return labFail("InvalidPort", "EndpointSpec: port published with ingress mode can't be used with dnsrr mode")

@@ -117,6 +117,11 @@ describe("refusals change nothing", () => {
     ["dnsrr with a published port", service({ name: "web", endpointMode: "dnsrr", ports: ["9191:80"] }), "InvalidPort"],
     ["a host address in a service's port", service({ name: "web", ports: ["127.0.0.1:9191:80"] }), "InvalidPort"],
     ["a service name taken", service({ name: "api" }), "ContainerNameConflict"],
+    // swarmkit wants one DNS label, where a container may take these names
+    // (test/fixtures/docker-swarm-services/swarm-service-errors-midrun)
+    ["a service name with a dot", service({ name: "my.svc" }), "InvalidName"],
+    ["a service name ending in a dash", service({ name: "svc-" }), "InvalidName"],
+    ["a service name of 64 characters", service({ name: `a${"1234567890".repeat(6)}123` }), "InvalidName"],
     // Docker's CLI looks the name up among the swarm's networks: a user's local network is not one
     // (test/fixtures/docker-swarm-services/swarm-service-bad-input: "No such network: lb")
     ["a user's local network", service({ name: "web", networks: ["lb"] }), "NetworkNotFound"],
