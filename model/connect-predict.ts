@@ -33,7 +33,7 @@
 import { cidrContains, parseCidrWithAddress, parseIPv4, stripPrefix } from "./cidr.ts"
 import { hostState, ingressNetwork, ingressSandbox } from "./lab-store.ts"
 import { predictLabReach } from "./lab-reach.ts"
-import { predictLabResolve, resolveReading, resolverNetworks } from "./lab-resolve.ts"
+import { isReplica, predictLabResolve, resolveReading, resolverNetworks } from "./lab-resolve.ts"
 import { readingsOf } from "./predict.ts"
 import { isGatewayLeg } from "./lab-sandboxes.ts"
 import type { LabState } from "./lab-types.ts"
@@ -449,8 +449,8 @@ export const usesEmbeddedDns = (lab: LabState, container: string): boolean => {
   return host !== undefined && routesOf(lab, host, container).some((route) => !route.network.predefined && !isGatewayLeg(lab, container, route.endpoint))
 }
 
-/** a service's task (`api.1`): Docker names its container `api.1.<task id>`, so the DNS has no `api.1` and a row to it means its address */
-export const isReplica = (lab: LabState, name: string): boolean => StringMap.values(lab.services).some((service) => service.replicas.includes(name))
+/** a service's task (`api.1`): the DNS has no `api.1` (lab-resolve.ts isReplica), so a row to it means its address */
+export { isReplica }
 
 const labAddressesOf = (lab: LabState, container: string): Array<{ network: string; address: string }> => {
   const host = StringMap.get(lab.placement, container)

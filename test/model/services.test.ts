@@ -46,6 +46,13 @@ describe("services", () => {
     expect(Model.predictServiceResolve(lab, "c1", "db")).toEqual([addressOf(lab, "db.1", "ov")])
   })
 
+  it("a task's replica name is no DNS name: Docker's task container is `api.1.<task id>` (swarm-service-lifecycle-names)", () => {
+    expect(Model.predictServiceResolve(lab, "c1", "api.1")).toEqual([])
+    expect(Model.predictLabResolve(lab, "c1", "db.1")).toEqual([])
+    // a connect row to the replica still means its address
+    expect(ask(lab, "c1", { kind: "name", name: "db.1" }).address).toBe(addressOf(lab, "db.1", "ov"))
+  })
+
   it("a service on several of the client's networks answers with the VIP of the first one its resolver asks (by name, not attach order)", () => {
     const both = holds(
       swarmOf(
