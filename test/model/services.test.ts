@@ -53,6 +53,18 @@ describe("services", () => {
     expect(ask(lab, "c1", { kind: "name", name: "db.1" }).address).toBe(addressOf(lab, "db.1", "ov"))
   })
 
+  it("a host without an outside machine has no default route: to a container's overlay address, unreachable (swarm-dnsrr-clients-each-host)", () => {
+    const question = { from: "host1", to: { kind: "address", address: addressOf(lab, "c1", "ov") as string }, port: 80, proto: "tcp" } as const
+    expect(Model.predictConnect(lab, undefined, question).outcome).toBe("unreachable")
+    expect(Model.predictConnect(lab, undefined, { ...question, from: "host2" }).outcome).toBe("unreachable")
+  })
+
+  it("a container on an internal overlay only has no route out: unreachable at once, not dropped (swarm-service-internal-overlay)", () => {
+    const inside = holds(swarmOf(2, network({ name: "iov", driver: "overlay", subnet: "10.61.0.0/24", internal: true }), container("c9", "host1", "iov")))
+    const question = { from: "c9", to: { kind: "address", address: "192.168.99.2" }, port: 80, proto: "tcp" } as const
+    expect(Model.predictConnect(inside, undefined, question).outcome).toBe("unreachable")
+  })
+
   it("a service on several of the client's networks answers with the VIP of the first one its resolver asks (by name, not attach order)", () => {
     const both = holds(
       swarmOf(
