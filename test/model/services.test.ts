@@ -141,6 +141,10 @@ describe("refusals change nothing", () => {
     ["a service name with a dot", service({ name: "my.svc" }), "InvalidName"],
     ["a service name ending in a dash", service({ name: "svc-" }), "InvalidName"],
     ["a service name of 64 characters", service({ name: `a${"1234567890".repeat(6)}123` }), "InvalidName"],
+    // two rules broken: the first Docker checks answers (swarm-service-errors-midrun)
+    ["a bad name on a network nobody made (the CLI looks networks up first)", service({ name: "bad.name", networks: ["nope"] }), "NetworkNotFound"],
+    ["a bad name, dnsrr with a published port (the name first)", service({ name: "bad.name", endpointMode: "dnsrr", ports: ["9191:80"] }), "InvalidName"],
+    ["a taken name publishing a taken port (ports before the name)", service({ name: "api", ports: ["9090:81"] }), "PortInUse"],
     // Docker's CLI looks the name up among the swarm's networks: a user's local network is not one
     // (test/fixtures/docker-swarm-services/swarm-service-bad-input: "No such network: lb")
     ["a user's local network", service({ name: "web", networks: ["lb"] }), "NetworkNotFound"],
