@@ -230,12 +230,12 @@ export class Controller {
   }
 
   /** the names a container gives the embedded DNS on this host, for a removal that went only part-way */
-  namesOf(name: string): ReadonlyArray<DnsEntry> {
+  namesOf(name: string, lab: LabState): ReadonlyArray<DnsEntry> {
     const record = containerRecord(this.current, name)
     if (record === undefined) return []
     return record.endpoints.flatMap((endpoint) => {
       const network = networkRecord(this.current, endpoint.network)?.network
-      const entry = network === undefined ? undefined : dnsEntryOf(network, endpoint)
+      const entry = network === undefined ? undefined : dnsEntryOf(network, endpoint, lab)
       return entry === undefined ? [] : [entry]
     })
   }
@@ -275,7 +275,7 @@ export class Controller {
     for (const join of joins) for (const s of join.steps) steps.push(s)
     for (const s of settled.steps) steps.push(s)
     let dns = dnsPlan(sandbox, settled)
-    for (const join of joins) if (!join.anonymous) dns = withName(dns, "add", join.network, join.endpoint)
+    for (const join of joins) if (!join.anonymous) dns = withName(dns, "add", join.network, join.endpoint, lab)
     return new SandboxPlan(steps, undefined, dns, () => {
       this.sandboxes.set(container.name, sandbox)
       for (const join of joins) recordJoin(sandbox, join)
@@ -293,7 +293,7 @@ export class Controller {
     for (let i = 0; i < endpoints.length; i++) {
       const endpoint = endpoints[i] as Endpoint
       for (const s of this.planLeave(state, endpoint, sandbox, context, sandbox.own)) steps.push(s)
-      if (!isGatewayLeg(lab, name, endpoint)) dns = withName(dns, "remove", this.networkIn(state, endpoint.network), endpoint)
+      if (!isGatewayLeg(lab, name, endpoint)) dns = withName(dns, "remove", this.networkIn(state, endpoint.network), endpoint, lab)
     }
     return new SandboxPlan(steps, sandbox.own ? sandbox.ns : undefined, dns, () => {
       this.sandboxes.delete(name)
@@ -328,9 +328,9 @@ export class Controller {
     for (const s of settled.steps) steps.push(s)
     dns = dnsPlan(sandbox, settled)
     for (const endpoint of left) {
-      if (!isGatewayLeg(change.before, endpoint.container, endpoint)) dns = withName(dns, "remove", this.networkIn(before, endpoint.network), endpoint)
+      if (!isGatewayLeg(change.before, endpoint.container, endpoint)) dns = withName(dns, "remove", this.networkIn(before, endpoint.network), endpoint, change.before)
     }
-    for (const join of joins) if (!join.anonymous) dns = withName(dns, "add", join.network, join.endpoint)
+    for (const join of joins) if (!join.anonymous) dns = withName(dns, "add", join.network, join.endpoint, change.after)
     return new SandboxPlan(steps, undefined, dns, () => {
       for (const endpoint of left) forgetJoin(sandbox, endpoint.network)
       for (const join of joins) recordJoin(sandbox, join)

@@ -649,7 +649,7 @@ export class Lab {
         }
         const updates = this.controllers.flatMap((controller) => {
           const mine = gone.filter((r) => r.host === controller.host).map((r) => r.container.name)
-          const remove = mine.flatMap((name) => controller.namesOf(name))
+          const remove = mine.flatMap((name) => controller.namesOf(name, before))
           controller.forgetGone(mine, lab)
           return remove.length === 0 ? [] : [this.kernel.updateDns({ resolver: controller.hostNs, remove })]
         })

@@ -7,7 +7,8 @@ import { Effect } from "effect"
 import type { KernelShape } from "../backends/Kernel.ts"
 import type { KernelError } from "../backends/KernelError.ts"
 import { type DnsEntry, type DnsUpdate, EMBEDDED_DNS_ADDRESS } from "../backends/kernel-types.ts"
-import { isSystemSandbox } from "../model/lab-store.ts"
+import { embeddedDnsNames } from "../model/lab-resolve.ts"
+import type { LabState } from "../model/lab-types.ts"
 import type { Endpoint, Network } from "../model/types.ts"
 import type { Sandbox, Settlement } from "./sandbox-policy.ts"
 
@@ -49,20 +50,21 @@ export const dnsPlan = (sandbox: Sandbox, settled: Settlement): DnsPlan | undefi
 
 /**
  * Docker gives embedded DNS names only on user-defined networks, and only to endpoints with an
- * address; its own sandboxes (ingress, load balancers) have none.
+ * address; its own sandboxes (ingress, load balancers) have none, a service's task only its aliases
+ * (the model's embeddedDnsNames; `lab` knows the services).
  */
-export const dnsEntryOf = (network: Network, endpoint: Endpoint): DnsEntry | undefined => {
+export const dnsEntryOf = (network: Network, endpoint: Endpoint, lab: LabState): DnsEntry | undefined => {
   const cidr = endpoint.address
-  if (network.predefined || cidr === undefined || isSystemSandbox(endpoint.container)) return undefined
+  if (network.predefined || cidr === undefined) return undefined
+  const names = embeddedDnsNames(lab, endpoint)
+  if (names.length === 0) return undefined
   const slash = cidr.indexOf("/")
-  const names = [endpoint.container]
-  for (let i = 0; i < endpoint.aliases.length; i++) names.push(endpoint.aliases[i] as string)
-  return { network: endpoint.network, names, address: slash < 0 ? cidr : cidr.slice(0, slash) }
+  return { network: endpoint.network, names: [...names], address: slash < 0 ? cidr : cidr.slice(0, slash) }
 }
 
 /** `plan` with the endpoint's names added or removed (a new plan when there was none) */
-export const withName = (plan: DnsPlan | undefined, change: "add" | "remove", network: Network, endpoint: Endpoint): DnsPlan | undefined => {
-  const entry = dnsEntryOf(network, endpoint)
+export const withName = (plan: DnsPlan | undefined, change: "add" | "remove", network: Network, endpoint: Endpoint, lab: LabState): DnsPlan | undefined => {
+  const entry = dnsEntryOf(network, endpoint, lab)
   if (entry === undefined) return plan
   const into = plan ?? new DnsPlan()
   into[change].push(entry)

@@ -67,7 +67,7 @@ const hostPeers = (lab: LabState, index: number, network: Network, networkId: st
     if (endpoint.address === undefined || endpoint.mac === undefined) continue
     const address = stripPrefix(endpoint.address)
     const sandbox = endpoint.container
-    const names = model.isSystemSandbox(sandbox) ? [] : [sandbox, ...endpoint.aliases]
+    const names = model.embeddedDnsNames(lab, endpoint)
     records.push([
       peerKey(networkId, address),
       { network: network.name, networkId, address, prefix, mac: endpoint.mac, host: host.name, vtep: host.address, sandbox, names },

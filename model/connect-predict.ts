@@ -33,7 +33,7 @@
 import { cidrContains, parseCidrWithAddress, parseIPv4, stripPrefix } from "./cidr.ts"
 import { hostState, ingressNetwork, ingressSandbox } from "./lab-store.ts"
 import { predictLabReach } from "./lab-reach.ts"
-import { predictLabResolve, resolveReading, resolverNetworks } from "./lab-resolve.ts"
+import { isReplica, predictLabResolve, resolveReading, resolverNetworks } from "./lab-resolve.ts"
 import { readingsOf } from "./predict.ts"
 import { isGatewayLeg } from "./lab-sandboxes.ts"
 import type { LabState } from "./lab-types.ts"
@@ -120,6 +120,14 @@ const onLinkRoute = (lab: LabState, host: number, container: string, address: nu
       return cidr !== undefined && cidrContains(cidr, address)
     })
     .sort((a, b) => (parseCidrWithAddress(b.endpoint.address as string)?.prefix ?? 0) - (parseCidrWithAddress(a.endpoint.address as string)?.prefix ?? 0))[0]
+
+/** whether a host has a route to the address without a default one: its underlay link, or one of its bridges' subnets */
+const hostRoutesTo = (lab: LabState, host: number, address: number): boolean =>
+  cidrContains(lab.underlay, address) ||
+  StringMap.values(hostState(lab, host).networks).some((record) => {
+    const subnet = record.network.driver === "bridge" && record.network.subnet !== undefined ? parseCidrWithAddress(record.network.subnet) : undefined
+    return subnet !== undefined && cidrContains(subnet, address)
+  })
 
 /** every address the host owns: its underlay address, its bridges' gateways, loopback */
 const hostOwns = (lab: LabState, host: number, address: string): boolean => {
@@ -230,6 +238,13 @@ const fromHost = (world: World, host: number, question: ConnectQuestion, address
     const network = networkRecord(hostState(lab, host), target.endpoint.network)?.network
     if (network?.driver === "bridge") return direct(world, target.container, address, question, network.gateway)
   }
+  // without an outside machine a host has no default route: an address on none of its links (an
+  // overlay's, which lives in the overlay's own namespace) is ENETUNREACH at once (recorded on Docker
+  // 20.10: swarm-dnsrr-clients-each-host, host1 and host2 to a container's overlay address)
+  const wanted = parseIPv4(address)
+  if (world.outside === undefined && wanted !== undefined && !hostRoutesTo(lab, host, wanted)) {
+    return none(address, question.port, "unreachable", "the host has no route there (no default route)")
+  }
   return none(address, question.port, undefined, "host to an address the model does not route")
 }
 
@@ -287,7 +302,9 @@ const fromContainer = (world: World, container: string, host: number, question: 
   // the host's own addresses answer it, and what the host would forward is dropped
   const internalDefault = gateway === undefined ? internalGatewayRoute(lab, host, container) : undefined
   const route = onLink ?? gateway ?? internalDefault
-  if (route === undefined) return none(address, question.port, "timeout", "no way out of an internal network")
+  // no route at all (internal overlays or vlans only: no default route, no gateway leg): connect()
+  // fails at once with ENETUNREACH (recorded on Docker 20.10: swarm-service-internal-overlay)
+  if (route === undefined) return none(address, question.port, "unreachable", "no route out of an internal network")
   if (route.network.driver === "bridge" && route.network.internal && hostOwns(lab, host, address)) return fromInternal(world, host, question, address, route)
   if (route === internalDefault && containerAt(lab, address) === undefined) return none(address, question.port, "timeout", "no way out of an internal network")
 
@@ -449,8 +466,8 @@ export const usesEmbeddedDns = (lab: LabState, container: string): boolean => {
   return host !== undefined && routesOf(lab, host, container).some((route) => !route.network.predefined && !isGatewayLeg(lab, container, route.endpoint))
 }
 
-/** a service's task (`api.1`): Docker names its container `api.1.<task id>`, so the DNS has no `api.1` and a row to it means its address */
-export const isReplica = (lab: LabState, name: string): boolean => StringMap.values(lab.services).some((service) => service.replicas.includes(name))
+/** a service's task (`api.1`): the DNS has no `api.1` (lab-resolve.ts isReplica), so a row to it means its address */
+export { isReplica }
 
 const labAddressesOf = (lab: LabState, container: string): Array<{ network: string; address: string }> => {
   const host = StringMap.get(lab.placement, container)

@@ -15,7 +15,7 @@ export { createLabContainer, removeLabContainer, connectLab, disconnectLab, type
 export * from "./lab-queries.ts"
 export { checkLabInvariants, labInvariants, type LabInvariant } from "./lab-invariants.ts"
 export * from "./lab-reach.ts"
-export { predictLabResolve } from "./lab-resolve.ts"
+export { embeddedDnsNames, predictLabResolve } from "./lab-resolve.ts"
 export { ingressNetwork, gatewayBridgeNetwork, isSystemSandbox } from "./lab-store.ts"
 export { firstVni, lastVni, overlayOptionKeys } from "./overlay-driver.ts"
 export { parentOption, modeOption, dummyParentName } from "./vlan-driver.ts"

@@ -13,9 +13,20 @@ import type { LabState } from "./lab-types.ts"
 import { hostState, isSystemSandbox } from "./lab-store.ts"
 import { isGatewayLeg, listedEndpoints } from "./lab-sandboxes.ts"
 import { type NetworkRecord, containerRecord, networkRecord } from "./representation.ts"
-import { answersTo, type NameQuery, readingsOf, resolverOrder } from "./predict.ts"
+import { type NameQuery, readingsOf, resolverOrder } from "./predict.ts"
 import * as StringMap from "./string-map.ts"
 import type { Endpoint } from "./types.ts"
+
+/**
+ * A service's task (`api.1`): Docker names its container `api.1.<task id>`, a name no scenario can
+ * ask, and the service's names are records of their own (services.ts), so the DNS has no `api.1`
+ * (recorded on Docker 20.10: swarm-service-lifecycle-names, swarm-dnsrr-clients-each-host).
+ */
+export const isReplica = (lab: LabState, name: string): boolean => StringMap.values(lab.services).some((service) => service.replicas.includes(name))
+
+/** the names the embedded DNS gives an endpoint: none for Docker's own sandboxes, a task's aliases only (isReplica) */
+export const embeddedDnsNames = (lab: LabState, endpoint: Endpoint): ReadonlyArray<string> =>
+  isSystemSandbox(endpoint.container) ? [] : isReplica(lab, endpoint.container) ? endpoint.aliases : [endpoint.container, ...endpoint.aliases]
 
 /** the network's endpoints the asker's resolver knows: on every host for a swarm network, else on its own */
 const knownEndpoints = (lab: LabState, host: number, record: NetworkRecord): Array<Endpoint> => {
@@ -66,7 +77,7 @@ export const resolveReading = (lab: LabState, from: string, reading: NameQuery):
   for (const record of networks) {
     if (reading.network !== undefined && reading.network !== record.network.name) continue
     const addresses = knownEndpoints(lab, host, record)
-      .filter((endpoint) => endpoint.address !== undefined && answersTo(endpoint, reading.name))
+      .filter((endpoint) => endpoint.address !== undefined && embeddedDnsNames(lab, endpoint).some((known) => known.toLowerCase() === reading.name))
       .map((endpoint) => parseIPv4(stripPrefix(endpoint.address as string)) as number)
     if (addresses.length > 0) return addresses.sort((a, b) => a - b).map(formatIPv4)
   }

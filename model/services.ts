@@ -71,17 +71,19 @@ const swarmKnownLocalNetworks: ReadonlyArray<string> = ["bridge", "host"]
 const isSwarmNetwork = (lab: LabState, name: string): boolean => networkRecord(hostState(lab, 0), name)?.network.scope === "swarm"
 
 /**
- * Docker's checks of a service's networks, in its order. The CLI looks each name up among the
+ * The CLI's look-up of a service's networks, before it sends the request: each name among the
  * swarm's networks, so a user's local network (or `none`) is "No such network", as one nobody made.
+ * `ingress` is found there; the manager refuses it later (ingressProblem).
  */
-const networkProblem = (lab: LabState, networks: ReadonlyArray<string>): CnmError | undefined => {
-  for (const name of networks) {
-    if (name === ingressNetwork) return cnmError("PredefinedNetwork", "service cannot be explicitly attached to the ingress network")
-    const known = networkRecord(hostState(lab, 0), name) !== undefined && (isSwarmNetwork(lab, name) || swarmKnownLocalNetworks.includes(name))
-    if (!known) return cnmError("NetworkNotFound", `No such network: ${name}`)
-  }
-  return undefined
+const unknownNetwork = (lab: LabState, networks: ReadonlyArray<string>): CnmError | undefined => {
+  const unknown = networks.find(
+    (name) => name !== ingressNetwork && !(networkRecord(hostState(lab, 0), name) !== undefined && (isSwarmNetwork(lab, name) || swarmKnownLocalNetworks.includes(name))),
+  )
+  return unknown === undefined ? undefined : cnmError("NetworkNotFound", `No such network: ${unknown}`)
 }
+
+const ingressProblem = (networks: ReadonlyArray<string>): CnmError | undefined =>
+  networks.includes(ingressNetwork) ? cnmError("PredefinedNetwork", "service cannot be explicitly attached to the ingress network") : undefined
 
 const placementProblem = (lab: LabState, placement: ReadonlyArray<string>): CnmError | undefined => {
   const unknown = placement.find((host) => hostIndex(lab, host) === undefined)
@@ -116,19 +118,39 @@ const startReplicas = (
   return balanced.ok ? labSucceed(balanced.lab, names) : balanced
 }
 
+/**
+ * swarmkit's rule for a service's name (controlapi validateAnnotations): one DNS label, since the name
+ * is what the embedded DNS answers. Stricter than a container's: no dot, nothing but a letter or
+ * digit at either end, 63 characters at most.
+ */
+const dnsLabel = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/
+const serviceNameProblem = (name: string): CnmError | undefined =>
+  name === ""
+    ? cnmError("InvalidName", "rpc error: code = InvalidArgument desc = meta: name must be provided")
+    : !dnsLabel.test(name)
+      ? cnmError("InvalidName", "rpc error: code = InvalidArgument desc = name must be valid as a DNS name component")
+      : name.length > 63
+        ? cnmError("InvalidName", "rpc error: code = InvalidArgument desc = name must be 63 characters or fewer")
+        : undefined
+
 /** `docker service create` */
 export const createLabService = (lab: LabState, request: ServiceRequest): LabOutcome<ServiceRecord> => {
+  // Docker's order (recorded on Docker 20.10: swarm-service-errors-midrun, requests that break two
+  // rules): the CLI parses the ports and looks the networks up; then the manager validates the
+  // spec (swarmkit CreateService: the name, then the endpoint), refuses `ingress`, checks the
+  // published ports against other services', and only then finds the name taken
   const serving = parseServing(request.ports, request.listen)
   if (!serving.ok) return refused(serving.error)
+  const withIp = serving.value.mappings.find((mapping) => mapping.hostIp !== "")
+  if (withIp !== undefined) return labFail("InvalidPort", `a service publishes on every address of every host: ${withIp.hostIp} is not allowed`)
+  if (lab.swarm === undefined) return labFail("SwarmRequired", "This node is not a swarm manager.")
+  const lookedUp = unknownNetwork(lab, request.networks) ?? serviceNameProblem(request.name)
+  if (lookedUp !== undefined) return refused(lookedUp)
   const endpointMode = request.endpointMode ?? "vip"
   if (endpointMode === "dnsrr" && serving.value.mappings.length > 0) {
     return labFail("InvalidPort", "EndpointSpec: port published with ingress mode can't be used with dnsrr mode")
   }
-  const withIp = serving.value.mappings.find((mapping) => mapping.hostIp !== "")
-  if (withIp !== undefined) return labFail("InvalidPort", `a service publishes on every address of every host: ${withIp.hostIp} is not allowed`)
-  if (lab.swarm === undefined) return labFail("SwarmRequired", "This node is not a swarm manager.")
-  if (StringMap.has(lab.services, request.name)) return labFail("ContainerNameConflict", `rpc error: name conflicts with an existing object: service ${request.name} already exists`)
-  const problem = networkProblem(lab, request.networks) ?? placementProblem(lab, request.placement)
+  const problem = ingressProblem(request.networks) ?? placementProblem(lab, request.placement)
   if (problem !== undefined) return refused(problem)
 
   // the routing mesh publishes on every host, with swarm's own dynamic range for unnumbered ports
@@ -141,6 +163,7 @@ export const createLabService = (lab: LabState, request: ServiceRequest): LabOut
     if (!allocated.ok) return refused(allocated.error)
     ports.push(...allocated.value.bindings)
   }
+  if (StringMap.has(lab.services, request.name)) return labFail("ContainerNameConflict", `rpc error: name conflicts with an existing object: service ${request.name} already exists`)
 
   let current = lab
   const vips: Record<string, string> = {}

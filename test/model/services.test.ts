@@ -46,6 +46,25 @@ describe("services", () => {
     expect(Model.predictServiceResolve(lab, "c1", "db")).toEqual([addressOf(lab, "db.1", "ov")])
   })
 
+  it("a task's replica name is no DNS name: Docker's task container is `api.1.<task id>` (swarm-service-lifecycle-names)", () => {
+    expect(Model.predictServiceResolve(lab, "c1", "api.1")).toEqual([])
+    expect(Model.predictLabResolve(lab, "c1", "db.1")).toEqual([])
+    // a connect row to the replica still means its address
+    expect(ask(lab, "c1", { kind: "name", name: "db.1" }).address).toBe(addressOf(lab, "db.1", "ov"))
+  })
+
+  it("a host without an outside machine has no default route: to a container's overlay address, unreachable (swarm-dnsrr-clients-each-host)", () => {
+    const question = { from: "host1", to: { kind: "address", address: addressOf(lab, "c1", "ov") as string }, port: 80, proto: "tcp" } as const
+    expect(Model.predictConnect(lab, undefined, question).outcome).toBe("unreachable")
+    expect(Model.predictConnect(lab, undefined, { ...question, from: "host2" }).outcome).toBe("unreachable")
+  })
+
+  it("a container on an internal overlay only has no route out: unreachable at once, not dropped (swarm-service-internal-overlay)", () => {
+    const inside = holds(swarmOf(2, network({ name: "iov", driver: "overlay", subnet: "10.61.0.0/24", internal: true }), container("c9", "host1", "iov")))
+    const question = { from: "c9", to: { kind: "address", address: "192.168.99.2" }, port: 80, proto: "tcp" } as const
+    expect(Model.predictConnect(inside, undefined, question).outcome).toBe("unreachable")
+  })
+
   it("a service on several of the client's networks answers with the VIP of the first one its resolver asks (by name, not attach order)", () => {
     const both = holds(
       swarmOf(
@@ -117,6 +136,15 @@ describe("refusals change nothing", () => {
     ["dnsrr with a published port", service({ name: "web", endpointMode: "dnsrr", ports: ["9191:80"] }), "InvalidPort"],
     ["a host address in a service's port", service({ name: "web", ports: ["127.0.0.1:9191:80"] }), "InvalidPort"],
     ["a service name taken", service({ name: "api" }), "ContainerNameConflict"],
+    // swarmkit wants one DNS label, where a container may take these names
+    // (test/fixtures/docker-swarm-services/swarm-service-errors-midrun)
+    ["a service name with a dot", service({ name: "my.svc" }), "InvalidName"],
+    ["a service name ending in a dash", service({ name: "svc-" }), "InvalidName"],
+    ["a service name of 64 characters", service({ name: `a${"1234567890".repeat(6)}123` }), "InvalidName"],
+    // two rules broken: the first Docker checks answers (swarm-service-errors-midrun)
+    ["a bad name on a network nobody made (the CLI looks networks up first)", service({ name: "bad.name", networks: ["nope"] }), "NetworkNotFound"],
+    ["a bad name, dnsrr with a published port (the name first)", service({ name: "bad.name", endpointMode: "dnsrr", ports: ["9191:80"] }), "InvalidName"],
+    ["a taken name publishing a taken port (ports before the name)", service({ name: "api", ports: ["9090:81"] }), "PortInUse"],
     // Docker's CLI looks the name up among the swarm's networks: a user's local network is not one
     // (test/fixtures/docker-swarm-services/swarm-service-bad-input: "No such network: lb")
     ["a user's local network", service({ name: "web", networks: ["lb"] }), "NetworkNotFound"],
