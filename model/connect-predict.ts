@@ -158,6 +158,11 @@ const serve = (
   }
   const service = StringMap.get(lab.services, binding.container)
   if (service !== undefined && binding.network === ingressNetwork) return mesh(world, host, service, binding, base)
+  // a port on an internal network has its docker-proxy and no DNAT (the bridge driver gives such a
+  // network no nat chain), so what DNAT would take arrives at the proxy, seen from that network's gateway
+  if (via === "dnat" && networkRecord(hostState(lab, host), binding.network)?.network.internal === true) {
+    return serve(world, host, binding, base, (b) => gatewayOf(lab, host, b.network), "proxy", source)
+  }
   const listening = listensOn(lab, binding.container, binding.containerPort, binding.proto)
   if (!listening) {
     // the proxy accepted before it dialled the container; DNAT passes the container's own refusal back
@@ -251,8 +256,11 @@ const fromInternal = (world: World, host: number, question: ConnectQuestion, add
   // DOCKER-INGRESS accepts the mesh's port in FORWARD ahead of the isolation chains, both ways
   // (libnetwork service_linux.go programIngress): the internal network's drop never sees it
   if (isMeshBinding(world.lab, binding)) return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", undefined)
-  if (binding.network !== hostSocketNetwork) return none(address, question.port, "timeout", "DNAT from an internal network, dropped by isolation")
-  if (question.proto === "udp" && address !== route.network.gateway) return none(address, question.port, "timeout", "UDP to the host: the answer leaves from the gateway address")
+  const onInternal = networkRecord(hostState(world.lab, host), binding.network)?.network.internal === true
+  if (binding.network !== hostSocketNetwork && !onInternal) return none(address, question.port, "timeout", "DNAT from an internal network, dropped by isolation")
+  if (question.proto === "udp" && address !== route.network.gateway && binding.hostIp === "") return none(address, question.port, "timeout", "UDP to the host: the answer leaves from the gateway address")
+  // a port left on an internal network is docker-proxy's alone: nothing DNATs it
+  if (onInternal) return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(world.lab, host, b.network), "proxy", plain(route.endpoint.address as string))
   return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", plain(route.endpoint.address as string))
 }
 

@@ -95,4 +95,31 @@ expect:
       ["peer → host1:8080/tcp", "answer", "web", "10.5.0.1"],
     ])
   })
+
+  it("ports a leave left on an internal network are docker-proxy's alone: every path is seen from its gateway (fixture three-networks-internal-left)", () => {
+    expect(
+      predictions(`networks:
+  - { name: beta, subnet: 10.46.0.0/24 }
+  - { name: inner, subnet: 10.47.0.0/24, internal: true }
+containers:
+  - { name: web, networks: [beta, inner], listen: [80/tcp, 53/udp], ports: ["8520:80", "8520:53/udp"] }
+  - { name: nb, networks: [beta] }
+steps:
+  - disconnect: { container: web, network: beta }
+expect:
+  connect:
+    - { from: outside, to: "host1:8520" }
+    - { from: outside, to: "host1:8520", proto: udp }
+    - { from: host1, to: 127.0.0.1, port: 8520 }
+    - { from: nb, to: "host1:8520" }
+    - { from: web, to: outside, port: 80 }
+`),
+    ).toEqual([
+      ["outside → host1:8520/tcp", "answer", "web", "10.47.0.1"],
+      ["outside → host1:8520/udp", "answer", "web", "10.47.0.1"],
+      ["host1 → 127.0.0.1:8520/tcp", "answer", "web", "10.47.0.1"],
+      ["nb → host1:8520/tcp", "answer", "web", "10.47.0.1"],
+      ["web → outside:80/tcp", "timeout", null, null],
+    ])
+  })
 })

@@ -50,6 +50,16 @@ describe("where ports are published", () => {
     expect(bindings(holds(lab), "web")).toEqual(["front 0.0.0.0:8080->80/tcp"])
   })
 
+  it("a leave that gives the external connectivity to an internal network publishes there (fixture three-networks-internal-left)", () => {
+    // Docker 20.10: sbLeave programs the new gateway endpoint whatever its network, sbJoin only a non-internal one
+    let lab = labOf({}, network({ name: "beta" }), network({ name: "aaa-int", internal: true }), published("web", ["8520:80"], "beta", "aaa-int"))
+    expect(bindings(holds(lab), "web")).toEqual(["beta 0.0.0.0:8520->80/tcp"])
+    lab = mustDo(leave("web", "beta")(lab)).lab
+    expect(bindings(holds(lab), "web")).toEqual(["aaa-int 0.0.0.0:8520->80/tcp"])
+    lab = mustDo(join("web", "beta")(lab)).lab
+    expect(bindings(holds(lab), "web")).toEqual(["beta 0.0.0.0:8520->80/tcp"])
+  })
+
   it("none ignores ports and host discards them", () => {
     const lab = labOf({}, published("lonely", ["8080:80"], "none"), published("hosted", ["8080:80"], "host"))
     expect(bindings(holds(lab), "lonely")).toEqual([])
@@ -99,6 +109,12 @@ describe("host ports", () => {
     let lab = labOf({}, network({ name: "zeta" }), network({ name: "alpha" }), published("web", ["80"], "zeta"))
     expect(bindings(lab, "web")).toEqual(["zeta 0.0.0.0:32768->80/tcp"])
     lab = mustDo(join("web", "alpha")(lab)).lab
+    expect(bindings(holds(lab), "web")).toEqual(["alpha 0.0.0.0:32769->80/tcp"])
+  })
+
+  it("a container on several networks starts on its first and is connected to the others: its ephemeral port moves with its gateway (fixture three-networks-internal-left)", () => {
+    // docker run --network beta publishes 32768 there; docker network connect alpha moves it to alpha as 32769
+    const lab = labOf({}, network({ name: "alpha" }), network({ name: "beta" }), published("web", ["80"], "beta", "alpha"))
     expect(bindings(holds(lab), "web")).toEqual(["alpha 0.0.0.0:32769->80/tcp"])
   })
 })
