@@ -37,6 +37,9 @@ import type { Endpoint, Network } from "./types.ts"
 /** Linux's ip_local_port_range on this machine and Docker's fallback: where ephemeral ports come from */
 export const ephemeralPorts = { start: 32768, end: 60999 } as const
 
+/** libnetwork's bridge driver: how many ephemeral ports one mapping tries before it gives up */
+const maxAllocatePortAttempts = 10
+
 export type Parsed<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: CnmError }
 
 /** a container's `ports` and `listen`: the CLI refuses a bad spec before anything is created */
@@ -201,26 +204,35 @@ export const allocatePorts = (
     const sameMap = (port: number) => taken.some((binding) => binding.network !== hostSocketNetwork && binding.host === place.host && binding.proto === mapping.proto && binding.hostIp === mapping.hostIp && binding.hostPort === port)
     const ephemeral = mapping.hostPorts === undefined || mapping.hostPorts.start === 0
     const range = ephemeral ? ephemeralPorts : (mapping.hostPorts as { start: number; end: number })
-    let port: number | undefined
+    const bindingOn = (port: number): PortBinding => ({ container: place.container, host: place.host, network: place.network, hostIp: mapping.hostIp, hostPort: port, containerPort: mapping.containerPort, proto: mapping.proto })
+    const proxyRefused = (port: number) => inUse(`Error starting userland proxy: listen ${mapping.proto}4 ${addressText(mapping.hostIp)}:${port}: bind: address already in use`)
+    let binding: PortBinding | undefined
     if (!ephemeral && range.start === range.end) {
       if (sameMap(range.start)) return inUse(`Bind for ${addressText(mapping.hostIp)}:${range.start} failed: port is already allocated`)
-      port = range.start
+      binding = bindingOn(range.start)
+      if (taken.some((other) => bindingsClash(other, binding as PortBinding))) return proxyRefused(range.start)
     } else {
-      // the portallocator's checkNext: from after the cursor round the range, the first free port
+      // the portallocator's checkNext: from after the cursor round the range, the first free port.
+      // An ephemeral port whose proxy cannot bind (another address holds the number, or a host
+      // process) is given back and the next one tried, up to libnetwork's maxAllocatePortAttempts;
+      // the cursor stays where each attempt left it. A host range is not retried (bridge allocatePort)
       const key = cursorKey(mapping)
-      const last = StringMap.get(current, key) ?? range.end
       const size = range.end - range.start + 1
-      for (let step = 1; step <= size && port === undefined; step++) {
-        const candidate = range.start + ((last - range.start + step) % size)
-        if (!sameMap(candidate)) port = candidate
+      for (let attempt = 1; attempt <= (ephemeral ? maxAllocatePortAttempts : 1) && binding === undefined; attempt++) {
+        const last = StringMap.get(current, key) ?? range.end
+        let port: number | undefined
+        for (let step = 1; step <= size && port === undefined; step++) {
+          const candidate = range.start + ((last - range.start + step) % size)
+          if (!sameMap(candidate)) port = candidate
+        }
+        if (port === undefined) return inUse("all ports are allocated")
+        current = StringMap.set(current, key, port)
+        const tried = bindingOn(port)
+        if (!taken.some((other) => bindingsClash(other, tried))) binding = tried
+        else if (!ephemeral || attempt === maxAllocatePortAttempts) return proxyRefused(port)
       }
-      if (port === undefined) return inUse("all ports are allocated")
-      current = StringMap.set(current, key, port)
     }
-    const binding: PortBinding = { container: place.container, host: place.host, network: place.network, hostIp: mapping.hostIp, hostPort: port, containerPort: mapping.containerPort, proto: mapping.proto }
-    if (taken.some((other) => bindingsClash(other, binding))) {
-      return inUse(`Error starting userland proxy: listen ${mapping.proto}4 ${addressText(mapping.hostIp)}:${port}: bind: address already in use`)
-    }
+    if (binding === undefined) return inUse("all ports are allocated")
     taken.push(binding)
     made.push(binding)
   }

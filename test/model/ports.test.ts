@@ -119,6 +119,22 @@ describe("host ports", () => {
   })
 })
 
+describe("an ephemeral port the proxy cannot bind", () => {
+  it("is given back and the next one tried, for TCP and UDP, on every address and on one (fixture ports-ephemeral-retry)", () => {
+    // Docker 20.10: 127.0.0.1:32768 held by a proxy and 32769/tcp, 32768/udp by a process on host; libnetwork's
+    // allocatePort retries an ephemeral port whose userland proxy fails, the allocator's cursor moving on each time
+    const hostProcess: LabStep = (lab) => Model.createLabContainer(lab, { name: "hp", host: "host1", networks: [{ network: "host" }], listen: ["32769/tcp", "32768/udp"] })
+    const lab = labOf({}, network({ name: "front" }), published("lo1", ["127.0.0.1:32768:80"], "front"), hostProcess, published("e1", ["80", "53/udp"], "front"), published("e3", ["127.0.0.1::80"], "front"))
+    expect(bindings(holds(lab), "e1")).toEqual(["front 0.0.0.0:32770->80/tcp", "front 0.0.0.0:32769->53/udp"])
+    expect(bindings(lab, "e3")).toEqual(["front 127.0.0.1:32771->80/tcp"])
+  })
+
+  it("a host range is not retried: its port's proxy refusal is the step's", () => {
+    const lab = labOf({}, network({ name: "front" }), published("lo1", ["127.0.0.1:9000:80"], "front"))
+    expect(refusedUnchanged(lab, published("r1", ["9000-9001:80"], "front"), "PortInUse")).toContain("listen tcp4 0.0.0.0:9000: bind: address already in use")
+  })
+})
+
 describe("refusals change nothing", () => {
   const taken = labOf({}, network({ name: "front" }), network({ name: "hidden", internal: true }), published("web", ["8080:80", "5353:53/udp"], "front"))
 
