@@ -225,7 +225,7 @@ const fromHost = (world: World, host: number, question: ConnectQuestion, address
     if (address.startsWith("127.")) {
       return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy", address)
     }
-    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => address, "dnat", address)
+    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => sourceAfterOutputDnat(lab, host, address, b), "dnat", address)
   }
   const other = hostWithAddress(lab, address)
   if (other !== undefined) return fromBeyond(world, other, address, question.port, question.proto, own)
@@ -236,6 +236,24 @@ const fromHost = (world: World, host: number, question: ConnectQuestion, address
     if (network?.driver === "bridge") return direct(world, target.container, address, question, network.gateway)
   }
   return none(address, question.port, undefined, "host to an address the model does not route")
+}
+
+/**
+ * The source a host's own connection to one of its addresses arrives from after DNAT in OUTPUT: the
+ * address it asked, unless that is the gateway of another bridge that masquerades: its subnet's
+ * `-s subnet ! -o br -j MASQUERADE` then takes the packet leaving by the published container's
+ * bridge, and the container sees that bridge's gateway (fixture ports-bound-to-gateway:
+ * 172.17.0.1:8602 published by a container on 10.62.0.0/24 is seen from 10.62.0.1)
+ */
+const sourceAfterOutputDnat = (lab: LabState, host: number, address: string, binding: PortBinding): string | undefined => {
+  const numeric = parseIPv4(address)
+  if (numeric === undefined) return address
+  const masquerading = StringMap.values(hostState(lab, host).networks).find(({ network }) => {
+    const subnet = network.driver === "bridge" && !network.internal && network.subnet !== undefined ? parseCidrWithAddress(network.subnet) : undefined
+    const off = ["false", "0"].includes(network.options["com.docker.network.bridge.enable_ip_masquerade"] ?? "")
+    return subnet !== undefined && !off && cidrContains(subnet, numeric)
+  })?.network
+  return masquerading === undefined || masquerading.name === binding.network ? address : gatewayOf(lab, host, binding.network)
 }
 
 /** an internal bridge network's route, the first by name: the default route of a container on internal networks only */

@@ -122,4 +122,23 @@ expect:
       ["web → outside:80/tcp", "timeout", null, null],
     ])
   })
+
+  it("the host's own connection to another bridge's gateway is masqueraded by that bridge's subnet rule after DNAT (fixture ports-bound-to-gateway)", () => {
+    expect(
+      predictions(`networks:
+  - { name: front, subnet: 10.61.0.0/24 }
+  - { name: back, subnet: 10.62.0.0/24 }
+containers:
+  - { name: web, networks: [front], listen: [80/tcp], ports: ["10.61.0.1:8600:80"] }
+  - { name: api, networks: [back], listen: [80/tcp], ports: ["172.17.0.1:8602:80"] }
+expect:
+  connect:
+    - { from: host1, to: 10.61.0.1, port: 8600 }
+    - { from: host1, to: 172.17.0.1, port: 8602 }
+`),
+    ).toEqual([
+      ["host1 → 10.61.0.1:8600/tcp", "answer", "web", "10.61.0.1"],
+      ["host1 → 172.17.0.1:8602/tcp", "answer", "api", "10.62.0.1"],
+    ])
+  })
 })
