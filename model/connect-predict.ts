@@ -166,6 +166,11 @@ const serve = (
   }
   const service = StringMap.get(lab.services, binding.container)
   if (service !== undefined && binding.network === ingressNetwork) return mesh(world, host, service, binding, base)
+  // a port on an internal network has its docker-proxy and no DNAT (the bridge driver gives such a
+  // network no nat chain), so what DNAT would take arrives at the proxy, seen from that network's gateway
+  if (via === "dnat" && networkRecord(hostState(lab, host), binding.network)?.network.internal === true) {
+    return serve(world, host, binding, base, (b) => gatewayOf(lab, host, b.network), "proxy", source)
+  }
   const listening = listensOn(lab, binding.container, binding.containerPort, binding.proto)
   if (!listening) {
     // the proxy accepted before it dialled the container; DNAT passes the container's own refusal back
@@ -228,7 +233,7 @@ const fromHost = (world: World, host: number, question: ConnectQuestion, address
     if (address.startsWith("127.")) {
       return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(lab, host, b.network), "proxy", address)
     }
-    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => address, "dnat", address)
+    return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => sourceAfterOutputDnat(lab, host, address, b), "dnat", address)
   }
   const other = hostWithAddress(lab, address)
   if (other !== undefined) return fromBeyond(world, other, address, question.port, question.proto, own)
@@ -246,6 +251,24 @@ const fromHost = (world: World, host: number, question: ConnectQuestion, address
     return none(address, question.port, "unreachable", "the host has no route there (no default route)")
   }
   return none(address, question.port, undefined, "host to an address the model does not route")
+}
+
+/**
+ * The source a host's own connection to one of its addresses arrives from after DNAT in OUTPUT: the
+ * address it asked, unless that is the gateway of another bridge that masquerades: its subnet's
+ * `-s subnet ! -o br -j MASQUERADE` then takes the packet leaving by the published container's
+ * bridge, and the container sees that bridge's gateway (fixture ports-bound-to-gateway:
+ * 172.17.0.1:8602 published by a container on 10.62.0.0/24 is seen from 10.62.0.1)
+ */
+const sourceAfterOutputDnat = (lab: LabState, host: number, address: string, binding: PortBinding): string | undefined => {
+  const numeric = parseIPv4(address)
+  if (numeric === undefined) return address
+  const masquerading = StringMap.values(hostState(lab, host).networks).find(({ network }) => {
+    const subnet = network.driver === "bridge" && !network.internal && network.subnet !== undefined ? parseCidrWithAddress(network.subnet) : undefined
+    const off = ["false", "0"].includes(network.options["com.docker.network.bridge.enable_ip_masquerade"] ?? "")
+    return subnet !== undefined && !off && cidrContains(subnet, numeric)
+  })?.network
+  return masquerading === undefined || masquerading.name === binding.network ? address : gatewayOf(lab, host, binding.network)
 }
 
 /** an internal bridge network's route, the first by name: the default route of a container on internal networks only */
@@ -266,8 +289,11 @@ const fromInternal = (world: World, host: number, question: ConnectQuestion, add
   // DOCKER-INGRESS accepts the mesh's port in FORWARD ahead of the isolation chains, both ways
   // (libnetwork service_linux.go programIngress): the internal network's drop never sees it
   if (isMeshBinding(world.lab, binding)) return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", undefined)
-  if (binding.network !== hostSocketNetwork) return none(address, question.port, "timeout", "DNAT from an internal network, dropped by isolation")
-  if (question.proto === "udp" && address !== route.network.gateway) return none(address, question.port, "timeout", "UDP to the host: the answer leaves from the gateway address")
+  const onInternal = networkRecord(hostState(world.lab, host), binding.network)?.network.internal === true
+  if (binding.network !== hostSocketNetwork && !onInternal) return none(address, question.port, "timeout", "DNAT from an internal network, dropped by isolation")
+  if (question.proto === "udp" && address !== route.network.gateway && binding.hostIp === "") return none(address, question.port, "timeout", "UDP to the host: the answer leaves from the gateway address")
+  // a port left on an internal network is docker-proxy's alone: nothing DNATs it
+  if (onInternal) return serve(world, host, binding, { address, port: question.port, proto: question.proto }, (b) => gatewayOf(world.lab, host, b.network), "proxy", plain(route.endpoint.address as string))
   return serve(world, host, binding, { address, port: question.port, proto: question.proto }, () => undefined, "dnat", plain(route.endpoint.address as string))
 }
 

@@ -29,7 +29,7 @@ import { type ContainerRecord, type NetworkRecord, containerRecord, networkRecor
 import * as StringMap from "./string-map.ts"
 import type { AttachRequest, Endpoint } from "./types.ts"
 import { isVlanDriver, joinProblem } from "./vlan-driver.ts"
-import { parseServing, settlePorts, withServing, withoutServing } from "./ports.ts"
+import { type ConnectivityMove, externalNetworkName, parseServing, settlePorts, withServing, withoutServing } from "./ports.ts"
 
 const refuseWith = (refusal: { readonly error: LabRefusal["error"] }): LabRefusal => ({ ok: false, error: refusal.error })
 
@@ -139,18 +139,19 @@ export const createLabContainer = (lab: LabState, request: LabContainerRequest, 
     containerOrder: IntTrie.set(lab.containerOrder, seq, request.name),
   })
   // every refusal below is relative to `lab`: the container goes, Docker's cursors stay where the attempt left them
-  let current = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint, origin)
+  const started = afterJoin(lab, placed, index, created.value.endpoints[0] as Endpoint, origin)
+  // publishing is the last thing the start does, on the first network; each connect after it may move the ports
+  // (a refusal leaves nothing behind: the contract, not Docker's Created container)
+  let current: LabOutcome<unknown> = started.ok ? republished(labSucceed(withServing(started.lab, request.name, serving.value), undefined), index, request.name, { kind: "join", before: undefined }) : started
   for (const attach of rest) {
     if (!current.ok) break
-    const joined: LabOutcome<unknown> = joinOn(current.lab, index, request.name, attach, origin)
+    const before = externalNetworkName(current.lab, index, request.name)
+    const joined: LabOutcome<unknown> = republished(joinOn(current.lab, index, request.name, attach, origin), index, request.name, { kind: "join", before })
     current = joined.ok ? labSucceed(joined.lab, undefined) : labRefuse(lab, joined.lab ?? current.lab, joined)
   }
   if (!current.ok) return current
-  // publishing is the last thing the start does; a refusal leaves nothing behind (the contract, not Docker's Created container)
-  const published = settlePorts(withServing(current.lab, request.name, serving.value), index, request.name)
-  if (!published.ok) return refuseWith(published)
   const record = containerRecord(hostState(current.lab, index), request.name) as ContainerRecord
-  return labSucceed(published.value, { container: record.container, endpoints: listedEndpoints(current.lab, record), host: hostName(lab, index) })
+  return labSucceed(current.lab, { container: record.container, endpoints: listedEndpoints(current.lab, record), host: hostName(lab, index) })
 }
 
 const placementOf = (lab: LabState, container: string): number | undefined => StringMap.get(lab.placement, container)
@@ -160,13 +161,13 @@ const noSuchContainer = (name: string): LabRefusal => labFail("ContainerNotFound
 export const connectLab = (lab: LabState, container: string, attach: AttachRequest): LabOutcome<Endpoint> => {
   const index = placementOf(lab, container)
   if (index === undefined) return noSuchContainer(container)
-  return republished(joinOn(lab, index, container, attach), index, container)
+  return republished(joinOn(lab, index, container, attach), index, container, { kind: "join", before: externalNetworkName(lab, index, container) })
 }
 
-/** after a join or a leave the gateway network may have moved, and the ports with it */
-const republished = (outcome: LabOutcome<Endpoint>, index: number, container: string): LabOutcome<Endpoint> => {
+/** after a join or a leave the container's external connectivity may have moved, and the ports with it */
+const republished = <A>(outcome: LabOutcome<A>, index: number, container: string, move: ConnectivityMove): LabOutcome<A> => {
   if (!outcome.ok) return outcome
-  const published = settlePorts(outcome.lab, index, container)
+  const published = settlePorts(outcome.lab, index, container, move)
   return published.ok ? labSucceed(published.value, outcome.value) : refuseWith(published)
 }
 
@@ -190,14 +191,15 @@ export const disconnectLab = (lab: LabState, container: string, network: string)
   }
   const outcome = disconnect(hostStateForOperation(lab, index), container, network)
   if (!outcome.ok) return refuseWith(outcome)
+  const move: ConnectivityMove = { kind: "leave", before: externalNetworkName(lab, index, container) }
   const left = settleAfterLeave(withHostState(lab, index, outcome.state), index, swarmNetworksOf(lab, index, [outcome.value]))
   const settled = settleGatewayLeg(left, index, container)
-  if (!settled.ok) return republished(labRefuse(lab, left, settled), index, container)
+  if (!settled.ok) return republished(labRefuse(lab, left, settled), index, container, move)
   // a leave that brings the gateway leg back beside an ipvlan l3 `default dev`: the kernel refuses its default route (EEXIST), as at a join
   const after = containerRecord(hostState(settled.lab, index), container)
   const conflict = after === undefined ? undefined : defaultRouteConflict(settled.lab, after)
   if (conflict !== undefined) return labRefuse(lab, settled.lab, labFail("DefaultRouteExists", conflict))
-  return republished(labSucceed(settled.lab, outcome.value), index, container)
+  return republished(labSucceed(settled.lab, outcome.value), index, container, move)
 }
 
 export const removeLabContainer = (lab: LabState, name: string): LabOutcome<LabContainer> => {

@@ -1,13 +1,19 @@
 /**
  * Published ports as Docker 20.10 does them (ports-20.10.md, cnm-libnetwork.md §4.5):
  *
- * - a container's ports are published through its gateway network only: among its endpoints
- *   that give a gateway, the one libnetwork sorts first (docker_gwbridge last, then by name;
- *   internal networks give none). A bridge publishes; any other driver publishes nothing. A
- *   connect or disconnect that moves the gateway moves the ports: released on the old network,
- *   allocated again on the new one (an ephemeral port is then the allocator's next);
- * - an internal-only container publishes nothing until it joins a normal network; on `none`
- *   ports are ignored, on `host` discarded;
+ * - a container's ports are published through the endpoint libnetwork gives external
+ *   connectivity: among its endpoints whose join set a gateway (an internal bridge's too), the one
+ *   it sorts first (docker_gwbridge last, internal networks after the others, then by name). A
+ *   bridge publishes; any other driver publishes nothing. A connect or disconnect that moves that
+ *   endpoint moves the ports: released on the old network, allocated again on the new one (an
+ *   ephemeral port is then the allocator's next). A multi-network container is started on its
+ *   first network and connected to the others, so its ports move as it joins them;
+ * - a join never publishes on an internal network (sandbox sbJoin: `if !n.internal`), but a leave
+ *   does (sbLeave programs the new gateway endpoint whatever its network): a container created on
+ *   an internal network alone publishes nothing, one that leaves every other network keeps its
+ *   ports on the internal one. Such a network's ports have docker-proxy and no DNAT (its bridge
+ *   has no nat chain), so every connection to them is the proxy's; on `none` ports are ignored,
+ *   on `host` discarded;
  * - a `-p` without a host address is published on the network's host_binding_ipv4 (0.0.0.0
  *   unless the network says otherwise);
  * - host ports: as given, the next free port of a host range, or ephemeral from 32768 up, one
@@ -30,6 +36,9 @@ import type { Endpoint, Network } from "./types.ts"
 
 /** Linux's ip_local_port_range on this machine and Docker's fallback: where ephemeral ports come from */
 export const ephemeralPorts = { start: 32768, end: 60999 } as const
+
+/** libnetwork's bridge driver: how many ephemeral ports one mapping tries before it gives up */
+const maxAllocatePortAttempts = 10
 
 export type Parsed<A> = { readonly ok: true; readonly value: A } | { readonly ok: false; readonly error: CnmError }
 
@@ -71,11 +80,46 @@ export const gatewayRoute = (lab: LabState, host: number, container: string): { 
     })[0]
 }
 
-/** the network that publishes a container's ports: its gateway network, when that is a bridge */
-export const publishingNetwork = (lab: LabState, host: number, container: string): Network | undefined => {
-  const gateway = gatewayRoute(lab, host, container)?.network
-  return gateway?.driver === "bridge" ? gateway : undefined
+/**
+ * libnetwork's getGatewayEndpoint, which ProgramExternalConnectivity follows: the first, in
+ * Endpoint.Less's order, of the endpoints whose join set a gateway. Unlike the default route
+ * (gatewayRoute) an internal bridge counts, after every other network (its join sets the gateway
+ * too: the route leads only to the host).
+ */
+export const externalEndpoint = (lab: LabState, host: number, container: string): { endpoint: Endpoint; network: Network } | undefined => {
+  const state = hostState(lab, host)
+  const record = containerRecord(state, container)
+  if (record === undefined) return undefined
+  const isLeg = (entry: { endpoint: Endpoint; network: Network }) => isGatewayLeg(lab, container, entry.endpoint) || entry.network.name === gatewayBridgeNetwork
+  const rank = (entry: { endpoint: Endpoint; network: Network }) => (isLeg(entry) ? 2 : entry.network.internal ? 1 : 0)
+  return record.endpoints
+    .flatMap((endpoint) => {
+      const network = networkRecord(state, endpoint.network)?.network
+      if (network === undefined) return []
+      const internalBridge = network.driver === "bridge" && network.internal && network.gateway !== undefined
+      return givesGateway(lab, network) || internalBridge ? [{ endpoint, network }] : []
+    })
+    .sort((a, b) => rank(a) - rank(b) || (a.network.name < b.network.name ? -1 : a.network.name > b.network.name ? 1 : 0))[0]
 }
+
+/** the network whose endpoint has the container's external connectivity now, when it is a bridge: where its ports may sit */
+export const publishingNetwork = (lab: LabState, host: number, container: string): Network | undefined => {
+  const network = externalEndpoint(lab, host, container)?.network
+  return network?.driver === "bridge" ? network : undefined
+}
+
+/**
+ * What moved the external connectivity: a join (the container's start on its first network is
+ * one) or a leave, and the network of the endpoint that had it before (undefined: none had).
+ */
+export interface ConnectivityMove {
+  readonly kind: "join" | "leave"
+  readonly before: string | undefined
+}
+
+/** the network a container's external connectivity was on: what a ConnectivityMove's `before` is read from */
+export const externalNetworkName = (lab: LabState, host: number, container: string): string | undefined =>
+  externalEndpoint(lab, host, container)?.network.name
 
 /** two bindings would take one socket: same protocol and port, same address or either on every address */
 export const bindingsClash = (a: Pick<PortBinding, "host" | "hostIp" | "hostPort" | "proto">, b: Pick<PortBinding, "host" | "hostIp" | "hostPort" | "proto">): boolean =>
@@ -160,26 +204,35 @@ export const allocatePorts = (
     const sameMap = (port: number) => taken.some((binding) => binding.network !== hostSocketNetwork && binding.host === place.host && binding.proto === mapping.proto && binding.hostIp === mapping.hostIp && binding.hostPort === port)
     const ephemeral = mapping.hostPorts === undefined || mapping.hostPorts.start === 0
     const range = ephemeral ? ephemeralPorts : (mapping.hostPorts as { start: number; end: number })
-    let port: number | undefined
+    const bindingOn = (port: number): PortBinding => ({ container: place.container, host: place.host, network: place.network, hostIp: mapping.hostIp, hostPort: port, containerPort: mapping.containerPort, proto: mapping.proto })
+    const proxyRefused = (port: number) => inUse(`Error starting userland proxy: listen ${mapping.proto}4 ${addressText(mapping.hostIp)}:${port}: bind: address already in use`)
+    let binding: PortBinding | undefined
     if (!ephemeral && range.start === range.end) {
       if (sameMap(range.start)) return inUse(`Bind for ${addressText(mapping.hostIp)}:${range.start} failed: port is already allocated`)
-      port = range.start
+      binding = bindingOn(range.start)
+      if (taken.some((other) => bindingsClash(other, binding as PortBinding))) return proxyRefused(range.start)
     } else {
-      // the portallocator's checkNext: from after the cursor round the range, the first free port
+      // the portallocator's checkNext: from after the cursor round the range, the first free port.
+      // An ephemeral port whose proxy cannot bind (another address holds the number, or a host
+      // process) is given back and the next one tried, up to libnetwork's maxAllocatePortAttempts;
+      // the cursor stays where each attempt left it. A host range is not retried (bridge allocatePort)
       const key = cursorKey(mapping)
-      const last = StringMap.get(current, key) ?? range.end
       const size = range.end - range.start + 1
-      for (let step = 1; step <= size && port === undefined; step++) {
-        const candidate = range.start + ((last - range.start + step) % size)
-        if (!sameMap(candidate)) port = candidate
+      for (let attempt = 1; attempt <= (ephemeral ? maxAllocatePortAttempts : 1) && binding === undefined; attempt++) {
+        const last = StringMap.get(current, key) ?? range.end
+        let port: number | undefined
+        for (let step = 1; step <= size && port === undefined; step++) {
+          const candidate = range.start + ((last - range.start + step) % size)
+          if (!sameMap(candidate)) port = candidate
+        }
+        if (port === undefined) return inUse("all ports are allocated")
+        current = StringMap.set(current, key, port)
+        const tried = bindingOn(port)
+        if (!taken.some((other) => bindingsClash(other, tried))) binding = tried
+        else if (!ephemeral || attempt === maxAllocatePortAttempts) return proxyRefused(port)
       }
-      if (port === undefined) return inUse("all ports are allocated")
-      current = StringMap.set(current, key, port)
     }
-    const binding: PortBinding = { container: place.container, host: place.host, network: place.network, hostIp: mapping.hostIp, hostPort: port, containerPort: mapping.containerPort, proto: mapping.proto }
-    if (taken.some((other) => bindingsClash(other, binding))) {
-      return inUse(`Error starting userland proxy: listen ${mapping.proto}4 ${addressText(mapping.hostIp)}:${port}: bind: address already in use`)
-    }
+    if (binding === undefined) return inUse("all ports are allocated")
     taken.push(binding)
     made.push(binding)
   }
@@ -213,20 +266,20 @@ const withDefaultBindingIp = (network: Network, mappings: ReadonlyArray<PortMapp
 }
 
 /**
- * Publishes the container's ports where its gateway network now is: nothing changes when the
- * network is the same; otherwise the old bindings go and new ones are allocated.
+ * Publishes the container's ports where its external connectivity now is, after `move`: nothing
+ * changes when it stayed on the same endpoint; otherwise the old bindings go, and new ones are
+ * allocated on the new endpoint's bridge, unless a join gave it to an internal network.
  */
-export const settlePorts = (lab: LabState, host: number, container: string): Parsed<LabState> => {
+export const settlePorts = (lab: LabState, host: number, container: string, move: ConnectivityMove): Parsed<LabState> => {
   const taken = hostSocketTaken(lab, container)
   if (taken !== undefined) return { ok: false, error: cnmError("PortInUse", `listen ${taken.proto}4 0.0.0.0:${taken.hostPort}: bind: address already in use`) }
   const serving = StringMap.get(lab.ports.serving, container)
   if (serving === undefined || serving.mappings.length === 0) return { ok: true, value: lab }
-  const current = StringMap.get(lab.ports.bindings, container) ?? []
-  const network = publishingNetwork(lab, host, container)
-  if (network?.name === current[0]?.network && (network !== undefined) === current.length > 0) return { ok: true, value: lab }
+  const external = externalEndpoint(lab, host, container)?.network
+  if (external?.name === move.before) return { ok: true, value: lab }
+  const network = external?.driver === "bridge" && !(move.kind === "join" && external.internal) ? external : undefined
   const held = takenSockets(lab).filter((binding) => binding.container !== container)
-  const bindings = network === undefined ? StringMap.remove(lab.ports.bindings, container) : lab.ports.bindings
-  if (network === undefined) return { ok: true, value: labWith(lab, { ports: { ...lab.ports, bindings } }) }
+  if (network === undefined) return { ok: true, value: labWith(lab, { ports: { ...lab.ports, bindings: StringMap.remove(lab.ports.bindings, container) } }) }
   const cursors = lab.ports.cursors[host] ?? StringMap.empty<number>()
   const allocated = allocatePorts(held, cursors, { container, host, network: network.name, endpoint: `${container} (${network.name})` }, withDefaultBindingIp(network, serving.mappings))
   if (!allocated.ok) return allocated

@@ -150,10 +150,16 @@ export function* connectRules(expect: ExpectBlock | null, path: KeyPath, names: 
   }
 }
 
-/** Docker's embedded DNS also answers `name.network`: the name asked on that network only (libnetwork's ResolveName) */
+/**
+ * Docker's embedded DNS also answers `name.network`: the name asked on that network only. Names and
+ * networks may hold dots themselves, so libnetwork's ResolveName tries every split of `a.b.c` (`a.b`
+ * on network `c`, `a` on network `b.c`)
+ */
 const isNetworkQualifiedTarget = (names: ServiceNames, networks: ReadonlySet<string>, name: string): boolean => {
-  const dot = name.lastIndexOf(".")
-  return dot > 0 && networks.has(name.slice(dot + 1)) && isTarget(names, name.slice(0, dot))
+  for (let dot = name.indexOf("."); dot > 0; dot = name.indexOf(".", dot + 1)) {
+    if (networks.has(name.slice(dot + 1)) && isTarget(names, name.slice(0, dot))) return true
+  }
+  return false
 }
 
 function* connectRow(entry: ConnectEntry, at: KeyPath, names: ServiceNames, networks: ReadonlySet<string>): Generator<Violation> {

@@ -95,4 +95,50 @@ expect:
       ["peer → host1:8080/tcp", "answer", "web", "10.5.0.1"],
     ])
   })
+
+  it("ports a leave left on an internal network are docker-proxy's alone: every path is seen from its gateway (fixture three-networks-internal-left)", () => {
+    expect(
+      predictions(`networks:
+  - { name: beta, subnet: 10.46.0.0/24 }
+  - { name: inner, subnet: 10.47.0.0/24, internal: true }
+containers:
+  - { name: web, networks: [beta, inner], listen: [80/tcp, 53/udp], ports: ["8520:80", "8520:53/udp"] }
+  - { name: nb, networks: [beta] }
+steps:
+  - disconnect: { container: web, network: beta }
+expect:
+  connect:
+    - { from: outside, to: "host1:8520" }
+    - { from: outside, to: "host1:8520", proto: udp }
+    - { from: host1, to: 127.0.0.1, port: 8520 }
+    - { from: nb, to: "host1:8520" }
+    - { from: web, to: outside, port: 80 }
+`),
+    ).toEqual([
+      ["outside → host1:8520/tcp", "answer", "web", "10.47.0.1"],
+      ["outside → host1:8520/udp", "answer", "web", "10.47.0.1"],
+      ["host1 → 127.0.0.1:8520/tcp", "answer", "web", "10.47.0.1"],
+      ["nb → host1:8520/tcp", "answer", "web", "10.47.0.1"],
+      ["web → outside:80/tcp", "timeout", null, null],
+    ])
+  })
+
+  it("the host's own connection to another bridge's gateway is masqueraded by that bridge's subnet rule after DNAT (fixture ports-bound-to-gateway)", () => {
+    expect(
+      predictions(`networks:
+  - { name: front, subnet: 10.61.0.0/24 }
+  - { name: back, subnet: 10.62.0.0/24 }
+containers:
+  - { name: web, networks: [front], listen: [80/tcp], ports: ["10.61.0.1:8600:80"] }
+  - { name: api, networks: [back], listen: [80/tcp], ports: ["172.17.0.1:8602:80"] }
+expect:
+  connect:
+    - { from: host1, to: 10.61.0.1, port: 8600 }
+    - { from: host1, to: 172.17.0.1, port: 8602 }
+`),
+    ).toEqual([
+      ["host1 → 10.61.0.1:8600/tcp", "answer", "web", "10.61.0.1"],
+      ["host1 → 172.17.0.1:8602/tcp", "answer", "api", "10.62.0.1"],
+    ])
+  })
 })

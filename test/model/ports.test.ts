@@ -50,6 +50,16 @@ describe("where ports are published", () => {
     expect(bindings(holds(lab), "web")).toEqual(["front 0.0.0.0:8080->80/tcp"])
   })
 
+  it("a leave that gives the external connectivity to an internal network publishes there (fixture three-networks-internal-left)", () => {
+    // Docker 20.10: sbLeave programs the new gateway endpoint whatever its network, sbJoin only a non-internal one
+    let lab = labOf({}, network({ name: "beta" }), network({ name: "aaa-int", internal: true }), published("web", ["8520:80"], "beta", "aaa-int"))
+    expect(bindings(holds(lab), "web")).toEqual(["beta 0.0.0.0:8520->80/tcp"])
+    lab = mustDo(leave("web", "beta")(lab)).lab
+    expect(bindings(holds(lab), "web")).toEqual(["aaa-int 0.0.0.0:8520->80/tcp"])
+    lab = mustDo(join("web", "beta")(lab)).lab
+    expect(bindings(holds(lab), "web")).toEqual(["beta 0.0.0.0:8520->80/tcp"])
+  })
+
   it("none ignores ports and host discards them", () => {
     const lab = labOf({}, published("lonely", ["8080:80"], "none"), published("hosted", ["8080:80"], "host"))
     expect(bindings(holds(lab), "lonely")).toEqual([])
@@ -100,6 +110,28 @@ describe("host ports", () => {
     expect(bindings(lab, "web")).toEqual(["zeta 0.0.0.0:32768->80/tcp"])
     lab = mustDo(join("web", "alpha")(lab)).lab
     expect(bindings(holds(lab), "web")).toEqual(["alpha 0.0.0.0:32769->80/tcp"])
+  })
+
+  it("a container on several networks starts on its first and is connected to the others: its ephemeral port moves with its gateway (fixture three-networks-internal-left)", () => {
+    // docker run --network beta publishes 32768 there; docker network connect alpha moves it to alpha as 32769
+    const lab = labOf({}, network({ name: "alpha" }), network({ name: "beta" }), published("web", ["80"], "beta", "alpha"))
+    expect(bindings(holds(lab), "web")).toEqual(["alpha 0.0.0.0:32769->80/tcp"])
+  })
+})
+
+describe("an ephemeral port the proxy cannot bind", () => {
+  it("is given back and the next one tried, for TCP and UDP, on every address and on one (fixture ports-ephemeral-retry)", () => {
+    // Docker 20.10: 127.0.0.1:32768 held by a proxy and 32769/tcp, 32768/udp by a process on host; libnetwork's
+    // allocatePort retries an ephemeral port whose userland proxy fails, the allocator's cursor moving on each time
+    const hostProcess: LabStep = (lab) => Model.createLabContainer(lab, { name: "hp", host: "host1", networks: [{ network: "host" }], listen: ["32769/tcp", "32768/udp"] })
+    const lab = labOf({}, network({ name: "front" }), published("lo1", ["127.0.0.1:32768:80"], "front"), hostProcess, published("e1", ["80", "53/udp"], "front"), published("e3", ["127.0.0.1::80"], "front"))
+    expect(bindings(holds(lab), "e1")).toEqual(["front 0.0.0.0:32770->80/tcp", "front 0.0.0.0:32769->53/udp"])
+    expect(bindings(lab, "e3")).toEqual(["front 127.0.0.1:32771->80/tcp"])
+  })
+
+  it("a host range is not retried: its port's proxy refusal is the step's", () => {
+    const lab = labOf({}, network({ name: "front" }), published("lo1", ["127.0.0.1:9000:80"], "front"))
+    expect(refusedUnchanged(lab, published("r1", ["9000-9001:80"], "front"), "PortInUse")).toContain("listen tcp4 0.0.0.0:9000: bind: address already in use")
   })
 })
 

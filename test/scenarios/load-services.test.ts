@@ -182,6 +182,14 @@ describe("mistakes are refused at their line and key path", () => {
     expect(errorOf(load(body("nobody.front")))).toMatchObject({ line: 7, path: "expect.connect[0].to" })
   })
 
+  it("name.network where the network's name or the container's has a dot: every split is tried, as libnetwork's ResolveName does (fixture dns-dotted-and-case)", () => {
+    const body = (to: string) =>
+      `version: 1\nname: inline\nnetworks: [{ name: my.net }]\ncontainers: [{ name: x.y, networks: [my.net] }, { name: c1, networks: [my.net] }]\nexpect:\n  connect:\n    - { from: c1, to: ${to}, port: 80 }\n`
+    expect(scenarioOf(load(body("c1.my.net"))).expect.connect?.[0]).toMatchObject({ target: { kind: "name", name: "c1.my.net" } })
+    expect(scenarioOf(load(body("x.y.my.net"))).expect.connect?.[0]).toMatchObject({ target: { kind: "name", name: "x.y.my.net" } })
+    expect(errorOf(load(body("x.y.net")))).toMatchObject({ line: 7, path: "expect.connect[0].to" })
+  })
+
   it("a step that expects InvalidPort may carry the bad spec", () => {
     const scenario = scenarioOf(load("version: 1\nname: inline\nsteps:\n  - createContainer: { name: web, ports: [\"8080:abc\"] }\n    expectError: InvalidPort\n"))
     expect(scenario.steps[0]).toMatchObject({ op: "createContainer", expectError: "InvalidPort", container: { ports: ["8080:abc"] } })
