@@ -141,6 +141,8 @@ describe("refusals change nothing", () => {
     ["a service name with a dot", service({ name: "my.svc" }), "InvalidName"],
     ["a service name ending in a dash", service({ name: "svc-" }), "InvalidName"],
     ["a service name of 64 characters", service({ name: `a${"1234567890".repeat(6)}123` }), "InvalidName"],
+    // the rule must be checked in linear time: a backtracking reading of swarmkit's pattern hangs on a long name that breaks it at the end
+    ["a long service name ending in a dot", service({ name: `${"a".repeat(60)}.` }), "InvalidName"],
     // two rules broken: the first Docker checks answers (swarm-service-errors-midrun)
     ["a bad name on a network nobody made (the CLI looks networks up first)", service({ name: "bad.name", networks: ["nope"] }), "NetworkNotFound"],
     ["a bad name, dnsrr with a published port (the name first)", service({ name: "bad.name", endpointMode: "dnsrr", ports: ["9191:80"] }), "InvalidName"],
