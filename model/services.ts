@@ -123,8 +123,8 @@ const startReplicas = (
  * is what the embedded DNS answers. Stricter than a container's: no dot, nothing but a letter or
  * digit at either end, 63 characters at most.
  */
-// swarmkit writes it ^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$ for Go's linear engine; that text backtracks
-// exponentially in JavaScript (a 40-character name ending in a dot never returns), so the same
+// swarmkit states it with nested repetition, harmless in Go's linear engine; in JavaScript that form
+// backtracks exponentially (a 40-character name ending in a dot never returns), so the same
 // language here: a letter or digit first and last, letters, digits, '-' and '_' between
 const dnsLabel = /^[a-zA-Z0-9](?:[-_a-zA-Z0-9]*[a-zA-Z0-9])?$/
 const serviceNameProblem = (name: string): CnmError | undefined =>
