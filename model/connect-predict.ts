@@ -369,6 +369,13 @@ const fromContainer = (world: World, container: string, host: number, question: 
     return fromBeyond(world, other, address, question.port, question.proto, lab.hosts[host]?.address)
   }
 
+  // a bridge's default route hands the packet to the host, which has no way into an overlay's own
+  // namespace and, without an outside machine, no default route: it answers ENETUNREACH at once
+  // (recorded on Docker 20.10: swarm-service-beside-bridge, a bridge container to an overlay address)
+  if (route === gateway && route.network.driver === "bridge" && world.outside === undefined && !hostRoutesTo(lab, host, numeric)) {
+    return none(address, question.port, "unreachable", "the host has no route there (no default route)")
+  }
+
   const target = containerAt(lab, address)
   if (target === undefined) return none(address, question.port, undefined, "nobody the model knows holds the address")
   const reach = predictLabReach(lab, container, target.container, address)

@@ -59,6 +59,20 @@ describe("services", () => {
     expect(Model.predictConnect(lab, undefined, { ...question, from: "host2" }).outcome).toBe("unreachable")
   })
 
+  it("a bridge container to an overlay address goes by its gateway into a host with no route there: unreachable at once, not dropped (swarm-service-beside-bridge)", () => {
+    const beside = holds(
+      swarmOf(
+        2,
+        network({ name: "ov", driver: "overlay", subnet: "10.64.0.0/24" }),
+        network({ name: "br", driver: "bridge", subnet: "172.30.5.0/24", hosts: ["host1"] }),
+        container("b1", "host1", "br"),
+        container("d1", "host1", "br", "ov"),
+      ),
+    )
+    const question = { from: "b1", to: { kind: "address", address: addressOf(beside, "d1", "ov") as string }, port: 80, proto: "tcp" } as const
+    expect(Model.predictConnect(beside, undefined, question).outcome).toBe("unreachable")
+  })
+
   it("a container on an internal overlay only has no route out: unreachable at once, not dropped (swarm-service-internal-overlay)", () => {
     const inside = holds(swarmOf(2, network({ name: "iov", driver: "overlay", subnet: "10.61.0.0/24", internal: true }), container("c9", "host1", "iov")))
     const question = { from: "c9", to: { kind: "address", address: "192.168.99.2" }, port: 80, proto: "tcp" } as const
