@@ -38,6 +38,7 @@ import { readingsOf } from "./predict.ts"
 import { isGatewayLeg } from "./lab-sandboxes.ts"
 import type { LabState } from "./lab-types.ts"
 import { loadBalancers } from "./lab-queries.ts"
+import { masqueradeEnabled } from "./options.ts"
 import { gatewayRoute, hostSocketNetwork, listensOn, takenSockets } from "./ports.ts"
 import { containerRecord, networkRecord } from "./representation.ts"
 import type { PortBinding, ServiceRecord } from "./service-types.ts"
@@ -121,13 +122,16 @@ const onLinkRoute = (lab: LabState, host: number, container: string, address: nu
     })
     .sort((a, b) => (parseCidrWithAddress(b.endpoint.address as string)?.prefix ?? 0) - (parseCidrWithAddress(a.endpoint.address as string)?.prefix ?? 0))[0]
 
+/** the host's bridge network whose subnet holds the address (a host's bridges never overlap) */
+const bridgeHolding = (lab: LabState, host: number, address: number): Network | undefined =>
+  StringMap.values(hostState(lab, host).networks).find(({ network }) => {
+    const subnet = network.driver === "bridge" && network.subnet !== undefined ? parseCidrWithAddress(network.subnet) : undefined
+    return subnet !== undefined && cidrContains(subnet, address)
+  })?.network
+
 /** whether a host has a route to the address without a default one: its underlay link, or one of its bridges' subnets */
 const hostRoutesTo = (lab: LabState, host: number, address: number): boolean =>
-  cidrContains(lab.underlay, address) ||
-  StringMap.values(hostState(lab, host).networks).some((record) => {
-    const subnet = record.network.driver === "bridge" && record.network.subnet !== undefined ? parseCidrWithAddress(record.network.subnet) : undefined
-    return subnet !== undefined && cidrContains(subnet, address)
-  })
+  cidrContains(lab.underlay, address) || bridgeHolding(lab, host, address) !== undefined
 
 /** every address the host owns: its underlay address, its bridges' gateways, loopback */
 const hostOwns = (lab: LabState, host: number, address: string): boolean => {
@@ -263,12 +267,9 @@ const fromHost = (world: World, host: number, question: ConnectQuestion, address
 const sourceAfterOutputDnat = (lab: LabState, host: number, address: string, binding: PortBinding): string | undefined => {
   const numeric = parseIPv4(address)
   if (numeric === undefined) return address
-  const masquerading = StringMap.values(hostState(lab, host).networks).find(({ network }) => {
-    const subnet = network.driver === "bridge" && !network.internal && network.subnet !== undefined ? parseCidrWithAddress(network.subnet) : undefined
-    const off = ["false", "0"].includes(network.options["com.docker.network.bridge.enable_ip_masquerade"] ?? "")
-    return subnet !== undefined && !off && cidrContains(subnet, numeric)
-  })?.network
-  return masquerading === undefined || masquerading.name === binding.network ? address : gatewayOf(lab, host, binding.network)
+  const asked = bridgeHolding(lab, host, numeric)
+  const masquerades = asked !== undefined && !asked.internal && masqueradeEnabled(asked.options)
+  return !masquerades || asked.name === binding.network ? address : gatewayOf(lab, host, binding.network)
 }
 
 /** an internal bridge network's route, the first by name: the default route of a container on internal networks only */
@@ -344,8 +345,8 @@ const fromContainer = (world: World, container: string, host: number, question: 
 
   if (address === world.outside) {
     if (route.network.driver !== "bridge") return none(address, question.port, undefined, `out through ${route.network.driver}`)
-    const masquerade = networkRecord(hostState(lab, host), route.network.name)?.network.options["com.docker.network.bridge.enable_ip_masquerade"]
-    if (masquerade === "false" || masquerade === "0") return none(address, question.port, "timeout", "out without masquerade: no way back")
+    const options = networkRecord(hostState(lab, host), route.network.name)?.network.options
+    if (options !== undefined && !masqueradeEnabled(options)) return none(address, question.port, "timeout", "out without masquerade: no way back")
     return { address, port: question.port, outcome: "answer", answeredBy: [outsideParty], balance: "one", seenFrom: lab.hosts[host]?.address, path: "masquerade" }
   }
 
@@ -417,7 +418,7 @@ const meshBypass = (
   const serverNetwork = networkRecord(hostState(lab, host), target.endpoint.network)?.network
   if (serverNetwork?.driver !== "bridge") return undefined
   if (onLink !== undefined && onLink.network.name === serverNetwork.name) return direct(world, target.container, address, question, plain(onLink.endpoint.address as string))
-  const masquerade = !route.network.internal && !["false", "0"].includes(route.network.options["com.docker.network.bridge.enable_ip_masquerade"] ?? "")
+  const masquerade = !route.network.internal && masqueradeEnabled(route.network.options)
   if (masquerade) return direct(world, target.container, address, question, serverNetwork.gateway)
   const back = gatewayRoute(lab, host, target.container) ?? internalGatewayRoute(lab, host, target.container)
   if (back?.network.driver !== "bridge") return undefined

@@ -141,4 +141,23 @@ expect:
       ["host1 → 172.17.0.1:8602/tcp", "answer", "api", "10.62.0.1"],
     ])
   })
+
+  it("masquerading off is any false Go's ParseBool reads (F, FALSE, False too), on the way out and on the host's DNAT in OUTPUT", () => {
+    expect(
+      predictions(`networks:
+  - { name: front, subnet: 10.61.0.0/24 }
+  - { name: quiet, subnet: 10.63.0.0/24, options: { com.docker.network.bridge.enable_ip_masquerade: "False" } }
+containers:
+  - { name: web, networks: [front], listen: [80/tcp], ports: ["10.63.0.1:8604:80"] }
+  - { name: q1, networks: [quiet] }
+expect:
+  connect:
+    - { from: q1, to: outside, port: 80 }
+    - { from: host1, to: 10.63.0.1, port: 8604 }
+`),
+    ).toEqual([
+      ["q1 → outside:80/tcp", "timeout", null, null],
+      ["host1 → 10.63.0.1:8604/tcp", "answer", "web", "10.63.0.1"],
+    ])
+  })
 })
